@@ -1,0 +1,4 @@
+//! What the attribute macros' generated code calls. Not a public API: it changes
+//! whenever the macros change, and the two crates are released together.
+
+pub use crate::instance::Cachify;

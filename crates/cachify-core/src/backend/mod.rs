@@ -1,0 +1,269 @@
+//! The backend traits: what cachify needs from a store, and the built-in stores.
+//!
+//! A backend implements three required methods, exactly py-cachify's client protocol:
+//! `get`, `set(key, value, ttl, nx)` and `delete`. `set` with `nx = true` must be an
+//! atomic set-if-absent: locks and `#[once]` are only as exclusive as it is.
+//!
+//! Everything else locks and pools need is a *provided* method with a default built on
+//! those three, so a custom client that implements only them works for caching, locks and
+//! pools. The defaults are correct but not all atomic (each says where it is not); the
+//! built-in [`MemoryClient`] and the Redis client override them with atomic versions.
+
+mod memory;
+mod notify;
+mod slots;
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+pub use memory::MemoryClient;
+pub use notify::{ReleaseHub, ReleaseWatch};
+
+use crate::error::BackendError;
+
+/// A blocking backend, used by sync functions and the blocking lock and pool methods.
+///
+/// # Examples
+///
+/// A custom client needs only the three required methods:
+///
+/// ```
+/// use std::collections::HashMap;
+/// use std::time::Duration;
+/// use cachify::{BackendError, SyncClient};
+/// use parking_lot::Mutex;
+///
+/// #[derive(Default)]
+/// struct NoExpiryMap(Mutex<HashMap<String, Vec<u8>>>);
+///
+/// impl SyncClient for NoExpiryMap {
+///     fn get(&self, key: &str) -> Result<Option<Vec<u8>>, BackendError> {
+///         Ok(self.0.lock().get(key).cloned())
+///     }
+///     fn set(&self, key: &str, value: &[u8], _ttl: Option<Duration>, nx: bool) -> Result<bool, BackendError> {
+///         let mut map = self.0.lock();
+///         if nx && map.contains_key(key) {
+///             return Ok(false);
+///         }
+///         map.insert(key.to_owned(), value.to_vec());
+///         Ok(true)
+///     }
+///     fn delete(&self, keys: &[&str]) -> Result<u64, BackendError> {
+///         let mut map = self.0.lock();
+///         Ok(keys.iter().filter(|key| map.remove(**key).is_some()).count() as u64)
+///     }
+/// }
+///
+/// let client = NoExpiryMap::default();
+/// assert!(client.set("k", b"v", None, true).unwrap());
+/// assert!(!client.set("k", b"w", None, true).unwrap());
+/// assert_eq!(client.get("k").unwrap().as_deref(), Some(&b"v"[..]));
+/// ```
+pub trait SyncClient: Send + Sync + 'static {
+    /// The value stored under `key`, or `None` when there is none (or it expired).
+    fn get(&self, key: &str) -> Result<Option<Vec<u8>>, BackendError>;
+
+    /// Stores `value` under `key`, expiring after `ttl` (`None`: never).
+    ///
+    /// With `nx = false` it always overwrites and returns `true`. With `nx = true` it
+    /// must atomically store only if no live value exists, and return whether it stored.
+    fn set(
+        &self,
+        key: &str,
+        value: &[u8],
+        ttl: Option<Duration>,
+        nx: bool,
+    ) -> Result<bool, BackendError>;
+
+    /// Deletes `keys`, returning how many existed.
+    fn delete(&self, keys: &[&str]) -> Result<u64, BackendError>;
+
+    /// Deletes `key` only if it holds `expected`; returns whether it deleted.
+    ///
+    /// This is how a lock guard releases only its own lock. The default is a `get`
+    /// followed by a `delete`, **not atomic**: if the key expires and is taken by another
+    /// owner between the two calls, that owner's lock is deleted.
+    fn delete_if_equals(&self, key: &str, expected: &[u8]) -> Result<bool, BackendError> {
+        if self.get(key)?.as_deref() != Some(expected) {
+            return Ok(false);
+        }
+        Ok(self.delete(&[key])? > 0)
+    }
+
+    /// Resets the expiry of `key` to `ttl` only if it holds `expected`; returns whether
+    /// it did. Used to extend a lock's lease while its guard lives.
+    ///
+    /// The default is a `get` followed by a `set`, **not atomic**: a key that expires and
+    /// is taken in between is overwritten.
+    fn expire_if_equals(
+        &self,
+        key: &str,
+        expected: &[u8],
+        ttl: Option<Duration>,
+    ) -> Result<bool, BackendError> {
+        if self.get(key)?.as_deref() != Some(expected) {
+            return Ok(false);
+        }
+        self.set(key, expected, ttl, false)
+    }
+
+    /// How long `key` has left to live; `None` when it does not exist, never expires,
+    /// or the backend cannot tell (the default). Waiters use it to sleep no longer than
+    /// a dead holder's lock can last.
+    fn remaining_ttl(&self, key: &str) -> Result<Option<Duration>, BackendError> {
+        let _ = key;
+        Ok(None)
+    }
+
+    /// Admits `token` into the pool at `key` if fewer than `max_size` live slots exist;
+    /// the slot expires after `slot_ttl` (`None`: never). Returns whether it was admitted.
+    ///
+    /// The default keeps the slot set as one encoded value and guards its
+    /// read-modify-write with a `set(nx)` meta-lock (`{key}:guard`): correct when `set(nx)`
+    /// is atomic, but it polls under contention and takes several round trips.
+    fn pool_acquire(
+        &self,
+        key: &str,
+        token: &str,
+        max_size: usize,
+        slot_ttl: Option<Duration>,
+    ) -> Result<bool, BackendError> {
+        slots::with_guard_blocking(
+            self,
+            key,
+            |slots| Ok(slots.admit(token, max_size, slot_ttl)),
+        )
+    }
+
+    /// Removes `token` from the pool at `key`; returns whether it was there.
+    /// The default uses the same meta-lock as [`pool_acquire`](Self::pool_acquire).
+    fn pool_release(&self, key: &str, token: &str) -> Result<bool, BackendError> {
+        slots::with_guard_blocking(self, key, |slots| Ok(slots.remove(token)))
+    }
+
+    /// The number of live (unexpired) slots in the pool at `key`.
+    fn pool_size(&self, key: &str) -> Result<usize, BackendError> {
+        Ok(slots::read(self.get(key)?.as_deref())?.live_count())
+    }
+
+    /// Starts watching `key` for releases, so a waiter wakes when it is freed rather than
+    /// at its next poll. `None` (the default): this backend cannot notify; waiters poll.
+    fn watch(&self, key: &str) -> Option<ReleaseWatch> {
+        let _ = key;
+        None
+    }
+}
+
+/// A non-blocking backend, used by async functions and the async lock and pool methods.
+///
+/// The same contract as [`SyncClient`], method for method.
+///
+/// # Examples
+///
+/// ```
+/// use std::collections::HashMap;
+/// use std::time::Duration;
+/// use async_trait::async_trait;
+/// use cachify::{AsyncClient, BackendError};
+/// use parking_lot::Mutex;
+///
+/// #[derive(Default)]
+/// struct NoExpiryMap(Mutex<HashMap<String, Vec<u8>>>);
+///
+/// #[async_trait]
+/// impl AsyncClient for NoExpiryMap {
+///     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, BackendError> {
+///         Ok(self.0.lock().get(key).cloned())
+///     }
+///     async fn set(&self, key: &str, value: &[u8], _ttl: Option<Duration>, nx: bool) -> Result<bool, BackendError> {
+///         let mut map = self.0.lock();
+///         if nx && map.contains_key(key) {
+///             return Ok(false);
+///         }
+///         map.insert(key.to_owned(), value.to_vec());
+///         Ok(true)
+///     }
+///     async fn delete(&self, keys: &[&str]) -> Result<u64, BackendError> {
+///         let mut map = self.0.lock();
+///         Ok(keys.iter().filter(|key| map.remove(**key).is_some()).count() as u64)
+///     }
+/// }
+/// ```
+#[async_trait]
+pub trait AsyncClient: Send + Sync + 'static {
+    /// The value stored under `key`, or `None` when there is none (or it expired).
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, BackendError>;
+
+    /// Stores `value` under `key`; see [`SyncClient::set`] for the `nx` contract.
+    async fn set(
+        &self,
+        key: &str,
+        value: &[u8],
+        ttl: Option<Duration>,
+        nx: bool,
+    ) -> Result<bool, BackendError>;
+
+    /// Deletes `keys`, returning how many existed.
+    async fn delete(&self, keys: &[&str]) -> Result<u64, BackendError>;
+
+    /// See [`SyncClient::delete_if_equals`]; the default is likewise not atomic.
+    async fn delete_if_equals(&self, key: &str, expected: &[u8]) -> Result<bool, BackendError> {
+        if self.get(key).await?.as_deref() != Some(expected) {
+            return Ok(false);
+        }
+        Ok(self.delete(&[key]).await? > 0)
+    }
+
+    /// See [`SyncClient::expire_if_equals`]; the default is likewise not atomic.
+    async fn expire_if_equals(
+        &self,
+        key: &str,
+        expected: &[u8],
+        ttl: Option<Duration>,
+    ) -> Result<bool, BackendError> {
+        if self.get(key).await?.as_deref() != Some(expected) {
+            return Ok(false);
+        }
+        self.set(key, expected, ttl, false).await
+    }
+
+    /// See [`SyncClient::remaining_ttl`].
+    async fn remaining_ttl(&self, key: &str) -> Result<Option<Duration>, BackendError> {
+        let _ = key;
+        Ok(None)
+    }
+
+    /// See [`SyncClient::pool_acquire`]; the default uses the same `set(nx)` meta-lock.
+    async fn pool_acquire(
+        &self,
+        key: &str,
+        token: &str,
+        max_size: usize,
+        slot_ttl: Option<Duration>,
+    ) -> Result<bool, BackendError> {
+        slots::with_guard_async(
+            self,
+            key,
+            |slots| Ok(slots.admit(token, max_size, slot_ttl)),
+        )
+        .await
+    }
+
+    /// See [`SyncClient::pool_release`].
+    async fn pool_release(&self, key: &str, token: &str) -> Result<bool, BackendError> {
+        slots::with_guard_async(self, key, |slots| Ok(slots.remove(token))).await
+    }
+
+    /// See [`SyncClient::pool_size`].
+    async fn pool_size(&self, key: &str) -> Result<usize, BackendError> {
+        Ok(slots::read(self.get(key).await?.as_deref())?.live_count())
+    }
+
+    /// See [`SyncClient::watch`]. Async so that a backend can finish subscribing before
+    /// the waiter's next attempt.
+    async fn watch(&self, key: &str) -> Option<ReleaseWatch> {
+        let _ = key;
+        None
+    }
+}

@@ -1,0 +1,172 @@
+//! The default pool implementation for backends that only have `get` / `set` / `delete`.
+//!
+//! The pool is one encoded value: a map from slot token to its deadline (wall-clock
+//! milliseconds since the Unix epoch, shared by every process). Changes happen under a
+//! meta-lock taken with `set(nx)` on `{key}:guard`, which expires by itself after
+//! [`GUARD_TTL`] so a process that dies inside the critical section cannot wedge the pool.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+
+use super::{AsyncClient, SyncClient};
+use crate::codec;
+use crate::error::BackendError;
+
+/// How long the meta-lock lives if its holder never releases it.
+const GUARD_TTL: Duration = Duration::from_secs(5);
+/// How long to keep trying for the meta-lock before reporting the pool as unreachable.
+const GUARD_PATIENCE: Duration = Duration::from_secs(10);
+const FIRST_BACKOFF: Duration = Duration::from_micros(200);
+const MAX_BACKOFF: Duration = Duration::from_millis(20);
+
+/// The slots of one pool: token → deadline in Unix milliseconds (`None`: never expires).
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub(crate) struct SlotSet {
+    slots: BTreeMap<String, Option<u64>>,
+}
+
+impl SlotSet {
+    /// Drops expired slots, then admits `token` if there is room.
+    pub(crate) fn admit(&mut self, token: &str, max_size: usize, ttl: Option<Duration>) -> bool {
+        let now = unix_millis();
+        self.slots.retain(|_, deadline| is_live(*deadline, now));
+        if self.slots.len() >= max_size {
+            return false;
+        }
+        let deadline = ttl.map(|ttl| now.saturating_add(ttl.as_millis() as u64));
+        self.slots.insert(token.to_owned(), deadline);
+        true
+    }
+
+    pub(crate) fn remove(&mut self, token: &str) -> bool {
+        self.slots.remove(token).is_some()
+    }
+
+    pub(crate) fn live_count(&self) -> usize {
+        let now = unix_millis();
+        self.slots
+            .values()
+            .filter(|deadline| is_live(**deadline, now))
+            .count()
+    }
+
+    /// How long the stored value must live: until the last slot expires, or forever.
+    fn ttl(&self) -> Option<Duration> {
+        let now = unix_millis();
+        let mut last = 0;
+        for deadline in self.slots.values() {
+            last = last.max((*deadline)?);
+        }
+        Some(Duration::from_millis(last.saturating_sub(now).max(1)))
+    }
+}
+
+fn is_live(deadline: Option<u64>, now: u64) -> bool {
+    deadline.is_none_or(|deadline| deadline > now)
+}
+
+fn unix_millis() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |since| since.as_millis() as u64)
+}
+
+/// Decodes a stored slot set; no value is an empty pool.
+pub(crate) fn read(bytes: Option<&[u8]>) -> Result<SlotSet, BackendError> {
+    match bytes {
+        None => Ok(SlotSet::default()),
+        Some(bytes) => codec::decode(bytes).map_err(BackendError::new),
+    }
+}
+
+/// What to store after a change: `None` deletes the emptied pool.
+fn write(slots: &SlotSet) -> Result<Option<(Vec<u8>, Option<Duration>)>, BackendError> {
+    if slots.slots.is_empty() {
+        return Ok(None);
+    }
+    let bytes = codec::encode(slots).map_err(BackendError::new)?;
+    Ok(Some((bytes, slots.ttl())))
+}
+
+fn guard_key(key: &str) -> String {
+    format!("{key}:guard")
+}
+
+fn guard_token() -> Vec<u8> {
+    uuid::Uuid::new_v4().as_bytes().to_vec()
+}
+
+fn patience_exhausted(key: &str) -> BackendError {
+    BackendError::new(format!(
+        "pool {key}: meta-lock still held after {GUARD_PATIENCE:?}"
+    ))
+}
+
+/// Runs `change` on the pool at `key` under the meta-lock, blocking while it is taken.
+pub(crate) fn with_guard_blocking<C, R>(
+    client: &C,
+    key: &str,
+    change: impl FnOnce(&mut SlotSet) -> Result<R, BackendError>,
+) -> Result<R, BackendError>
+where
+    C: SyncClient + ?Sized,
+{
+    let guard = guard_key(key);
+    let token = guard_token();
+    let give_up = std::time::Instant::now() + GUARD_PATIENCE;
+    let mut backoff = FIRST_BACKOFF;
+    while !client.set(&guard, &token, Some(GUARD_TTL), true)? {
+        if std::time::Instant::now() >= give_up {
+            return Err(patience_exhausted(key));
+        }
+        std::thread::sleep(backoff);
+        backoff = (backoff * 2).min(MAX_BACKOFF);
+    }
+    let outcome = (|| {
+        let mut slots = read(client.get(key)?.as_deref())?;
+        let result = change(&mut slots)?;
+        match write(&slots)? {
+            Some((bytes, ttl)) => client.set(key, &bytes, ttl, false)?,
+            None => client.delete(&[key])? > 0,
+        };
+        Ok(result)
+    })();
+    client.delete_if_equals(&guard, &token)?;
+    outcome
+}
+
+/// [`with_guard_blocking`] for async clients.
+pub(crate) async fn with_guard_async<C, R>(
+    client: &C,
+    key: &str,
+    change: impl FnOnce(&mut SlotSet) -> Result<R, BackendError> + Send,
+) -> Result<R, BackendError>
+where
+    C: AsyncClient + ?Sized,
+{
+    let guard = guard_key(key);
+    let token = guard_token();
+    let give_up = tokio::time::Instant::now() + GUARD_PATIENCE;
+    let mut backoff = FIRST_BACKOFF;
+    while !client.set(&guard, &token, Some(GUARD_TTL), true).await? {
+        if tokio::time::Instant::now() >= give_up {
+            return Err(patience_exhausted(key));
+        }
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(MAX_BACKOFF);
+    }
+    let outcome = async {
+        let mut slots = read(client.get(key).await?.as_deref())?;
+        let result = change(&mut slots)?;
+        match write(&slots)? {
+            Some((bytes, ttl)) => client.set(key, &bytes, ttl, false).await?,
+            None => client.delete(&[key]).await? > 0,
+        };
+        Ok(result)
+    }
+    .await;
+    client.delete_if_equals(&guard, &token).await?;
+    outcome
+}

@@ -1,0 +1,26 @@
+//! The engine room of [cachify](https://docs.rs/cachify): backend traits and the built-in
+//! backends, the codec of cached values, `Cachify` instances and the global one, and
+//! the cache, lock and pool engines.
+//!
+//! Applications depend on the `cachify` facade, which re-exports everything here
+//! together with the attribute macros; this crate's API is the same.
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+pub mod backend;
+pub mod codec;
+pub mod error;
+pub mod instance;
+
+#[allow(dead_code)] // until the lock and pool engines use them
+mod detached;
+#[allow(dead_code)]
+mod wait;
+
+#[doc(hidden)]
+pub mod __private;
+
+pub use backend::{AsyncClient, MemoryClient, SyncClient};
+pub use error::{BackendError, CodecError, Error};
+pub use instance::{init_cachify, Cachify, CachifyBuilder};

@@ -1,0 +1,102 @@
+//! Waiting for a lock or a pool slot: retry when a release is announced, poll otherwise.
+//!
+//! Every round first takes a [`ReleaseWatch`](crate::backend::ReleaseWatch) and only
+//! then attempts, so a release landing between a failed attempt and the sleep still
+//! wakes the waiter. A round sleeps at most the poll interval, the time left before the
+//! deadline, and the time left on the holder's key (a holder that died stops counting
+//! when its key expires, and nobody announces that).
+
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use crate::backend::{AsyncClient, SyncClient};
+use crate::error::Error;
+
+/// How long and how often to keep trying.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Patience {
+    /// When to give up; `None`: never.
+    pub(crate) deadline: Option<Instant>,
+    /// The longest sleep between two attempts.
+    pub(crate) poll_interval: Duration,
+}
+
+impl Patience {
+    /// Patience that lasts `timeout` from now (`None`: forever).
+    pub(crate) fn new(timeout: Option<Duration>, poll_interval: Duration) -> Self {
+        Self {
+            deadline: timeout.map(|timeout| Instant::now() + timeout),
+            poll_interval,
+        }
+    }
+
+    /// The next sleep, or `None` once the deadline has passed.
+    fn next_sleep(&self, holder_ttl: Option<Duration>) -> Option<Duration> {
+        let mut sleep = self.poll_interval;
+        if let Some(deadline) = self.deadline {
+            let left = deadline.checked_duration_since(Instant::now())?;
+            if left.is_zero() {
+                return None;
+            }
+            sleep = sleep.min(left);
+        }
+        if let Some(ttl) = holder_ttl {
+            // Wake just after the expiry rather than just before it.
+            sleep = sleep.min(ttl + Duration::from_millis(1));
+        }
+        Some(sleep)
+    }
+}
+
+/// Calls `attempt` until it yields a value or patience runs out (`Ok(None)`), blocking
+/// the thread between attempts. `key` is the storage key whose releases wake us.
+pub(crate) fn retry_blocking<T>(
+    client: &dyn SyncClient,
+    key: &str,
+    patience: Patience,
+    mut attempt: impl FnMut() -> Result<Option<T>, Error>,
+) -> Result<Option<T>, Error> {
+    loop {
+        let watch = client.watch(key);
+        if let Some(value) = attempt()? {
+            return Ok(Some(value));
+        }
+        let Some(sleep) = patience.next_sleep(client.remaining_ttl(key)?) else {
+            return Ok(None);
+        };
+        match watch {
+            Some(mut watch) => {
+                watch.wait_blocking(sleep);
+            }
+            None => std::thread::sleep(sleep),
+        }
+    }
+}
+
+/// [`retry_blocking`] for async code: sleeps without blocking the runtime.
+pub(crate) async fn retry_async<T, F, Fut>(
+    client: &dyn AsyncClient,
+    key: &str,
+    patience: Patience,
+    mut attempt: F,
+) -> Result<Option<T>, Error>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<Option<T>, Error>>,
+{
+    loop {
+        let watch = client.watch(key).await;
+        if let Some(value) = attempt().await? {
+            return Ok(Some(value));
+        }
+        let Some(sleep) = patience.next_sleep(client.remaining_ttl(key).await?) else {
+            return Ok(None);
+        };
+        match watch {
+            Some(mut watch) => {
+                watch.wait(sleep).await;
+            }
+            None => tokio::time::sleep(sleep).await,
+        }
+    }
+}

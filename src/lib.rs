@@ -1,0 +1,25 @@
+//! Caching, distributed locks, "only one run at a time" and resource pools for sync and
+//! async Rust, in one process or across a fleet sharing Redis: a port of Python's
+//! py-cachify.
+//!
+//! ```
+//! cachify::init_cachify();
+//! let cachify = cachify::Cachify::global().unwrap();
+//! assert_eq!(cachify.cache_key("sum-5-5"), "CACHIFY-sum-5-5");
+//! ```
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+pub use cachify_core::{
+    backend, codec, error, init_cachify, instance, AsyncClient, BackendError, Cachify,
+    CachifyBuilder, CodecError, Error, MemoryClient, SyncClient,
+};
+
+#[cfg(feature = "macros")]
+pub use cachify_macros::{cached, lock, once, pooled};
+
+#[doc(hidden)]
+pub mod __private {
+    pub use cachify_core::__private::*;
+}
