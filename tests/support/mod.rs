@@ -1,0 +1,42 @@
+//! Test fixtures shared by the integration suites.
+//!
+//! A suite in `tests/suites/` is written once against [`Backend`] and included by one
+//! small test binary per backend (`tests/lock_memory.rs`, `tests/lock_redis.rs`, ...),
+//! each defining `fn backend() -> support::Backend`. Every test takes its own instance
+//! with a unique prefix, so tests of one binary run in parallel without seeing each
+//! other's keys.
+
+#![allow(dead_code)]
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use cachify::{Cachify, CachifyBuilder};
+
+/// Where a suite's instances keep their data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// A fresh `MemoryClient` per instance.
+    Memory,
+}
+
+impl Backend {
+    /// A builder on this backend with a prefix no other test uses.
+    pub fn builder(self, test: &str) -> CachifyBuilder {
+        let builder = Cachify::builder().prefix(unique_prefix(test));
+        match self {
+            Backend::Memory => builder,
+        }
+    }
+
+    /// An instance on this backend with a prefix no other test uses.
+    pub fn instance(self, test: &str) -> Cachify {
+        self.builder(test).build()
+    }
+}
+
+/// `"{test}-{n}-{pid}:"`: unique within the process and across processes sharing a server.
+pub fn unique_prefix(test: &str) -> String {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    format!("{test}-{n}-{}:", std::process::id())
+}
