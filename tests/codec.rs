@@ -75,11 +75,17 @@ fn untagged_and_internally_tagged_enums_round_trip() {
 fn flatten_and_skipped_fields_round_trip() {
     round_trip(Flattened {
         id: 1,
-        inner: Inner { a: 2, b: "three".into() },
+        inner: Inner {
+            a: 2,
+            b: "three".into(),
+        },
         extra: BTreeMap::from([("four".into(), "4".into())]),
     });
     round_trip(Skipping { id: 1, note: None });
-    round_trip(Skipping { id: 1, note: Some("n".into()) });
+    round_trip(Skipping {
+        id: 1,
+        note: Some("n".into()),
+    });
 }
 
 #[test]
@@ -112,9 +118,18 @@ fn garbage_truncated_and_foreign_bytes_are_errors_not_panics() {
         let result = decode::<(u64, String, Vec<u8>)>(&good[..cut]);
         assert!(result.is_err(), "truncated at {cut} decoded");
     }
-    assert!(matches!(decode::<u32>(&[]), Err(CodecError::Envelope(None))));
-    assert!(matches!(decode::<u32>(&[99, 1]), Err(CodecError::Envelope(Some(99)))));
-    assert!(decode::<String>(&encode(&42u32).unwrap()).is_err(), "another type");
+    assert!(matches!(
+        decode::<u32>(&[]),
+        Err(CodecError::Envelope(None))
+    ));
+    assert!(matches!(
+        decode::<u32>(&[99, 1]),
+        Err(CodecError::Envelope(Some(99)))
+    ));
+    assert!(
+        decode::<String>(&encode(&42u32).unwrap()).is_err(),
+        "another type"
+    );
     let mut state = 0x2545_f491_u32;
     for _ in 0..2_000 {
         let noise: Vec<u8> = (0..(state % 40) as usize)

@@ -6,7 +6,10 @@ use cachify::{Cachify, Error};
 #[test]
 fn the_global_instance_lifecycle() {
     assert!(matches!(Cachify::global(), Err(Error::NotInitialized)));
-    assert!(matches!(Cachify::with_global(|_| ()), Err(Error::NotInitialized)));
+    assert!(matches!(
+        Cachify::with_global(|_| ()),
+        Err(Error::NotInitialized)
+    ));
 
     let first = cachify::init_cachify();
     assert!(Cachify::global().unwrap().same_instance(&first));
@@ -17,6 +20,10 @@ fn the_global_instance_lifecycle() {
     assert_eq!(Cachify::global().unwrap().prefix(), "SECOND-");
 
     let independent = Cachify::builder().prefix("LOCAL-").build();
-    assert_eq!(Cachify::global().unwrap().prefix(), "SECOND-", "build() leaves the global alone");
+    assert_eq!(
+        Cachify::global().unwrap().prefix(),
+        "SECOND-",
+        "build() leaves the global alone"
+    );
     assert_eq!(independent.prefix(), "LOCAL-");
 }

@@ -18,8 +18,12 @@ fn set_nx_has_exactly_one_winner_among_many_threads() {
         let winners = Arc::new(AtomicUsize::new(0));
         let threads: Vec<_> = (0..16)
             .map(|i| {
-                let (client, barrier, winners, key) =
-                    (client.clone(), barrier.clone(), winners.clone(), key.clone());
+                let (client, barrier, winners, key) = (
+                    client.clone(),
+                    barrier.clone(),
+                    winners.clone(),
+                    key.clone(),
+                );
                 thread::spawn(move || {
                     barrier.wait();
                     if client.set(&key, &[i], None, true).unwrap() {
@@ -39,7 +43,9 @@ fn set_without_nx_overwrites_and_nx_respects_live_values_only() {
     assert!(client.set("k", b"a", None, false).unwrap());
     assert!(client.set("k", b"b", None, false).unwrap());
     assert_eq!(client.get("k").unwrap().as_deref(), Some(&b"b"[..]));
-    assert!(client.set("short", b"x", Some(Duration::from_millis(20)), false).unwrap());
+    assert!(client
+        .set("short", b"x", Some(Duration::from_millis(20)), false)
+        .unwrap());
     wait_until(|| client.get("short").unwrap().is_none());
     assert!(
         client.set("short", b"y", None, true).unwrap(),
@@ -50,7 +56,9 @@ fn set_without_nx_overwrites_and_nx_respects_live_values_only() {
 #[test]
 fn expiry_is_honoured_on_every_read() {
     let client = MemoryClient::new();
-    client.set("k", b"v", Some(Duration::from_millis(30)), false).unwrap();
+    client
+        .set("k", b"v", Some(Duration::from_millis(30)), false)
+        .unwrap();
     let set_at = Instant::now();
     loop {
         let value = client.get("k").unwrap();
@@ -65,7 +73,11 @@ fn expiry_is_honoured_on_every_read() {
         }
     }
     assert_eq!(client.remaining_ttl("k").unwrap(), None);
-    assert_eq!(client.delete(&["k"]).unwrap(), 0, "an expired key does not count as deleted");
+    assert_eq!(
+        client.delete(&["k"]).unwrap(),
+        0,
+        "an expired key does not count as deleted"
+    );
 }
 
 #[test]
@@ -73,7 +85,12 @@ fn expired_entries_are_reclaimed_without_being_read() {
     let client = MemoryClient::new();
     for i in 0..200_000 {
         client
-            .set(&format!("churn-{i}"), b"v", Some(Duration::from_millis(50)), false)
+            .set(
+                &format!("churn-{i}"),
+                b"v",
+                Some(Duration::from_millis(50)),
+                false,
+            )
             .unwrap();
     }
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -88,7 +105,12 @@ fn live_entries_are_kept() {
     let client = MemoryClient::new();
     for i in 0..1_000 {
         client
-            .set(&format!("live-{i}"), b"v", Some(Duration::from_secs(600)), false)
+            .set(
+                &format!("live-{i}"),
+                b"v",
+                Some(Duration::from_secs(600)),
+                false,
+            )
             .unwrap();
     }
     assert_eq!(client.len(), 1_000);
@@ -116,10 +138,16 @@ fn compare_and_delete_only_removes_the_owners_value() {
 #[test]
 fn extend_if_owner_moves_the_deadline_only_for_the_owner() {
     let client = MemoryClient::new();
-    client.set("lease", b"me", Some(Duration::from_millis(200)), false).unwrap();
-    assert!(!client.expire_if_equals("lease", b"other", Some(Duration::from_secs(60))).unwrap());
+    client
+        .set("lease", b"me", Some(Duration::from_millis(200)), false)
+        .unwrap();
+    assert!(!client
+        .expire_if_equals("lease", b"other", Some(Duration::from_secs(60)))
+        .unwrap());
     assert!(client.remaining_ttl("lease").unwrap().unwrap() <= Duration::from_millis(200));
-    assert!(client.expire_if_equals("lease", b"me", Some(Duration::from_secs(60))).unwrap());
+    assert!(client
+        .expire_if_equals("lease", b"me", Some(Duration::from_secs(60)))
+        .unwrap());
     assert!(client.remaining_ttl("lease").unwrap().unwrap() > Duration::from_secs(50));
     assert!(client.expire_if_equals("lease", b"me", None).unwrap());
     assert_eq!(client.remaining_ttl("lease").unwrap(), None, "persisted");
@@ -130,11 +158,16 @@ fn extend_if_owner_moves_the_deadline_only_for_the_owner() {
 fn pool_slots_are_bounded_released_and_expire() {
     let client = MemoryClient::new();
     assert!(client.pool_acquire("pool", "a", 2, None).unwrap());
-    assert!(client.pool_acquire("pool", "b", 2, Some(Duration::from_millis(30))).unwrap());
+    assert!(client
+        .pool_acquire("pool", "b", 2, Some(Duration::from_millis(30)))
+        .unwrap());
     assert!(!client.pool_acquire("pool", "c", 2, None).unwrap());
     assert_eq!(client.pool_size("pool").unwrap(), 2);
     wait_until(|| client.pool_size("pool").unwrap() == 1);
-    assert!(client.pool_acquire("pool", "c", 2, None).unwrap(), "the expired slot's place");
+    assert!(
+        client.pool_acquire("pool", "c", 2, None).unwrap(),
+        "the expired slot's place"
+    );
     assert!(client.pool_release("pool", "a").unwrap());
     assert!(!client.pool_release("pool", "a").unwrap());
     assert!(client.pool_release("pool", "c").unwrap());
@@ -161,14 +194,19 @@ fn a_release_wakes_a_watcher() {
         let client = client.clone();
         thread::spawn(move || client.delete_if_equals("held", b"token").unwrap())
     };
-    assert!(watch.wait_blocking(Duration::from_secs(30)), "woken, not timed out");
+    assert!(
+        watch.wait_blocking(Duration::from_secs(30)),
+        "woken, not timed out"
+    );
     assert!(releaser.join().unwrap());
 }
 
 #[test]
 fn an_expiry_wakes_a_watcher() {
     let client = MemoryClient::new();
-    client.set("dying", b"token", Some(Duration::from_millis(50)), false).unwrap();
+    client
+        .set("dying", b"token", Some(Duration::from_millis(50)), false)
+        .unwrap();
     let mut watch = client.watch("dying").unwrap();
     assert!(
         watch.wait_blocking(Duration::from_secs(30)),
@@ -205,7 +243,10 @@ async fn the_async_side_shares_the_store() {
     let client = MemoryClient::new();
     cachify::SyncClient::set(&client, "k", b"v", None, false).unwrap();
     assert_eq!(
-        cachify::AsyncClient::get(&client, "k").await.unwrap().as_deref(),
+        cachify::AsyncClient::get(&client, "k")
+            .await
+            .unwrap()
+            .as_deref(),
         Some(&b"v"[..])
     );
     let mut watch = cachify::AsyncClient::watch(&client, "k").await.unwrap();

@@ -26,17 +26,29 @@ impl SyncClient for ThreeMethods {
     fn get(&self, key: &str) -> Result<Option<Vec<u8>>, BackendError> {
         Ok(Self::live(&self.0.lock(), key))
     }
-    fn set(&self, key: &str, value: &[u8], ttl: Option<Duration>, nx: bool) -> Result<bool, BackendError> {
+    fn set(
+        &self,
+        key: &str,
+        value: &[u8],
+        ttl: Option<Duration>,
+        nx: bool,
+    ) -> Result<bool, BackendError> {
         let mut map = self.0.lock();
         if nx && Self::live(&map, key).is_some() {
             return Ok(false);
         }
-        map.insert(key.to_owned(), (value.to_vec(), ttl.map(|ttl| Instant::now() + ttl)));
+        map.insert(
+            key.to_owned(),
+            (value.to_vec(), ttl.map(|ttl| Instant::now() + ttl)),
+        );
         Ok(true)
     }
     fn delete(&self, keys: &[&str]) -> Result<u64, BackendError> {
         let mut map = self.0.lock();
-        Ok(keys.iter().filter(|key| map.remove(**key).is_some()).count() as u64)
+        Ok(keys
+            .iter()
+            .filter(|key| map.remove(**key).is_some())
+            .count() as u64)
     }
 }
 
@@ -45,7 +57,13 @@ impl AsyncClient for ThreeMethods {
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, BackendError> {
         SyncClient::get(self, key)
     }
-    async fn set(&self, key: &str, value: &[u8], ttl: Option<Duration>, nx: bool) -> Result<bool, BackendError> {
+    async fn set(
+        &self,
+        key: &str,
+        value: &[u8],
+        ttl: Option<Duration>,
+        nx: bool,
+    ) -> Result<bool, BackendError> {
         SyncClient::set(self, key, value, ttl, nx)
     }
     async fn delete(&self, keys: &[&str]) -> Result<u64, BackendError> {
@@ -56,14 +74,24 @@ impl AsyncClient for ThreeMethods {
 #[test]
 fn compare_and_delete_and_extend_by_default() {
     let client = ThreeMethods::default();
-    SyncClient::set(&client, "lock", b"mine", Some(Duration::from_secs(1)), false).unwrap();
+    SyncClient::set(
+        &client,
+        "lock",
+        b"mine",
+        Some(Duration::from_secs(1)),
+        false,
+    )
+    .unwrap();
     assert!(!SyncClient::delete_if_equals(&client, "lock", b"theirs").unwrap());
     assert!(!SyncClient::expire_if_equals(&client, "lock", b"theirs", None).unwrap());
     assert!(SyncClient::expire_if_equals(&client, "lock", b"mine", None).unwrap());
     assert!(SyncClient::delete_if_equals(&client, "lock", b"mine").unwrap());
     assert_eq!(SyncClient::get(&client, "lock").unwrap(), None);
     assert_eq!(SyncClient::remaining_ttl(&client, "lock").unwrap(), None);
-    assert!(SyncClient::watch(&client, "lock").is_none(), "no notifications: waiters poll");
+    assert!(
+        SyncClient::watch(&client, "lock").is_none(),
+        "no notifications: waiters poll"
+    );
 }
 
 #[test]
@@ -74,8 +102,12 @@ fn default_pool_never_admits_more_than_max_size_under_contention() {
     let most = Arc::new(AtomicUsize::new(0));
     let threads: Vec<_> = (0..8)
         .map(|t| {
-            let (client, barrier, holders, most) =
-                (client.clone(), barrier.clone(), holders.clone(), most.clone());
+            let (client, barrier, holders, most) = (
+                client.clone(),
+                barrier.clone(),
+                holders.clone(),
+                most.clone(),
+            );
             std::thread::spawn(move || {
                 barrier.wait();
                 let mut admitted = 0;
@@ -96,14 +128,25 @@ fn default_pool_never_admits_more_than_max_size_under_contention() {
         .collect();
     let admitted: usize = threads.into_iter().map(|t| t.join().unwrap()).sum();
     assert!(admitted > 0);
-    assert!(most.load(Ordering::SeqCst) <= 3, "{} holders", most.load(Ordering::SeqCst));
+    assert!(
+        most.load(Ordering::SeqCst) <= 3,
+        "{} holders",
+        most.load(Ordering::SeqCst)
+    );
     assert_eq!(SyncClient::pool_size(&*client, "pool").unwrap(), 0);
 }
 
 #[test]
 fn default_pool_slots_expire() {
     let client = ThreeMethods::default();
-    assert!(SyncClient::pool_acquire(&client, "pool", "crashed", 1, Some(Duration::from_millis(30))).unwrap());
+    assert!(SyncClient::pool_acquire(
+        &client,
+        "pool",
+        "crashed",
+        1,
+        Some(Duration::from_millis(30))
+    )
+    .unwrap());
     assert!(!SyncClient::pool_acquire(&client, "pool", "next", 1, None).unwrap());
     let deadline = Instant::now() + Duration::from_secs(20);
     while !SyncClient::pool_acquire(&client, "pool", "next", 1, None).unwrap() {
@@ -116,13 +159,23 @@ fn default_pool_slots_expire() {
 #[tokio::test]
 async fn default_async_pool_and_compare_and_delete() {
     let client = ThreeMethods::default();
-    assert!(AsyncClient::pool_acquire(&client, "pool", "a", 1, None).await.unwrap());
-    assert!(!AsyncClient::pool_acquire(&client, "pool", "b", 1, None).await.unwrap());
+    assert!(AsyncClient::pool_acquire(&client, "pool", "a", 1, None)
+        .await
+        .unwrap());
+    assert!(!AsyncClient::pool_acquire(&client, "pool", "b", 1, None)
+        .await
+        .unwrap());
     assert_eq!(AsyncClient::pool_size(&client, "pool").await.unwrap(), 1);
-    assert!(AsyncClient::pool_release(&client, "pool", "a").await.unwrap());
+    assert!(AsyncClient::pool_release(&client, "pool", "a")
+        .await
+        .unwrap());
     assert_eq!(AsyncClient::pool_size(&client, "pool").await.unwrap(), 0);
-    AsyncClient::set(&client, "lock", b"me", None, false).await.unwrap();
-    assert!(AsyncClient::delete_if_equals(&client, "lock", b"me").await.unwrap());
+    AsyncClient::set(&client, "lock", b"me", None, false)
+        .await
+        .unwrap();
+    assert!(AsyncClient::delete_if_equals(&client, "lock", b"me")
+        .await
+        .unwrap());
 }
 
 #[test]
