@@ -12,10 +12,13 @@ use parking_lot::Mutex;
 
 /// get / set(nx, ttl) / delete over a map, expiry honoured on read. Nothing else.
 #[derive(Default)]
-struct ThreeMethods(Mutex<HashMap<String, (Vec<u8>, Option<Instant>)>>);
+struct ThreeMethods(Mutex<Entries>);
+
+/// key → (value, deadline).
+type Entries = HashMap<String, (Vec<u8>, Option<Instant>)>;
 
 impl ThreeMethods {
-    fn live(map: &HashMap<String, (Vec<u8>, Option<Instant>)>, key: &str) -> Option<Vec<u8>> {
+    fn live(map: &Entries, key: &str) -> Option<Vec<u8>> {
         map.get(key)
             .filter(|(_, deadline)| deadline.is_none_or(|d| d > Instant::now()))
             .map(|(value, _)| value.clone())
