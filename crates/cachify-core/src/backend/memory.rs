@@ -351,7 +351,9 @@ impl MemoryClient {
                 // Its heap item is still queued (it is popped only once due, and a due
                 // entry is gone): refusals on a full pool must not grow the heap.
                 let value = Value::Slots(slots);
-                shard.entries.insert(key.to_owned(), Entry { value, deadline });
+                shard
+                    .entries
+                    .insert(key.to_owned(), Entry { value, deadline });
             } else {
                 shard.insert(key, Value::Slots(slots), deadline);
             }
