@@ -9,14 +9,17 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use cachify::{AsyncClient, BackendError, Cachify, Error, SyncClient};
 
+/// Value and deadline per key.
+type Entries = HashMap<String, (Vec<u8>, Option<Instant>)>;
+
 /// A map with expiry and an atomic `set(nx)`: exactly py-cachify's client protocol.
 #[derive(Clone, Default)]
 struct MinimalClient {
-    entries: Arc<std::sync::Mutex<HashMap<String, (Vec<u8>, Option<Instant>)>>>,
+    entries: Arc<std::sync::Mutex<Entries>>,
 }
 
 impl MinimalClient {
-    fn map(&self) -> std::sync::MutexGuard<'_, HashMap<String, (Vec<u8>, Option<Instant>)>> {
+    fn map(&self) -> std::sync::MutexGuard<'_, Entries> {
         self.entries
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
