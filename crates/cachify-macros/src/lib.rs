@@ -64,7 +64,9 @@ pub fn once(_args: TokenStream, item: TokenStream) -> TokenStream {
 }
 
 /// Limits how many calls with the same key run at once.
+///
+/// See the `cachify` crate's documentation for the options and companions.
 #[proc_macro_attribute]
-pub fn pooled(_args: TokenStream, item: TokenStream) -> TokenStream {
-    item
+pub fn pooled(args: TokenStream, item: TokenStream) -> TokenStream {
+    expand::run(&expand::pooled::ACCEPTS, expand::pooled::expand, args, item)
 }

@@ -23,6 +23,8 @@
 //! [`pool_release`]: crate::SyncClient::pool_release
 //! [`watch`]: crate::SyncClient::watch
 
+#[doc(hidden)]
+pub mod for_macros;
 mod seat;
 mod slot;
 
