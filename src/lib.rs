@@ -30,4 +30,6 @@ pub mod __private {
 mod guide {
     #[doc = include_str!("../docs/src/initialization.md")]
     struct Initialization;
+    #[doc = include_str!("../docs/src/pools.md")]
+    struct Pools;
 }

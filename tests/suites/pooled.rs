@@ -37,7 +37,11 @@ async fn process_task(user_id: String, task_data: String) -> Outcome {
 
 #[tokio::test]
 async fn seed_example_process_task_calls_handle_full_when_full() {
-    let done = process_task("123".into(), "payload".into()).await;
+    // The generated future is `Send`: it can be spawned, and so can the companion's.
+    let done = tokio::spawn(process_task("123".into(), "payload".into()))
+        .await
+        .unwrap();
+    assert_eq!(tokio::spawn(process_task::size("123".into(), String::new())).await.unwrap().unwrap(), 0);
     assert_eq!(done.status, "completed");
     assert_eq!(done.task_data.as_deref(), Some("payload"));
 

@@ -150,7 +150,8 @@ fn when_full(target: &Target) -> TokenStream {
 /// The wrapper body: take a slot (refusals return early), run the body, release.
 fn wrapper_body(target: &Target) -> TokenStream {
     let pool = pool_expr(target, Placement::Impl);
-    let (slot, error, result) = (
+    let (handle, slot, error, result) = (
+        private_ident("pool"),
         private_ident("slot"),
         private_ident("error"),
         private_ident("result"),
@@ -159,8 +160,11 @@ fn wrapper_body(target: &Target) -> TokenStream {
     let block = &target.item.block;
     if target.sig.is_async {
         let ret = output_type(target);
+        // The pool is bound in a statement of its own so the key's `format_args!`
+        // temporaries (not `Send`) are gone before the first `.await`.
         quote! {
-            let #slot = match #pool.acquire_async().await {
+            let #handle = #pool;
+            let #slot = match #handle.acquire_async().await {
                 ::core::result::Result::Ok(#slot) => #slot,
                 ::core::result::Result::Err(#error) => { #refused }
             };
@@ -215,8 +219,12 @@ fn output_type(target: &Target) -> TokenStream {
 /// `size(args..)`: how many calls with these arguments hold a slot now.
 fn size_companion(target: &Target) -> Companion {
     let pool = pool_expr(target, target.placement());
+    let handle = private_ident("pool");
     let size = if target.sig.is_async {
-        quote!(#pool.size_async().await)
+        quote! {
+            let #handle = #pool;
+            #handle.size_async().await
+        }
     } else {
         quote!(#pool.size())
     };
