@@ -13,8 +13,10 @@ pub mod codec;
 pub mod error;
 pub mod instance;
 
+mod cache;
 #[allow(dead_code)] // until the lock and pool engines use them
 mod detached;
+mod expiry;
 #[allow(dead_code)]
 mod wait;
 

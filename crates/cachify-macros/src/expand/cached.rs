@@ -66,7 +66,7 @@ fn wrapper_body(target: &Target) -> TokenStream {
         let entry = private_ident("entry");
         quote! {
             let #entry = #spec.entry(#render);
-            match #entry.lookup_async::<#shape, #ret>(&#spec).await {
+            match #entry.lookup_async::<#shape, #ret, _>(&#spec).await {
                 ::cachify::__private::cache::Lookup::Hit(#value) => #value,
                 ::cachify::__private::cache::Lookup::Miss(#miss) => {
                     #miss.run_async(&#spec, async move #block).await
