@@ -58,9 +58,22 @@ pub struct MemoryClient {
 }
 
 struct Store {
-    shards: Box<[RwLock<Shard>]>,
+    shards: Box<[Padded<RwLock<Shard>>]>,
     hasher: foldhash::fast::RandomState,
     hub: ReleaseHub,
+}
+
+/// One shard per cache-line pair: every read takes its shard's lock (an atomic write),
+/// so two shards sharing a line would make threads reading different keys contend.
+#[repr(align(128))]
+struct Padded<T>(T);
+
+impl<T> std::ops::Deref for Padded<T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        &self.0
+    }
 }
 
 #[derive(Default)]
@@ -144,7 +157,7 @@ impl MemoryClient {
     /// A new, empty store.
     pub fn new() -> Self {
         let store = Arc::new(Store {
-            shards: (0..SHARDS).map(|_| RwLock::default()).collect(),
+            shards: (0..SHARDS).map(|_| Padded(RwLock::default())).collect(),
             hasher: foldhash::fast::RandomState::default(),
             hub: ReleaseHub::new(),
         });
@@ -198,7 +211,7 @@ impl MemoryClient {
     fn shard(&self, key: &str) -> &RwLock<Shard> {
         let hash = self.store.hasher.hash_one(key);
         // High bits: the shard map's own table uses the low ones.
-        &self.store.shards[(hash >> 58) as usize % SHARDS]
+        &self.store.shards[(hash >> 58) as usize % SHARDS].0
     }
 
     fn notify_all(&self, keys: &[String]) {
