@@ -75,9 +75,9 @@ mod dynamic_keys {
     }
 
     #[cached(key = "generic-{value}", cachify = C)]
-    fn generic<T: Display + Clone>(value: T) -> String
+    fn generic<T>(value: T) -> String
     where
-        T: Send,
+        T: Display + Clone + Send,
     {
         value.to_string()
     }
