@@ -56,19 +56,15 @@ fn set_without_nx_overwrites_and_nx_respects_live_values_only() {
 #[test]
 fn expiry_is_honoured_on_every_read() {
     let client = MemoryClient::new();
-    client
-        .set("k", b"v", Some(Duration::from_millis(30)), false)
-        .unwrap();
-    let set_at = Instant::now();
+    let ttl = Duration::from_millis(30);
+    client.set("k", b"v", Some(ttl), false).unwrap();
+    // The deadline was fixed inside `set`, so it is no later than this instant plus ttl.
+    let expired_by = Instant::now() + ttl;
     loop {
+        let read_started = Instant::now();
         let value = client.get("k").unwrap();
-        if set_at.elapsed() >= Duration::from_millis(30) {
-            // Once the ttl has passed, no read may see the value again.
-            assert_eq!(client.get("k").unwrap(), None);
-            break;
-        }
-        if value.is_none() {
-            assert!(set_at.elapsed() >= Duration::from_millis(30));
+        if read_started >= expired_by {
+            assert_eq!(value, None, "a read that starts after the deadline sees nothing");
             break;
         }
     }

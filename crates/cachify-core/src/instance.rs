@@ -12,6 +12,7 @@ use std::time::Duration;
 use arc_swap::ArcSwapOption;
 
 use crate::backend::{AsyncClient, MemoryClient, SyncClient};
+use crate::cache::Flights;
 use crate::error::Error;
 
 /// The prefix put in front of every key when none is configured.
@@ -60,6 +61,7 @@ struct Inner {
     config: Config,
     sync_client: Arc<dyn SyncClient>,
     async_client: Arc<dyn AsyncClient>,
+    cache_flights: Flights,
 }
 
 #[derive(Debug, Clone)]
@@ -111,11 +113,30 @@ impl Cachify {
 
     /// Runs `f` on the global instance without cloning it: the fast path of the macros.
     #[doc(hidden)]
+    ///
+    /// Each thread keeps an `arc_swap::Cache` of the global: a hit costs one acquire load
+    /// of the global pointer instead of arc-swap's debt-slot protocol (two full-barrier
+    /// atomics), and the `Arc` count is never touched, so threads do not contend.
+    /// A nested call on the same thread (and a thread being torn down) falls back to
+    /// a plain load.
     pub fn with_global<R>(f: impl FnOnce(&Cachify) -> R) -> Result<R, Error> {
-        match GLOBAL.load().as_deref() {
-            Some(cachify) => Ok(f(cachify)),
-            None => Err(Error::NotInitialized),
+        type GlobalCache = arc_swap::Cache<&'static ArcSwapOption<Cachify>, Option<Arc<Cachify>>>;
+        thread_local! {
+            static CACHE: std::cell::RefCell<GlobalCache> =
+                std::cell::RefCell::new(arc_swap::Cache::new(&GLOBAL));
         }
+        let mut f = Some(f);
+        let cached = CACHE.try_with(|cache| {
+            let mut cache = cache.try_borrow_mut().ok()?;
+            let f = f.take()?;
+            Some(cache.load().as_deref().map(f))
+        });
+        let result = match (cached, f) {
+            (Ok(Some(result)), _) => result,
+            (_, Some(f)) => GLOBAL.load().as_deref().map(f),
+            (_, None) => unreachable!("`f` ran inside the cache and returned"),
+        };
+        result.ok_or(Error::NotInitialized)
     }
 
     /// The prefix put in front of every key of this instance.
@@ -190,6 +211,11 @@ impl Cachify {
         full.push_str(kind);
         full.push_str(key);
         full
+    }
+
+    /// The `#[cached]` computations in progress on this instance (single-flight).
+    pub(crate) fn cache_flights(&self) -> &Flights {
+        &self.inner.cache_flights
     }
 
     /// Whether two handles are the same instance (clones of one another).
@@ -298,6 +324,7 @@ impl CachifyBuilder {
                 config: self.config,
                 sync_client,
                 async_client,
+                cache_flights: Flights::default(),
             }),
         }
     }

@@ -13,7 +13,9 @@ pub mod codec;
 pub mod error;
 pub mod instance;
 
+mod cache;
 mod detached;
+mod expiry;
 mod wait;
 
 mod pool;

@@ -58,9 +58,22 @@ pub struct MemoryClient {
 }
 
 struct Store {
-    shards: Box<[RwLock<Shard>]>,
+    shards: Box<[Padded<RwLock<Shard>>]>,
     hasher: foldhash::fast::RandomState,
     hub: ReleaseHub,
+}
+
+/// One shard per cache-line pair: every read takes its shard's lock (an atomic write),
+/// so two shards sharing a line would make threads reading different keys contend.
+#[repr(align(128))]
+struct Padded<T>(T);
+
+impl<T> std::ops::Deref for Padded<T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        &self.0
+    }
 }
 
 #[derive(Default)]
@@ -144,7 +157,7 @@ impl MemoryClient {
     /// A new, empty store.
     pub fn new() -> Self {
         let store = Arc::new(Store {
-            shards: (0..SHARDS).map(|_| RwLock::default()).collect(),
+            shards: (0..SHARDS).map(|_| Padded(RwLock::default())).collect(),
             hasher: foldhash::fast::RandomState::default(),
             hub: ReleaseHub::new(),
         });
@@ -198,7 +211,7 @@ impl MemoryClient {
     fn shard(&self, key: &str) -> &RwLock<Shard> {
         let hash = self.store.hasher.hash_one(key);
         // High bits: the shard map's own table uses the low ones.
-        &self.store.shards[(hash >> 58) as usize % SHARDS]
+        &self.store.shards[(hash >> 58) as usize % SHARDS].0
     }
 
     fn notify_all(&self, keys: &[String]) {
@@ -228,6 +241,29 @@ impl MemoryClient {
             None => Ok(None),
             Some(Value::Bytes(bytes)) => Ok(Some(bytes.to_vec())),
             Some(Value::Slots(_)) => Err(wrong_type(key)),
+        }
+    }
+
+    /// `get` into the caller's buffer. The clock is read only for entries that can
+    /// expire: on the hit path of a never-expiring entry it is the most expensive step.
+    fn get_bytes_into(&self, key: &str, buf: &mut Vec<u8>) -> Result<bool, BackendError> {
+        let shard = self.shard(key).read();
+        let Some(entry) = shard.entries.get(key) else {
+            return Ok(false);
+        };
+        if entry
+            .deadline
+            .is_some_and(|deadline| deadline <= Instant::now())
+        {
+            return Ok(false);
+        }
+        match &entry.value {
+            Value::Bytes(bytes) => {
+                buf.clear();
+                buf.extend_from_slice(bytes);
+                Ok(true)
+            }
+            Value::Slots(_) => Err(wrong_type(key)),
         }
     }
 
@@ -419,6 +455,10 @@ impl fmt::Debug for MemoryClient {
 impl SyncClient for MemoryClient {
     fn get(&self, key: &str) -> Result<Option<Vec<u8>>, BackendError> {
         self.get_bytes(key)
+    }
+
+    fn get_into(&self, key: &str, buf: &mut Vec<u8>) -> Result<bool, BackendError> {
+        self.get_bytes_into(key, buf)
     }
 
     fn set(
