@@ -15,6 +15,7 @@ pub use cachify_core::{
     backend, codec, error, init_cachify, instance, AsyncClient, BackendError, Cachify,
     CachifyBuilder, CodecError, Error, MemoryClient, SyncClient,
 };
+pub use cachify_core::{lock, AsyncLockGuard, Lock, LockGuard};
 
 #[cfg(feature = "macros")]
 pub use cachify_macros::{cached, lock, once, pooled};

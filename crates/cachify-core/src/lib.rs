@@ -12,10 +12,9 @@ pub mod backend;
 pub mod codec;
 pub mod error;
 pub mod instance;
+mod lock;
 
-#[allow(dead_code)] // until the lock and pool engines use them
 mod detached;
-#[allow(dead_code)]
 mod wait;
 
 #[doc(hidden)]
@@ -24,3 +23,4 @@ pub mod __private;
 pub use backend::{AsyncClient, MemoryClient, SyncClient};
 pub use error::{BackendError, CodecError, Error};
 pub use instance::{init_cachify, Cachify, CachifyBuilder};
+pub use lock::{lock, AsyncLockGuard, Lock, LockGuard};
