@@ -24,3 +24,10 @@ pub use cachify_macros::{cached, lock, once, pooled};
 pub mod __private {
     pub use cachify_core::__private::*;
 }
+
+/// The user's guide in `docs/`, compiled: `cargo test` runs every chapter's code.
+#[cfg(doctest)]
+mod guide {
+    #[doc = include_str!("../docs/src/initialization.md")]
+    struct Initialization;
+}

@@ -81,8 +81,11 @@ pub(crate) fn read(bytes: Option<&[u8]>) -> Result<SlotSet, BackendError> {
     }
 }
 
+/// The encoded slot set and how long to keep it.
+type Stored = (Vec<u8>, Option<Duration>);
+
 /// What to store after a change: `None` deletes the emptied pool.
-fn write(slots: &SlotSet) -> Result<Option<(Vec<u8>, Option<Duration>)>, BackendError> {
+fn write(slots: &SlotSet) -> Result<Option<Stored>, BackendError> {
     if slots.slots.is_empty() {
         return Ok(None);
     }
