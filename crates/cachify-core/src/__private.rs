@@ -79,6 +79,24 @@ pub mod lock {
         }
     }
 
+    /// The error type of a `#[lock]` / `#[once]` function: it must take a
+    /// `cachify::Error`, because a call that cannot run returns one.
+    #[diagnostic::on_unimplemented(
+        message = "the error type `{Self}` cannot hold a `cachify::Error`",
+        label = "a call that cannot take its lock returns `Err(cachify::Error.into())` here",
+        note = "implement `From<cachify::Error>` for `{Self}`, or return `Result<_, cachify::Error>`"
+    )]
+    pub trait FromCachifyError {
+        /// Converts the error.
+        fn from_cachify(error: Error) -> Self;
+    }
+
+    impl<E: From<Error>> FromCachifyError for E {
+        fn from_cachify(error: Error) -> Self {
+            E::from(error)
+        }
+    }
+
     /// Pins an async body's output type, so that `?` and `return` inside it infer.
     pub fn typed<R, F: Future<Output = R>>(body: F) -> F {
         body

@@ -54,14 +54,18 @@ pub fn require_result(target: &Target, message: &str) -> syn::Result<()> {
     Err(syn::Error::new(span, message))
 }
 
-/// `Err(From::from(error))`, spanned at the return type so that a missing
-/// `From<cachify::Error>` impl is reported there.
+/// `Err(error.into())`, spanned at the return type so that a missing
+/// `From<cachify::Error>` impl is reported there, in cachify's words.
 pub fn err_into(target: &Target, error: &Ident) -> TokenStream {
     let span = match &target.item.sig.output {
         ReturnType::Default => target.item.sig.ident.span(),
         ReturnType::Type(_, ty) => ty.span(),
     };
-    quote_spanned!(span=> ::core::result::Result::Err(::core::convert::From::from(#error)))
+    quote_spanned!(span=>
+        ::core::result::Result::Err(
+            ::cachify::__private::lock::FromCachifyError::from_cachify(#error)
+        )
+    )
 }
 
 /// `LockSpec { .. }` with the function's options, its instance seen from `placement`.
@@ -84,10 +88,15 @@ pub fn spec(target: &Target, placement: Placement) -> TokenStream {
     }
 }
 
-/// `spec.lock(rendered key)`.
+/// `spec.lock(rendered key)`. The key is rendered in a statement of its own: the
+/// `format_args!` temporaries are not `Send` and must not live across an `.await`.
 fn lock_expr(target: &Target, spec: &TokenStream) -> TokenStream {
-    let key = target.key().format_args();
-    quote!(#spec.lock(::std::fmt::format(#key)))
+    let args = target.key().format_args();
+    let key = private_ident("key");
+    quote!({
+        let #key = ::std::fmt::format(#args);
+        #spec.lock(#key)
+    })
 }
 
 /// The wrapper body: acquire, run the original body, release. When acquiring fails,

@@ -20,7 +20,12 @@ use crate::companions::Placement;
 /// The options of `#[once]`.
 pub const ACCEPTS: Accepts = Accepts {
     attr: "once",
-    allowed: &[Opt::Key, Opt::RaiseOnLocked, Opt::ReturnOnLocked, Opt::Cachify],
+    allowed: &[
+        Opt::Key,
+        Opt::RaiseOnLocked,
+        Opt::ReturnOnLocked,
+        Opt::Cachify,
+    ],
     required: &[Opt::Key],
 };
 
