@@ -30,4 +30,8 @@ pub mod __private {
 mod guide {
     #[doc = include_str!("../docs/src/initialization.md")]
     struct Initialization;
+    #[doc = include_str!("../docs/src/locks.md")]
+    struct Locks;
+    #[doc = include_str!("../docs/src/once.md")]
+    struct Once;
 }
