@@ -1,41 +1,16 @@
 //! What the attribute macros' generated code calls. Not a public API: it changes
 //! whenever the macros change, and the two crates are released together.
 
-use std::time::Duration;
-
+pub use crate::cache::Source;
+pub use crate::expiry::Expiry;
 pub use crate::instance::Cachify;
 
-/// Which instance a generated function uses: the global one (looked up on every call,
-/// so a function defined before `init_cachify()` still works after it) or a static.
-#[derive(Debug, Clone, Copy)]
-pub enum Source<'a> {
-    /// The global instance.
-    Global,
-    /// The instance named by `cachify = PATH`.
-    Instance(&'a Cachify),
-}
-
-/// An expiry-like option (`ttl`, `exp`, `timeout`, `slot_exp`) as the macro saw it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Expiry {
-    /// Omitted: the instance's default applies (no limit for `timeout`).
-    Default,
-    /// `None`: never expires (no limit for `timeout`).
-    Never,
-    /// After this long.
-    After(Duration),
-}
-
-impl From<Duration> for Expiry {
-    fn from(duration: Duration) -> Self {
-        Expiry::After(duration)
-    }
-}
-
-impl From<Option<Duration>> for Expiry {
-    fn from(duration: Option<Duration>) -> Self {
-        duration.map_or(Expiry::Never, Expiry::After)
-    }
+/// What `#[cached]` expands to.
+pub mod cache {
+    pub use crate::cache::{
+        enc_dec, lookup_sync, CacheSpec, EncDec, Entry, Lookup, Miss, OkOnly, Plain, Serde, Shape,
+        ValueCodec,
+    };
 }
 
 /// `#[lock]` and `#[once]`.

@@ -12,6 +12,7 @@ use std::time::Duration;
 use arc_swap::ArcSwapOption;
 
 use crate::backend::{AsyncClient, MemoryClient, SyncClient};
+use crate::cache::Flights;
 use crate::error::Error;
 
 /// The prefix put in front of every key when none is configured.
@@ -60,6 +61,7 @@ struct Inner {
     config: Config,
     sync_client: Arc<dyn SyncClient>,
     async_client: Arc<dyn AsyncClient>,
+    cache_flights: Flights,
 }
 
 #[derive(Debug, Clone)]
@@ -192,6 +194,11 @@ impl Cachify {
         full
     }
 
+    /// The `#[cached]` computations in progress on this instance (single-flight).
+    pub(crate) fn cache_flights(&self) -> &Flights {
+        &self.inner.cache_flights
+    }
+
     /// Whether two handles are the same instance (clones of one another).
     pub fn same_instance(&self, other: &Cachify) -> bool {
         Arc::ptr_eq(&self.inner, &other.inner)
@@ -298,6 +305,7 @@ impl CachifyBuilder {
                 config: self.config,
                 sync_client,
                 async_client,
+                cache_flights: Flights::default(),
             }),
         }
     }

@@ -14,7 +14,9 @@ pub mod error;
 pub mod instance;
 mod lock;
 
+mod cache;
 mod detached;
+mod expiry;
 mod wait;
 
 #[doc(hidden)]

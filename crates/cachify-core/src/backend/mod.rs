@@ -79,6 +79,33 @@ pub trait SyncClient: Send + Sync + 'static {
     /// Deletes `keys`, returning how many existed.
     fn delete(&self, keys: &[&str]) -> Result<u64, BackendError>;
 
+    /// Reads the value under `key` into `buf` (replacing its contents); returns whether
+    /// there is one.
+    ///
+    /// The hot path of `#[cached]` reuses one buffer per thread, so a backend that can
+    /// copy straight into it saves an allocation per hit. The default calls
+    /// [`get`](Self::get).
+    ///
+    /// ```
+    /// use cachify::{MemoryClient, SyncClient};
+    ///
+    /// let client = MemoryClient::new();
+    /// client.set("k", b"v", None, false).unwrap();
+    /// let mut buf = Vec::new();
+    /// assert!(client.get_into("k", &mut buf).unwrap());
+    /// assert_eq!(buf, b"v");
+    /// assert!(!client.get_into("absent", &mut buf).unwrap());
+    /// ```
+    fn get_into(&self, key: &str, buf: &mut Vec<u8>) -> Result<bool, BackendError> {
+        match self.get(key)? {
+            Some(value) => {
+                *buf = value;
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
     /// Deletes `key` only if it holds `expected`; returns whether it deleted.
     ///
     /// This is how a lock guard releases only its own lock. The default is a `get`

@@ -61,12 +61,21 @@ fn wrapper_body(target: &Target) -> TokenStream {
     let render = target.key().write_into(&key);
     let render = quote!(|#key: &mut ::std::string::String| { #render });
     let block = &target.item.block;
+    // Bound failures (a return type that is not serde-ready) point at the return type.
+    let ret_span = match &target.item.sig.output {
+        ReturnType::Default => proc_macro2::Span::call_site(),
+        ReturnType::Type(_, ty) => ty.span(),
+    };
+    let lookup_sync = quote_spanned!(ret_span=>
+        ::cachify::__private::cache::lookup_sync::<#shape, #ret, _>(&#spec, #render)
+    );
+    let entry = private_ident("entry");
+    let lookup_async = quote_spanned!(ret_span=> #entry.lookup_async::<#shape, #ret, _>(&#spec));
     let (value, miss) = (private_ident("value"), private_ident("miss"));
     let lookup = if target.sig.is_async {
-        let entry = private_ident("entry");
         quote! {
             let #entry = #spec.entry(#render);
-            match #entry.lookup_async::<#shape, #ret>(&#spec).await {
+            match #lookup_async.await {
                 ::cachify::__private::cache::Lookup::Hit(#value) => #value,
                 ::cachify::__private::cache::Lookup::Miss(#miss) => {
                     #miss.run_async(&#spec, async move #block).await
@@ -75,7 +84,7 @@ fn wrapper_body(target: &Target) -> TokenStream {
         }
     } else {
         quote! {
-            match ::cachify::__private::cache::lookup_sync::<#shape, #ret, _>(&#spec, #render) {
+            match #lookup_sync {
                 ::cachify::__private::cache::Lookup::Hit(#value) => #value,
                 ::cachify::__private::cache::Lookup::Miss(#miss) => {
                     #miss.run_sync(&#spec, move || -> #ret #block)

@@ -1,0 +1,142 @@
+//! What a cached function's result looks like in the cache: which results are stored
+//! ([`Shape`]) and how a stored value is turned into bytes and back ([`ValueCodec`]).
+
+use std::fmt;
+use std::marker::PhantomData;
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::codec;
+use crate::error::CodecError;
+
+/// Which results of a function are stored, and how a stored value becomes a result
+/// again. The macro picks [`Plain`] or [`OkOnly`] from the written return type.
+pub trait Shape<R> {
+    /// The stored type.
+    type Value;
+    /// The part of `result` to store, or `None` when it must not be cached.
+    fn cacheable(result: &R) -> Option<&Self::Value>;
+    /// The result for a stored value.
+    fn from_value(value: Self::Value) -> R;
+}
+
+/// Every result is stored, `None`, `()`, `0` and `""` included.
+///
+/// ```
+/// use cachify::__private::cache::{Plain, Shape};
+/// assert_eq!(<Plain as Shape<Option<u8>>>::cacheable(&None), Some(&None));
+/// ```
+#[derive(Debug)]
+pub struct Plain;
+
+impl<R> Shape<R> for Plain {
+    type Value = R;
+
+    fn cacheable(result: &R) -> Option<&R> {
+        Some(result)
+    }
+
+    fn from_value(value: R) -> R {
+        value
+    }
+}
+
+/// For `Result<T, E>`: only `Ok` values are stored; a stored `T` comes back as `Ok`.
+///
+/// ```
+/// use cachify::__private::cache::{OkOnly, Shape};
+/// let err: Result<u8, String> = Err("no".into());
+/// assert!(<OkOnly as Shape<Result<u8, String>>>::cacheable(&err).is_none());
+/// ```
+#[derive(Debug)]
+pub struct OkOnly;
+
+impl<T, E> Shape<Result<T, E>> for OkOnly {
+    type Value = T;
+
+    fn cacheable(result: &Result<T, E>) -> Option<&T> {
+        result.as_ref().ok()
+    }
+
+    fn from_value(value: T) -> Result<T, E> {
+        Ok(value)
+    }
+}
+
+/// Turns a stored value into bytes and back.
+pub trait ValueCodec<T> {
+    /// The bytes to store for `value`.
+    fn encode(&self, value: &T) -> Result<Vec<u8>, CodecError>;
+    /// The value stored as `bytes`.
+    fn decode(&self, bytes: &[u8]) -> Result<T, CodecError>;
+}
+
+/// The default: [`crate::codec`] (MessagePack in a versioned envelope).
+///
+/// ```
+/// use cachify::__private::cache::{Serde, ValueCodec};
+/// let bytes = Serde.encode(&7u64).unwrap();
+/// assert_eq!(ValueCodec::<u64>::decode(&Serde, &bytes).unwrap(), 7);
+/// ```
+#[derive(Debug, Clone, Copy)]
+pub struct Serde;
+
+impl<T: Serialize + DeserializeOwned> ValueCodec<T> for Serde {
+    fn encode(&self, value: &T) -> Result<Vec<u8>, CodecError> {
+        codec::encode(value)
+    }
+
+    fn decode(&self, bytes: &[u8]) -> Result<T, CodecError> {
+        codec::decode(bytes)
+    }
+}
+
+/// `enc_dec = (encode, decode)`: `encode` runs on the value before it is stored, `decode`
+/// on what was loaded; the intermediate `E` goes through [`crate::codec`].
+pub struct EncDec<T, E, F, G> {
+    encode: F,
+    decode: G,
+    types: PhantomData<fn(&T) -> E>,
+}
+
+/// Builds an [`EncDec`]; the macro names `T`, so closures need no annotations.
+///
+/// ```
+/// use cachify::__private::cache::{enc_dec, ValueCodec};
+/// let codec = enc_dec::<i32, _, _, _>(|v| v * 2, |v: i32| v * 3);
+/// let bytes = codec.encode(&5).unwrap();
+/// assert_eq!(codec.decode(&bytes).unwrap(), 30);
+/// ```
+pub fn enc_dec<T, E, F, G>(encode: F, decode: G) -> EncDec<T, E, F, G>
+where
+    F: Fn(&T) -> E,
+    G: Fn(E) -> T,
+{
+    EncDec {
+        encode,
+        decode,
+        types: PhantomData,
+    }
+}
+
+impl<T, E, F, G> ValueCodec<T> for EncDec<T, E, F, G>
+where
+    E: Serialize + DeserializeOwned,
+    F: Fn(&T) -> E,
+    G: Fn(E) -> T,
+{
+    fn encode(&self, value: &T) -> Result<Vec<u8>, CodecError> {
+        codec::encode(&(self.encode)(value))
+    }
+
+    fn decode(&self, bytes: &[u8]) -> Result<T, CodecError> {
+        codec::decode(bytes).map(&self.decode)
+    }
+}
+
+impl<T, E, F, G> fmt::Debug for EncDec<T, E, F, G> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EncDec").finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,9 @@
+//! `#[cached]` on the in-memory backend.
+
+mod support;
+
+fn backend() -> support::Backend {
+    support::Backend::Memory
+}
+
+include!("suites/cached.rs");

@@ -1,0 +1,8 @@
+use cachify::cached;
+
+#[cached(key = "sum-{}-{}-{}")]
+fn sum(a: i32, b: i32) -> i32 {
+    a + b
+}
+
+fn main() {}
