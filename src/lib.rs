@@ -15,6 +15,7 @@ pub use cachify_core::{
     backend, codec, error, init_cachify, instance, AsyncClient, BackendError, Cachify,
     CachifyBuilder, CodecError, Error, MemoryClient, SyncClient,
 };
+pub use cachify_core::{lock, AsyncLockGuard, Lock, LockGuard};
 pub use cachify_core::{pool, AsyncPoolSlot, Pool, PoolSlot};
 
 #[cfg(feature = "macros")]
@@ -32,4 +33,8 @@ mod guide {
     struct Initialization;
     #[doc = include_str!("../docs/src/pools.md")]
     struct Pools;
+    #[doc = include_str!("../docs/src/locks.md")]
+    struct Locks;
+    #[doc = include_str!("../docs/src/once.md")]
+    struct Once;
 }

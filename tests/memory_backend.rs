@@ -64,7 +64,10 @@ fn expiry_is_honoured_on_every_read() {
         let read_started = Instant::now();
         let value = client.get("k").unwrap();
         if read_started >= expired_by {
-            assert_eq!(value, None, "a read that starts after the deadline sees nothing");
+            assert_eq!(
+                value, None,
+                "a read that starts after the deadline sees nothing"
+            );
             break;
         }
     }

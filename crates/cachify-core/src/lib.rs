@@ -12,6 +12,7 @@ pub mod backend;
 pub mod codec;
 pub mod error;
 pub mod instance;
+mod lock;
 
 mod cache;
 mod detached;
@@ -27,4 +28,5 @@ pub use backend::{AsyncClient, MemoryClient, SyncClient};
 pub use error::{BackendError, CodecError, Error};
 pub use instance::{init_cachify, Cachify, CachifyBuilder};
 
+pub use lock::{lock, AsyncLockGuard, Lock, LockGuard};
 pub use pool::{pool, AsyncPoolSlot, Pool, PoolSlot};

@@ -52,15 +52,19 @@ pub fn cached(args: TokenStream, item: TokenStream) -> TokenStream {
 }
 
 /// Runs a function under a lock whose key is rendered from its arguments.
+///
+/// See the `cachify` crate's documentation for the options and companions.
 #[proc_macro_attribute]
-pub fn lock(_args: TokenStream, item: TokenStream) -> TokenStream {
-    item
+pub fn lock(args: TokenStream, item: TokenStream) -> TokenStream {
+    expand::run(&expand::lock::ACCEPTS, expand::lock::expand, args, item)
 }
 
 /// Skips a call while another call with the same key is running.
+///
+/// See the `cachify` crate's documentation for the options and companions.
 #[proc_macro_attribute]
-pub fn once(_args: TokenStream, item: TokenStream) -> TokenStream {
-    item
+pub fn once(args: TokenStream, item: TokenStream) -> TokenStream {
+    expand::run(&expand::once::ACCEPTS, expand::once::expand, args, item)
 }
 
 /// Limits how many calls with the same key run at once.

@@ -7,6 +7,8 @@
 //! sees the real mistakes rather than a cascade of "cannot find function" errors.
 
 pub mod cached;
+pub mod lock;
+pub mod once;
 pub mod pooled;
 
 use proc_macro2::{Span, TokenStream};

@@ -1,0 +1,352 @@
+//! Distributed locks: the [`Lock`] handle, the guards that hold one, and the lease that
+//! keeps a long holder's lock alive.
+//!
+//! A lock is one key holding a token that is unique to one acquisition, stored with
+//! `set(nx = true)` and an expiry, so a holder that dies frees it after `exp`.
+//! Guarantees beyond py-cachify's (which deletes the key unconditionally):
+//! - a guard releases only its own lock: release is a compare-and-delete of its token, so
+//!   a holder that overstayed its `exp` never frees the next holder's lock;
+//! - a waiter is woken by the release itself (the backend's [`watch`]), polling only as
+//!   the fallback, and never sleeps past the holder's expiry;
+//! - a guard releases on drop, also while unwinding from a panic, and an async guard
+//!   whose future is cancelled releases without blocking the runtime;
+//! - `auto_extend` keeps renewing the expiry while the guard lives, owner-checked too.
+//!
+//! The force-[`Lock::release`] functions stay unconditional, as py-cachify documents.
+//!
+//! [`watch`]: crate::SyncClient::watch
+
+mod guard;
+mod lease;
+mod ticket;
+
+use std::time::Duration;
+
+pub use guard::{AsyncLockGuard, LockGuard};
+use ticket::Ticket;
+
+use crate::error::Error;
+use crate::instance::Cachify;
+use crate::wait::{retry_async, retry_blocking, Patience};
+
+/// A lock on the global instance (py-cachify's `lock(key)`), configured with the
+/// builder methods of [`Lock`].
+///
+/// It never fails itself: the global instance is looked up when the lock is used, so
+/// using it before [`init_cachify`](crate::init_cachify) makes `acquire`, `is_locked`
+/// and `release` return [`Error::NotInitialized`].
+///
+/// # Examples
+///
+/// ```
+/// cachify::init_cachify();
+///
+/// let _guard = cachify::lock("nightly-import").acquire()?;
+/// assert!(cachify::lock("nightly-import").is_locked()?);
+/// # Ok::<(), cachify::Error>(())
+/// ```
+pub fn lock(key: impl Into<String>) -> Lock {
+    Lock::new(Instance::Global, key.into())
+}
+
+/// A named distributed lock and how to take it: from [`lock()`] or [`Cachify::lock`].
+///
+/// `Lock` is only a description (key and options); acquiring it returns a guard that
+/// owns the held lock and releases it when dropped. One `Lock` can be acquired many
+/// times, by several threads or tasks (it is `Clone`).
+///
+/// | option | default | meaning |
+/// |---|---|---|
+/// | [`nowait`](Self::nowait) | `true` | fail at once when held, instead of waiting |
+/// | [`timeout`](Self::timeout) | `None` | how long a waiting acquire waits (`None`: forever) |
+/// | [`exp`](Self::exp) | the instance's `default_lock_expiration` | how long the lock lives if never released (`None`: forever) |
+/// | [`auto_extend`](Self::auto_extend) | `false` | renew `exp` while the guard lives |
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use cachify::{Cachify, Error};
+///
+/// let cachify = Cachify::builder().build();
+/// let lock = cachify.lock("report-42").exp(Duration::from_secs(60));
+///
+/// let guard = lock.acquire()?;
+/// let second = lock.acquire();
+/// assert!(matches!(second, Err(Error::Locked { ref key }) if key == "report-42"));
+/// drop(guard);
+/// assert!(!lock.is_locked()?);
+/// # Ok::<(), Error>(())
+/// ```
+#[derive(Debug, Clone)]
+#[must_use = "a lock does nothing until it is acquired"]
+pub struct Lock {
+    instance: Instance,
+    key: String,
+    nowait: bool,
+    timeout: Option<Duration>,
+    /// `None`: the instance's default; `Some(None)`: never expires.
+    exp: Option<Option<Duration>>,
+    auto_extend: bool,
+}
+
+/// Which instance a lock uses: a given one, or the global one looked up on use.
+#[derive(Debug, Clone)]
+enum Instance {
+    Global,
+    Local(Cachify),
+}
+
+impl Instance {
+    fn resolve(&self) -> Result<Cachify, Error> {
+        match self {
+            Instance::Global => Cachify::global(),
+            Instance::Local(cachify) => Ok(cachify.clone()),
+        }
+    }
+}
+
+impl Cachify {
+    /// A lock on this instance (py-cachify's `instance.lock(key)`); see [`Lock`].
+    ///
+    /// ```
+    /// let cachify = cachify::Cachify::builder().prefix("JOBS-").build();
+    /// let guard = cachify.lock("import").acquire()?;
+    /// assert!(cachify.lock("import").is_locked()?);
+    /// # drop(guard);
+    /// # Ok::<(), cachify::Error>(())
+    /// ```
+    pub fn lock(&self, key: impl Into<String>) -> Lock {
+        Lock::new(Instance::Local(self.clone()), key.into())
+    }
+}
+
+impl Lock {
+    fn new(instance: Instance, key: String) -> Self {
+        Self {
+            instance,
+            key,
+            nowait: true,
+            timeout: None,
+            exp: None,
+            auto_extend: false,
+        }
+    }
+
+    /// Whether acquiring fails at once when the lock is held (`true`, the default) or
+    /// waits for its release, up to [`timeout`](Self::timeout).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let cachify = cachify::Cachify::builder().build();
+    /// let waiting = cachify.lock("k").nowait(false).timeout(Duration::from_secs(5));
+    /// # let _ = waiting;
+    /// ```
+    pub fn nowait(mut self, nowait: bool) -> Self {
+        self.nowait = nowait;
+        self
+    }
+
+    /// How long a waiting acquire (`nowait(false)`) waits before failing with
+    /// [`Error::Locked`]; `None` (the default) waits until it gets the lock. Ignored with
+    /// `nowait(true)`, as in py-cachify.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let cachify = cachify::Cachify::builder().build();
+    /// let _ = cachify.lock("k").nowait(false).timeout(Duration::from_millis(250));
+    /// let _ = cachify.lock("k").nowait(false).timeout(None); // wait forever
+    /// ```
+    pub fn timeout(mut self, timeout: impl Into<Option<Duration>>) -> Self {
+        self.timeout = timeout.into();
+        self
+    }
+
+    /// How long the lock lives when its holder never releases it (a crash, a lost
+    /// process); `None`: until released. Default: the instance's
+    /// [`default_lock_expiration`](Cachify::default_lock_expiration) (30 s).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let cachify = cachify::Cachify::builder().build();
+    /// let _ = cachify.lock("k").exp(Duration::from_secs(120));
+    /// let _ = cachify.lock("k").exp(None); // held until released
+    /// ```
+    pub fn exp(mut self, exp: impl Into<Option<Duration>>) -> Self {
+        self.exp = Some(exp.into());
+        self
+    }
+
+    /// Whether a guard keeps renewing the lock's `exp` (every `exp / 3`, only while the
+    /// key still holds its token) for as long as it lives, so that a job longer than
+    /// `exp` keeps its lock while a crashed holder's lock still expires. Default `false`.
+    ///
+    /// Sync guards renew from a thread, async guards from a task on the current tokio
+    /// runtime; renewal stops when the guard is released or dropped.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let cachify = cachify::Cachify::builder().build();
+    /// let guard = cachify.lock("long-job").exp(Duration::from_secs(10)).auto_extend(true).acquire()?;
+    /// // ... work for as long as it takes ...
+    /// drop(guard);
+    /// # Ok::<(), cachify::Error>(())
+    /// ```
+    pub fn auto_extend(mut self, auto_extend: bool) -> Self {
+        self.auto_extend = auto_extend;
+        self
+    }
+
+    /// The key as written by the caller (without the instance prefix).
+    pub fn key(&self) -> &str {
+        &self.key
+    }
+
+    /// Takes the lock, blocking the thread while waiting (`nowait(false)`); the guard
+    /// releases it when dropped, also on panic.
+    ///
+    /// Fails with [`Error::Locked`] when the lock is held and `nowait` is set or the
+    /// timeout passes.
+    ///
+    /// ```
+    /// let cachify = cachify::Cachify::builder().build();
+    /// {
+    ///     let _guard = cachify.lock("section").acquire()?;
+    ///     // critical section
+    /// }
+    /// assert!(!cachify.lock("section").is_locked()?);
+    /// # Ok::<(), cachify::Error>(())
+    /// ```
+    pub fn acquire(&self) -> Result<LockGuard, Error> {
+        let ticket = self.ticket()?;
+        let taken = if self.nowait {
+            ticket.take_blocking()?
+        } else {
+            let patience = self.patience(&ticket);
+            retry_blocking(
+                ticket.cachify().sync_client(),
+                ticket.storage_key(),
+                patience,
+                || Ok(ticket.take_blocking()?.then_some(())),
+            )?
+            .is_some()
+        };
+        if !taken {
+            return Err(ticket.locked());
+        }
+        LockGuard::hold(ticket, self.auto_extend)
+    }
+
+    /// Takes the lock without blocking the runtime while waiting; release the guard with
+    /// [`AsyncLockGuard::release_async`]. A guard that is dropped instead (the future
+    /// was cancelled, the task panicked) still releases the lock, in the background.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), cachify::Error> {
+    /// let cachify = cachify::Cachify::builder().build();
+    /// let guard = cachify.lock("section").acquire_async().await?;
+    /// // critical section
+    /// guard.release_async().await?;
+    /// assert!(!cachify.lock("section").is_locked_async().await?);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn acquire_async(&self) -> Result<AsyncLockGuard, Error> {
+        let ticket = self.ticket()?;
+        let taken = if self.nowait {
+            ticket.take_async().await?
+        } else {
+            let patience = self.patience(&ticket);
+            retry_async(
+                ticket.cachify().async_client(),
+                ticket.storage_key(),
+                patience,
+                || async { Ok(ticket.take_async().await?.then_some(())) },
+            )
+            .await?
+            .is_some()
+        };
+        if !taken {
+            return Err(ticket.locked());
+        }
+        AsyncLockGuard::hold(ticket, self.auto_extend)
+    }
+
+    /// Whether anyone holds the lock now (any holder, in any process sharing the backend).
+    ///
+    /// ```
+    /// let cachify = cachify::Cachify::builder().build();
+    /// assert!(!cachify.lock("k").is_locked()?);
+    /// # Ok::<(), cachify::Error>(())
+    /// ```
+    pub fn is_locked(&self) -> Result<bool, Error> {
+        let cachify = self.instance.resolve()?;
+        let storage_key = cachify.lock_key(&self.key);
+        Ok(cachify.sync_client().get(&storage_key)?.is_some())
+    }
+
+    /// The async [`is_locked`](Self::is_locked) (py-cachify's `is_alocked`).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), cachify::Error> {
+    /// let cachify = cachify::Cachify::builder().build();
+    /// assert!(!cachify.lock("k").is_locked_async().await?);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn is_locked_async(&self) -> Result<bool, Error> {
+        let cachify = self.instance.resolve()?;
+        let storage_key = cachify.lock_key(&self.key);
+        Ok(cachify.async_client().get(&storage_key).await?.is_some())
+    }
+
+    /// Frees the lock whoever holds it (py-cachify's `release`): an administrative
+    /// override. The holder's guard then releases nothing when it ends.
+    ///
+    /// ```
+    /// let cachify = cachify::Cachify::builder().build();
+    /// let guard = cachify.lock("stuck").acquire()?;
+    /// cachify.lock("stuck").release()?;
+    /// assert!(!cachify.lock("stuck").is_locked()?);
+    /// # drop(guard);
+    /// # Ok::<(), cachify::Error>(())
+    /// ```
+    pub fn release(&self) -> Result<(), Error> {
+        let cachify = self.instance.resolve()?;
+        let storage_key = cachify.lock_key(&self.key);
+        cachify.sync_client().delete(&[&storage_key])?;
+        Ok(())
+    }
+
+    /// The async [`release`](Self::release) (py-cachify's `arelease`): unconditional.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), cachify::Error> {
+    /// let cachify = cachify::Cachify::builder().build();
+    /// cachify.lock("stuck").release_async().await?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn release_async(&self) -> Result<(), Error> {
+        let cachify = self.instance.resolve()?;
+        let storage_key = cachify.lock_key(&self.key);
+        cachify.async_client().delete(&[&storage_key]).await?;
+        Ok(())
+    }
+
+    /// A fresh acquisition attempt: the instance, the keys, a new token and the expiry.
+    fn ticket(&self) -> Result<Ticket, Error> {
+        let cachify = self.instance.resolve()?;
+        let exp = self
+            .exp
+            .unwrap_or_else(|| cachify.default_lock_expiration());
+        Ok(Ticket::new(cachify, &self.key, exp))
+    }
+
+    fn patience(&self, ticket: &Ticket) -> Patience {
+        Patience::new(self.timeout, ticket.cachify().lock_poll_interval())
+    }
+}

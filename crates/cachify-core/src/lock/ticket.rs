@@ -1,0 +1,136 @@
+//! One acquisition of a lock: the instance, the keys and the token that proves ownership.
+//!
+//! Every acquisition draws a fresh random token (a v4 UUID) and stores it as the lock's
+//! value. Releasing and extending compare against it atomically on the backend, so a
+//! ticket can only ever touch the lock it took itself.
+
+use std::fmt;
+use std::time::Duration;
+
+use crate::error::Error;
+use crate::instance::Cachify;
+
+/// Everything a guard needs to release or extend its lock, owned (no borrows), so that
+/// guards can move into spawned tasks and into detached release futures.
+#[derive(Clone)]
+pub(crate) struct Ticket {
+    cachify: Cachify,
+    key: String,
+    storage_key: String,
+    token: String,
+    exp: Option<Duration>,
+}
+
+impl Ticket {
+    pub(crate) fn new(cachify: Cachify, key: &str, exp: Option<Duration>) -> Self {
+        let storage_key = cachify.lock_key(key);
+        let token = uuid::Uuid::new_v4().simple().to_string();
+        Self {
+            cachify,
+            key: key.to_owned(),
+            storage_key,
+            token,
+            exp,
+        }
+    }
+
+    pub(crate) fn cachify(&self) -> &Cachify {
+        &self.cachify
+    }
+
+    /// The key as the caller wrote it.
+    pub(crate) fn key(&self) -> &str {
+        &self.key
+    }
+
+    /// The prefixed key the backend stores.
+    pub(crate) fn storage_key(&self) -> &str {
+        &self.storage_key
+    }
+
+    pub(crate) fn exp(&self) -> Option<Duration> {
+        self.exp
+    }
+
+    /// The error of an acquisition that did not get the lock.
+    pub(crate) fn locked(&self) -> Error {
+        Error::Locked {
+            key: self.key.clone(),
+        }
+    }
+
+    /// One attempt to take the lock; whether it was taken.
+    pub(crate) fn take_blocking(&self) -> Result<bool, Error> {
+        let client = self.cachify.sync_client();
+        Ok(client.set(&self.storage_key, self.token.as_bytes(), self.exp, true)?)
+    }
+
+    /// The async [`take_blocking`](Self::take_blocking).
+    pub(crate) async fn take_async(&self) -> Result<bool, Error> {
+        let client = self.cachify.async_client();
+        let token = self.token.as_bytes();
+        Ok(client.set(&self.storage_key, token, self.exp, true).await?)
+    }
+
+    /// Deletes the lock if it still holds this ticket's token; whether it did.
+    pub(crate) fn give_back_blocking(&self) -> Result<bool, Error> {
+        let client = self.cachify.sync_client();
+        Ok(client.delete_if_equals(&self.storage_key, self.token.as_bytes())?)
+    }
+
+    /// The async [`give_back_blocking`](Self::give_back_blocking).
+    pub(crate) async fn give_back_async(&self) -> Result<bool, Error> {
+        let client = self.cachify.async_client();
+        let token = self.token.as_bytes();
+        Ok(client.delete_if_equals(&self.storage_key, token).await?)
+    }
+
+    /// Resets the lock's expiry to `exp` if it still holds this ticket's token.
+    pub(crate) fn extend_blocking(&self) -> Result<bool, Error> {
+        let client = self.cachify.sync_client();
+        Ok(client.expire_if_equals(&self.storage_key, self.token.as_bytes(), self.exp)?)
+    }
+
+    /// The async [`extend_blocking`](Self::extend_blocking).
+    pub(crate) async fn extend_async(&self) -> Result<bool, Error> {
+        let client = self.cachify.async_client();
+        let token = self.token.as_bytes();
+        Ok(client
+            .expire_if_equals(&self.storage_key, token, self.exp)
+            .await?)
+    }
+
+    /// Logs the outcome of a release that nobody can be told about (from `Drop`).
+    pub(crate) fn log_release(&self, outcome: Result<bool, Error>) {
+        match outcome {
+            Ok(true) => {}
+            Ok(false) => self.log_lost(),
+            Err(error) => tracing::warn!(
+                key = %self.key,
+                %error,
+                "cachify: could not release lock; it will expire with its exp"
+            ),
+        }
+    }
+
+    /// The lock was no longer ours when we came to release or extend it.
+    pub(crate) fn log_lost(&self) {
+        // Expected after a force-release, so only a debug event; an expiry under a running
+        // job is the case `auto_extend` exists for.
+        tracing::debug!(
+            key = %self.key,
+            "cachify: lock was expired or force-released before its holder ended"
+        );
+    }
+}
+
+impl fmt::Debug for Ticket {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Ticket")
+            .field("key", &self.key)
+            .field("storage_key", &self.storage_key)
+            .field("token", &self.token)
+            .field("exp", &self.exp)
+            .finish()
+    }
+}
