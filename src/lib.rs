@@ -16,6 +16,11 @@ pub use cachify_core::{
     CachifyBuilder, CodecError, Error, MemoryClient, SyncClient,
 };
 
+#[cfg(feature = "redis")]
+pub use cachify_core::RedisClient;
+#[cfg(feature = "redis-cluster")]
+pub use cachify_core::RedisClusterClient;
+
 #[cfg(feature = "macros")]
 pub use cachify_macros::{cached, lock, once, pooled};
 
