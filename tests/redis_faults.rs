@@ -11,7 +11,10 @@ use cachify::{Cachify, Error, RedisClient};
 use support::redis::RedisServer;
 
 /// Retries `call` every few milliseconds until it succeeds; returns how long that took.
-fn recovers_within<T, E>(patience: Duration, mut call: impl FnMut() -> Result<T, E>) -> Option<Duration> {
+fn recovers_within<T, E>(
+    patience: Duration,
+    mut call: impl FnMut() -> Result<T, E>,
+) -> Option<Duration> {
     let start = Instant::now();
     while start.elapsed() < patience {
         if call().is_ok() {
@@ -34,8 +37,13 @@ fn calls_fail_while_the_server_is_down_and_work_again_after_its_restart() {
     drop(client.watch(&lock));
 
     server.kill();
-    assert!(matches!(Error::from(client.get(&lock).unwrap_err()), Error::Backend(_)));
-    assert!(client.set(&lock, b"t", Some(Duration::from_secs(5)), true).is_err());
+    assert!(matches!(
+        Error::from(client.get(&lock).unwrap_err()),
+        Error::Backend(_)
+    ));
+    assert!(client
+        .set(&lock, b"t", Some(Duration::from_secs(5)), true)
+        .is_err());
     assert!(client.delete_if_equals(&lock, b"t").is_err());
     assert!(client.pool_acquire(&pool, "slot", 1, None).is_err());
     assert!(client.pool_size(&pool).is_err());
@@ -49,9 +57,19 @@ fn calls_fail_while_the_server_is_down_and_work_again_after_its_restart() {
     let async_side = recovers_within(Duration::from_secs(1), || {
         runtime.block_on(cachify.async_client().get(&lock))
     });
-    assert!(async_side.is_some(), "the async side works again within 1 s");
-    assert_eq!(client.get(&lock).unwrap(), None, "the restarted server is empty");
-    assert!(client.pool_acquire(&pool, "slot", 1, None).unwrap(), "scripts are loaded again");
+    assert!(
+        async_side.is_some(),
+        "the async side works again within 1 s"
+    );
+    assert_eq!(
+        client.get(&lock).unwrap(),
+        None,
+        "the restarted server is empty"
+    );
+    assert!(
+        client.pool_acquire(&pool, "slot", 1, None).unwrap(),
+        "scripts are loaded again"
+    );
 
     // Wake-ups come back too: the subscription of before the kill is restored.
     client.set(&lock, b"holder", None, true).unwrap();
@@ -64,7 +82,10 @@ fn calls_fail_while_the_server_is_down_and_work_again_after_its_restart() {
         if watch.wait_blocking(Duration::from_millis(200)) {
             break;
         }
-        assert!(Instant::now() < deadline, "releases never woke the watcher after the restart");
+        assert!(
+            Instant::now() < deadline,
+            "releases never woke the watcher after the restart"
+        );
     }
 }
 
@@ -108,13 +129,21 @@ fn sync_calls_work_inside_async_code() {
     let key = cachify.cache_key("k");
     runtime.block_on(async {
         cachify.sync_client().set(&key, b"v", None, false).unwrap();
-        assert_eq!(cachify.sync_client().get(&key).unwrap(), Some(b"v".to_vec()));
+        assert_eq!(
+            cachify.sync_client().get(&key).unwrap(),
+            Some(b"v".to_vec())
+        );
     });
 }
 
 #[test]
 fn a_malformed_url_is_an_error_from_the_builder() {
-    for url in ["not a url", "http://127.0.0.1:6379", "redis://127.0.0.1:notaport", ""] {
+    for url in [
+        "not a url",
+        "http://127.0.0.1:6379",
+        "redis://127.0.0.1:notaport",
+        "",
+    ] {
         let built = Cachify::builder().redis(url);
         assert!(matches!(built, Err(Error::Backend(_))), "{url:?}");
     }
@@ -126,7 +155,11 @@ fn foreign_redis_types_are_backend_errors() {
     let key = cachify.lock_key("l");
     let raw = redis::Client::open(support::redis::server().url()).unwrap();
     let mut raw = raw.get_connection().unwrap();
-    redis::cmd("LPUSH").arg(&key).arg("x").exec(&mut raw).unwrap();
+    redis::cmd("LPUSH")
+        .arg(&key)
+        .arg("x")
+        .exec(&mut raw)
+        .unwrap();
     let client = cachify.sync_client();
     let failures = [
         client.get(&key).err(),
@@ -139,7 +172,10 @@ fn foreign_redis_types_are_backend_errors() {
         let failure = failure.expect("WRONGTYPE is an error");
         assert!(failure.to_string().contains("WRONGTYPE"), "{failure}");
     }
-    assert!(!client.set(&key, b"t", None, true).unwrap(), "nx sees the foreign key");
+    assert!(
+        !client.set(&key, b"t", None, true).unwrap(),
+        "nx sees the foreign key"
+    );
 }
 
 #[test]
@@ -166,5 +202,8 @@ fn a_release_through_one_client_wakes_a_waiter_of_another() {
         cachify::SyncClient::delete_if_equals(&releaser, &key, b"t").unwrap()
     });
     assert!(released.join().unwrap());
-    assert!(watch.wait_blocking(Duration::from_secs(10)), "woken through pub/sub");
+    assert!(
+        watch.wait_blocking(Duration::from_secs(10)),
+        "woken through pub/sub"
+    );
 }

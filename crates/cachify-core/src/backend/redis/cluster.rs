@@ -11,7 +11,7 @@ use std::sync::Arc;
 use redis::cluster::{ClusterClient, ClusterConfig};
 use redis::cluster_async::ClusterConnection;
 
-use super::engine::{impl_clients, Connector, Engine};
+use super::engine::{impl_async_client, impl_blocking_sync_client, Connector, Engine};
 use super::releases::Releases;
 use super::{io, manager_config, CONNECTION_TIMEOUT, RESPONSE_TIMEOUT};
 use crate::error::{BackendError, Error};
@@ -118,7 +118,10 @@ impl fmt::Debug for RedisClusterClient {
     }
 }
 
-impl_clients!(RedisClusterClient);
+// Sync calls block on the async cluster connection: a pool of sync cluster connections
+// would hold a socket to every node per pooled connection.
+impl_blocking_sync_client!(RedisClusterClient);
+impl_async_client!(RedisClusterClient);
 
 impl CachifyBuilder {
     /// Uses the Redis Cluster reachable through `nodes` for both the sync and the async

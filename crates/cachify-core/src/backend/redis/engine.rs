@@ -180,10 +180,10 @@ impl<K: Connector> Engine<K> {
     }
 }
 
-/// Implements `SyncClient` and `AsyncClient` for a type whose `inner` derefs to an
-/// [`Engine`]: async calls run on the caller's task inside the I/O runtime's context,
-/// sync calls block the calling thread on the same futures.
-macro_rules! impl_clients {
+/// Implements `SyncClient` for a type whose `inner` derefs to an [`Engine`] by blocking
+/// the calling thread on the engine's futures (the cluster client's sync side).
+#[cfg(feature = "redis-cluster")]
+macro_rules! impl_blocking_sync_client {
     ($client:ty) => {
         impl $crate::backend::SyncClient for $client {
             fn get(&self, key: &str) -> Result<Option<Vec<u8>>, $crate::error::BackendError> {
@@ -260,7 +260,13 @@ macro_rules! impl_clients {
                     .flatten()
             }
         }
+    };
+}
 
+/// Implements `AsyncClient` for a type whose `inner` derefs to an [`Engine`]: calls run
+/// on the caller's task, inside the I/O runtime's context.
+macro_rules! impl_async_client {
+    ($client:ty) => {
         #[async_trait::async_trait]
         impl $crate::backend::AsyncClient for $client {
             async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, $crate::error::BackendError> {
@@ -342,7 +348,9 @@ macro_rules! impl_clients {
     };
 }
 
-pub(crate) use impl_clients;
+pub(crate) use impl_async_client;
+#[cfg(feature = "redis-cluster")]
+pub(crate) use impl_blocking_sync_client;
 
 #[cfg(test)]
 mod tests {

@@ -10,15 +10,18 @@
 //!   waiter in another within a round trip.
 //! - One client serves sync and async code, from any number of threads and tokio
 //!   runtimes, in turn or at once. Its connections live on a private I/O thread, so a
-//!   `Cachify` in a `static` survives the runtimes of the tests or tasks that use it. Sync
-//!   calls block the calling thread on the same multiplexed connection async calls use:
-//!   threads pipeline their commands on it instead of taking turns.
+//!   `Cachify` in a `static` survives the runtimes of the tests or tasks that use it.
+//!   Async calls share one multiplexed connection (pipelined, never taking turns); sync
+//!   calls use blocking connections from a small pool, one per concurrently calling
+//!   thread, so they cost one round trip on the calling thread and no thread hand-over
+//!   (the faster of the two designs measured in `benches/redis.rs`; see `blocking`).
 //! - A lost connection is replaced on the next call: calls fail with
 //!   [`BackendError`] while the server is away and work again once it is back, without
 //!   building a new client.
 
 pub(crate) mod io;
 
+mod blocking;
 #[cfg(feature = "redis-cluster")]
 mod cluster;
 mod engine;
@@ -34,7 +37,7 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 #[cfg(feature = "redis-cluster")]
 pub use cluster::RedisClusterClient;
 
-use engine::{impl_clients, Connector, Engine};
+use engine::{impl_async_client, Connector, Engine};
 use releases::Releases;
 
 use crate::error::{BackendError, Error};
@@ -70,6 +73,7 @@ const CONNECTION_TIMEOUT: Duration = Duration::from_secs(1);
 #[derive(Clone)]
 pub struct RedisClient {
     inner: Arc<Engine<Manager>>,
+    blocking: Arc<blocking::Pool>,
     server: Arc<str>,
 }
 
@@ -131,8 +135,8 @@ impl RedisClient {
     }
 
     /// A client whose commands go over the application's own `ConnectionManager`
-    /// (sharing its connection); `client` names the server for the pub/sub connection
-    /// that release wake-ups use.
+    /// (sharing its connection); `client` names the server for the sync side's blocking
+    /// connections and for the pub/sub connection that release wake-ups use.
     ///
     /// ```no_run
     /// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
@@ -149,6 +153,7 @@ impl RedisClient {
                 connector: Manager(manager),
                 releases: Some(releases),
             }),
+            blocking: Arc::new(blocking::Pool::new(client.clone())),
             server: client.get_connection_info().addr().to_string().into(),
         })
     }
@@ -162,7 +167,7 @@ impl fmt::Debug for RedisClient {
     }
 }
 
-impl_clients!(RedisClient);
+impl_async_client!(RedisClient);
 
 impl CachifyBuilder {
     /// Uses the Redis server at `url` for both the sync and the async side (one
