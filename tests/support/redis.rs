@@ -10,7 +10,6 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::path::PathBuf;
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::{LazyLock, Mutex};
 use std::time::{Duration, Instant};
@@ -196,7 +195,7 @@ fn launch(port: u16, cluster: bool) -> std::io::Result<Watchdog> {
     .collect();
     args.extend([
         "--dir".into(),
-        path_arg(&dir),
+        dir.to_string_lossy().into_owned(),
         "--logfile".into(),
         "redis.log".into(),
     ]);
@@ -246,10 +245,6 @@ fn alive(pid: &str) -> bool {
         let state = stat.rsplit(')').next().unwrap_or("").trim_start();
         !state.starts_with('Z') && !state.starts_with('X')
     })
-}
-
-fn path_arg(path: &PathBuf) -> String {
-    path.to_string_lossy().into_owned()
 }
 
 /// Sends one command over a fresh connection and returns the raw reply.
