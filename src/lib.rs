@@ -15,6 +15,7 @@ pub use cachify_core::{
     backend, codec, error, init_cachify, instance, AsyncClient, BackendError, Cachify,
     CachifyBuilder, CodecError, Error, MemoryClient, SyncClient,
 };
+pub use cachify_core::{pool, AsyncPoolSlot, Pool, PoolSlot};
 
 #[cfg(feature = "redis")]
 pub use cachify_core::RedisClient;
@@ -27,4 +28,13 @@ pub use cachify_macros::{cached, lock, once, pooled};
 #[doc(hidden)]
 pub mod __private {
     pub use cachify_core::__private::*;
+}
+
+/// The user's guide in `docs/`, compiled: `cargo test` runs every chapter's code.
+#[cfg(doctest)]
+mod guide {
+    #[doc = include_str!("../docs/src/initialization.md")]
+    struct Initialization;
+    #[doc = include_str!("../docs/src/pools.md")]
+    struct Pools;
 }

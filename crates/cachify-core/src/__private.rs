@@ -2,3 +2,6 @@
 //! whenever the macros change, and the two crates are released together.
 
 pub use crate::instance::Cachify;
+
+/// `#[pooled]`.
+pub use crate::pool::for_macros as pooled;

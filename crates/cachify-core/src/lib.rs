@@ -13,10 +13,10 @@ pub mod codec;
 pub mod error;
 pub mod instance;
 
-#[allow(dead_code)] // until the lock and pool engines use them
 mod detached;
-#[allow(dead_code)]
 mod wait;
+
+mod pool;
 
 #[doc(hidden)]
 pub mod __private;
@@ -28,3 +28,5 @@ pub use backend::RedisClusterClient;
 pub use backend::{AsyncClient, MemoryClient, SyncClient};
 pub use error::{BackendError, CodecError, Error};
 pub use instance::{init_cachify, Cachify, CachifyBuilder};
+
+pub use pool::{pool, AsyncPoolSlot, Pool, PoolSlot};

@@ -300,10 +300,19 @@ impl MemoryClient {
     fn ttl_left(&self, key: &str) -> Option<Duration> {
         let now = Instant::now();
         let shard = self.shard(key).read();
-        shard
-            .live(key, now)
-            .and_then(|entry| entry.deadline)
-            .map(|deadline| deadline - now)
+        let entry = shard.live(key, now)?;
+        let deadline = match &entry.value {
+            Value::Bytes(_) => entry.deadline,
+            // A pool waiter gets in when the *first* slot expires; the entry itself
+            // lives until the last one does.
+            Value::Slots(slots) => slots
+                .values()
+                .flatten()
+                .filter(|deadline| **deadline > now)
+                .min()
+                .copied(),
+        };
+        deadline.map(|deadline| deadline - now)
     }
 
     fn admit_slot(
@@ -314,28 +323,38 @@ impl MemoryClient {
         slot_ttl: Option<Duration>,
     ) -> Result<bool, BackendError> {
         self.write(key, |shard, now| {
-            let mut slots = match shard.entries.remove(key) {
+            let (mut slots, previous) = match shard.entries.remove(key) {
                 Some(Entry {
                     value: Value::Slots(slots),
-                    ..
-                }) => slots,
+                    deadline,
+                }) => (slots, deadline),
                 Some(entry) if entry.is_live(now) => {
                     shard.entries.insert(key.to_owned(), entry);
                     return Err(wrong_type(key));
                 }
-                _ => FastMap::default(),
+                _ => (FastMap::default(), None),
             };
             slots.retain(|_, deadline| deadline.is_none_or(|deadline| deadline > now));
             let admitted = slots.len() < max_size;
             if admitted {
                 slots.insert(token.to_owned(), slot_ttl.map(|ttl| now + ttl));
             }
-            if !slots.is_empty() {
-                // The pool entry lives as long as its longest slot, so a pool whose
-                // holders all crashed is reclaimed like any expired value.
-                let deadline = slots
-                    .values()
-                    .try_fold(now, |last, deadline| deadline.map(|d| last.max(d)));
+            if slots.is_empty() {
+                return Ok(admitted);
+            }
+            // The pool entry lives as long as its longest slot, so a pool whose
+            // holders all crashed is reclaimed like any expired value.
+            let deadline = slots
+                .values()
+                .try_fold(now, |last, deadline| deadline.map(|d| last.max(d)));
+            if deadline.is_some() && deadline == previous {
+                // Its heap item is still queued (it is popped only once due, and a due
+                // entry is gone): refusals on a full pool must not grow the heap.
+                let value = Value::Slots(slots);
+                shard
+                    .entries
+                    .insert(key.to_owned(), Entry { value, deadline });
+            } else {
                 shard.insert(key, Value::Slots(slots), deadline);
             }
             Ok(admitted)
@@ -354,7 +373,10 @@ impl MemoryClient {
             let Value::Slots(slots) = &mut entry.value else {
                 return Err(wrong_type(key));
             };
-            let released = slots.remove(token).is_some();
+            // A slot past its own deadline no longer counted: nothing is freed.
+            let released = slots
+                .remove(token)
+                .is_some_and(|deadline| deadline.is_none_or(|deadline| deadline > now));
             if slots.is_empty() {
                 shard.entries.remove(key);
             }

@@ -116,7 +116,8 @@ pub trait SyncClient: Send + Sync + 'static {
 
     /// How long `key` has left to live; `None` when it does not exist, never expires,
     /// or the backend cannot tell (the default). Waiters use it to sleep no longer than
-    /// a dead holder's lock can last.
+    /// a dead holder's lock can last. For a pool key, backends that can should answer
+    /// with the time until its *soonest* live slot expires, when a waiter could get in.
     fn remaining_ttl(&self, key: &str) -> Result<Option<Duration>, BackendError> {
         let _ = key;
         Ok(None)
@@ -142,7 +143,8 @@ pub trait SyncClient: Send + Sync + 'static {
         )
     }
 
-    /// Removes `token` from the pool at `key`; returns whether it was there.
+    /// Removes `token` from the pool at `key`; returns whether it was there and still
+    /// counted (not past its own expiry). A backend that can wake waiters notifies `key`.
     /// The default uses the same meta-lock as [`pool_acquire`](Self::pool_acquire).
     fn pool_release(&self, key: &str, token: &str) -> Result<bool, BackendError> {
         slots::with_guard_blocking(self, key, |slots| Ok(slots.remove(token)))

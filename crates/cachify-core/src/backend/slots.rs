@@ -25,23 +25,35 @@ const MAX_BACKOFF: Duration = Duration::from_millis(20);
 #[derive(Debug, Default, Serialize, Deserialize)]
 pub(crate) struct SlotSet {
     slots: BTreeMap<String, Option<u64>>,
+    /// Whether a change must be written back; a refusal that dropped nothing saves
+    /// the write.
+    #[serde(skip)]
+    changed: bool,
 }
 
 impl SlotSet {
     /// Drops expired slots, then admits `token` if there is room.
     pub(crate) fn admit(&mut self, token: &str, max_size: usize, ttl: Option<Duration>) -> bool {
         let now = unix_millis();
+        let before = self.slots.len();
         self.slots.retain(|_, deadline| is_live(*deadline, now));
+        self.changed |= self.slots.len() != before;
         if self.slots.len() >= max_size {
             return false;
         }
         let deadline = ttl.map(|ttl| now.saturating_add(ttl.as_millis() as u64));
         self.slots.insert(token.to_owned(), deadline);
+        self.changed = true;
         true
     }
 
+    /// Removes `token`; whether it was there and still counted.
     pub(crate) fn remove(&mut self, token: &str) -> bool {
-        self.slots.remove(token).is_some()
+        let Some(deadline) = self.slots.remove(token) else {
+            return false;
+        };
+        self.changed = true;
+        is_live(deadline, unix_millis())
     }
 
     pub(crate) fn live_count(&self) -> usize {
@@ -81,13 +93,32 @@ pub(crate) fn read(bytes: Option<&[u8]>) -> Result<SlotSet, BackendError> {
     }
 }
 
-/// What to store after a change: `None` deletes the emptied pool.
-fn write(slots: &SlotSet) -> Result<Option<(Vec<u8>, Option<Duration>)>, BackendError> {
+/// What to do with the stored value after `change` ran on it.
+enum Write {
+    Keep,
+    Delete,
+    Store(Vec<u8>, Option<Duration>),
+}
+
+fn write(slots: &SlotSet) -> Result<Write, BackendError> {
+    if !slots.changed {
+        return Ok(Write::Keep);
+    }
     if slots.slots.is_empty() {
-        return Ok(None);
+        return Ok(Write::Delete);
     }
     let bytes = codec::encode(slots).map_err(BackendError::new)?;
-    Ok(Some((bytes, slots.ttl())))
+    Ok(Write::Store(bytes, slots.ttl()))
+}
+
+/// The meta-lock's release failed after the change was stored: report the change, not
+/// the failure, which only delays others until the meta-lock expires.
+fn log_unreleased_guard(key: &str, error: &BackendError) {
+    tracing::warn!(
+        key,
+        %error,
+        "cachify: could not release a pool meta-lock; it expires in {GUARD_TTL:?}"
+    );
 }
 
 fn guard_key(key: &str) -> String {
@@ -128,12 +159,19 @@ where
         let mut slots = read(client.get(key)?.as_deref())?;
         let result = change(&mut slots)?;
         match write(&slots)? {
-            Some((bytes, ttl)) => client.set(key, &bytes, ttl, false)?,
-            None => client.delete(&[key])? > 0,
-        };
+            Write::Keep => {}
+            Write::Store(bytes, ttl) => {
+                client.set(key, &bytes, ttl, false)?;
+            }
+            Write::Delete => {
+                client.delete(&[key])?;
+            }
+        }
         Ok(result)
     })();
-    client.delete_if_equals(&guard, &token)?;
+    if let Err(error) = client.delete_if_equals(&guard, &token) {
+        log_unreleased_guard(key, &error);
+    }
     outcome
 }
 
@@ -161,12 +199,19 @@ where
         let mut slots = read(client.get(key).await?.as_deref())?;
         let result = change(&mut slots)?;
         match write(&slots)? {
-            Some((bytes, ttl)) => client.set(key, &bytes, ttl, false).await?,
-            None => client.delete(&[key]).await? > 0,
-        };
+            Write::Keep => {}
+            Write::Store(bytes, ttl) => {
+                client.set(key, &bytes, ttl, false).await?;
+            }
+            Write::Delete => {
+                client.delete(&[key]).await?;
+            }
+        }
         Ok(result)
     }
     .await;
-    client.delete_if_equals(&guard, &token).await?;
+    if let Err(error) = client.delete_if_equals(&guard, &token).await {
+        log_unreleased_guard(key, &error);
+    }
     outcome
 }

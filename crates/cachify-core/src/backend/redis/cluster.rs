@@ -23,7 +23,7 @@ use crate::instance::CachifyBuilder;
 /// # Examples
 ///
 /// ```no_run
-/// use cachify::{Cachify, RedisClusterClient};
+/// use cachify::{backend::RedisClusterClient, Cachify};
 ///
 /// # fn main() -> Result<(), cachify::Error> {
 /// let cluster = RedisClusterClient::open(&[
@@ -59,7 +59,7 @@ impl RedisClusterClient {
     /// error.
     ///
     /// ```
-    /// use cachify::RedisClusterClient;
+    /// use cachify::backend::RedisClusterClient;
     ///
     /// assert!(RedisClusterClient::open(&["redis://127.0.0.1:7000"]).is_ok());
     /// assert!(RedisClusterClient::open(&["not a url"]).is_err());
@@ -87,7 +87,7 @@ impl RedisClusterClient {
     /// ```no_run
     /// let cluster = redis::cluster::ClusterClient::new(vec!["redis://127.0.0.1:7000"]).unwrap();
     /// let node = redis::Client::open("redis://127.0.0.1:7000").unwrap();
-    /// let client = cachify::RedisClusterClient::from_client(cluster, &node).unwrap();
+    /// let client = cachify::backend::RedisClusterClient::from_client(cluster, &node).unwrap();
     /// ```
     pub fn from_client(cluster: ClusterClient, node: &redis::Client) -> Result<Self, Error> {
         let config = ClusterConfig::new()
@@ -138,7 +138,7 @@ impl CachifyBuilder {
     /// Uses `client` for both the sync and the async side.
     ///
     /// ```
-    /// let cluster = cachify::RedisClusterClient::open(&["redis://127.0.0.1:7000"]).unwrap();
+    /// let cluster = cachify::backend::RedisClusterClient::open(&["redis://127.0.0.1:7000"]).unwrap();
     /// let cachify = cachify::Cachify::builder().redis_cluster_client(cluster).build();
     /// ```
     pub fn redis_cluster_client(self, client: RedisClusterClient) -> Self {

@@ -57,7 +57,7 @@ const CONNECTION_TIMEOUT: Duration = Duration::from_secs(1);
 /// # Examples
 ///
 /// ```no_run
-/// use cachify::{Cachify, RedisClient};
+/// use cachify::{backend::RedisClient, Cachify};
 ///
 /// # fn main() -> Result<(), cachify::Error> {
 /// // From a URL (nothing connects until the first command):
@@ -108,7 +108,7 @@ impl RedisClient {
     /// calls made while it is. A malformed URL is.
     ///
     /// ```
-    /// use cachify::RedisClient;
+    /// use cachify::backend::RedisClient;
     ///
     /// assert!(RedisClient::open("redis://127.0.0.1:6379/0").is_ok());
     /// assert!(RedisClient::open("not a url").is_err());
@@ -123,7 +123,7 @@ impl RedisClient {
     ///
     /// ```
     /// let client = redis::Client::open("redis://127.0.0.1:6379/2").unwrap();
-    /// let redis = cachify::RedisClient::from_client(client).unwrap();
+    /// let redis = cachify::backend::RedisClient::from_client(client).unwrap();
     /// ```
     pub fn from_client(client: redis::Client) -> Result<Self, Error> {
         let manager = {
@@ -142,7 +142,7 @@ impl RedisClient {
     /// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
     /// let client = redis::Client::open("redis://127.0.0.1:6379/0")?;
     /// let manager = client.get_connection_manager().await?;
-    /// let redis = cachify::RedisClient::from_manager(manager, &client)?;
+    /// let redis = cachify::backend::RedisClient::from_manager(manager, &client)?;
     /// # Ok(())
     /// # }
     /// ```
@@ -186,7 +186,7 @@ impl CachifyBuilder {
     /// Uses `client` for both the sync and the async side.
     ///
     /// ```
-    /// let redis = cachify::RedisClient::open("redis://127.0.0.1:6379").unwrap();
+    /// let redis = cachify::backend::RedisClient::open("redis://127.0.0.1:6379").unwrap();
     /// let cachify = cachify::Cachify::builder().redis_client(redis).build();
     /// ```
     pub fn redis_client(self, client: RedisClient) -> Self {

@@ -1,0 +1,131 @@
+//! One attempt to take a pool slot: the instance, the keys, and the token that names the
+//! slot.
+//!
+//! Every acquisition draws a fresh random token (a v4 UUID). Admission and release are
+//! one atomic backend call each ([`pool_acquire`] / [`pool_release`]) keyed by that
+//! token, so a seat can only ever free the slot it took itself, and freeing a slot that
+//! was never admitted (or already expired) is a harmless no-op.
+//!
+//! [`pool_acquire`]: crate::SyncClient::pool_acquire
+//! [`pool_release`]: crate::SyncClient::pool_release
+
+use std::fmt;
+use std::time::Duration;
+
+use crate::error::Error;
+use crate::instance::Cachify;
+
+/// Everything a slot guard needs to release its slot, owned (no borrows), so guards can
+/// move into spawned tasks and into detached release futures.
+#[derive(Clone)]
+pub(crate) struct Seat {
+    cachify: Cachify,
+    key: String,
+    storage_key: String,
+    token: String,
+    max_size: usize,
+    slot_exp: Option<Duration>,
+}
+
+impl Seat {
+    pub(crate) fn new(
+        cachify: Cachify,
+        key: &str,
+        max_size: usize,
+        slot_exp: Option<Duration>,
+    ) -> Self {
+        let storage_key = cachify.pool_key(key);
+        let token = uuid::Uuid::new_v4().simple().to_string();
+        Self {
+            cachify,
+            key: key.to_owned(),
+            storage_key,
+            token,
+            max_size,
+            slot_exp,
+        }
+    }
+
+    pub(crate) fn cachify(&self) -> &Cachify {
+        &self.cachify
+    }
+
+    /// The key as the caller wrote it.
+    pub(crate) fn key(&self) -> &str {
+        &self.key
+    }
+
+    /// The prefixed key the backend stores the pool under.
+    pub(crate) fn storage_key(&self) -> &str {
+        &self.storage_key
+    }
+
+    /// The error of an acquisition that found the pool full.
+    pub(crate) fn full(&self) -> Error {
+        Error::PoolFull {
+            key: self.key.clone(),
+            max_size: self.max_size,
+        }
+    }
+
+    /// One attempt to be admitted; whether it was.
+    pub(crate) fn take_blocking(&self) -> Result<bool, Error> {
+        let client = self.cachify.sync_client();
+        Ok(client.pool_acquire(&self.storage_key, &self.token, self.max_size, self.slot_exp)?)
+    }
+
+    /// The async [`take_blocking`](Self::take_blocking).
+    pub(crate) async fn take_async(&self) -> Result<bool, Error> {
+        let client = self.cachify.async_client();
+        Ok(client
+            .pool_acquire(&self.storage_key, &self.token, self.max_size, self.slot_exp)
+            .await?)
+    }
+
+    /// Frees this seat's slot; whether it was still in the pool.
+    pub(crate) fn give_back_blocking(&self) -> Result<bool, Error> {
+        let client = self.cachify.sync_client();
+        Ok(client.pool_release(&self.storage_key, &self.token)?)
+    }
+
+    /// The async [`give_back_blocking`](Self::give_back_blocking).
+    pub(crate) async fn give_back_async(&self) -> Result<bool, Error> {
+        let client = self.cachify.async_client();
+        Ok(client.pool_release(&self.storage_key, &self.token).await?)
+    }
+
+    /// Logs the outcome of a release that nobody can be told about (from `Drop`).
+    pub(crate) fn log_release(&self, outcome: Result<bool, Error>) {
+        match outcome {
+            Ok(true) => {}
+            Ok(false) => self.log_expired(),
+            Err(error) => tracing::warn!(
+                key = %self.key,
+                %error,
+                "cachify: could not release pool slot; it will expire with its slot_exp"
+            ),
+        }
+    }
+
+    /// The slot was gone when its holder came to release it: it outlived `slot_exp`,
+    /// so for a while the pool may have admitted one holder more than `max_size`.
+    pub(crate) fn log_expired(&self) {
+        tracing::debug!(
+            key = %self.key,
+            slot_exp = ?self.slot_exp,
+            "cachify: pool slot expired before its holder ended"
+        );
+    }
+}
+
+impl fmt::Debug for Seat {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Seat")
+            .field("key", &self.key)
+            .field("storage_key", &self.storage_key)
+            .field("token", &self.token)
+            .field("max_size", &self.max_size)
+            .field("slot_exp", &self.slot_exp)
+            .finish()
+    }
+}
