@@ -29,7 +29,7 @@ impl ExpiringMap {
         let entries = self.lock();
         let (value, deadline) = entries.get(key)?;
         deadline
-            .map_or(true, |deadline| deadline > now)
+            .is_none_or(|deadline| deadline > now)
             .then(|| value.clone())
     }
 }
@@ -51,7 +51,7 @@ impl SyncClient for ExpiringMap {
         // `nx` must be atomic: the check and the insert happen under one lock.
         let present = entries
             .get(key)
-            .is_some_and(|(_, deadline)| deadline.map_or(true, |deadline| deadline > now));
+            .is_some_and(|(_, deadline)| deadline.is_none_or(|deadline| deadline > now));
         if nx && present {
             return Ok(false);
         }
