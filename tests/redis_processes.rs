@@ -10,7 +10,7 @@ use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use cachify::{Cachify, Error, SyncClient};
+use cachify::{Cachify, Error};
 
 const ROLE: &str = "CACHIFY_CHILD";
 const URL: &str = "CACHIFY_CHILD_REDIS_URL";
