@@ -18,6 +18,11 @@ pub use cachify_core::{
 pub use cachify_core::{lock, AsyncLockGuard, Lock, LockGuard};
 pub use cachify_core::{pool, AsyncPoolSlot, Pool, PoolSlot};
 
+#[cfg(feature = "redis")]
+pub use cachify_core::RedisClient;
+#[cfg(feature = "redis-cluster")]
+pub use cachify_core::RedisClusterClient;
+
 #[cfg(feature = "macros")]
 pub use cachify_macros::{cached, lock, once, pooled};
 

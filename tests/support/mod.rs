@@ -8,6 +8,8 @@
 
 #![allow(dead_code)]
 
+pub mod redis;
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use cachify::{Cachify, CachifyBuilder};
@@ -17,6 +19,10 @@ use cachify::{Cachify, CachifyBuilder};
 pub enum Backend {
     /// A fresh `MemoryClient` per instance.
     Memory,
+    /// A `RedisClient` per instance, on this test binary's own `redis-server`.
+    Redis,
+    /// A `RedisClusterClient` per instance, on this test binary's own 3-master cluster.
+    RedisCluster,
 }
 
 impl Backend {
@@ -25,6 +31,16 @@ impl Backend {
         let builder = Cachify::builder().prefix(unique_prefix(test));
         match self {
             Backend::Memory => builder,
+            Backend::Redis => builder
+                .redis(&redis::server().url())
+                .expect("the test server's URL is valid"),
+            Backend::RedisCluster => {
+                let urls = redis::cluster().urls();
+                let urls: Vec<&str> = urls.iter().map(String::as_str).collect();
+                builder
+                    .redis_cluster(&urls)
+                    .expect("the test cluster's URLs are valid")
+            }
         }
     }
 

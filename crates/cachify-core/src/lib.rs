@@ -24,6 +24,10 @@ mod pool;
 #[doc(hidden)]
 pub mod __private;
 
+#[cfg(feature = "redis")]
+pub use backend::RedisClient;
+#[cfg(feature = "redis-cluster")]
+pub use backend::RedisClusterClient;
 pub use backend::{AsyncClient, MemoryClient, SyncClient};
 pub use error::{BackendError, CodecError, Error};
 pub use instance::{init_cachify, Cachify, CachifyBuilder};

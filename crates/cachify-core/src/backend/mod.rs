@@ -11,12 +11,18 @@
 
 mod memory;
 mod notify;
+#[cfg(feature = "redis")]
+pub mod redis;
 mod slots;
 
 use std::time::Duration;
 
 use async_trait::async_trait;
 
+#[cfg(feature = "redis")]
+pub use self::redis::RedisClient;
+#[cfg(feature = "redis-cluster")]
+pub use self::redis::RedisClusterClient;
 pub use memory::MemoryClient;
 pub use notify::{ReleaseHub, ReleaseWatch};
 

@@ -1,0 +1,294 @@
+//! Redis backend figures, side by side with raw redis-rs calls on the same server in the
+//! same run. Starts its own `redis-server` (skipped with a message when none is
+//! installed).
+//!
+//! - `sync_get`: one thread — raw `redis::Connection`, an r2d2 pool
+//!   (`test_on_check_out(false)`), and `RedisClient`'s sync side.
+//! - `sync_get_8_threads`: 8 threads hammering GET: r2d2 pool vs `RedisClient`.
+//! - `async_get` / `async_get_64_concurrent`: raw multiplexed connection vs `RedisClient`.
+//! - `lock_acquire_release`, `pool_enter_exit`: two round trips each, against one raw GET.
+//! - `hand_off`: a release in one client until a waiter on another client holds the lock.
+
+#[allow(dead_code)]
+#[path = "../tests/support/redis.rs"]
+mod server;
+
+use std::sync::mpsc;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use cachify::{AsyncClient, RedisClient, SyncClient};
+use criterion::{criterion_group, criterion_main, Criterion};
+
+const KEY: &str = "bench:hit";
+
+fn installed() -> bool {
+    std::process::Command::new("redis-server")
+        .arg("--version")
+        .output()
+        .is_ok_and(|output| output.status.success())
+}
+
+fn current_thread() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+fn sync_get(c: &mut Criterion, url: &str) {
+    let raw = redis::Client::open(url).unwrap();
+    let mut connection = raw.get_connection().unwrap();
+    let pool = r2d2::Pool::builder()
+        .max_size(16)
+        .test_on_check_out(false)
+        .build(raw.clone())
+        .unwrap();
+    let client = RedisClient::open(url).unwrap();
+    let mut group = c.benchmark_group("sync_get");
+    group.bench_function("raw_connection", |b| {
+        b.iter(|| {
+            redis::cmd("GET")
+                .arg(KEY)
+                .query::<Option<Vec<u8>>>(&mut connection)
+                .unwrap()
+        })
+    });
+    group.bench_function("r2d2_pool", |b| {
+        b.iter(|| {
+            let mut connection = pool.get().unwrap();
+            redis::cmd("GET")
+                .arg(KEY)
+                .query::<Option<Vec<u8>>>(&mut *connection)
+                .unwrap()
+        })
+    });
+    group.bench_function("cachify", |b| {
+        b.iter(|| SyncClient::get(&client, KEY).unwrap())
+    });
+    group.finish();
+
+    let mut group = c.benchmark_group("sync_get_8_threads");
+    let pool = Arc::new(pool);
+    group.bench_function("r2d2_pool", |b| {
+        b.iter_custom(|iters| {
+            on_threads(8, iters, {
+                let pool = Arc::clone(&pool);
+                move || {
+                    let mut connection = pool.get().unwrap();
+                    redis::cmd("GET")
+                        .arg(KEY)
+                        .query::<Option<Vec<u8>>>(&mut *connection)
+                        .unwrap();
+                }
+            })
+        })
+    });
+    group.bench_function("cachify", |b| {
+        b.iter_custom(|iters| {
+            on_threads(8, iters, {
+                let client = client.clone();
+                move || {
+                    SyncClient::get(&client, KEY).unwrap();
+                }
+            })
+        })
+    });
+    group.finish();
+}
+
+/// Runs `iters` calls spread over `threads` threads; the time of the whole batch.
+fn on_threads(threads: u64, iters: u64, call: impl Fn() + Send + Clone + 'static) -> Duration {
+    let start = Instant::now();
+    let handles: Vec<_> = (0..threads)
+        .map(|_| {
+            let call = call.clone();
+            std::thread::spawn(move || (0..iters.div_ceil(threads)).for_each(|_| call()))
+        })
+        .collect();
+    handles
+        .into_iter()
+        .for_each(|handle| handle.join().unwrap());
+    start.elapsed()
+}
+
+fn async_get(c: &mut Criterion, url: &str) {
+    let runtime = current_thread();
+    let raw = runtime.block_on(async {
+        redis::Client::open(url)
+            .unwrap()
+            .get_multiplexed_async_connection()
+            .await
+            .unwrap()
+    });
+    let client = RedisClient::open(url).unwrap();
+    let mut group = c.benchmark_group("async_get");
+    group.bench_function("raw_multiplexed", |b| {
+        b.iter(|| {
+            runtime.block_on({
+                let mut raw = raw.clone();
+                async move {
+                    redis::cmd("GET")
+                        .arg(KEY)
+                        .query_async::<Option<Vec<u8>>>(&mut raw)
+                        .await
+                        .unwrap()
+                }
+            })
+        })
+    });
+    group.bench_function("cachify", |b| {
+        b.iter(|| runtime.block_on(async { AsyncClient::get(&client, KEY).await.unwrap() }))
+    });
+    group.finish();
+
+    let mut group = c.benchmark_group("async_get_64_concurrent");
+    group.bench_function("raw_multiplexed", |b| {
+        b.iter(|| {
+            runtime.block_on({
+                let raw = raw.clone();
+                async move {
+                    let mut tasks = tokio::task::JoinSet::new();
+                    for _ in 0..64 {
+                        let mut raw = raw.clone();
+                        tasks.spawn(async move {
+                            redis::cmd("GET")
+                                .arg(KEY)
+                                .query_async::<Option<Vec<u8>>>(&mut raw)
+                                .await
+                                .unwrap()
+                        });
+                    }
+                    tasks.join_all().await
+                }
+            })
+        })
+    });
+    group.bench_function("cachify", |b| {
+        b.iter(|| {
+            runtime.block_on({
+                let client = client.clone();
+                async move {
+                    let mut tasks = tokio::task::JoinSet::new();
+                    for _ in 0..64 {
+                        let client = client.clone();
+                        tasks.spawn(async move { AsyncClient::get(&client, KEY).await.unwrap() });
+                    }
+                    tasks.join_all().await
+                }
+            })
+        })
+    });
+    group.finish();
+}
+
+fn round_trips(c: &mut Criterion, url: &str) {
+    let runtime = current_thread();
+    let client = RedisClient::open(url).unwrap();
+    let mut group = c.benchmark_group("round_trips");
+    group.bench_function("one_get", |b| {
+        b.iter(|| runtime.block_on(async { AsyncClient::get(&client, KEY).await.unwrap() }))
+    });
+    group.bench_function("lock_acquire_release", |b| {
+        b.iter(|| {
+            runtime.block_on(async {
+                let ttl = Some(Duration::from_secs(30));
+                assert!(AsyncClient::set(&client, "bench:lock", b"token", ttl, true)
+                    .await
+                    .unwrap());
+                assert!(
+                    AsyncClient::delete_if_equals(&client, "bench:lock", b"token")
+                        .await
+                        .unwrap()
+                );
+            })
+        })
+    });
+    group.bench_function("pool_enter_exit", |b| {
+        b.iter(|| {
+            runtime.block_on(async {
+                let ttl = Some(Duration::from_secs(600));
+                assert!(
+                    AsyncClient::pool_acquire(&client, "bench:pool", "slot", 5, ttl)
+                        .await
+                        .unwrap()
+                );
+                assert!(AsyncClient::pool_release(&client, "bench:pool", "slot")
+                    .await
+                    .unwrap());
+            })
+        })
+    });
+    group.finish();
+}
+
+/// A holder on one client releases; a waiter on another client, parked on its watch,
+/// wakes and takes the lock. Measured from just before the release to the waiter holding.
+fn hand_off(c: &mut Criterion, url: &str) {
+    let holder = RedisClient::open(url).unwrap();
+    let waiter = RedisClient::open(url).unwrap();
+    let (ready_tx, ready_rx) = mpsc::channel::<()>();
+    let (held_tx, held_rx) = mpsc::channel::<Instant>();
+    let (go_tx, go_rx) = mpsc::channel::<bool>();
+    let waiter_thread = std::thread::spawn(move || {
+        while go_rx.recv().unwrap_or(false) {
+            loop {
+                let mut watch = SyncClient::watch(&waiter, "bench:handoff").unwrap();
+                if SyncClient::set(&waiter, "bench:handoff", b"waiter", None, true).unwrap() {
+                    break;
+                }
+                let _ = ready_tx.send(());
+                watch.wait_blocking(Duration::from_secs(1));
+            }
+            let held = Instant::now();
+            SyncClient::delete(&waiter, &["bench:handoff"]).unwrap();
+            held_tx.send(held).unwrap();
+        }
+    });
+    c.benchmark_group("hand_off")
+        .bench_function("release_to_waiter_holding", |b| {
+            b.iter_custom(|iters| {
+                let mut total = Duration::ZERO;
+                for _ in 0..iters {
+                    assert!(
+                        SyncClient::set(&holder, "bench:handoff", b"holder", None, true).unwrap()
+                    );
+                    go_tx.send(true).unwrap();
+                    ready_rx.recv().unwrap();
+                    let start = Instant::now();
+                    SyncClient::delete_if_equals(&holder, "bench:handoff", b"holder").unwrap();
+                    total += held_rx.recv().unwrap() - start;
+                    // Drain the extra "ready" a waiter sends if it raced a re-check.
+                    while ready_rx.try_recv().is_ok() {}
+                }
+                total
+            })
+        });
+    go_tx.send(false).unwrap();
+    waiter_thread.join().unwrap();
+}
+
+fn benches(c: &mut Criterion) {
+    if !installed() {
+        eprintln!("benches/redis.rs: redis-server is not installed; skipping the Redis benchmarks");
+        return;
+    }
+    let server = server::RedisServer::start(false);
+    let url = server.url();
+    let setup = RedisClient::open(&url).unwrap();
+    SyncClient::set(&setup, KEY, &[7u8; 64], None, false).unwrap();
+    sync_get(c, &url);
+    async_get(c, &url);
+    round_trips(c, &url);
+    hand_off(c, &url);
+}
+
+criterion_group! {
+    name = redis_benches;
+    config = Criterion::default()
+        .sample_size(20)
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(2));
+    targets = benches
+}
+criterion_main!(redis_benches);

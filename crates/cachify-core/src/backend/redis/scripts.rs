@@ -1,0 +1,107 @@
+//! The Lua scripts behind the atomic operations of the Redis backends.
+//!
+//! Each script touches exactly one key (`KEYS[1]`), so it runs unchanged on Redis Cluster:
+//! the key decides the slot and the whole script executes there. Release channels are
+//! passed as arguments, not keys: classic pub/sub is not sharded, a `PUBLISH` reaches the
+//! subscribers of every node.
+//!
+//! Redis runs a script without interleaving any other command, which is what makes each
+//! read-check-write below atomic. Time comes from the server (`TIME`), never from the
+//! caller, so processes whose clocks disagree still agree on which slots are expired.
+//! redis-rs sends scripts with `EVALSHA` and loads them again when the server answers
+//! `NOSCRIPT` (after a restart or `SCRIPT FLUSH`).
+
+use std::sync::LazyLock;
+
+use redis::Script;
+
+/// The server's clock in milliseconds, as a Lua number (exact: far below 2^53).
+macro_rules! now_ms {
+    () => {
+        "local t = redis.call('TIME')\n\
+         local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
+    };
+}
+
+/// Deletes `KEYS[1]` if it holds `ARGV[1]`, then announces the release on `ARGV[2]`.
+/// Returns 1 when it deleted.
+///
+/// The publish comes after the delete inside one script, so a woken waiter always finds
+/// the key gone (or already taken by a faster one).
+pub(crate) static RELEASE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        "if redis.call('GET', KEYS[1]) == ARGV[1] then\n\
+           redis.call('DEL', KEYS[1])\n\
+           redis.call('PUBLISH', ARGV[2], '')\n\
+           return 1\n\
+         end\n\
+         return 0",
+    )
+});
+
+/// Resets the expiry of `KEYS[1]` if it holds `ARGV[1]`: `PEXPIRE` to `ARGV[2]`
+/// milliseconds, or `PERSIST` when `ARGV[2]` is empty. Returns 1 when it did.
+pub(crate) static EXTEND: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        "if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end\n\
+         if ARGV[2] == '' then\n\
+           redis.call('PERSIST', KEYS[1])\n\
+         else\n\
+           redis.call('PEXPIRE', KEYS[1], ARGV[2])\n\
+         end\n\
+         return 1",
+    )
+});
+
+/// Deletes `KEYS[1]` and, if it existed, announces the release on `ARGV[1]`.
+/// Returns 1 when it deleted. Used by `delete`, so a forced release wakes waiters too.
+pub(crate) static DELETE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        "if redis.call('DEL', KEYS[1]) == 0 then return 0 end\n\
+         redis.call('PUBLISH', ARGV[1], '')\n\
+         return 1",
+    )
+});
+
+/// Admits slot `ARGV[1]` into the pool `KEYS[1]` (a sorted set: member = slot token,
+/// score = its deadline in server milliseconds, `+inf` for never) if fewer than `ARGV[2]`
+/// unexpired slots remain; the slot lives `ARGV[3]` milliseconds (empty: forever).
+/// Returns 1 when admitted.
+///
+/// Expired members are dropped first, so a crashed holder's slot frees itself. The key
+/// then expires with its last slot, so a pool whose holders all died vanishes.
+pub(crate) static POOL_ACQUIRE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(concat!(
+        now_ms!(),
+        "redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', string.format('%.0f', now))\n\
+         if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[2]) then return 0 end\n\
+         local deadline = '+inf'\n\
+         if ARGV[3] ~= '' then deadline = string.format('%.0f', now + tonumber(ARGV[3])) end\n\
+         redis.call('ZADD', KEYS[1], deadline, ARGV[1])\n\
+         local last = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')[2]\n\
+         if last == 'inf' then\n\
+           redis.call('PERSIST', KEYS[1])\n\
+         else\n\
+           redis.call('PEXPIREAT', KEYS[1], last)\n\
+         end\n\
+         return 1",
+    ))
+});
+
+/// Removes slot `ARGV[1]` from the pool `KEYS[1]` and, if it was there, announces the
+/// release on `ARGV[2]`. Returns 1 when it removed.
+pub(crate) static POOL_RELEASE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        "if redis.call('ZREM', KEYS[1], ARGV[1]) == 0 then return 0 end\n\
+         redis.call('PUBLISH', ARGV[2], '')\n\
+         return 1",
+    )
+});
+
+/// The number of unexpired slots in the pool `KEYS[1]`.
+pub(crate) static POOL_SIZE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(concat!(
+        now_ms!(),
+        "return redis.call('ZCOUNT', KEYS[1], '(' .. string.format('%.0f', now), '+inf')",
+    ))
+});

@@ -1,0 +1,9 @@
+//! The cached suite on Redis Cluster (servers this test binary starts itself).
+
+mod support;
+
+fn backend() -> support::Backend {
+    support::Backend::RedisCluster
+}
+
+include!("suites/cached.rs");

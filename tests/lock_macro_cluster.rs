@@ -1,0 +1,9 @@
+//! The lock_macro suite on Redis Cluster (servers this test binary starts itself).
+
+mod support;
+
+fn backend() -> support::Backend {
+    support::Backend::RedisCluster
+}
+
+include!("suites/lock_macro.rs");

@@ -1,0 +1,9 @@
+//! The lock_macro suite on Redis (a server this test binary starts itself).
+
+mod support;
+
+fn backend() -> support::Backend {
+    support::Backend::Redis
+}
+
+include!("suites/lock_macro.rs");

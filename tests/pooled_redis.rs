@@ -1,0 +1,9 @@
+//! The pooled suite on Redis (a server this test binary starts itself).
+
+mod support;
+
+fn backend() -> support::Backend {
+    support::Backend::Redis
+}
+
+include!("suites/pooled.rs");

@@ -1,0 +1,209 @@
+//! The Redis backend under faults and odd use: a server killed and restarted mid-run,
+//! one instance used from several tokio runtimes in turn, foreign data types, flushed
+//! scripts, and releases crossing clients.
+
+mod support;
+
+use std::sync::LazyLock;
+use std::time::{Duration, Instant};
+
+use cachify::{Cachify, Error, RedisClient};
+use support::redis::RedisServer;
+
+/// Retries `call` every few milliseconds until it succeeds; returns how long that took.
+fn recovers_within<T, E>(
+    patience: Duration,
+    mut call: impl FnMut() -> Result<T, E>,
+) -> Option<Duration> {
+    let start = Instant::now();
+    while start.elapsed() < patience {
+        if call().is_ok() {
+            return Some(start.elapsed());
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    None
+}
+
+#[test]
+fn calls_fail_while_the_server_is_down_and_work_again_after_its_restart() {
+    let server = RedisServer::start(false);
+    let cachify = Cachify::builder().redis(&server.url()).unwrap().build();
+    let lock = cachify.lock_key("l");
+    let pool = cachify.pool_key("p");
+    let client = cachify.sync_client();
+    client.set(&lock, b"before", None, false).unwrap();
+    // Subscribe now, so the restart must restore the subscription.
+    drop(client.watch(&lock));
+
+    server.kill();
+    assert!(matches!(
+        Error::from(client.get(&lock).unwrap_err()),
+        Error::Backend(_)
+    ));
+    assert!(client
+        .set(&lock, b"t", Some(Duration::from_secs(5)), true)
+        .is_err());
+    assert!(client.delete_if_equals(&lock, b"t").is_err());
+    assert!(client.pool_acquire(&pool, "slot", 1, None).is_err());
+    assert!(client.pool_size(&pool).is_err());
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    assert!(runtime.block_on(cachify.async_client().get(&lock)).is_err());
+    let _no_panic = client.watch(&lock);
+
+    server.restart();
+    let sync = recovers_within(Duration::from_secs(1), || client.get(&lock));
+    assert!(sync.is_some(), "the sync side works again within 1 s");
+    let async_side = recovers_within(Duration::from_secs(1), || {
+        runtime.block_on(cachify.async_client().get(&lock))
+    });
+    assert!(
+        async_side.is_some(),
+        "the async side works again within 1 s"
+    );
+    assert_eq!(
+        client.get(&lock).unwrap(),
+        None,
+        "the restarted server is empty"
+    );
+    assert!(
+        client.pool_acquire(&pool, "slot", 1, None).unwrap(),
+        "scripts are loaded again"
+    );
+
+    // Wake-ups come back too: the subscription of before the kill is restored.
+    client.set(&lock, b"holder", None, true).unwrap();
+    let other = RedisClient::open(&server.url()).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let mut watch = client.watch(&lock).unwrap();
+        cachify::SyncClient::set(&other, &lock, b"holder", None, false).unwrap();
+        cachify::SyncClient::delete_if_equals(&other, &lock, b"holder").unwrap();
+        if watch.wait_blocking(Duration::from_millis(200)) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "releases never woke the watcher after the restart"
+        );
+    }
+}
+
+static SHARED: LazyLock<Cachify> = LazyLock::new(|| support::Backend::Redis.instance("runtimes"));
+
+#[test]
+fn one_instance_serves_several_runtimes_in_turn_and_plain_threads() {
+    let key = SHARED.cache_key("k");
+    for round in 0..3u8 {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let client = SHARED.async_client();
+            client.set(&key, &[round], None, false).await.unwrap();
+            assert_eq!(client.get(&key).await.unwrap(), Some(vec![round]));
+            let lock = SHARED.lock_key("l");
+            let mut watch = client.watch(&lock).await.unwrap();
+            client.set(&lock, b"t", None, true).await.unwrap();
+            client.delete_if_equals(&lock, b"t").await.unwrap();
+            assert!(watch.wait(Duration::from_secs(10)).await);
+        });
+        // The runtime and every task it ran are gone; the next one starts from scratch.
+        drop(runtime);
+        let seen = std::thread::spawn(move || SHARED.sync_client().get(&SHARED.cache_key("k")))
+            .join()
+            .unwrap()
+            .unwrap();
+        assert_eq!(seen, Some(vec![round]));
+    }
+}
+
+#[test]
+fn sync_calls_work_inside_async_code() {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let cachify = support::Backend::Redis.instance("sync-in-async");
+    let key = cachify.cache_key("k");
+    runtime.block_on(async {
+        cachify.sync_client().set(&key, b"v", None, false).unwrap();
+        assert_eq!(
+            cachify.sync_client().get(&key).unwrap(),
+            Some(b"v".to_vec())
+        );
+    });
+}
+
+#[test]
+fn a_malformed_url_is_an_error_from_the_builder() {
+    for url in [
+        "not a url",
+        "http://127.0.0.1:6379",
+        "redis://127.0.0.1:notaport",
+        "",
+    ] {
+        let built = Cachify::builder().redis(url);
+        assert!(matches!(built, Err(Error::Backend(_))), "{url:?}");
+    }
+}
+
+#[test]
+fn foreign_redis_types_are_backend_errors() {
+    let cachify = support::Backend::Redis.instance("wrongtype");
+    let key = cachify.lock_key("l");
+    let raw = redis::Client::open(support::redis::server().url()).unwrap();
+    let mut raw = raw.get_connection().unwrap();
+    redis::cmd("LPUSH")
+        .arg(&key)
+        .arg("x")
+        .exec(&mut raw)
+        .unwrap();
+    let client = cachify.sync_client();
+    let failures = [
+        client.get(&key).err(),
+        client.delete_if_equals(&key, b"t").err(),
+        client.expire_if_equals(&key, b"t", None).err(),
+        client.pool_acquire(&key, "s", 1, None).err(),
+        client.pool_size(&key).err(),
+    ];
+    for failure in failures {
+        let failure = failure.expect("WRONGTYPE is an error");
+        assert!(failure.to_string().contains("WRONGTYPE"), "{failure}");
+    }
+    assert!(
+        !client.set(&key, b"t", None, true).unwrap(),
+        "nx sees the foreign key"
+    );
+}
+
+#[test]
+fn scripts_are_reloaded_after_a_script_flush() {
+    let cachify = support::Backend::Redis.instance("noscript");
+    let key = cachify.lock_key("l");
+    let client = cachify.sync_client();
+    client.set(&key, b"t", None, true).unwrap();
+    assert!(client.delete_if_equals(&key, b"other").is_ok());
+    support::redis::command(support::redis::server().port(), &["SCRIPT", "FLUSH"]).unwrap();
+    assert!(client.set(&key, b"t", None, true).is_ok());
+    assert!(client.delete_if_equals(&key, b"t").unwrap());
+}
+
+#[test]
+fn a_release_through_one_client_wakes_a_waiter_of_another() {
+    let url = support::redis::server().url();
+    let waiter = RedisClient::open(&url).unwrap();
+    let releaser = RedisClient::open(&url).unwrap();
+    let key = support::unique_prefix("cross-client") + "lock";
+    cachify::SyncClient::set(&releaser, &key, b"t", None, true).unwrap();
+    let mut watch = cachify::SyncClient::watch(&waiter, &key).unwrap();
+    let released = std::thread::spawn(move || {
+        cachify::SyncClient::delete_if_equals(&releaser, &key, b"t").unwrap()
+    });
+    assert!(released.join().unwrap());
+    assert!(
+        watch.wait_blocking(Duration::from_secs(10)),
+        "woken through pub/sub"
+    );
+}

@@ -1,0 +1,208 @@
+//! Several OS processes sharing one Redis: mutual exclusion, the pool bound, and the
+//! leases of a holder killed with SIGKILL.
+//!
+//! The children are this test binary itself, re-executed with `CACHIFY_CHILD` set: it
+//! then runs only `child_process`, which plays the role the variable names.
+
+mod support;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use cachify::{Cachify, Error};
+
+const ROLE: &str = "CACHIFY_CHILD";
+const URL: &str = "CACHIFY_CHILD_REDIS_URL";
+const PREFIX: &str = "CACHIFY_CHILD_PREFIX";
+
+fn spawn_child(role: &str, prefix: &str) -> Child {
+    Command::new(std::env::current_exe().unwrap())
+        .args([
+            "child_process",
+            "--exact",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(ROLE, role)
+        .env(URL, support::redis::server().url())
+        .env(PREFIX, prefix)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+fn wait_all(children: Vec<Child>) {
+    for child in children {
+        let output = child.wait_with_output().unwrap();
+        assert!(output.status.success(), "a child failed: {output:?}");
+    }
+}
+
+fn instance(prefix: &str) -> Cachify {
+    Cachify::builder()
+        .redis(&support::redis::server().url())
+        .unwrap()
+        .prefix(prefix)
+        .lock_poll_interval(Duration::from_millis(50))
+        .build()
+}
+
+/// The entry point of the child processes; does nothing in a normal test run.
+#[test]
+fn child_process() {
+    let Ok(role) = std::env::var(ROLE) else {
+        return;
+    };
+    let cachify = Cachify::builder()
+        .redis(&std::env::var(URL).unwrap())
+        .unwrap()
+        .prefix(std::env::var(PREFIX).unwrap())
+        .lock_poll_interval(Duration::from_millis(50))
+        .build();
+    match role.as_str() {
+        "counter" => increment_under_lock(&cachify, 250),
+        "pool" => hold_pool_slots(&cachify, 20),
+        "crash" => hold_and_hang(&cachify),
+        other => panic!("unknown role {other}"),
+    }
+}
+
+/// Takes the lock `counter` with set-if-absent, waiting on release wake-ups.
+fn lock(cachify: &Cachify, token: &[u8]) {
+    let client = cachify.sync_client();
+    let key = cachify.lock_key("counter");
+    loop {
+        let watch = client.watch(&key);
+        if client
+            .set(&key, token, Some(Duration::from_secs(10)), true)
+            .unwrap()
+        {
+            return;
+        }
+        if let Some(mut watch) = watch {
+            watch.wait_blocking(Duration::from_millis(50));
+        }
+    }
+}
+
+fn increment_under_lock(cachify: &Cachify, times: usize) {
+    let client = cachify.sync_client();
+    let counter = cachify.cache_key("counter");
+    let token = format!("pid-{}", std::process::id()).into_bytes();
+    for _ in 0..times {
+        lock(cachify, &token);
+        // A deliberately non-atomic read-modify-write: only the lock keeps it exact.
+        let value = client.get(&counter).unwrap().unwrap_or_default();
+        let value: u64 = String::from_utf8(value).unwrap().parse().unwrap_or(0);
+        client
+            .set(&counter, (value + 1).to_string().as_bytes(), None, false)
+            .unwrap();
+        assert!(client
+            .delete_if_equals(&cachify.lock_key("counter"), &token)
+            .unwrap());
+    }
+}
+
+fn hold_pool_slots(cachify: &Cachify, times: usize) {
+    let client = redis::Client::open(std::env::var(URL).unwrap()).unwrap();
+    let mut raw = client.get_connection().unwrap();
+    let holders = cachify.cache_key("holders");
+    let pool = cachify
+        .pool("shared", 2)
+        .nowait(false)
+        .timeout(Duration::from_secs(60));
+    for _ in 0..times {
+        let slot = pool.acquire().unwrap();
+        let now: i64 = redis::cmd("INCR").arg(&holders).query(&mut raw).unwrap();
+        // Keep the largest number of simultaneous holders seen, atomically.
+        let _: i64 = redis::Script::new(
+            "local most = tonumber(redis.call('GET', KEYS[1]) or '0')\n\
+             if tonumber(ARGV[1]) > most then redis.call('SET', KEYS[1], ARGV[1]) end\n\
+             return 0",
+        )
+        .key(cachify.cache_key("max"))
+        .arg(now)
+        .invoke(&mut raw)
+        .unwrap();
+        std::thread::sleep(Duration::from_millis(2)); // the "work" done while holding
+        let _: i64 = redis::cmd("DECR").arg(&holders).query(&mut raw).unwrap();
+        slot.release().unwrap();
+    }
+}
+
+fn hold_and_hang(cachify: &Cachify) {
+    let client = cachify.sync_client();
+    let lease = Some(Duration::from_secs(1));
+    assert!(client
+        .set(&cachify.lock_key("crash"), b"doomed", lease, true)
+        .unwrap());
+    let slot = cachify.pool("crash", 1).slot_exp(lease).acquire().unwrap();
+    println!("held");
+    std::mem::forget(slot);
+    std::thread::sleep(Duration::from_secs(60));
+}
+
+#[test]
+fn four_processes_increment_a_counter_under_one_lock_without_losing_any() {
+    let prefix = support::unique_prefix("counter");
+    let children = (0..4).map(|_| spawn_child("counter", &prefix)).collect();
+    wait_all(children);
+    let cachify = instance(&prefix);
+    let total = cachify
+        .sync_client()
+        .get(&cachify.cache_key("counter"))
+        .unwrap();
+    assert_eq!(total.as_deref(), Some(&b"1000"[..]));
+}
+
+#[test]
+fn six_processes_never_exceed_a_pool_of_two() {
+    let prefix = support::unique_prefix("pool");
+    let children = (0..6).map(|_| spawn_child("pool", &prefix)).collect();
+    wait_all(children);
+    let cachify = instance(&prefix);
+    let client = cachify.sync_client();
+    let most = client.get(&cachify.cache_key("max")).unwrap().unwrap();
+    let most: u64 = String::from_utf8(most).unwrap().parse().unwrap();
+    assert!(most <= 2, "{most} holders at once");
+    assert!(most >= 1);
+    assert_eq!(cachify.pool("shared", 2).size().unwrap(), 0);
+}
+
+#[test]
+fn a_killed_holders_lock_and_slot_free_themselves_after_their_lease() {
+    let prefix = support::unique_prefix("crash");
+    let mut child = spawn_child("crash", &prefix);
+    let mut line = String::new();
+    let stdout = child.stdout.take().unwrap();
+    let mut stdout = BufReader::new(stdout);
+    while !line.contains("held") {
+        line.clear();
+        assert!(
+            stdout.read_line(&mut line).unwrap() > 0,
+            "the child died before holding"
+        );
+    }
+    child.kill().unwrap(); // SIGKILL: no destructor, no release
+    child.wait().unwrap();
+    let killed = Instant::now();
+    let cachify = instance(&prefix);
+    let client = cachify.sync_client();
+    let lock = cachify.lock_key("crash");
+    let pool = cachify.pool("crash", 1).nowait(true);
+    assert!(
+        client.get(&lock).unwrap().is_some(),
+        "still held right after the kill"
+    );
+    assert!(matches!(pool.acquire(), Err(Error::PoolFull { .. })));
+    while client.get(&lock).unwrap().is_some() || pool.size().unwrap() > 0 {
+        assert!(
+            killed.elapsed() < Duration::from_secs(10),
+            "the leases never ran out"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(client.set(&lock, b"next", None, true).unwrap());
+    assert!(pool.acquire().is_ok());
+}

@@ -1,0 +1,262 @@
+//! Real `redis-server` processes for the tests: one standalone server and one 3-master
+//! cluster per test binary, started on first use on free loopback ports (never 6379).
+//!
+//! Servers must not outlive the test binary, yet a `static` is never dropped at exit.
+//! So each server runs under a tiny shell watchdog whose stdin is a pipe from this
+//! process: when the test binary exits, however it exits (even SIGKILL), the kernel
+//! closes the pipe, the watchdog's `cat` sees end-of-file and it SIGKILLs its server and
+//! removes the server's directory. Killing a server on purpose is the same path: close
+//! the pipe and wait for the watchdog.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::{LazyLock, Mutex};
+use std::time::{Duration, Instant};
+
+/// Runs `redis-server "$@"` and kills it when stdin closes. Prints the server's pid.
+const WATCHDOG: &str = r#"
+redis-server "$@" >/dev/null 2>&1 &
+server=$!
+echo "$server"
+cat >/dev/null
+kill -9 "$server" 2>/dev/null
+wait "$server" 2>/dev/null
+rm -rf "$CACHIFY_REDIS_DIR"
+"#;
+
+const STARTUP_PATIENCE: Duration = Duration::from_secs(10);
+
+/// One `redis-server` on a loopback port.
+pub struct RedisServer {
+    port: u16,
+    cluster: bool,
+    running: Mutex<Option<Watchdog>>,
+}
+
+struct Watchdog {
+    child: Child,
+    stdin: ChildStdin,
+}
+
+impl Watchdog {
+    /// SIGKILLs the server (by closing the watchdog's stdin) and waits until it is gone.
+    fn stop(self) {
+        let Watchdog { mut child, stdin } = self;
+        drop(stdin);
+        let _ = child.wait();
+    }
+}
+
+impl RedisServer {
+    /// Starts a server on a free port.
+    pub fn start(cluster: bool) -> RedisServer {
+        for _ in 0..20 {
+            let port = free_port();
+            if let Ok(watchdog) = launch(port, cluster) {
+                return RedisServer {
+                    port,
+                    cluster,
+                    running: Mutex::new(Some(watchdog)),
+                };
+            }
+        }
+        panic!("cannot start redis-server: is it installed (apt-get install redis-server)?");
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// `redis://127.0.0.1:PORT`.
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// SIGKILLs the server; returns once the process is gone.
+    pub fn kill(&self) {
+        if let Some(watchdog) = self.running.lock().unwrap().take() {
+            watchdog.stop();
+        }
+    }
+
+    /// Starts the server again on the same port (empty: it saves nothing); returns once
+    /// it answers PING.
+    pub fn restart(&self) {
+        let mut running = self.running.lock().unwrap();
+        if let Some(watchdog) = running.take() {
+            watchdog.stop();
+        }
+        let deadline = Instant::now() + STARTUP_PATIENCE;
+        loop {
+            match launch(self.port, self.cluster) {
+                Ok(watchdog) => {
+                    *running = Some(watchdog);
+                    return;
+                }
+                // The port can stay busy for a moment after the kill.
+                Err(error) if Instant::now() < deadline => {
+                    let _ = error;
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                Err(error) => panic!("cannot restart redis-server on {}: {error}", self.port),
+            }
+        }
+    }
+}
+
+/// The standalone server of this test binary.
+pub fn server() -> &'static RedisServer {
+    static SERVER: LazyLock<RedisServer> = LazyLock::new(|| RedisServer::start(false));
+    &SERVER
+}
+
+/// A 3-master Redis Cluster (no replicas) of this test binary.
+pub struct RedisCluster {
+    pub nodes: Vec<RedisServer>,
+}
+
+impl RedisCluster {
+    pub fn urls(&self) -> Vec<String> {
+        self.nodes.iter().map(RedisServer::url).collect()
+    }
+}
+
+/// The cluster of this test binary, created on first use.
+pub fn cluster() -> &'static RedisCluster {
+    static CLUSTER: LazyLock<RedisCluster> = LazyLock::new(create_cluster);
+    &CLUSTER
+}
+
+fn create_cluster() -> RedisCluster {
+    let nodes: Vec<RedisServer> = (0..3).map(|_| RedisServer::start(true)).collect();
+    let addresses: Vec<String> = nodes
+        .iter()
+        .map(|node| format!("127.0.0.1:{}", node.port))
+        .collect();
+    let status = Command::new("redis-cli")
+        .arg("--cluster")
+        .arg("create")
+        .args(&addresses)
+        .args(["--cluster-replicas", "0", "--cluster-yes"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .expect("redis-cli runs");
+    assert!(status.success(), "redis-cli --cluster create failed");
+    let deadline = Instant::now() + STARTUP_PATIENCE;
+    for node in &nodes {
+        while !command(node.port, &["CLUSTER", "INFO"])
+            .is_ok_and(|info| info.contains("cluster_state:ok"))
+        {
+            assert!(
+                Instant::now() < deadline,
+                "the cluster never reached cluster_state:ok"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+    RedisCluster { nodes }
+}
+
+/// A port that is free now, and whose cluster bus port (+10 000) is free too.
+fn free_port() -> u16 {
+    loop {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+            .map(|address| address.port())
+            .unwrap_or(0);
+        if (1024..55_535).contains(&port)
+            && port != 6379
+            && TcpListener::bind(("127.0.0.1", port + 10_000)).is_ok()
+        {
+            return port;
+        }
+    }
+}
+
+fn launch(port: u16, cluster: bool) -> std::io::Result<Watchdog> {
+    let dir = std::env::temp_dir().join(format!("cachify-redis-{}-{port}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let mut args: Vec<String> = [
+        "--port",
+        &port.to_string(),
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--daemonize",
+        "no",
+    ]
+    .iter()
+    .map(|arg| arg.to_string())
+    .collect();
+    args.extend([
+        "--dir".into(),
+        dir.to_string_lossy().into_owned(),
+        "--logfile".into(),
+        "redis.log".into(),
+    ]);
+    if cluster {
+        args.extend(
+            [
+                "--cluster-enabled",
+                "yes",
+                "--cluster-config-file",
+                "nodes.conf",
+            ]
+            .map(String::from),
+        );
+    }
+    let mut child = Command::new("sh")
+        .arg("-c")
+        .arg(WATCHDOG)
+        .arg("cachify-redis-watchdog")
+        .args(&args)
+        .env("CACHIFY_REDIS_DIR", &dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()?;
+    let stdin = child.stdin.take().expect("piped stdin");
+    let mut pid = String::new();
+    BufReader::new(child.stdout.take().expect("piped stdout")).read_line(&mut pid)?;
+    let watchdog = Watchdog { child, stdin };
+    let deadline = Instant::now() + STARTUP_PATIENCE;
+    loop {
+        if command(port, &["PING"]).is_ok_and(|reply| reply.starts_with("+PONG")) {
+            return Ok(watchdog);
+        }
+        if !alive(pid.trim()) || Instant::now() >= deadline {
+            watchdog.stop();
+            return Err(std::io::Error::other(format!(
+                "redis-server did not start on {port}"
+            )));
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Whether process `pid` runs (exists and is not a zombie waiting for its parent).
+fn alive(pid: &str) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        let state = stat.rsplit(')').next().unwrap_or("").trim_start();
+        !state.starts_with('Z') && !state.starts_with('X')
+    })
+}
+
+/// Sends one command over a fresh connection and returns the raw reply.
+pub fn command(port: u16, args: &[&str]) -> std::io::Result<String> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port))?;
+    stream.set_read_timeout(Some(Duration::from_secs(2)))?;
+    let mut request = format!("*{}\r\n", args.len());
+    for arg in args {
+        request.push_str(&format!("${}\r\n{arg}\r\n", arg.len()));
+    }
+    stream.write_all(request.as_bytes())?;
+    let mut reply = vec![0; 16 * 1024];
+    let read = stream.read(&mut reply)?;
+    Ok(String::from_utf8_lossy(&reply[..read]).into_owned())
+}
