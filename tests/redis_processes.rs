@@ -68,39 +68,21 @@ fn child_process() {
     }
 }
 
-/// Takes the lock `counter` with set-if-absent, waiting on release wake-ups.
-fn lock(cachify: &Cachify, token: &[u8]) {
-    let client = cachify.sync_client();
-    let key = cachify.lock_key("counter");
-    loop {
-        let watch = client.watch(&key);
-        if client
-            .set(&key, token, Some(Duration::from_secs(10)), true)
-            .unwrap()
-        {
-            return;
-        }
-        if let Some(mut watch) = watch {
-            watch.wait_blocking(Duration::from_millis(50));
-        }
-    }
-}
-
 fn increment_under_lock(cachify: &Cachify, times: usize) {
     let client = cachify.sync_client();
     let counter = cachify.cache_key("counter");
-    let token = format!("pid-{}", std::process::id()).into_bytes();
+    let lock = cachify
+        .lock("counter")
+        .nowait(false)
+        .timeout(Duration::from_secs(60));
     for _ in 0..times {
-        lock(cachify, &token);
+        let _guard = lock.acquire().unwrap();
         // A deliberately non-atomic read-modify-write: only the lock keeps it exact.
         let value = client.get(&counter).unwrap().unwrap_or_default();
         let value: u64 = String::from_utf8(value).unwrap().parse().unwrap_or(0);
         client
             .set(&counter, (value + 1).to_string().as_bytes(), None, false)
             .unwrap();
-        assert!(client
-            .delete_if_equals(&cachify.lock_key("counter"), &token)
-            .unwrap());
     }
 }
 
@@ -132,11 +114,9 @@ fn hold_pool_slots(cachify: &Cachify, times: usize) {
 }
 
 fn hold_and_hang(cachify: &Cachify) {
-    let client = cachify.sync_client();
     let lease = Some(Duration::from_secs(1));
-    assert!(client
-        .set(&cachify.lock_key("crash"), b"doomed", lease, true)
-        .unwrap());
+    let guard = cachify.lock("crash").exp(lease).acquire().unwrap();
+    std::mem::forget(guard);
     let slot = cachify.pool("crash", 1).slot_exp(lease).acquire().unwrap();
     println!("held");
     std::mem::forget(slot);
@@ -188,21 +168,18 @@ fn a_killed_holders_lock_and_slot_free_themselves_after_their_lease() {
     child.wait().unwrap();
     let killed = Instant::now();
     let cachify = instance(&prefix);
-    let client = cachify.sync_client();
-    let lock = cachify.lock_key("crash");
+    let lock = cachify.lock("crash");
     let pool = cachify.pool("crash", 1).nowait(true);
-    assert!(
-        client.get(&lock).unwrap().is_some(),
-        "still held right after the kill"
-    );
+    assert!(lock.is_locked().unwrap(), "still held right after the kill");
+    assert!(matches!(lock.acquire(), Err(Error::Locked { .. })));
     assert!(matches!(pool.acquire(), Err(Error::PoolFull { .. })));
-    while client.get(&lock).unwrap().is_some() || pool.size().unwrap() > 0 {
+    while lock.is_locked().unwrap() || pool.size().unwrap() > 0 {
         assert!(
             killed.elapsed() < Duration::from_secs(10),
             "the leases never ran out"
         );
         std::thread::sleep(Duration::from_millis(10));
     }
-    assert!(client.set(&lock, b"next", None, true).unwrap());
+    assert!(lock.acquire().is_ok());
     assert!(pool.acquire().is_ok());
 }
