@@ -3,19 +3,19 @@
 //!
 //! # How the crate is organised
 //!
-//! Every attribute goes through the same pipeline, [`expand::run`]:
+//! Every attribute goes through the same pipeline, `expand::run`:
 //!
-//! 1. **parse**: [`args`] parses the options against the attribute's `Accepts` table
-//!    (allowed and required options); [`signature`] analyses the function (receiver,
+//! 1. **parse**: `args` parses the options against the attribute's `Accepts` table
+//!    (allowed and required options); `signature` analyses the function (receiver,
 //!    plain argument names, asyncness, return kind: unit / plain / `Result` / `Option`);
-//!    [`key_template`] compiles `key = "..."` into a `format_args!` over the arguments;
-//!    [`stack`] splits off a hidden inner function when another of our attributes is
+//!    `key_template` compiles `key = "..."` into a `format_args!` over the arguments;
+//!    `stack` splits off a hidden inner function when another of our attributes is
 //!    stacked under this one. All errors are collected and reported together, after the
 //!    unchanged item (one error, not a cascade).
 //! 2. **expand**: the attribute's `expand/<name>.rs` turns the prepared `Target` into a
 //!    wrapper body plus its companions (`reset`, `is_locked`, ...), and
 //!    `Target::finish` emits the function with its signature untouched, the companions
-//!    ([`companions`]: a module `f` for free functions, methods `f_<name>` for methods)
+//!    (`companions`: a module `f` for free functions, methods `f_<name>` for methods)
 //!    and the inner layer.
 //!
 //! # Adding an attribute
