@@ -155,6 +155,13 @@ impl Shard {
 
 impl MemoryClient {
     /// A new, empty store.
+    ///
+    /// ```
+    /// let store = cachify::MemoryClient::new();
+    /// let cachify = cachify::Cachify::builder().sync_client(store.clone()).build();
+    /// # let _ = cachify;
+    /// assert!(store.is_empty());
+    /// ```
     pub fn new() -> Self {
         let store = Arc::new(Store {
             shards: (0..SHARDS).map(|_| Padded(RwLock::default())).collect(),
