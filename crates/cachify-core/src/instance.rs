@@ -19,6 +19,7 @@
 
 use std::any::Any;
 use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -71,6 +72,9 @@ pub const DEFAULT_LOCK_POLL_INTERVAL: Duration = Duration::from_millis(100);
 pub const MIN_LOCK_POLL_INTERVAL: Duration = Duration::from_millis(1);
 
 static GLOBAL: ArcSwapOption<Cachify> = ArcSwapOption::const_empty();
+/// Bumped (after the store) every time the global is replaced, so per-thread copies of
+/// the global can be checked with one load of a line nobody writes on the hit path.
+static GLOBAL_GENERATION: AtomicU64 = AtomicU64::new(0);
 
 /// A configured cachify: key prefix, defaults, and the backends behind them.
 ///
@@ -181,6 +185,12 @@ impl Cachify {
             (_, None) => unreachable!("`f` ran inside the cache and returned"),
         };
         result.ok_or(Error::NotInitialized)
+    }
+
+    /// How many times the global has been replaced; a copy of the global taken after
+    /// reading generation `g` is current as long as this still returns `g`.
+    pub(crate) fn global_generation() -> u64 {
+        GLOBAL_GENERATION.load(Ordering::Acquire)
     }
 
     /// The prefix put in front of every key of this instance.
@@ -504,6 +514,7 @@ impl CachifyBuilder {
     pub fn init(self) -> Cachify {
         let cachify = self.build();
         GLOBAL.store(Some(Arc::new(cachify.clone())));
+        GLOBAL_GENERATION.fetch_add(1, Ordering::Release);
         cachify
     }
 }
