@@ -5,7 +5,8 @@
 //! - `sync_get`: one thread — raw `redis::Connection`, an r2d2 pool
 //!   (`test_on_check_out(false)`), and `RedisClient`'s sync side.
 //! - `sync_get_8_threads`: 8 threads hammering GET: r2d2 pool vs `RedisClient`.
-//! - `async_get` / `async_get_64_concurrent`: raw multiplexed connection vs `RedisClient`.
+//! - `async_get` / `async_get_64_concurrent`: raw multiplexed connection vs `RedisClient`,
+//!   and the same two interleaved in short blocks, printed as a median cachify/raw ratio.
 //! - `lock_acquire_release`, `pool_enter_exit`: two round trips each, against one raw GET.
 //! - `hand_off`: a release in one client until a waiter on another client holds the lock.
 
@@ -182,6 +183,96 @@ fn async_get(c: &mut Criterion, url: &str) {
     group.finish();
 }
 
+/// The noise of a shared machine moves whole benchmarks by ±50 %, so criterion's
+/// back-to-back groups can put raw and cachify in different weather. Here they alternate
+/// in short blocks on the same runtime and connection setup, and the median of the
+/// per-round ratios is printed (cachify time / raw time: 1.00 is parity).
+fn interleaved_ratios(url: &str) {
+    const ROUNDS: usize = 31;
+    const CALLS: usize = 300;
+    const TASKS: usize = 64;
+    let runtime = current_thread();
+    let raw = runtime.block_on(async {
+        redis::Client::open(url)
+            .unwrap()
+            .get_multiplexed_async_connection()
+            .await
+            .unwrap()
+    });
+    let client = RedisClient::open(url).unwrap();
+    let single = |cachify: bool| {
+        let start = Instant::now();
+        runtime.block_on(async {
+            for _ in 0..CALLS {
+                if cachify {
+                    AsyncClient::get(&client, KEY).await.unwrap();
+                } else {
+                    let mut raw = raw.clone();
+                    redis::cmd("GET")
+                        .arg(KEY)
+                        .query_async::<Option<Vec<u8>>>(&mut raw)
+                        .await
+                        .unwrap();
+                }
+            }
+        });
+        start.elapsed()
+    };
+    let concurrent = |cachify: bool| {
+        let start = Instant::now();
+        runtime.block_on(async {
+            for _ in 0..CALLS / 30 {
+                let mut tasks = tokio::task::JoinSet::new();
+                for _ in 0..TASKS {
+                    let client = client.clone();
+                    let mut raw = raw.clone();
+                    tasks.spawn(async move {
+                        if cachify {
+                            AsyncClient::get(&client, KEY).await.unwrap()
+                        } else {
+                            redis::cmd("GET")
+                                .arg(KEY)
+                                .query_async::<Option<Vec<u8>>>(&mut raw)
+                                .await
+                                .unwrap()
+                        }
+                    });
+                }
+                tasks.join_all().await;
+            }
+        });
+        start.elapsed()
+    };
+    for (name, run) in [
+        ("async_get", &single as &dyn Fn(bool) -> Duration),
+        ("async_get_64_concurrent", &concurrent),
+    ] {
+        // Warm both up (the client binds a connection to this runtime on its 2nd call).
+        run(false);
+        run(true);
+        let mut ratios: Vec<f64> = (0..ROUNDS)
+            .map(|round| {
+                // Alternate which goes first, so neither always follows the other.
+                let (raw, cachify) = if round % 2 == 0 {
+                    (run(false), run(true))
+                } else {
+                    let cachify = run(true);
+                    (run(false), cachify)
+                };
+                cachify.as_secs_f64() / raw.as_secs_f64()
+            })
+            .collect();
+        ratios.sort_by(f64::total_cmp);
+        println!(
+            "{name}/interleaved: cachify / raw time, median of {ROUNDS} rounds: {:.3} \
+             (quartiles {:.3} – {:.3})",
+            ratios[ROUNDS / 2],
+            ratios[ROUNDS / 4],
+            ratios[3 * ROUNDS / 4]
+        );
+    }
+}
+
 fn round_trips(c: &mut Criterion, url: &str) {
     let runtime = current_thread();
     let client = RedisClient::open(url).unwrap();
@@ -279,6 +370,8 @@ fn benches(c: &mut Criterion) {
     SyncClient::set(&setup, KEY, &[7u8; 64], None, false).unwrap();
     sync_get(c, &url);
     async_get(c, &url);
+    // Cheap (under 2 s), so it runs whatever the filter.
+    interleaved_ratios(&url);
     round_trips(c, &url);
     hand_off(c, &url);
 }

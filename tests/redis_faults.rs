@@ -120,6 +120,36 @@ fn one_instance_serves_several_runtimes_in_turn_and_plain_threads() {
 }
 
 #[test]
+fn a_runtime_that_stops_polling_does_not_stall_the_calls_of_another() {
+    let cachify = support::Backend::Redis.instance("idle-runtime");
+    let key = cachify.cache_key("k");
+    let client = cachify.async_client();
+    let current_thread = || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+    };
+    // Enough calls for `idle` to drive a connection of its own; then nobody polls it.
+    let idle = current_thread();
+    idle.block_on(async {
+        for _ in 0..3 {
+            client.set(&key, b"v", None, false).await.unwrap();
+        }
+    });
+    let other = current_thread();
+    other.block_on(async {
+        for _ in 0..3 {
+            assert_eq!(client.get(&key).await.unwrap(), Some(b"v".to_vec()));
+        }
+    });
+    drop(idle);
+    other.block_on(async {
+        assert_eq!(client.get(&key).await.unwrap(), Some(b"v".to_vec()));
+    });
+}
+
+#[test]
 fn sync_calls_work_inside_async_code() {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()

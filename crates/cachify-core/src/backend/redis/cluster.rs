@@ -11,7 +11,7 @@ use std::sync::Arc;
 use redis::cluster::{ClusterClient, ClusterConfig};
 use redis::cluster_async::ClusterConnection;
 
-use super::engine::{impl_async_client, impl_blocking_sync_client, Connector, Engine};
+use super::engine::{impl_async_client, impl_blocking_sync_client, Connector, Engine, OnIo};
 use super::releases::Releases;
 use super::{io, manager_config, CONNECTION_TIMEOUT, RESPONSE_TIMEOUT};
 use crate::error::{BackendError, Error};
@@ -43,12 +43,13 @@ pub struct RedisClusterClient {
 
 /// Commands go over a cluster connection: it routes each command by its key's slot,
 /// follows `MOVED` / `ASK` redirections and reconnects to nodes by itself.
-pub(crate) struct Cluster(ClusterConnection);
+/// Its router lives on the I/O runtime, and so do its commands (see [`OnIo`]).
+pub(crate) struct Cluster(OnIo<ClusterConnection>);
 
 impl Connector for Cluster {
-    type Conn = ClusterConnection;
+    type Conn = OnIo<ClusterConnection>;
 
-    async fn connection(&self) -> Result<ClusterConnection, BackendError> {
+    async fn connection(&self) -> Result<OnIo<ClusterConnection>, BackendError> {
         Ok(self.0.clone())
     }
 }
@@ -93,16 +94,20 @@ impl RedisClusterClient {
         let config = ClusterConfig::new()
             .set_connection_timeout(CONNECTION_TIMEOUT)
             .set_response_timeout(RESPONSE_TIMEOUT);
+        let runtime = io::handle()?;
         let connection = {
             // The pending connection starts its router task on the current runtime:
             // make that the I/O runtime, which outlives every caller's.
-            let _context = io::handle()?.enter();
+            let _context = runtime.enter();
             cluster.get_pending_async_connection_with_config(config)
         };
         let releases = Releases::open(node, manager_config())?;
         Ok(Self {
             inner: Arc::new(Engine {
-                connector: Cluster(connection),
+                connector: Cluster(OnIo {
+                    connection,
+                    runtime,
+                }),
                 releases: Some(releases),
             }),
             nodes: 1,

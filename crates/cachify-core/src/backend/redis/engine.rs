@@ -1,15 +1,16 @@
 //! The operations shared by [`RedisClient`](super::RedisClient) and the cluster client:
-//! one implementation over any redis-rs async connection, exposed to sync and async
-//! callers through the private I/O runtime.
+//! one implementation over any redis-rs async connection, exposed to sync callers by
+//! blocking on the private I/O runtime and to async callers on their own task.
 
 use std::future::Future;
 use std::time::Duration;
 
 use redis::aio::ConnectionLike;
-use redis::{RedisError, Value};
+use redis::{Cmd, Pipeline, RedisError, RedisFuture, Value};
+use tokio::runtime::Handle;
 
 use super::releases::{channel, Releases};
-use super::scripts;
+use super::{io, scripts};
 use crate::backend::ReleaseWatch;
 use crate::error::BackendError;
 
@@ -20,6 +21,41 @@ pub(crate) trait Connector: Send + Sync + 'static {
 
     /// A handle for the next command; may connect lazily.
     fn connection(&self) -> impl Future<Output = Result<Self::Conn, BackendError>> + Send;
+}
+
+/// A connection whose commands run with the private I/O runtime as their tokio context,
+/// for connections created there: whatever a command spawns (a lazy connect's driver, a
+/// reconnect) and every timer it arms (the response timeout) belong to the I/O runtime,
+/// which outlives every caller's (see [`io`](super::io)).
+#[derive(Clone)]
+pub(crate) struct OnIo<C> {
+    pub(crate) connection: C,
+    pub(crate) runtime: &'static Handle,
+}
+
+impl<C: ConnectionLike + Send> ConnectionLike for OnIo<C> {
+    fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
+        Box::pin(io::within(
+            self.runtime,
+            self.connection.req_packed_command(cmd),
+        ))
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        pipeline: &'a Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> RedisFuture<'a, Vec<Value>> {
+        Box::pin(io::within(
+            self.runtime,
+            self.connection.req_packed_commands(pipeline, offset, count),
+        ))
+    }
+
+    fn get_db(&self) -> i64 {
+        self.connection.get_db()
+    }
 }
 
 /// Commands over a connector, and release notifications over its pub/sub connection.
@@ -264,13 +300,14 @@ macro_rules! impl_blocking_sync_client {
 }
 
 /// Implements `AsyncClient` for a type whose `inner` derefs to an [`Engine`]: calls run
-/// on the caller's task, inside the I/O runtime's context.
+/// on the caller's task; the connector decides in which runtime's context (see
+/// [`OnIo`]). Subscribing to releases always happens in the I/O runtime's.
 macro_rules! impl_async_client {
     ($client:ty) => {
         #[async_trait::async_trait]
         impl $crate::backend::AsyncClient for $client {
             async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, $crate::error::BackendError> {
-                $crate::backend::redis::io::on_io(self.inner.get(key)).await?
+                self.inner.get(key).await
             }
 
             async fn set(
@@ -280,11 +317,11 @@ macro_rules! impl_async_client {
                 ttl: Option<std::time::Duration>,
                 nx: bool,
             ) -> Result<bool, $crate::error::BackendError> {
-                $crate::backend::redis::io::on_io(self.inner.set(key, value, ttl, nx)).await?
+                self.inner.set(key, value, ttl, nx).await
             }
 
             async fn delete(&self, keys: &[&str]) -> Result<u64, $crate::error::BackendError> {
-                $crate::backend::redis::io::on_io(self.inner.delete(keys)).await?
+                self.inner.delete(keys).await
             }
 
             async fn delete_if_equals(
@@ -292,8 +329,7 @@ macro_rules! impl_async_client {
                 key: &str,
                 expected: &[u8],
             ) -> Result<bool, $crate::error::BackendError> {
-                $crate::backend::redis::io::on_io(self.inner.delete_if_equals(key, expected))
-                    .await?
+                self.inner.delete_if_equals(key, expected).await
             }
 
             async fn expire_if_equals(
@@ -302,15 +338,14 @@ macro_rules! impl_async_client {
                 expected: &[u8],
                 ttl: Option<std::time::Duration>,
             ) -> Result<bool, $crate::error::BackendError> {
-                $crate::backend::redis::io::on_io(self.inner.expire_if_equals(key, expected, ttl))
-                    .await?
+                self.inner.expire_if_equals(key, expected, ttl).await
             }
 
             async fn remaining_ttl(
                 &self,
                 key: &str,
             ) -> Result<Option<std::time::Duration>, $crate::error::BackendError> {
-                $crate::backend::redis::io::on_io(self.inner.remaining_ttl(key)).await?
+                self.inner.remaining_ttl(key).await
             }
 
             async fn pool_acquire(
@@ -320,10 +355,9 @@ macro_rules! impl_async_client {
                 max_size: usize,
                 slot_ttl: Option<std::time::Duration>,
             ) -> Result<bool, $crate::error::BackendError> {
-                $crate::backend::redis::io::on_io(
-                    self.inner.pool_acquire(key, token, max_size, slot_ttl),
-                )
-                .await?
+                self.inner
+                    .pool_acquire(key, token, max_size, slot_ttl)
+                    .await
             }
 
             async fn pool_release(
@@ -331,11 +365,11 @@ macro_rules! impl_async_client {
                 key: &str,
                 token: &str,
             ) -> Result<bool, $crate::error::BackendError> {
-                $crate::backend::redis::io::on_io(self.inner.pool_release(key, token)).await?
+                self.inner.pool_release(key, token).await
             }
 
             async fn pool_size(&self, key: &str) -> Result<usize, $crate::error::BackendError> {
-                $crate::backend::redis::io::on_io(self.inner.pool_size(key)).await?
+                self.inner.pool_size(key).await
             }
 
             async fn watch(&self, key: &str) -> Option<$crate::backend::ReleaseWatch> {

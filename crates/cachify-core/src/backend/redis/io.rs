@@ -3,8 +3,10 @@
 //! Every connection task of redis-rs (the multiplexed connection's driver, the connection
 //! manager's reconnects, the cluster connection's router) is spawned on the runtime that
 //! polls it. A `Cachify` in a `static` outlives the runtimes of its callers (each
-//! `#[tokio::test]` has its own), so if those tasks lived on a caller's runtime they would
-//! die with it and leave the client broken. Here they live on one process-wide
+//! `#[tokio::test]` has its own), so a connection whose tasks live on a caller's runtime
+//! dies with it. The connections that must never die (the pub/sub connection, the
+//! cluster connection, and the shared connection of async callers that have no
+//! connection of their own, see [`local`](super::local)) live on one process-wide
 //! current-thread runtime, on a thread of its own that is never shut down:
 //!
 //! - [`on_io`] polls a caller's future *inside* that runtime's context. No task is spawned
@@ -51,13 +53,17 @@ fn start() -> Result<Handle, String> {
 
 /// Runs `work` with the I/O runtime as its tokio context (see the module docs).
 pub(crate) async fn on_io<F: Future>(work: F) -> Result<F::Output, BackendError> {
-    let handle = handle()?;
+    Ok(within(handle()?, work).await)
+}
+
+/// Runs `work` with `runtime` as its tokio context, polled by the caller.
+pub(crate) async fn within<F: Future>(runtime: &Handle, work: F) -> F::Output {
     let mut work = pin!(work);
-    Ok(poll_fn(|cx| {
-        let _context = handle.enter();
+    poll_fn(|cx| {
+        let _context = runtime.enter();
         work.as_mut().poll(cx)
     })
-    .await)
+    .await
 }
 
 /// Runs `work` with the I/O runtime as its context, blocking this thread until it ends.

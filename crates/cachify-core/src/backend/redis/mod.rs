@@ -9,12 +9,14 @@
 //!   over one shared pub/sub connection per client, so a release in one process wakes a
 //!   waiter in another within a round trip.
 //! - One client serves sync and async code, from any number of threads and tokio
-//!   runtimes, in turn or at once. Its connections live on a private I/O thread, so a
-//!   `Cachify` in a `static` survives the runtimes of the tests or tasks that use it.
-//!   Async calls share one multiplexed connection (pipelined, never taking turns); sync
-//!   calls use blocking connections from a small pool, one per concurrently calling
-//!   thread, so they cost one round trip on the calling thread and no thread hand-over
-//!   (the faster of the two designs measured in `benches/redis.rs`; see `blocking`).
+//!   runtimes, in turn or at once, and a `Cachify` in a `static` survives the runtimes
+//!   of the tests or tasks that use it. Async calls from a runtime that keeps calling go
+//!   over a multiplexed connection driven by that same runtime (pipelined, never taking
+//!   turns, no thread hop), replaced when the runtime shuts down (see `local`); other
+//!   async calls share one driven by a private I/O thread (see `io`). Sync calls use
+//!   blocking connections from a small pool, one per concurrently calling thread, so
+//!   they cost one round trip on the calling thread and no thread hand-over (the faster
+//!   of the two designs measured in `benches/redis.rs`; see `blocking`).
 //! - A lost connection is replaced on the next call: calls fail with
 //!   [`BackendError`] while the server is away and work again once it is back, without
 //!   building a new client.
@@ -37,6 +39,7 @@ mod blocking;
 #[cfg(feature = "redis-cluster")]
 mod cluster;
 mod engine;
+mod local;
 mod releases;
 mod scripts;
 
@@ -44,12 +47,14 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
+use redis::{Cmd, Pipeline, RedisFuture, Value};
 
 #[cfg(feature = "redis-cluster")]
 pub use cluster::RedisClusterClient;
 
-use engine::{impl_async_client, Connector, Engine};
+use engine::{impl_async_client, Connector, Engine, OnIo};
+use local::Local;
 use releases::Releases;
 
 use crate::error::{BackendError, Error};
@@ -61,10 +66,10 @@ const RESPONSE_TIMEOUT: Duration = Duration::from_secs(2);
 const CONNECTION_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// A Redis backend implementing both [`SyncClient`](crate::SyncClient) and
-/// [`AsyncClient`](crate::AsyncClient) over one multiplexed connection.
+/// [`AsyncClient`](crate::AsyncClient) over multiplexed connections.
 ///
-/// Clones share the connection, so the sync and async side of a `Cachify` built with
-/// [`CachifyBuilder::redis`] use one connection and one pub/sub subscription.
+/// Clones share the connections, so the sync and async side of a `Cachify` built with
+/// [`CachifyBuilder::redis`] use the same ones and one pub/sub subscription.
 ///
 /// # Examples
 ///
@@ -89,14 +94,60 @@ pub struct RedisClient {
     server: Arc<str>,
 }
 
-/// Commands go over a `ConnectionManager`: multiplexed, and reconnecting by itself.
-pub(crate) struct Manager(ConnectionManager);
+/// Commands go over a `ConnectionManager`: multiplexed, and reconnecting by itself. The
+/// caller's runtime's own manager when it has one (see [`local`]), else the one shared
+/// through the I/O runtime.
+pub(crate) struct Manager {
+    shared: OnIo<ConnectionManager>,
+    /// `None` for the application's own manager, which is always the one used.
+    local: Option<Local>,
+}
 
 impl Connector for Manager {
-    type Conn = ConnectionManager;
+    type Conn = Routed;
 
-    async fn connection(&self) -> Result<ConnectionManager, BackendError> {
-        Ok(self.0.clone())
+    async fn connection(&self) -> Result<Routed, BackendError> {
+        let local = self.local.as_ref().and_then(Local::manager);
+        Ok(match local {
+            Some(manager) => Routed::Local(manager),
+            None => Routed::Shared(self.shared.clone()),
+        })
+    }
+}
+
+/// The connection one command goes over.
+pub(crate) enum Routed {
+    /// Driven by the caller's runtime: no thread hop.
+    Local(ConnectionManager),
+    /// Driven by the I/O runtime.
+    Shared(OnIo<ConnectionManager>),
+}
+
+impl ConnectionLike for Routed {
+    fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
+        match self {
+            Self::Local(manager) => manager.req_packed_command(cmd),
+            Self::Shared(manager) => manager.req_packed_command(cmd),
+        }
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        pipeline: &'a Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> RedisFuture<'a, Vec<Value>> {
+        match self {
+            Self::Local(manager) => manager.req_packed_commands(pipeline, offset, count),
+            Self::Shared(manager) => manager.req_packed_commands(pipeline, offset, count),
+        }
+    }
+
+    fn get_db(&self) -> i64 {
+        match self {
+            Self::Local(manager) => manager.get_db(),
+            Self::Shared(manager) => manager.get_db(),
+        }
     }
 }
 
@@ -143,7 +194,7 @@ impl RedisClient {
             ConnectionManager::new_lazy_with_config(client.clone(), manager_config())
                 .map_err(BackendError::new)?
         };
-        Self::from_manager(manager, &client)
+        Self::build(manager, &client, Some(Local::new(client.clone())))
     }
 
     /// A client whose commands go over the application's own `ConnectionManager`
@@ -159,10 +210,22 @@ impl RedisClient {
     /// # }
     /// ```
     pub fn from_manager(manager: ConnectionManager, client: &redis::Client) -> Result<Self, Error> {
+        Self::build(manager, client, None)
+    }
+
+    fn build(
+        shared: ConnectionManager,
+        client: &redis::Client,
+        local: Option<Local>,
+    ) -> Result<Self, Error> {
         let releases = Releases::open(client, manager_config())?;
+        let shared = OnIo {
+            connection: shared,
+            runtime: io::handle()?,
+        };
         Ok(Self {
             inner: Arc::new(Engine {
-                connector: Manager(manager),
+                connector: Manager { shared, local },
                 releases: Some(releases),
             }),
             blocking: Arc::new(blocking::Pool::new(client.clone())),

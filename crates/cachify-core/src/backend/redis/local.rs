@@ -1,0 +1,201 @@
+//! Connections that live on the async caller's own tokio runtime.
+//!
+//! A command over a connection whose driver task runs on the private I/O thread
+//! ([`io`](super::io)) crosses threads twice: the caller hands it to the I/O thread and
+//! the reply comes back the same way. That is what makes the backend work from any
+//! runtime, but it costs about as much again as the round trip itself. So each tokio
+//! runtime that calls again and again gets a `ConnectionManager` of its own, created
+//! and driven on that runtime, exactly as if the application had made it there:
+//!
+//! - A runtime is recognised by its [`Id`]; the managers are kept in an `ArcSwap`, so
+//!   finding the caller's is one atomic load and a short scan, never a lock.
+//! - Each manager comes with a *sentinel*: a task spawned on the same runtime that
+//!   awaits forever while holding a guard. When the runtime shuts down its tasks are
+//!   dropped, the guard clears the manager's `alive` flag, and the manager is no longer
+//!   used: the next call from a new runtime gets a fresh one. A caller never sees a
+//!   manager whose driver died with its runtime.
+//! - A runtime gets its own manager on its second call, not its first: a runtime built
+//!   for one call (a release finished from `Drop`, a one-off `block_on`) would otherwise
+//!   pay a connect per call. Until then, and for callers outside any runtime, and beyond
+//!   [`MAX_RUNTIMES`] live runtimes, calls go over the I/O thread's shared manager as
+//!   before.
+
+use std::collections::VecDeque;
+use std::future::pending;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use parking_lot::Mutex;
+use redis::aio::ConnectionManager;
+use tokio::runtime::{Handle, Id};
+
+use super::manager_config;
+
+/// Live runtimes with a manager of their own; callers on further runtimes share the I/O
+/// thread's. Bounds the connections one client opens for async callers.
+const MAX_RUNTIMES: usize = 16;
+/// Runtimes remembered as having called once, so their next call binds a manager.
+const RECENT: usize = 16;
+
+/// The managers bound to the callers' runtimes, for one client.
+pub(crate) struct Local {
+    client: redis::Client,
+    bound: ArcSwap<Vec<Binding>>,
+    /// Runtimes seen once without a manager; only touched off the hot path.
+    recent: Mutex<VecDeque<Id>>,
+}
+
+#[derive(Clone)]
+struct Binding {
+    runtime: Id,
+    manager: ConnectionManager,
+    alive: Arc<AtomicBool>,
+}
+
+impl Binding {
+    fn is_alive(&self) -> bool {
+        self.alive.load(Ordering::Acquire)
+    }
+}
+
+/// Clears the flag when dropped: held by the sentinel task, dropped with its runtime.
+struct Sentinel(Arc<AtomicBool>);
+
+impl Drop for Sentinel {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::Release);
+    }
+}
+
+impl Local {
+    pub(crate) fn new(client: redis::Client) -> Self {
+        Self {
+            client,
+            bound: ArcSwap::from_pointee(Vec::new()),
+            recent: Mutex::new(VecDeque::with_capacity(RECENT)),
+        }
+    }
+
+    /// The manager driven by the caller's runtime, or `None` when the call should go
+    /// over the I/O thread (no runtime, its first call, or too many runtimes).
+    pub(crate) fn manager(&self) -> Option<ConnectionManager> {
+        let runtime = Handle::try_current().ok()?;
+        let id = runtime.id();
+        let found = self
+            .bound
+            .load()
+            .iter()
+            .find(|binding| binding.runtime == id && binding.is_alive())
+            .map(|binding| binding.manager.clone());
+        found.or_else(|| self.bind(&runtime, id))
+    }
+
+    /// The slow path: binds a manager to `runtime` if it has called before.
+    fn bind(&self, runtime: &Handle, id: Id) -> Option<ConnectionManager> {
+        // The lock also makes concurrent first callers of one runtime build one manager.
+        let mut recent = self.recent.lock();
+        if !recent.contains(&id) {
+            if recent.len() == RECENT {
+                recent.pop_front();
+            }
+            recent.push_back(id);
+            return None;
+        }
+        let current = self.bound.load_full();
+        if let Some(binding) = current.iter().find(|b| b.runtime == id && b.is_alive()) {
+            return Some(binding.manager.clone());
+        }
+        let mut live: Vec<Binding> = current.iter().filter(|b| b.is_alive()).cloned().collect();
+        if live.len() >= MAX_RUNTIMES {
+            return None;
+        }
+        // We are inside `runtime`'s context: the manager's helper tasks, its connection's
+        // driver and its reconnects are spawned there.
+        let manager =
+            ConnectionManager::new_lazy_with_config(self.client.clone(), manager_config()).ok()?;
+        let alive = Arc::new(AtomicBool::new(true));
+        let sentinel = Sentinel(Arc::clone(&alive));
+        runtime.spawn(async move {
+            let _sentinel = sentinel;
+            pending::<()>().await;
+        });
+        // A runtime that is shutting down drops the task at once: use the I/O thread.
+        if !alive.load(Ordering::Acquire) {
+            return None;
+        }
+        live.push(Binding {
+            runtime: id,
+            manager: manager.clone(),
+            alive,
+        });
+        self.bound.store(Arc::new(live));
+        Some(manager)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn local() -> Local {
+        Local::new(redis::Client::open("redis://127.0.0.1:1").unwrap())
+    }
+
+    fn current_thread() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+    }
+
+    #[test]
+    fn outside_any_runtime_there_is_no_local_manager() {
+        assert!(local().manager().is_none());
+    }
+
+    #[test]
+    fn a_runtime_gets_its_own_manager_on_its_second_call_and_keeps_it() {
+        let local = local();
+        current_thread().block_on(async {
+            assert!(
+                local.manager().is_none(),
+                "the first call shares the I/O thread's"
+            );
+            assert!(local.manager().is_some());
+            assert!(local.manager().is_some());
+            assert_eq!(local.bound.load().len(), 1);
+        });
+    }
+
+    #[test]
+    fn a_manager_dies_with_its_runtime_and_the_next_runtime_gets_a_fresh_one() {
+        let local = local();
+        let first = current_thread();
+        first.block_on(async {
+            local.manager();
+            local.manager();
+        });
+        let alive = Arc::clone(&local.bound.load()[0].alive);
+        assert!(alive.load(Ordering::Acquire));
+        drop(first);
+        assert!(!alive.load(Ordering::Acquire), "the sentinel was dropped");
+
+        current_thread().block_on(async {
+            local.manager();
+            assert!(local.manager().is_some());
+            let bound = local.bound.load();
+            assert_eq!(bound.len(), 1, "the dead binding was pruned");
+            assert!(bound[0].is_alive());
+        });
+    }
+
+    #[test]
+    fn a_runtime_per_call_never_binds() {
+        let local = local();
+        for _ in 0..3 {
+            current_thread().block_on(async { assert!(local.manager().is_none()) });
+        }
+        assert!(local.bound.load().is_empty());
+    }
+}
