@@ -8,6 +8,7 @@
 
 #![allow(dead_code)]
 
+pub mod examples;
 pub mod redis;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
