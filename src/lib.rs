@@ -1,13 +1,4 @@
-//! Caching, distributed locks, "only one run at a time" and resource pools for sync and
-//! async Rust, in one process or across a fleet sharing Redis: a port of Python's
-//! py-cachify.
-//!
-//! ```
-//! cachify::init_cachify();
-//! let cachify = cachify::Cachify::global().unwrap();
-//! assert_eq!(cachify.cache_key("sum-5-5"), "CACHIFY-sum-5-5");
-//! ```
-
+#![doc = include_str!("../README.md")]
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
@@ -34,6 +25,12 @@ pub mod __private {
 /// The user's guide in `docs/`, compiled: `cargo test` runs every chapter's code.
 #[cfg(doctest)]
 mod guide {
+    #[doc = include_str!("../docs/src/quick-start.md")]
+    struct QuickStart;
+    #[doc = include_str!("../docs/src/caching.md")]
+    struct Caching;
+    #[doc = include_str!("../docs/src/backends.md")]
+    struct Backends;
     #[doc = include_str!("../docs/src/initialization.md")]
     struct Initialization;
     #[doc = include_str!("../docs/src/pools.md")]

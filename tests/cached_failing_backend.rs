@@ -1,56 +1,14 @@
 //! Fail open: with a backend whose every call fails, `#[cached]` runs the function and
 //! returns its value; it never panics and never returns a cache error.
 
+mod support;
+
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::sync::LazyLock;
-use std::time::Duration;
 
-use async_trait::async_trait;
-use cachify::{cached, AsyncClient, BackendError, Cachify, SyncClient};
+use cachify::{cached, Cachify};
 
-struct Broken;
-
-fn down() -> BackendError {
-    BackendError::new("connection refused")
-}
-
-impl SyncClient for Broken {
-    fn get(&self, _: &str) -> Result<Option<Vec<u8>>, BackendError> {
-        Err(down())
-    }
-    fn set(&self, _: &str, _: &[u8], _: Option<Duration>, _: bool) -> Result<bool, BackendError> {
-        Err(down())
-    }
-    fn delete(&self, _: &[&str]) -> Result<u64, BackendError> {
-        Err(down())
-    }
-}
-
-#[async_trait]
-impl AsyncClient for Broken {
-    async fn get(&self, _: &str) -> Result<Option<Vec<u8>>, BackendError> {
-        Err(down())
-    }
-    async fn set(
-        &self,
-        _: &str,
-        _: &[u8],
-        _: Option<Duration>,
-        _: bool,
-    ) -> Result<bool, BackendError> {
-        Err(down())
-    }
-    async fn delete(&self, _: &[&str]) -> Result<u64, BackendError> {
-        Err(down())
-    }
-}
-
-static BROKEN: LazyLock<Cachify> = LazyLock::new(|| {
-    Cachify::builder()
-        .sync_client(Broken)
-        .async_client(Broken)
-        .build()
-});
+static BROKEN: LazyLock<Cachify> = LazyLock::new(support::down::instance);
 
 static CALLS: AtomicUsize = AtomicUsize::new(0);
 

@@ -16,6 +16,16 @@ struct Case {
 
 const CASES: &[Case] = &[
     Case {
+        name: "quickstart",
+        redis: false,
+        expect: &[
+            "slow_sum(2, 3) = 5 (from the cache)",
+            "the body ran 2 times",
+            "a second start says: skipped: already running",
+            "a third caller is refused",
+        ],
+    },
+    Case {
         name: "cached",
         redis: false,
         expect: &[

@@ -2,56 +2,14 @@
 //! callers that can take them, and `#[once]` in a function that cannot fails closed
 //! (the call is skipped, never run unguarded).
 
+mod support;
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::LazyLock;
-use std::time::Duration;
 
-use async_trait::async_trait;
-use cachify::{lock, once, AsyncClient, BackendError, Cachify, Error, SyncClient};
+use cachify::{lock, once, Cachify, Error};
 
-struct Down;
-
-fn down() -> BackendError {
-    BackendError::new("connection refused")
-}
-
-impl SyncClient for Down {
-    fn get(&self, _: &str) -> Result<Option<Vec<u8>>, BackendError> {
-        Err(down())
-    }
-    fn set(&self, _: &str, _: &[u8], _: Option<Duration>, _: bool) -> Result<bool, BackendError> {
-        Err(down())
-    }
-    fn delete(&self, _: &[&str]) -> Result<u64, BackendError> {
-        Err(down())
-    }
-}
-
-#[async_trait]
-impl AsyncClient for Down {
-    async fn get(&self, _: &str) -> Result<Option<Vec<u8>>, BackendError> {
-        Err(down())
-    }
-    async fn set(
-        &self,
-        _: &str,
-        _: &[u8],
-        _: Option<Duration>,
-        _: bool,
-    ) -> Result<bool, BackendError> {
-        Err(down())
-    }
-    async fn delete(&self, _: &[&str]) -> Result<u64, BackendError> {
-        Err(down())
-    }
-}
-
-static DOWN: LazyLock<Cachify> = LazyLock::new(|| {
-    Cachify::builder()
-        .sync_client(Down)
-        .async_client(Down)
-        .build()
-});
+static DOWN: LazyLock<Cachify> = LazyLock::new(support::down::instance);
 
 fn is_backend<T: std::fmt::Debug>(result: Result<T, Error>) -> bool {
     matches!(result, Err(Error::Backend(_)))

@@ -1,55 +1,13 @@
 //! `#[pooled]` over a backend that fails every call: a function that cannot return an
 //! error fails closed (behaves as full), a `Result` function gets `Err(Backend)`.
 
+mod support;
+
 use std::sync::LazyLock;
-use std::time::Duration;
 
-use async_trait::async_trait;
-use cachify::{pooled, AsyncClient, BackendError, Cachify, Error, SyncClient};
+use cachify::{pooled, Cachify, Error};
 
-struct Down;
-
-fn down() -> BackendError {
-    BackendError::new("connection refused")
-}
-
-impl SyncClient for Down {
-    fn get(&self, _: &str) -> Result<Option<Vec<u8>>, BackendError> {
-        Err(down())
-    }
-    fn set(&self, _: &str, _: &[u8], _: Option<Duration>, _: bool) -> Result<bool, BackendError> {
-        Err(down())
-    }
-    fn delete(&self, _: &[&str]) -> Result<u64, BackendError> {
-        Err(down())
-    }
-}
-
-#[async_trait]
-impl AsyncClient for Down {
-    async fn get(&self, _: &str) -> Result<Option<Vec<u8>>, BackendError> {
-        Err(down())
-    }
-    async fn set(
-        &self,
-        _: &str,
-        _: &[u8],
-        _: Option<Duration>,
-        _: bool,
-    ) -> Result<bool, BackendError> {
-        Err(down())
-    }
-    async fn delete(&self, _: &[&str]) -> Result<u64, BackendError> {
-        Err(down())
-    }
-}
-
-static DOWN: LazyLock<Cachify> = LazyLock::new(|| {
-    Cachify::builder()
-        .sync_client(Down)
-        .async_client(Down)
-        .build()
-});
+static DOWN: LazyLock<Cachify> = LazyLock::new(support::down::instance);
 
 fn fallback(n: u8) -> u8 {
     100 + n

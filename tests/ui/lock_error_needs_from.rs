@@ -1,5 +1,9 @@
+/// An application error that has no `From<cachify::Error>`.
+#[derive(Debug)]
+struct ReportError;
+
 #[cachify::lock(key = "report-{id}")]
-fn report(id: u32) -> Result<u32, String> {
+fn report(id: u32) -> Result<u32, ReportError> {
     Ok(id)
 }
 

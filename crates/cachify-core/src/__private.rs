@@ -11,8 +11,8 @@ pub use crate::pool::for_macros as pooled;
 /// What `#[cached]` expands to.
 pub mod cache {
     pub use crate::cache::{
-        enc_dec, lookup_sync, CacheSpec, EncDec, Entry, Lookup, Miss, OkOnly, Plain, Serde, Shape,
-        ValueCodec,
+        enc_dec, lookup_sync, CacheSpec, Direct, DirectKey, EncDec, Entry, KeyPart, Lookup, Miss,
+        OkOnly, Plain, Serde, Shape, ValueCodec, ViaDisplay,
     };
 }
 

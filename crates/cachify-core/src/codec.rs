@@ -6,6 +6,18 @@
 //! such as `serde_json::Value` all round-trip, and so that adding an optional field to a
 //! cached struct does not make old entries undecodable. Decoding never panics: bytes that
 //! are not a value of the expected type are a [`CodecError`].
+//!
+//! # Examples
+//!
+//! ```
+//! use std::collections::BTreeMap;
+//! use cachify::codec;
+//!
+//! let scores = BTreeMap::from([("ann".to_owned(), 3u32), ("bob".to_owned(), 5)]);
+//! let bytes = codec::encode(&scores)?;
+//! assert_eq!(codec::decode::<BTreeMap<String, u32>>(&bytes)?, scores);
+//! # Ok::<(), cachify::CodecError>(())
+//! ```
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -13,6 +25,11 @@ use serde::Serialize;
 use crate::error::CodecError;
 
 /// The envelope version written in front of every encoded value.
+///
+/// ```
+/// let bytes = cachify::codec::encode("hello").unwrap();
+/// assert_eq!(bytes[0], cachify::codec::FORMAT_VERSION);
+/// ```
 pub const FORMAT_VERSION: u8 = 1;
 
 /// Encodes `value` for storage.

@@ -2,6 +2,21 @@
 //!
 //! Messages follow py-cachify where its text is the contract (`"{key} is already locked!"`),
 //! so logs and alerts written against py-cachify keep matching.
+//!
+//! # Examples
+//!
+//! ```
+//! use cachify::Error;
+//!
+//! let cachify = cachify::Cachify::builder().build();
+//! let _held = cachify.lock("job").acquire()?;
+//! match cachify.lock("job").acquire() {
+//!     Ok(_guard) => unreachable!("the lock is held"),
+//!     Err(Error::Locked { key }) => println!("{key} is busy, try later"),
+//!     Err(other) => return Err(other),
+//! }
+//! # Ok::<(), Error>(())
+//! ```
 
 use std::error::Error as StdError;
 use std::fmt;
@@ -19,6 +34,16 @@ use std::fmt;
 pub enum Error {
     /// A lock (or `#[once]` key) is held by someone else and could not be acquired
     /// without waiting, or within the timeout. `key` is the key as the caller wrote it.
+    ///
+    /// ```
+    /// let cachify = cachify::Cachify::builder().build();
+    /// let _held = cachify.lock("job").acquire()?;
+    /// match cachify.lock("job").acquire() {
+    ///     Err(cachify::Error::Locked { key }) => assert_eq!(key, "job"),
+    ///     other => panic!("expected Locked, got {other:?}"),
+    /// }
+    /// # Ok::<(), cachify::Error>(())
+    /// ```
     #[error("{key} is already locked!")]
     Locked {
         /// The lock key, without the instance prefix.
@@ -26,6 +51,15 @@ pub enum Error {
     },
     /// A pool has `max_size` live slots and admits nobody else until one is released
     /// or expires. `key` is the key as the caller wrote it.
+    ///
+    /// ```
+    /// let cachify = cachify::Cachify::builder().build();
+    /// let _slot = cachify.pool("api", 1).acquire()?;
+    /// let full = cachify.pool("api", 1).acquire().unwrap_err();
+    /// assert!(matches!(full, cachify::Error::PoolFull { ref key, max_size: 1 } if key == "api"));
+    /// assert_eq!(full.to_string(), "api is full (max_size=1)");
+    /// # Ok::<(), cachify::Error>(())
+    /// ```
     #[error("{key} is full (max_size={max_size})")]
     PoolFull {
         /// The pool key, without the instance prefix.
@@ -35,12 +69,30 @@ pub enum Error {
     },
     /// The global instance was used before `cachify::init_cachify()` (or
     /// `Cachify::builder()...init()`) registered one.
+    ///
+    /// ```
+    /// // In a program that never called `init_cachify()`:
+    /// let err = cachify::lock("job").is_locked().unwrap_err();
+    /// assert!(matches!(err, cachify::Error::NotInitialized));
+    /// ```
     #[error("cachify is not initialized: call cachify::init_cachify() (or Cachify::builder()...init()) first")]
     NotInitialized,
     /// The backend failed: connection lost, wrong data type, script error, ...
+    ///
+    /// ```
+    /// let err = cachify::Error::from(cachify::BackendError::new("connection refused"));
+    /// assert!(matches!(err, cachify::Error::Backend(_)));
+    /// assert_eq!(err.to_string(), "backend error: connection refused");
+    /// ```
     #[error(transparent)]
     Backend(#[from] BackendError),
     /// A value could not be encoded for storage, or stored bytes could not be decoded.
+    ///
+    /// ```
+    /// let codec_error = cachify::codec::decode::<u32>(&[]).unwrap_err();
+    /// let err = cachify::Error::from(codec_error);
+    /// assert!(matches!(err, cachify::Error::Codec(_)));
+    /// ```
     #[error("codec error: {0}")]
     Codec(#[from] CodecError),
 }
@@ -66,6 +118,11 @@ pub struct BackendError {
 
 impl BackendError {
     /// Wraps a message or an error value.
+    ///
+    /// ```
+    /// let err = cachify::BackendError::new(format!("server {} is read-only", "10.0.0.1"));
+    /// assert_eq!(err.to_string(), "backend error: server 10.0.0.1 is read-only");
+    /// ```
     pub fn new(source: impl Into<Box<dyn StdError + Send + Sync + 'static>>) -> Self {
         Self {
             source: source.into(),
@@ -73,6 +130,12 @@ impl BackendError {
     }
 
     /// The wrapped error, to downcast to the backend's own error type.
+    ///
+    /// ```
+    /// let err = cachify::BackendError::new(std::io::Error::from(std::io::ErrorKind::TimedOut));
+    /// let io = err.inner().downcast_ref::<std::io::Error>().expect("an io::Error");
+    /// assert_eq!(io.kind(), std::io::ErrorKind::TimedOut);
+    /// ```
     pub fn inner(&self) -> &(dyn StdError + Send + Sync + 'static) {
         &*self.source
     }
@@ -100,16 +163,52 @@ impl StdError for BackendError {
 ///
 /// `#[cached]` treats a decode failure as a miss; the error surfaces only from the
 /// explicit [`crate::codec`] functions.
+///
+/// # Examples
+///
+/// ```
+/// use cachify::{codec, CodecError};
+///
+/// let err = codec::decode::<String>(&[codec::FORMAT_VERSION, 0xc1]).unwrap_err();
+/// assert!(matches!(err, CodecError::Decode(_)));
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum CodecError {
     /// The value's `Serialize` impl failed.
+    ///
+    /// ```
+    /// use serde::ser::{Error as _, Serialize, Serializer};
+    ///
+    /// struct Unencodable;
+    /// impl Serialize for Unencodable {
+    ///     fn serialize<S: Serializer>(&self, _: S) -> Result<S::Ok, S::Error> {
+    ///         Err(S::Error::custom("not today"))
+    ///     }
+    /// }
+    ///
+    /// let err = cachify::codec::encode(&Unencodable).unwrap_err();
+    /// assert!(matches!(err, cachify::CodecError::Encode(_)));
+    /// ```
     #[error("cannot encode value: {0}")]
     Encode(#[from] rmp_serde::encode::Error),
     /// The bytes are not a MessagePack value of the expected type.
+    ///
+    /// ```
+    /// let bytes = cachify::codec::encode("not a number").unwrap();
+    /// let err = cachify::codec::decode::<u64>(&bytes).unwrap_err();
+    /// assert!(matches!(err, cachify::CodecError::Decode(_)));
+    /// ```
     #[error("cannot decode value: {0}")]
     Decode(#[from] rmp_serde::decode::Error),
     /// The bytes are empty or carry an envelope version this build does not know.
+    ///
+    /// ```
+    /// use cachify::{codec, CodecError};
+    ///
+    /// assert!(matches!(codec::decode::<u32>(&[]), Err(CodecError::Envelope(None))));
+    /// assert!(matches!(codec::decode::<u32>(&[99, 1]), Err(CodecError::Envelope(Some(99)))));
+    /// ```
     #[error("unknown envelope version {0:?}, expected {expected}", expected = crate::codec::FORMAT_VERSION)]
     Envelope(Option<u8>),
 }

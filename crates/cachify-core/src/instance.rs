@@ -3,9 +3,23 @@
 //! An instance is a prefix, the defaults of py-cachify's `init_cachify()`, and a pair of
 //! backend clients (one for sync code, one for async code). It is cheap to clone (one
 //! `Arc`) and lives happily in a `static`, across tokio runtimes and plain threads.
+//!
+//! # Examples
+//!
+//! ```
+//! use cachify::instance::{DEFAULT_LOCK_EXPIRATION, DEFAULT_PREFIX};
+//!
+//! let global = cachify::init_cachify(); // every default, in memory
+//! assert_eq!(global.prefix(), DEFAULT_PREFIX);
+//! assert_eq!(global.default_lock_expiration(), Some(DEFAULT_LOCK_EXPIRATION));
+//!
+//! let reports = cachify::Cachify::builder().prefix("REPORTS-").build(); // not global
+//! assert!(!reports.same_instance(&global));
+//! ```
 
 use std::any::Any;
 use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -16,17 +30,51 @@ use crate::cache::Flights;
 use crate::error::Error;
 
 /// The prefix put in front of every key when none is configured.
+///
+/// ```
+/// let cachify = cachify::Cachify::builder().build();
+/// assert_eq!(cachify.prefix(), cachify::instance::DEFAULT_PREFIX);
+/// assert_eq!(cachify.cache_key("k"), "CACHIFY-k");
+/// ```
 pub const DEFAULT_PREFIX: &str = "CACHIFY-";
 /// How long a lock lives when its holder never releases it, unless configured.
+///
+/// ```
+/// use cachify::instance::DEFAULT_LOCK_EXPIRATION;
+/// let cachify = cachify::Cachify::builder().build();
+/// assert_eq!(cachify.default_lock_expiration(), Some(DEFAULT_LOCK_EXPIRATION));
+/// ```
 pub const DEFAULT_LOCK_EXPIRATION: Duration = Duration::from_secs(30);
 /// How long a pool slot lives when its holder never releases it, unless configured.
+///
+/// ```
+/// use cachify::instance::DEFAULT_POOL_SLOT_EXPIRATION;
+/// let cachify = cachify::Cachify::builder().build();
+/// assert_eq!(cachify.default_pool_slot_expiration(), Some(DEFAULT_POOL_SLOT_EXPIRATION));
+/// ```
 pub const DEFAULT_POOL_SLOT_EXPIRATION: Duration = Duration::from_secs(600);
 /// How often a waiting lock retries when no release wakes it first, unless configured.
+///
+/// ```
+/// use cachify::instance::DEFAULT_LOCK_POLL_INTERVAL;
+/// let cachify = cachify::Cachify::builder().build();
+/// assert_eq!(cachify.lock_poll_interval(), DEFAULT_LOCK_POLL_INTERVAL);
+/// ```
 pub const DEFAULT_LOCK_POLL_INTERVAL: Duration = Duration::from_millis(100);
 /// The shortest poll interval accepted; shorter ones are raised to it.
+///
+/// ```
+/// use std::time::Duration;
+/// use cachify::instance::MIN_LOCK_POLL_INTERVAL;
+/// let cachify = cachify::Cachify::builder().lock_poll_interval(Duration::ZERO).build();
+/// assert_eq!(cachify.lock_poll_interval(), MIN_LOCK_POLL_INTERVAL);
+/// ```
 pub const MIN_LOCK_POLL_INTERVAL: Duration = Duration::from_millis(1);
 
 static GLOBAL: ArcSwapOption<Cachify> = ArcSwapOption::const_empty();
+/// Bumped (after the store) every time the global is replaced, so per-thread copies of
+/// the global can be checked with one load of a line nobody writes on the hit path.
+static GLOBAL_GENERATION: AtomicU64 = AtomicU64::new(0);
 
 /// A configured cachify: key prefix, defaults, and the backends behind them.
 ///
@@ -139,37 +187,95 @@ impl Cachify {
         result.ok_or(Error::NotInitialized)
     }
 
+    /// How many times the global has been replaced; a copy of the global taken after
+    /// reading generation `g` is current as long as this still returns `g`.
+    pub(crate) fn global_generation() -> u64 {
+        GLOBAL_GENERATION.load(Ordering::Acquire)
+    }
+
     /// The prefix put in front of every key of this instance.
+    ///
+    /// ```
+    /// let cachify = cachify::Cachify::builder().prefix("APP-").build();
+    /// assert_eq!(cachify.prefix(), "APP-");
+    /// ```
     pub fn prefix(&self) -> &str {
         &self.inner.config.prefix
     }
 
     /// The ttl of cached values whose `#[cached]` omits `ttl` (`None`: never expire).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let cachify = cachify::Cachify::builder().build();
+    /// assert_eq!(cachify.default_cache_ttl(), None);
+    /// let cachify = cachify::Cachify::builder().default_cache_ttl(Duration::from_secs(60)).build();
+    /// assert_eq!(cachify.default_cache_ttl(), Some(Duration::from_secs(60)));
+    /// ```
     pub fn default_cache_ttl(&self) -> Option<Duration> {
         self.inner.config.default_cache_ttl
     }
 
     /// The expiry of locks that do not set `exp` (`None`: never expire).
+    ///
+    /// ```
+    /// let cachify = cachify::Cachify::builder().default_lock_expiration(None).build();
+    /// assert_eq!(cachify.default_lock_expiration(), None);
+    /// ```
     pub fn default_lock_expiration(&self) -> Option<Duration> {
         self.inner.config.default_lock_expiration
     }
 
     /// The expiry of pool slots whose pool does not set `slot_exp` (`None`: never).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let cachify = cachify::Cachify::builder()
+    ///     .default_pool_slot_expiration(Duration::from_secs(120))
+    ///     .build();
+    /// assert_eq!(cachify.default_pool_slot_expiration(), Some(Duration::from_secs(120)));
+    /// ```
     pub fn default_pool_slot_expiration(&self) -> Option<Duration> {
         self.inner.config.default_pool_slot_expiration
     }
 
     /// How often a waiting lock or pool retries when no release wakes it first.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let cachify = cachify::Cachify::builder().lock_poll_interval(Duration::from_millis(20)).build();
+    /// assert_eq!(cachify.lock_poll_interval(), Duration::from_millis(20));
+    /// ```
     pub fn lock_poll_interval(&self) -> Duration {
         self.inner.config.lock_poll_interval
     }
 
     /// The backend used by sync code.
+    ///
+    /// ```
+    /// let cachify = cachify::Cachify::builder().prefix("APP-").build();
+    /// let key = cachify.cache_key("greeting");
+    /// cachify.sync_client().set(&key, b"hello", None, false)?;
+    /// assert_eq!(cachify.sync_client().get(&key)?.as_deref(), Some(&b"hello"[..]));
+    /// # Ok::<(), cachify::BackendError>(())
+    /// ```
     pub fn sync_client(&self) -> &dyn SyncClient {
         &*self.inner.sync_client
     }
 
     /// The backend used by async code.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), cachify::BackendError> {
+    /// let cachify = cachify::Cachify::builder().build();
+    /// cachify.async_client().set("k", b"v", None, false).await?;
+    /// assert!(cachify.async_client().get("k").await?.is_some());
+    /// // Built without clients, both sides share one in-memory store:
+    /// assert!(cachify.sync_client().get("k")?.is_some());
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn async_client(&self) -> &dyn AsyncClient {
         &*self.inner.async_client
     }
@@ -219,6 +325,13 @@ impl Cachify {
     }
 
     /// Whether two handles are the same instance (clones of one another).
+    ///
+    /// ```
+    /// let a = cachify::Cachify::builder().build();
+    /// let b = cachify::Cachify::builder().build();
+    /// assert!(a.same_instance(&a.clone()));
+    /// assert!(!a.same_instance(&b));
+    /// ```
     pub fn same_instance(&self, other: &Cachify) -> bool {
         Arc::ptr_eq(&self.inner, &other.inner)
     }
@@ -267,6 +380,11 @@ pub struct CachifyBuilder {
 impl CachifyBuilder {
     /// The prefix of every key (default [`DEFAULT_PREFIX`]). Instances with different
     /// prefixes never see each other's entries, even on one backend.
+    ///
+    /// ```
+    /// let cachify = cachify::Cachify::builder().prefix("BILLING-").build();
+    /// assert_eq!(cachify.lock_key("invoice"), "BILLING-lock:invoice");
+    /// ```
     pub fn prefix(mut self, prefix: impl Into<String>) -> Self {
         self.config.prefix = prefix.into();
         self
@@ -274,6 +392,12 @@ impl CachifyBuilder {
 
     /// The ttl of cached values whose `#[cached]` omits `ttl` (default `None`: never
     /// expire). Accepts a `Duration` or an `Option<Duration>`.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let cachify = cachify::Cachify::builder().default_cache_ttl(Duration::from_secs(300)).build();
+    /// assert_eq!(cachify.default_cache_ttl(), Some(Duration::from_secs(300)));
+    /// ```
     pub fn default_cache_ttl(mut self, ttl: impl Into<Option<Duration>>) -> Self {
         self.config.default_cache_ttl = ttl.into();
         self
@@ -281,6 +405,12 @@ impl CachifyBuilder {
 
     /// The expiry of locks that omit `exp` (default [`DEFAULT_LOCK_EXPIRATION`], 30 s;
     /// `None`: locks never expire by themselves).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let cachify = cachify::Cachify::builder().default_lock_expiration(Duration::from_secs(90)).build();
+    /// assert_eq!(cachify.default_lock_expiration(), Some(Duration::from_secs(90)));
+    /// ```
     pub fn default_lock_expiration(mut self, exp: impl Into<Option<Duration>>) -> Self {
         self.config.default_lock_expiration = exp.into();
         self
@@ -288,6 +418,11 @@ impl CachifyBuilder {
 
     /// The expiry of pool slots whose pool omits `slot_exp` (default
     /// [`DEFAULT_POOL_SLOT_EXPIRATION`], 600 s; `None`: slots never expire).
+    ///
+    /// ```
+    /// let cachify = cachify::Cachify::builder().default_pool_slot_expiration(None).build();
+    /// assert_eq!(cachify.default_pool_slot_expiration(), None);
+    /// ```
     pub fn default_pool_slot_expiration(mut self, exp: impl Into<Option<Duration>>) -> Self {
         self.config.default_pool_slot_expiration = exp.into();
         self
@@ -295,19 +430,50 @@ impl CachifyBuilder {
 
     /// How often a waiting lock or pool retries when no release wakes it first (default
     /// [`DEFAULT_LOCK_POLL_INTERVAL`], 100 ms; raised to [`MIN_LOCK_POLL_INTERVAL`]).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let cachify = cachify::Cachify::builder().lock_poll_interval(Duration::from_millis(10)).build();
+    /// assert_eq!(cachify.lock_poll_interval(), Duration::from_millis(10));
+    /// ```
     pub fn lock_poll_interval(mut self, interval: Duration) -> Self {
         self.config.lock_poll_interval = interval.max(MIN_LOCK_POLL_INTERVAL);
         self
     }
 
-    /// The backend of sync code.
+    /// The backend of sync code. A [`MemoryClient`] given here also serves the async
+    /// side unless that gets a client of its own.
+    ///
+    /// ```
+    /// use cachify::{Cachify, MemoryClient, SyncClient};
+    ///
+    /// let store = MemoryClient::new();
+    /// let cachify = Cachify::builder().sync_client(store.clone()).build();
+    /// cachify.sync_client().set("k", b"v", None, false)?;
+    /// assert_eq!(store.get("k")?.as_deref(), Some(&b"v"[..]));
+    /// # Ok::<(), cachify::BackendError>(())
+    /// ```
     pub fn sync_client(mut self, client: impl SyncClient) -> Self {
         self.shared_memory = as_memory(&client).or(self.shared_memory);
         self.sync_client = Some(Arc::new(client));
         self
     }
 
-    /// The backend of async code.
+    /// The backend of async code. A [`MemoryClient`] given here also serves the sync
+    /// side unless that gets a client of its own.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), cachify::BackendError> {
+    /// use cachify::{AsyncClient, Cachify, MemoryClient};
+    ///
+    /// let store = MemoryClient::new();
+    /// let cachify = Cachify::builder().async_client(store.clone()).build();
+    /// cachify.async_client().set("k", b"v", None, false).await?;
+    /// assert!(AsyncClient::get(&store, "k").await?.is_some());
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn async_client(mut self, client: impl AsyncClient) -> Self {
         self.shared_memory = as_memory(&client).or(self.shared_memory);
         self.async_client = Some(Arc::new(client));
@@ -315,6 +481,11 @@ impl CachifyBuilder {
     }
 
     /// Builds an independent instance; the global one is left alone.
+    ///
+    /// ```
+    /// let reports = cachify::Cachify::builder().prefix("REPORTS-").build();
+    /// assert_eq!(reports.prefix(), "REPORTS-");
+    /// ```
     pub fn build(self) -> Cachify {
         let memory = self.shared_memory.unwrap_or_default();
         let sync_client = self.sync_client.unwrap_or_else(|| Arc::new(memory.clone()));
@@ -331,9 +502,19 @@ impl CachifyBuilder {
 
     /// Builds the instance and registers it as the global one, replacing any previous
     /// global; returns it.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let cachify = cachify::Cachify::builder()
+    ///     .default_cache_ttl(Duration::from_secs(60))
+    ///     .init();
+    /// assert!(cachify.same_instance(&cachify::Cachify::global()?));
+    /// # Ok::<(), cachify::Error>(())
+    /// ```
     pub fn init(self) -> Cachify {
         let cachify = self.build();
         GLOBAL.store(Some(Arc::new(cachify.clone())));
+        GLOBAL_GENERATION.fetch_add(1, Ordering::Release);
         cachify
     }
 }

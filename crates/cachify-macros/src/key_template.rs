@@ -50,7 +50,50 @@ impl KeyTemplate {
     /// `::core::format_args!("...", a, self.id)`, spanned at the key.
     pub fn format_args(&self) -> TokenStream {
         let format = LitStr::new(&self.format, self.span);
-        let holes = self.holes.iter().map(|path| {
+        let holes = self.hole_exprs();
+        quote_spanned!(self.span=> ::core::format_args!(#format #(, #holes)*))
+    }
+
+    /// Statements that write the key into `buf` (a `&mut String` binding): literal text
+    /// with `push_str`, plain placeholders through `KeyPart` (integers and strings
+    /// without `fmt`), the others (and any type `KeyPart` does not know) through
+    /// `format_args!`, which is where a type that is not `Display` is reported.
+    pub fn write_into(&self, buf: &Ident) -> TokenStream {
+        let holes: Vec<TokenStream> = self.hole_exprs().collect();
+        let pieces = split_format(&self.format)
+            .into_iter()
+            .map(|piece| match piece {
+                Piece::Text(text) => quote!(#buf.push_str(#text);),
+                Piece::Hole { index, spec } => {
+                    let hole = &holes[index];
+                    let format = LitStr::new(&format!("{{{spec}}}"), self.span);
+                    // A failing `Display` impl leaves a partial key; that is the impl's bug
+                    // to fix, not a reason to fail the call.
+                    let formatted = quote_spanned!(self.span=>
+                        let _ = ::core::fmt::Write::write_fmt(
+                            #buf,
+                            ::core::format_args!(#format, #hole),
+                        );
+                    );
+                    if spec.is_empty() {
+                        quote! {
+                            #[allow(unused_imports)]
+                            use ::cachify::__private::cache::{Direct as _, ViaDisplay as _};
+                            if !(&::cachify::__private::cache::KeyPart(&#hole)).write_key(#buf) {
+                                #formatted
+                            }
+                        }
+                    } else {
+                        formatted
+                    }
+                }
+            });
+        quote!(#({ #pieces })*)
+    }
+
+    /// One expression per hole, e.g. `a`, `self.id`, `for_date.year`.
+    fn hole_exprs(&self) -> impl Iterator<Item = TokenStream> + '_ {
+        self.holes.iter().map(|path| {
             let parts = path.iter().map(|part| {
                 if part == "self" {
                     quote_spanned!(self.span=> self)
@@ -60,17 +103,50 @@ impl KeyTemplate {
                 }
             });
             quote!(#(#parts).*)
-        });
-        quote_spanned!(self.span=> ::core::format_args!(#format #(, #holes)*))
+        })
     }
+}
 
-    /// A statement that writes the key into `buf` (a `&mut String` binding).
-    pub fn write_into(&self, buf: &Ident) -> TokenStream {
-        let args = self.format_args();
-        // A failing `Display` impl leaves a partial key; that is the impl's bug to fix,
-        // not a reason to fail the call.
-        quote!(let _ = ::core::fmt::Write::write_fmt(#buf, #args);)
+/// A piece of a compiled format string.
+#[derive(Debug, PartialEq)]
+enum Piece {
+    /// Literal text, braces unescaped.
+    Text(String),
+    /// The `index`th hole, with its `:spec` (empty for a plain `{}`).
+    Hole { index: usize, spec: String },
+}
+
+/// Splits a format string built by [`compile_str`] into text and holes.
+fn split_format(format: &str) -> Vec<Piece> {
+    let mut pieces = Vec::new();
+    let mut text = String::new();
+    let mut index = 0;
+    let mut chars = format.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '{' if chars.peek() == Some(&'{') => {
+                chars.next();
+                text.push('{');
+            }
+            '}' if chars.peek() == Some(&'}') => {
+                chars.next();
+                text.push('}');
+            }
+            '{' => {
+                let spec: String = chars.by_ref().take_while(|&c| c != '}').collect();
+                if !text.is_empty() {
+                    pieces.push(Piece::Text(std::mem::take(&mut text)));
+                }
+                pieces.push(Piece::Hole { index, spec });
+                index += 1;
+            }
+            c => text.push(c),
+        }
     }
+    if !text.is_empty() {
+        pieces.push(Piece::Text(text));
+    }
+    pieces
 }
 
 /// Why a template does not compile; rendered with the function's argument list.
@@ -275,6 +351,26 @@ mod tests {
         let out = compile("{{x}}-{x:?}-{n:04}", &["x", "n"], false).unwrap();
         assert_eq!(out.0, "{{x}}-{:?}-{:04}");
         assert_eq!(holes(&out), ["x", "n"]);
+    }
+
+    #[test]
+    fn format_strings_split_into_text_and_holes() {
+        let out = compile("{{k}}-{a}/{b:?}", &["a", "b"], false).unwrap();
+        assert_eq!(
+            split_format(&out.0),
+            [
+                Piece::Text("{k}-".into()),
+                Piece::Hole {
+                    index: 0,
+                    spec: String::new()
+                },
+                Piece::Text("/".into()),
+                Piece::Hole {
+                    index: 1,
+                    spec: ":?".into()
+                },
+            ]
+        );
     }
 
     #[test]

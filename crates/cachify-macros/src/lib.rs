@@ -3,19 +3,19 @@
 //!
 //! # How the crate is organised
 //!
-//! Every attribute goes through the same pipeline, [`expand::run`]:
+//! Every attribute goes through the same pipeline, `expand::run`:
 //!
-//! 1. **parse**: [`args`] parses the options against the attribute's `Accepts` table
-//!    (allowed and required options); [`signature`] analyses the function (receiver,
+//! 1. **parse**: `args` parses the options against the attribute's `Accepts` table
+//!    (allowed and required options); `signature` analyses the function (receiver,
 //!    plain argument names, asyncness, return kind: unit / plain / `Result` / `Option`);
-//!    [`key_template`] compiles `key = "..."` into a `format_args!` over the arguments;
-//!    [`stack`] splits off a hidden inner function when another of our attributes is
+//!    `key_template` compiles `key = "..."` into a `format_args!` over the arguments;
+//!    `stack` splits off a hidden inner function when another of our attributes is
 //!    stacked under this one. All errors are collected and reported together, after the
 //!    unchanged item (one error, not a cascade).
 //! 2. **expand**: the attribute's `expand/<name>.rs` turns the prepared `Target` into a
 //!    wrapper body plus its companions (`reset`, `is_locked`, ...), and
 //!    `Target::finish` emits the function with its signature untouched, the companions
-//!    ([`companions`]: a module `f` for free functions, methods `f_<name>` for methods)
+//!    (`companions`: a module `f` for free functions, methods `f_<name>` for methods)
 //!    and the inner layer.
 //!
 //! # Adding an attribute
@@ -45,31 +45,332 @@ mod stack;
 
 /// Caches a function's result under a key rendered from its arguments.
 ///
-/// See the `cachify` crate's documentation for the options and companions.
+/// Used as `#[cachify::cached(key = "...")]` (or `use cachify::cached;`) on a `fn` or
+/// `async fn`, free function or method; the function keeps its signature exactly as
+/// written. The first call with a key runs the body and stores its result; later calls
+/// with the same key return the stored value without running it. The return type must
+/// be `serde::Serialize + serde::de::DeserializeOwned` (for `Result<T, E>`, only `T`),
+/// unless `enc_dec` converts it.
+///
+/// # Options
+///
+/// | option | default | meaning |
+/// |---|---|---|
+/// | `key = "..."` | required | the key, a template over the arguments: `{a}`, `{}`, `{0}`, `{self.id}`, `{user.name}`, `{tags:?}`; checked at compile time |
+/// | `ttl = 60` / `None` / `Duration` expr | the instance's `default_cache_ttl` (unset: never expire) | how long a stored value lives: an integer literal is seconds, `None` never expires, anything else is a `std::time::Duration` (or `Option<Duration>`) |
+/// | `enc_dec = (encode, decode)` | serde | `encode: Fn(&T) -> E` before storing, `decode: Fn(E) -> T` after loading; `E` is what gets serialised |
+/// | `cachify = PATH` | the global instance | a static that derefs to a `Cachify` |
+///
+/// # Companions
+///
+/// - a free function `f` gets a module `f` with `f::reset(args..)`;
+/// - a method `m` gets a sibling method `self.m_reset(args..)`.
+///
+/// A companion takes the function's arguments, is `async` when the function is, and
+/// returns `Result<(), cachify::Error>`. `reset` deletes the entry of those arguments
+/// (from every layer, when several `#[cached]` are stacked).
+///
+/// # Behaviour
+///
+/// - Every stored value is a hit, `None` and `()` included; `Err` is never stored.
+/// - Concurrent misses on one key of one instance run the body once (single-flight).
+/// - The cache fails open: a backend error or an entry that no longer decodes is logged
+///   with `tracing` and the body runs.
+/// - Using the global instance before `cachify::init_cachify()` panics, saying so.
+/// - Stacking two `#[cached]` makes a multi-layer cache, the outer one consulted first.
+/// - Companion modules `use super::*`, so a cached free function must be declared at
+///   module level, not inside another function.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use cachify::cached;
+///
+/// #[cached(key = "sum-{a}-{b}", ttl = 60)]
+/// fn sum(a: i32, b: i32) -> i32 {
+///     println!("computing {a} + {b}");
+///     a + b
+/// }
+///
+/// struct Users {
+///     tenant: u32,
+/// }
+///
+/// impl Users {
+///     #[cached(key = "user-{self.tenant}-{id}", ttl = Duration::from_secs(300))]
+///     async fn name(&self, id: u32) -> Result<String, cachify::Error> {
+///         Ok(format!("user {id} of tenant {}", self.tenant))
+///     }
+/// }
+///
+/// #[tokio::main(flavor = "current_thread")]
+/// async fn main() -> Result<(), cachify::Error> {
+///     cachify::init_cachify();
+///     assert_eq!(sum(1, 2), 3); // runs the body
+///     assert_eq!(sum(1, 2), 3); // from the cache
+///     sum::reset(1, 2)?; // the next call runs the body again
+///
+///     let users = Users { tenant: 7 };
+///     assert_eq!(users.name(1).await?, "user 1 of tenant 7");
+///     users.name_reset(1).await?;
+///     Ok(())
+/// }
+/// ```
+///
+/// On a dedicated instance, with a conversion for a type that is not serde-ready:
+///
+/// ```
+/// use std::sync::LazyLock;
+/// use cachify::{cached, Cachify};
+///
+/// struct Celsius(f64);
+///
+/// static LOCAL: LazyLock<Cachify> = LazyLock::new(|| Cachify::builder().prefix("LOCAL-").build());
+///
+/// #[cached(key = "temperature-{city}", cachify = LOCAL, enc_dec = (|c: &Celsius| c.0, Celsius))]
+/// fn temperature(city: &str) -> Celsius {
+///     Celsius(if city == "Oslo" { 4.5 } else { 21.0 })
+/// }
+///
+/// fn main() {
+///     assert_eq!(temperature("Oslo").0, 4.5);
+///     assert_eq!(temperature("Oslo").0, 4.5); // decoded from the stored f64
+/// }
+/// ```
 #[proc_macro_attribute]
 pub fn cached(args: TokenStream, item: TokenStream) -> TokenStream {
     expand::run(&expand::cached::ACCEPTS, expand::cached::expand, args, item)
 }
 
-/// Runs a function under a lock whose key is rendered from its arguments.
+/// Runs a function under a distributed lock whose key is rendered from its arguments.
 ///
-/// See the `cachify` crate's documentation for the options and companions.
+/// Used as `#[cachify::lock(key = "...")]` on a `fn` or `async fn` (free function or
+/// method) that returns `Result<T, E>` with `E: From<cachify::Error>`: a call that cannot
+/// take the lock returns `Err(cachify::Error::Locked { .. }.into())` without running the
+/// body, and a backend failure arrives as `Err(..)` too. Any other return type is a
+/// compile error that says so. The lock is the same as `cachify::lock(key)`'s, so the
+/// two exclude each other.
+///
+/// # Options
+///
+/// | option | default | meaning |
+/// |---|---|---|
+/// | `key = "..."` | required | the lock key, a template over the arguments (`{arg}`, `{self.id}`, `{x:?}`) |
+/// | `nowait = bool` | `true` | `true`: fail at once when held; `false`: wait for the release |
+/// | `timeout = 10` / `None` / `Duration` expr | `None` | with `nowait = false`, how long to wait (integer literal: seconds; `None`: as long as it takes) |
+/// | `exp = 30` / `None` / `Duration` expr | the instance's `default_lock_expiration` (30 s) | how long the lock lives if the process dies mid-call (`None`: until released) |
+/// | `cachify = PATH` | the global instance | a static that derefs to a `Cachify` |
+///
+/// # Companions
+///
+/// With the function's arguments and asyncness, returning `Result<_, cachify::Error>`:
+///
+/// - free function `f`: `f::is_locked(args..)` (whether anyone holds the lock) and
+///   `f::release(args..)` (frees it whoever holds it);
+/// - method `m`: `self.m_is_locked(args..)` and `self.m_release(args..)`.
+///
+/// The lock is released when the body returns, returns an error, panics, or (async)
+/// when the call's future is dropped.
+///
+/// # Examples
+///
+/// ```
+/// use cachify::{lock, Error};
+///
+/// #[lock(key = "import-{source}", nowait = false, timeout = 10, exp = 60)]
+/// fn import(source: &str) -> Result<usize, Error> {
+///     // ... one import per source at a time, across every process sharing the backend ...
+///     Ok(source.len())
+/// }
+///
+/// fn main() -> Result<(), Error> {
+///     cachify::init_cachify();
+///     assert_eq!(import("crm")?, 3);
+///     assert!(!import::is_locked("crm")?);
+///
+///     // While someone holds the lock, a `nowait` call is refused:
+///     let _held = cachify::lock("report").acquire()?;
+///     assert!(matches!(report(), Err(Error::Locked { .. })));
+///     Ok(())
+/// }
+///
+/// #[lock(key = "report")]
+/// fn report() -> Result<(), Error> {
+///     Ok(())
+/// }
+/// ```
+///
+/// On an async method:
+///
+/// ```
+/// use cachify::{lock, Error};
+///
+/// struct Account {
+///     id: u32,
+/// }
+///
+/// impl Account {
+///     #[lock(key = "account-{self.id}", nowait = false, timeout = 5)]
+///     async fn withdraw(&self, amount: u64) -> Result<u64, Error> {
+///         Ok(amount)
+///     }
+/// }
+///
+/// #[tokio::main(flavor = "current_thread")]
+/// async fn main() -> Result<(), Error> {
+///     cachify::init_cachify();
+///     let account = Account { id: 7 };
+///     assert_eq!(account.withdraw(30).await?, 30);
+///     assert!(!account.withdraw_is_locked(30).await?);
+///     account.withdraw_release(30).await?; // forced release: nothing held, no error
+///     Ok(())
+/// }
+/// ```
 #[proc_macro_attribute]
 pub fn lock(args: TokenStream, item: TokenStream) -> TokenStream {
     expand::run(&expand::lock::ACCEPTS, expand::lock::expand, args, item)
 }
 
-/// Skips a call while another call with the same key is running.
+/// Skips a call while another call with the same key is still running.
 ///
-/// See the `cachify` crate's documentation for the options and companions.
+/// Used as `#[cachify::once(key = "...")]` on a `fn` or `async fn` (free function or
+/// method), typically a background job that a scheduler may fire again before the
+/// previous run ended. The first call takes a lock on the rendered key and runs; a call
+/// made while it runs does not run the body and returns at once. The lock is released
+/// when the running call ends: it returns, returns an error, panics, or (async) its
+/// future is dropped.
+///
+/// # Options
+///
+/// | option | default | meaning |
+/// |---|---|---|
+/// | `key = "..."` | required | the key template, over the arguments (`{order_id}`, `{self.id}`, `{date.year}`) |
+/// | `return_on_locked = EXPR` | `Default::default()` (`Ok(Default::default())` for a `Result`) | what a skipped call returns: an expression of the return type |
+/// | `raise_on_locked = true` | `false` | a skipped call returns `Err(cachify::Error::Locked { .. }.into())`; needs `Result<T, E>` with `E: From<cachify::Error>` |
+/// | `cachify = PATH` | the global instance | a static that derefs to a `Cachify` |
+///
+/// The lock expires after the instance's `default_lock_expiration` (30 s unless
+/// configured) if the process dies mid-run.
+///
+/// # Companions
+///
+/// As for `#[lock]`: `f::is_locked(args..)` and `f::release(args..)` for a free function,
+/// `self.m_is_locked(args..)` and `self.m_release(args..)` for a method, with the
+/// function's arguments and asyncness, returning `Result<_, cachify::Error>`.
+///
+/// # Failures
+///
+/// A skipped call is not a failure. When the backend fails, a function returning
+/// `Result` gets `Err(e.into())`; any other function logs it (`tracing`) and skips the
+/// call, as if the key were held: `#[once]` never runs a job unguarded.
+///
+/// # Examples
+///
+/// ```
+/// use cachify::{once, Error};
+///
+/// #[once(key = "check-order-{order_id}", return_on_locked = "in progress")]
+/// fn check_order(order_id: u64) -> &'static str {
+///     let _ = order_id; // ... check the order, update it, save ...
+///     "checked"
+/// }
+///
+/// #[once(key = "nightly-export", raise_on_locked = true)]
+/// async fn nightly_export() -> Result<(), Error> {
+///     Ok(())
+/// }
+///
+/// #[tokio::main(flavor = "current_thread")]
+/// async fn main() -> Result<(), Error> {
+///     cachify::init_cachify();
+///     assert_eq!(check_order(1), "checked");
+///
+///     // While another worker runs order 1, a call for it is skipped:
+///     let _running = cachify::lock("check-order-1").acquire()?;
+///     assert_eq!(check_order(1), "in progress");
+///     assert!(check_order::is_locked(1)?);
+///     assert_eq!(check_order(2), "checked"); // other keys run
+///
+///     nightly_export().await?;
+///     assert!(!nightly_export::is_locked().await?);
+///     Ok(())
+/// }
+/// ```
 #[proc_macro_attribute]
 pub fn once(args: TokenStream, item: TokenStream) -> TokenStream {
     expand::run(&expand::once::ACCEPTS, expand::once::expand, args, item)
 }
 
-/// Limits how many calls with the same key run at once.
+/// Limits how many calls with the same key run at once, across threads, tasks and processes.
 ///
-/// See the `cachify` crate's documentation for the options and companions.
+/// Used as `#[cachify::pooled(key = "...", max_size = N)]` on a `fn` or `async fn` (free
+/// function or method): each call takes a slot of the pool named by the rendered key for
+/// the duration of the body, so at most `max_size` calls per key run at a time. The slot
+/// is released when the call ends, however it ends (also when an async call's future is
+/// dropped); a holder that dies stops counting after `slot_exp`.
+///
+/// # Options
+///
+/// | option | default | meaning |
+/// |---|---|---|
+/// | `key = "..."` | required | the pool key, a template over the arguments (`{user_id}`, `{self.id}`, `{x:?}`) |
+/// | `max_size = N` | required | at most `N` concurrent calls per rendered key (any `usize` expression) |
+/// | `slot_exp = 30` / `None` / `Duration` expr | the instance's `default_pool_slot_expiration` (600 s) | how long a slot counts if never released (integer literal: seconds; `None`: forever) |
+/// | `on_full = path` | none | called with the same arguments (receiver first, for methods) instead of the body when the pool is full; a plain fn returning the same type |
+/// | `raise_on_full = true` | `false` | a full pool returns `Err(cachify::Error::PoolFull { .. }.into())`; needs `Result<T, E>` with `E: From<cachify::Error>` |
+/// | `cachify = PATH` | the global instance | a static that derefs to a `Cachify` |
+///
+/// With neither `on_full` nor `raise_on_full`, a call that finds the pool full returns
+/// `Default::default()` (`Ok(Default::default())` for a `Result`). A backend failure is
+/// `Err(e.into())` in a function returning `Result`; any other function logs it and
+/// behaves as if the pool were full, so a broken backend never lets more than `max_size`
+/// callers through.
+///
+/// # Companions
+///
+/// `f::size(args..)` for a free function, `self.m_size(args..)` for a method: how many
+/// slots of the pool named by those arguments are held now, as `Result<usize,
+/// cachify::Error>` (async when the function is).
+///
+/// # Examples
+///
+/// ```
+/// use std::sync::LazyLock;
+/// use cachify::{pooled, Cachify, Error};
+///
+/// static API: LazyLock<Cachify> = LazyLock::new(|| Cachify::builder().build());
+///
+/// fn busy(user_id: u64) -> String {
+///     format!("try again later, {user_id}")
+/// }
+///
+/// #[pooled(key = "api-{user_id}", max_size = 2, on_full = busy, cachify = API)]
+/// async fn call_api(user_id: u64) -> String {
+///     format!("response for {user_id}")
+/// }
+///
+/// #[pooled(key = "exports", max_size = 1, slot_exp = 300, raise_on_full = true, cachify = API)]
+/// fn export() -> Result<&'static str, Error> {
+///     Ok("exported")
+/// }
+///
+/// #[tokio::main(flavor = "current_thread")]
+/// async fn main() -> Result<(), Error> {
+///     assert_eq!(call_api(1).await, "response for 1");
+///     assert_eq!(call_api::size(1).await?, 0);
+///
+///     // Two calls for user 1 are running elsewhere: the next one gets `on_full`'s answer.
+///     let _a = API.pool("api-1", 2).acquire()?;
+///     let _b = API.pool("api-1", 2).acquire()?;
+///     assert_eq!(call_api(1).await, "try again later, 1");
+///
+///     assert_eq!(export()?, "exported");
+///     let _running = API.pool("exports", 1).acquire()?;
+///     assert!(matches!(export(), Err(Error::PoolFull { max_size: 1, .. })));
+///     Ok(())
+/// }
+/// ```
 #[proc_macro_attribute]
 pub fn pooled(args: TokenStream, item: TokenStream) -> TokenStream {
     expand::run(&expand::pooled::ACCEPTS, expand::pooled::expand, args, item)

@@ -2,14 +2,15 @@
 //!
 //! Guarantees:
 //! - `set(nx = true)`, compare-and-delete, extend-if-owner and the pool operations each
-//!   run under one shard lock: atomic among all threads and tasks of the process.
+//!   run under their key's shard lock: atomic among all threads and tasks of the process.
+//! - Reads take no lock: entries live in one lock-free map ([`papaya`]) that writers
+//!   update under their shard lock, so readers of one key (or of many) never write
+//!   shared memory and scale with the cores, while writes stay serialised per shard.
 //! - Expiry is checked on every read, so an expired value is never returned.
 //! - Expired entries are *reclaimed*, not only hidden: every shard keeps its deadlines in
 //!   a min-heap; writes pop a few due entries, and a background reaper thread (one per
 //!   process, shared by all clients, gone with the last client) sweeps every shard, so
 //!   memory stays bounded under churn even for keys that are never read again.
-//! - Keys are spread over independent shards, so threads working on different keys do
-//!   not serialise on one lock, and reads of one shard proceed in parallel.
 //! - Releases (compare-and-delete, delete, pool release, expiry) wake waiters in the
 //!   same process through a [`ReleaseHub`].
 
@@ -21,7 +22,7 @@ use std::sync::{Arc, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use parking_lot::{Mutex, RwLock};
+use parking_lot::Mutex;
 
 use super::{AsyncClient, ReleaseHub, ReleaseWatch, SyncClient};
 use crate::error::BackendError;
@@ -29,11 +30,13 @@ use crate::error::BackendError;
 const SHARDS: usize = 64;
 /// Due entries a write reclaims on its way out: enough to outpace any insertion rate.
 const RECLAIM_PER_WRITE: usize = 2;
-/// Due entries the reaper reclaims per shard per lock hold, so readers never wait long.
+/// Due entries the reaper reclaims per shard per lock hold, so writers never wait long.
 const RECLAIM_PER_SWEEP: usize = 4096;
 const REAPER_PERIOD: Duration = Duration::from_millis(100);
 
-type FastMap<V> = HashMap<String, V, foldhash::fast::RandomState>;
+type Hasher = foldhash::fast::RandomState;
+type FastMap<V> = HashMap<String, V, Hasher>;
+type Entries = papaya::HashMap<String, Entry, Hasher>;
 
 /// An in-process store implementing both [`SyncClient`] and [`AsyncClient`].
 ///
@@ -58,13 +61,14 @@ pub struct MemoryClient {
 }
 
 struct Store {
-    shards: Box<[Padded<RwLock<Shard>>]>,
-    hasher: foldhash::fast::RandomState,
+    entries: Entries,
+    /// Writers of a key hold its shard's lock; readers never take it.
+    shards: Box<[Padded<Mutex<Shard>>]>,
+    hasher: Hasher,
     hub: ReleaseHub,
 }
 
-/// One shard per cache-line pair: every read takes its shard's lock (an atomic write),
-/// so two shards sharing a line would make threads reading different keys contend.
+/// One shard per cache-line pair, so writers on different shards do not contend.
 #[repr(align(128))]
 struct Padded<T>(T);
 
@@ -76,21 +80,24 @@ impl<T> std::ops::Deref for Padded<T> {
     }
 }
 
+/// What a shard lock guards besides the right to write its keys in the map.
 #[derive(Default)]
 struct Shard {
-    entries: FastMap<Entry>,
-    /// Deadlines of entries, soonest first. May hold stale items for keys that were
-    /// overwritten or deleted since; they are checked against the entry when popped.
+    /// Deadlines of this shard's entries, soonest first. May hold stale items for keys
+    /// that were overwritten or deleted since; they are checked against the entry when
+    /// popped.
     deadlines: BinaryHeap<Reverse<(Instant, String)>>,
 }
 
+#[derive(Clone)]
 struct Entry {
     value: Value,
     deadline: Option<Instant>,
 }
 
+#[derive(Clone)]
 enum Value {
-    Bytes(Arc<[u8]>),
+    Bytes(Box<[u8]>),
     /// A pool: slot token → its own deadline.
     Slots(FastMap<Option<Instant>>),
 }
@@ -105,17 +112,37 @@ fn wrong_type(key: &str) -> BackendError {
     BackendError::new(format!("WRONGTYPE: {key} holds a pool, not a plain value"))
 }
 
-impl Shard {
+/// A shard held for writing: its heap, and the entries of the keys it owns.
+struct Writing<'a> {
+    shard: &'a mut Shard,
+    entries: papaya::HashMapRef<'a, String, Entry, Hasher, papaya::LocalGuard<'a>>,
+}
+
+impl Writing<'_> {
     fn live(&self, key: &str, now: Instant) -> Option<&Entry> {
         self.entries.get(key).filter(|entry| entry.is_live(now))
     }
 
     fn insert(&mut self, key: &str, value: Value, deadline: Option<Instant>) {
         if let Some(deadline) = deadline {
-            self.deadlines.push(Reverse((deadline, key.to_owned())));
+            self.shard
+                .deadlines
+                .push(Reverse((deadline, key.to_owned())));
         }
         self.entries
             .insert(key.to_owned(), Entry { value, deadline });
+    }
+
+    /// Replaces the entry of `key` without queueing a deadline (it is queued already).
+    fn replace(&mut self, key: &str, entry: Entry) {
+        self.entries.insert(key.to_owned(), entry);
+    }
+
+    /// Removes `key`; returns whether it held a live entry.
+    fn remove(&mut self, key: &str, now: Instant) -> bool {
+        self.entries
+            .remove(key)
+            .is_some_and(|entry| entry.is_live(now))
     }
 
     /// Pops up to `budget` due deadlines, removing the entries that really expired and
@@ -125,7 +152,7 @@ impl Shard {
             if !self.has_due(now) {
                 break;
             }
-            let Some(Reverse((_, key))) = self.deadlines.pop() else {
+            let Some(Reverse((_, key))) = self.shard.deadlines.pop() else {
                 break;
             };
             if self
@@ -137,28 +164,45 @@ impl Shard {
                 reclaimed.push(key);
             }
         }
-        // Overwrites leave stale heap items behind; rebuild before they outnumber entries.
-        if self.deadlines.len() > 2 * self.entries.len() + 1024 {
-            self.deadlines = self
-                .entries
-                .iter()
-                .filter_map(|(key, entry)| Some(Reverse((entry.deadline?, key.clone()))))
-                .collect();
-        }
+        self.drop_stale_deadlines();
         self.has_due(now)
     }
 
+    /// Overwrites and deletes leave heap items behind; past a threshold, keep only the
+    /// items that are still some entry's deadline, so the heap stays bounded.
+    fn drop_stale_deadlines(&mut self) {
+        let threshold = 2 * self.entries.len() / SHARDS + 1024;
+        if self.shard.deadlines.len() <= threshold {
+            return;
+        }
+        let entries = &self.entries;
+        self.shard.deadlines.retain(|Reverse((deadline, key))| {
+            entries
+                .get(key)
+                .is_some_and(|entry| entry.deadline == Some(*deadline))
+        });
+    }
+
     fn has_due(&self, now: Instant) -> bool {
-        matches!(self.deadlines.peek(), Some(Reverse((deadline, _))) if *deadline <= now)
+        matches!(self.shard.deadlines.peek(), Some(Reverse((deadline, _))) if *deadline <= now)
     }
 }
 
 impl MemoryClient {
     /// A new, empty store.
+    ///
+    /// ```
+    /// let store = cachify::MemoryClient::new();
+    /// let cachify = cachify::Cachify::builder().sync_client(store.clone()).build();
+    /// # let _ = cachify;
+    /// assert!(store.is_empty());
+    /// ```
     pub fn new() -> Self {
+        let hasher = Hasher::default();
         let store = Arc::new(Store {
-            shards: (0..SHARDS).map(|_| Padded(RwLock::default())).collect(),
-            hasher: foldhash::fast::RandomState::default(),
+            entries: Entries::with_hasher(hasher.clone()),
+            shards: (0..SHARDS).map(|_| Padded(Mutex::default())).collect(),
+            hasher,
             hub: ReleaseHub::new(),
         });
         reaper::register(&store);
@@ -172,11 +216,7 @@ impl MemoryClient {
     /// assert_eq!(client.len(), 0);
     /// ```
     pub fn len(&self) -> usize {
-        self.store
-            .shards
-            .iter()
-            .map(|shard| shard.read().entries.len())
-            .sum()
+        self.store.entries.len()
     }
 
     /// Whether the store holds no entry at all.
@@ -198,19 +238,16 @@ impl MemoryClient {
     /// assert!(client.is_empty());
     /// ```
     pub fn clear(&self) {
-        for shard in self.store.shards.iter() {
-            let drained: Vec<String> = {
-                let mut shard = shard.write();
-                shard.deadlines.clear();
-                shard.entries.drain().map(|(key, _)| key).collect()
-            };
-            self.notify_all(&drained);
+        let keys: Vec<String> = self.store.entries.pin().keys().cloned().collect();
+        for key in &keys {
+            self.write(key, |shard, now| shard.remove(key, now));
         }
+        self.notify_all(&keys);
     }
 
-    fn shard(&self, key: &str) -> &RwLock<Shard> {
+    fn shard(&self, key: &str) -> &Mutex<Shard> {
         let hash = self.store.hasher.hash_one(key);
-        // High bits: the shard map's own table uses the low ones.
+        // High bits: the map's own table uses the low ones.
         &self.store.shards[(hash >> 58) as usize % SHARDS].0
     }
 
@@ -220,50 +257,65 @@ impl MemoryClient {
         }
     }
 
-    /// Runs `write` on the shard of `key`, then reclaims a few due entries and wakes
-    /// the waiters of whatever was reclaimed, outside the lock.
-    fn write<R>(&self, key: &str, write: impl FnOnce(&mut Shard, Instant) -> R) -> R {
+    /// Runs `write` holding the shard lock of `key`, then reclaims a few due entries and
+    /// wakes the waiters of whatever was reclaimed, outside the lock.
+    fn write<R>(&self, key: &str, write: impl FnOnce(&mut Writing<'_>, Instant) -> R) -> R {
         let now = Instant::now();
         let mut reclaimed = Vec::new();
         let result = {
-            let mut shard = self.shard(key).write();
-            let result = write(&mut shard, now);
-            let _more_due = shard.reclaim(now, RECLAIM_PER_WRITE, &mut reclaimed);
+            let mut shard = self.shard(key).lock();
+            let mut writing = Writing {
+                shard: &mut shard,
+                entries: self.store.entries.pin(),
+            };
+            let result = write(&mut writing, now);
+            let _more_due = writing.reclaim(now, RECLAIM_PER_WRITE, &mut reclaimed);
             result
         };
         self.notify_all(&reclaimed);
         result
     }
 
-    fn get_bytes(&self, key: &str) -> Result<Option<Vec<u8>>, BackendError> {
-        let shard = self.shard(key).read();
-        match shard.live(key, Instant::now()).map(|entry| &entry.value) {
-            None => Ok(None),
-            Some(Value::Bytes(bytes)) => Ok(Some(bytes.to_vec())),
-            Some(Value::Slots(_)) => Err(wrong_type(key)),
-        }
-    }
-
-    /// `get` into the caller's buffer. The clock is read only for entries that can
-    /// expire: on the hit path of a never-expiring entry it is the most expensive step.
-    fn get_bytes_into(&self, key: &str, buf: &mut Vec<u8>) -> Result<bool, BackendError> {
-        let shard = self.shard(key).read();
-        let Some(entry) = shard.entries.get(key) else {
-            return Ok(false);
-        };
+    /// Runs `read` on the entry of `key` if it is live. The clock is read only for
+    /// entries that can expire: on the hit path of a never-expiring entry it would be
+    /// the most expensive step.
+    fn read<R>(&self, key: &str, read: impl FnOnce(&Entry) -> R) -> Option<R> {
+        let entries = self.store.entries.pin();
+        let entry = entries.get(key)?;
         if entry
             .deadline
             .is_some_and(|deadline| deadline <= Instant::now())
         {
-            return Ok(false);
+            return None;
         }
-        match &entry.value {
+        Some(read(entry))
+    }
+
+    fn get_bytes(&self, key: &str) -> Result<Option<Vec<u8>>, BackendError> {
+        match self.read(key, |entry| match &entry.value {
+            Value::Bytes(bytes) => Some(bytes.to_vec()),
+            Value::Slots(_) => None,
+        }) {
+            None => Ok(None),
+            Some(Some(bytes)) => Ok(Some(bytes)),
+            Some(None) => Err(wrong_type(key)),
+        }
+    }
+
+    /// `get` into the caller's buffer.
+    fn get_bytes_into(&self, key: &str, buf: &mut Vec<u8>) -> Result<bool, BackendError> {
+        let copied = self.read(key, |entry| match &entry.value {
             Value::Bytes(bytes) => {
                 buf.clear();
                 buf.extend_from_slice(bytes);
-                Ok(true)
+                true
             }
-            Value::Slots(_) => Err(wrong_type(key)),
+            Value::Slots(_) => false,
+        });
+        match copied {
+            None => Ok(false),
+            Some(true) => Ok(true),
+            Some(false) => Err(wrong_type(key)),
         }
     }
 
@@ -281,13 +333,7 @@ impl MemoryClient {
     fn delete_keys(&self, keys: &[&str]) -> u64 {
         let mut deleted = 0;
         for key in keys {
-            let existed = self.write(key, |shard, now| {
-                shard
-                    .entries
-                    .remove(*key)
-                    .is_some_and(|entry| entry.is_live(now))
-            });
-            if existed {
+            if self.write(key, |shard, now| shard.remove(key, now)) {
                 deleted += 1;
                 self.store.hub.notify(key);
             }
@@ -302,7 +348,7 @@ impl MemoryClient {
                 Some(Value::Bytes(bytes)) if **bytes == *expected
             );
             if owned {
-                shard.entries.remove(key);
+                shard.remove(key, now);
             }
             owned
         });
@@ -314,29 +360,22 @@ impl MemoryClient {
 
     fn expire_if_bytes_equal(&self, key: &str, expected: &[u8], ttl: Option<Duration>) -> bool {
         self.write(key, |shard, now| {
-            let deadline = ttl.map(|ttl| now + ttl);
-            let Some(entry) = shard
-                .entries
-                .get_mut(key)
-                .filter(|entry| entry.is_live(now))
-            else {
-                return false;
-            };
-            if !matches!(&entry.value, Value::Bytes(bytes) if **bytes == *expected) {
-                return false;
+            let owned = matches!(
+                shard.live(key, now).map(|entry| &entry.value),
+                Some(Value::Bytes(bytes)) if **bytes == *expected
+            );
+            if owned {
+                let value = Value::Bytes(expected.into());
+                shard.insert(key, value, ttl.map(|ttl| now + ttl));
             }
-            entry.deadline = deadline;
-            if let Some(deadline) = deadline {
-                shard.deadlines.push(Reverse((deadline, key.to_owned())));
-            }
-            true
+            owned
         })
     }
 
     fn ttl_left(&self, key: &str) -> Option<Duration> {
         let now = Instant::now();
-        let shard = self.shard(key).read();
-        let entry = shard.live(key, now)?;
+        let entries = self.store.entries.pin();
+        let entry = entries.get(key).filter(|entry| entry.is_live(now))?;
         let deadline = match &entry.value {
             Value::Bytes(_) => entry.deadline,
             // A pool waiter gets in when the *first* slot expires; the entry itself
@@ -359,15 +398,13 @@ impl MemoryClient {
         slot_ttl: Option<Duration>,
     ) -> Result<bool, BackendError> {
         self.write(key, |shard, now| {
-            let (mut slots, previous) = match shard.entries.remove(key) {
+            // Entries are shared with lock-free readers: a pool changes by replacement.
+            let (mut slots, previous) = match shard.entries.get(key) {
                 Some(Entry {
                     value: Value::Slots(slots),
                     deadline,
-                }) => (slots, deadline),
-                Some(entry) if entry.is_live(now) => {
-                    shard.entries.insert(key.to_owned(), entry);
-                    return Err(wrong_type(key));
-                }
+                }) => (slots.clone(), *deadline),
+                Some(entry) if entry.is_live(now) => return Err(wrong_type(key)),
                 _ => (FastMap::default(), None),
             };
             slots.retain(|_, deadline| deadline.is_none_or(|deadline| deadline > now));
@@ -376,6 +413,7 @@ impl MemoryClient {
                 slots.insert(token.to_owned(), slot_ttl.map(|ttl| now + ttl));
             }
             if slots.is_empty() {
+                shard.remove(key, now);
                 return Ok(admitted);
             }
             // The pool entry lives as long as its longest slot, so a pool whose
@@ -387,9 +425,7 @@ impl MemoryClient {
                 // Its heap item is still queued (it is popped only once due, and a due
                 // entry is gone): refusals on a full pool must not grow the heap.
                 let value = Value::Slots(slots);
-                shard
-                    .entries
-                    .insert(key.to_owned(), Entry { value, deadline });
+                shard.replace(key, Entry { value, deadline });
             } else {
                 shard.insert(key, Value::Slots(slots), deadline);
             }
@@ -399,22 +435,30 @@ impl MemoryClient {
 
     fn release_slot(&self, key: &str, token: &str) -> Result<bool, BackendError> {
         let released = self.write(key, |shard, now| {
-            let Some(entry) = shard
-                .entries
-                .get_mut(key)
-                .filter(|entry| entry.is_live(now))
-            else {
+            let Some(entry) = shard.live(key, now) else {
                 return Ok(false);
             };
-            let Value::Slots(slots) = &mut entry.value else {
+            let Value::Slots(slots) = &entry.value else {
                 return Err(wrong_type(key));
             };
+            let Some(&slot) = slots.get(token) else {
+                return Ok(false);
+            };
             // A slot past its own deadline no longer counted: nothing is freed.
-            let released = slots
-                .remove(token)
-                .is_some_and(|deadline| deadline.is_none_or(|deadline| deadline > now));
+            let released = slot.is_none_or(|deadline| deadline > now);
+            let mut slots = slots.clone();
+            slots.remove(token);
             if slots.is_empty() {
-                shard.entries.remove(key);
+                shard.remove(key, now);
+            } else {
+                let deadline = entry.deadline;
+                shard.replace(
+                    key,
+                    Entry {
+                        value: Value::Slots(slots),
+                        deadline,
+                    },
+                );
             }
             Ok(released)
         })?;
@@ -426,8 +470,12 @@ impl MemoryClient {
 
     fn live_slots(&self, key: &str) -> Result<usize, BackendError> {
         let now = Instant::now();
-        let shard = self.shard(key).read();
-        match shard.live(key, now).map(|entry| &entry.value) {
+        let entries = self.store.entries.pin();
+        match entries
+            .get(key)
+            .filter(|entry| entry.is_live(now))
+            .map(|entry| &entry.value)
+        {
             None => Ok(0),
             Some(Value::Slots(slots)) => Ok(slots
                 .values()
@@ -619,11 +667,16 @@ mod reaper {
     fn sweep(store: &Store) {
         let mut reclaimed = Vec::new();
         for shard in store.shards.iter() {
-            // The lock is released between rounds so readers are never held up for long.
-            while shard
-                .write()
-                .reclaim(Instant::now(), RECLAIM_PER_SWEEP, &mut reclaimed)
-            {}
+            // The lock is released between rounds so writers are never held up for long.
+            loop {
+                let mut writing = Writing {
+                    shard: &mut shard.lock(),
+                    entries: store.entries.pin(),
+                };
+                if !writing.reclaim(Instant::now(), RECLAIM_PER_SWEEP, &mut reclaimed) {
+                    break;
+                }
+            }
         }
         for key in &reclaimed {
             store.hub.notify(key);

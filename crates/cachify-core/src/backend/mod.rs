@@ -8,6 +8,20 @@
 //! those three, so a custom client that implements only them works for caching, locks and
 //! pools. The defaults are correct but not all atomic (each says where it is not); the
 //! built-in [`MemoryClient`] and the Redis client override them with atomic versions.
+//!
+//! # Examples
+//!
+//! An instance over a store the application keeps a handle to:
+//!
+//! ```
+//! use cachify::{backend::MemoryClient, Cachify};
+//!
+//! let store = MemoryClient::new();
+//! let cachify = Cachify::builder().sync_client(store.clone()).build();
+//! let _guard = cachify.lock("job").acquire()?;
+//! assert_eq!(store.len(), 1, "the lock is one entry of the store");
+//! # Ok::<(), cachify::Error>(())
+//! ```
 
 mod memory;
 mod notify;
@@ -68,12 +82,31 @@ use crate::error::BackendError;
 /// ```
 pub trait SyncClient: Send + Sync + 'static {
     /// The value stored under `key`, or `None` when there is none (or it expired).
+    ///
+    /// ```
+    /// # use cachify::{MemoryClient, SyncClient};
+    /// let client = MemoryClient::new();
+    /// client.set("k", b"v", None, false)?;
+    /// assert_eq!(client.get("k")?.as_deref(), Some(&b"v"[..]));
+    /// assert_eq!(client.get("absent")?, None);
+    /// # Ok::<(), cachify::BackendError>(())
+    /// ```
     fn get(&self, key: &str) -> Result<Option<Vec<u8>>, BackendError>;
 
     /// Stores `value` under `key`, expiring after `ttl` (`None`: never).
     ///
     /// With `nx = false` it always overwrites and returns `true`. With `nx = true` it
     /// must atomically store only if no live value exists, and return whether it stored.
+    ///
+    /// ```
+    /// # use cachify::{MemoryClient, SyncClient};
+    /// let client = MemoryClient::new();
+    /// use std::time::Duration;
+    /// assert!(client.set("lock:job", b"token-1", Some(Duration::from_secs(30)), true)?);
+    /// assert!(!client.set("lock:job", b"token-2", None, true)?, "nx keeps the live value");
+    /// assert!(client.set("lock:job", b"token-3", None, false)?, "without nx it overwrites");
+    /// # Ok::<(), cachify::BackendError>(())
+    /// ```
     fn set(
         &self,
         key: &str,
@@ -83,6 +116,14 @@ pub trait SyncClient: Send + Sync + 'static {
     ) -> Result<bool, BackendError>;
 
     /// Deletes `keys`, returning how many existed.
+    ///
+    /// ```
+    /// # use cachify::{MemoryClient, SyncClient};
+    /// let client = MemoryClient::new();
+    /// client.set("a", b"1", None, false)?;
+    /// assert_eq!(client.delete(&["a", "absent"])?, 1);
+    /// # Ok::<(), cachify::BackendError>(())
+    /// ```
     fn delete(&self, keys: &[&str]) -> Result<u64, BackendError>;
 
     /// Reads the value under `key` into `buf` (replacing its contents); returns whether
@@ -117,6 +158,15 @@ pub trait SyncClient: Send + Sync + 'static {
     /// This is how a lock guard releases only its own lock. The default is a `get`
     /// followed by a `delete`, **not atomic**: if the key expires and is taken by another
     /// owner between the two calls, that owner's lock is deleted.
+    ///
+    /// ```
+    /// # use cachify::{MemoryClient, SyncClient};
+    /// let client = MemoryClient::new();
+    /// client.set("lock:job", b"mine", None, false)?;
+    /// assert!(!client.delete_if_equals("lock:job", b"theirs")?);
+    /// assert!(client.delete_if_equals("lock:job", b"mine")?);
+    /// # Ok::<(), cachify::BackendError>(())
+    /// ```
     fn delete_if_equals(&self, key: &str, expected: &[u8]) -> Result<bool, BackendError> {
         if self.get(key)?.as_deref() != Some(expected) {
             return Ok(false);
@@ -129,6 +179,16 @@ pub trait SyncClient: Send + Sync + 'static {
     ///
     /// The default is a `get` followed by a `set`, **not atomic**: a key that expires and
     /// is taken in between is overwritten.
+    ///
+    /// ```
+    /// # use cachify::{MemoryClient, SyncClient};
+    /// let client = MemoryClient::new();
+    /// use std::time::Duration;
+    /// client.set("lock:job", b"mine", Some(Duration::from_secs(5)), false)?;
+    /// assert!(client.expire_if_equals("lock:job", b"mine", Some(Duration::from_secs(60)))?);
+    /// assert!(!client.expire_if_equals("lock:job", b"theirs", None)?);
+    /// # Ok::<(), cachify::BackendError>(())
+    /// ```
     fn expire_if_equals(
         &self,
         key: &str,
@@ -145,6 +205,16 @@ pub trait SyncClient: Send + Sync + 'static {
     /// or the backend cannot tell (the default). Waiters use it to sleep no longer than
     /// a dead holder's lock can last. For a pool key, backends that can should answer
     /// with the time until its *soonest* live slot expires, when a waiter could get in.
+    ///
+    /// ```
+    /// # use cachify::{MemoryClient, SyncClient};
+    /// let client = MemoryClient::new();
+    /// use std::time::Duration;
+    /// client.set("k", b"v", Some(Duration::from_secs(60)), false)?;
+    /// assert!(client.remaining_ttl("k")?.is_some_and(|left| left <= Duration::from_secs(60)));
+    /// assert_eq!(client.remaining_ttl("absent")?, None);
+    /// # Ok::<(), cachify::BackendError>(())
+    /// ```
     fn remaining_ttl(&self, key: &str) -> Result<Option<Duration>, BackendError> {
         let _ = key;
         Ok(None)
@@ -156,6 +226,16 @@ pub trait SyncClient: Send + Sync + 'static {
     /// The default keeps the slot set as one encoded value and guards its
     /// read-modify-write with a `set(nx)` meta-lock (`{key}:guard`): correct when `set(nx)`
     /// is atomic, but it polls under contention and takes several round trips.
+    ///
+    /// ```
+    /// # use cachify::{MemoryClient, SyncClient};
+    /// let client = MemoryClient::new();
+    /// use std::time::Duration;
+    /// let ttl = Some(Duration::from_secs(60));
+    /// assert!(client.pool_acquire("pool:api", "token-1", 1, ttl)?);
+    /// assert!(!client.pool_acquire("pool:api", "token-2", 1, ttl)?, "full");
+    /// # Ok::<(), cachify::BackendError>(())
+    /// ```
     fn pool_acquire(
         &self,
         key: &str,
@@ -173,17 +253,45 @@ pub trait SyncClient: Send + Sync + 'static {
     /// Removes `token` from the pool at `key`; returns whether it was there and still
     /// counted (not past its own expiry). A backend that can wake waiters notifies `key`.
     /// The default uses the same meta-lock as [`pool_acquire`](Self::pool_acquire).
+    ///
+    /// ```
+    /// # use cachify::{MemoryClient, SyncClient};
+    /// let client = MemoryClient::new();
+    /// client.pool_acquire("pool:api", "token-1", 2, None)?;
+    /// assert!(client.pool_release("pool:api", "token-1")?);
+    /// assert!(!client.pool_release("pool:api", "token-1")?, "already gone");
+    /// # Ok::<(), cachify::BackendError>(())
+    /// ```
     fn pool_release(&self, key: &str, token: &str) -> Result<bool, BackendError> {
         slots::with_guard_blocking(self, key, |slots| Ok(slots.remove(token)))
     }
 
     /// The number of live (unexpired) slots in the pool at `key`.
+    ///
+    /// ```
+    /// # use cachify::{MemoryClient, SyncClient};
+    /// let client = MemoryClient::new();
+    /// client.pool_acquire("pool:api", "token-1", 2, None)?;
+    /// assert_eq!(client.pool_size("pool:api")?, 1);
+    /// # Ok::<(), cachify::BackendError>(())
+    /// ```
     fn pool_size(&self, key: &str) -> Result<usize, BackendError> {
         Ok(slots::read(self.get(key)?.as_deref())?.live_count())
     }
 
     /// Starts watching `key` for releases, so a waiter wakes when it is freed rather than
     /// at its next poll. `None` (the default): this backend cannot notify; waiters poll.
+    ///
+    /// ```
+    /// # use cachify::{MemoryClient, SyncClient};
+    /// let client = MemoryClient::new();
+    /// use std::time::Duration;
+    /// client.set("lock:job", b"mine", None, false)?;
+    /// let mut watch = client.watch("lock:job").expect("the memory backend notifies");
+    /// client.delete_if_equals("lock:job", b"mine")?;
+    /// assert!(watch.wait_blocking(Duration::from_secs(5)));
+    /// # Ok::<(), cachify::BackendError>(())
+    /// ```
     fn watch(&self, key: &str) -> Option<ReleaseWatch> {
         let _ = key;
         None
@@ -228,9 +336,31 @@ pub trait SyncClient: Send + Sync + 'static {
 #[async_trait]
 pub trait AsyncClient: Send + Sync + 'static {
     /// The value stored under `key`, or `None` when there is none (or it expired).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), cachify::BackendError> {
+    /// # use cachify::{AsyncClient, MemoryClient};
+    /// let client = MemoryClient::new();
+    /// client.set("k", b"v", None, false).await?;
+    /// assert_eq!(client.get("k").await?.as_deref(), Some(&b"v"[..]));
+    /// # Ok(())
+    /// # }
+    /// ```
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, BackendError>;
 
     /// Stores `value` under `key`; see [`SyncClient::set`] for the `nx` contract.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), cachify::BackendError> {
+    /// # use cachify::{AsyncClient, MemoryClient};
+    /// let client = MemoryClient::new();
+    /// assert!(client.set("lock:job", b"token-1", None, true).await?);
+    /// assert!(!client.set("lock:job", b"token-2", None, true).await?);
+    /// # Ok(())
+    /// # }
+    /// ```
     async fn set(
         &self,
         key: &str,
@@ -240,9 +370,33 @@ pub trait AsyncClient: Send + Sync + 'static {
     ) -> Result<bool, BackendError>;
 
     /// Deletes `keys`, returning how many existed.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), cachify::BackendError> {
+    /// # use cachify::{AsyncClient, MemoryClient};
+    /// let client = MemoryClient::new();
+    /// client.set("a", b"1", None, false).await?;
+    /// assert_eq!(client.delete(&["a", "absent"]).await?, 1);
+    /// # Ok(())
+    /// # }
+    /// ```
     async fn delete(&self, keys: &[&str]) -> Result<u64, BackendError>;
 
-    /// See [`SyncClient::delete_if_equals`]; the default is likewise not atomic.
+    /// Deletes `key` only if it holds `expected`; see [`SyncClient::delete_if_equals`]
+    /// (the default is likewise not atomic).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), cachify::BackendError> {
+    /// # use cachify::{AsyncClient, MemoryClient};
+    /// let client = MemoryClient::new();
+    /// client.set("lock:job", b"mine", None, false).await?;
+    /// assert!(!client.delete_if_equals("lock:job", b"theirs").await?);
+    /// assert!(client.delete_if_equals("lock:job", b"mine").await?);
+    /// # Ok(())
+    /// # }
+    /// ```
     async fn delete_if_equals(&self, key: &str, expected: &[u8]) -> Result<bool, BackendError> {
         if self.get(key).await?.as_deref() != Some(expected) {
             return Ok(false);
@@ -250,7 +404,20 @@ pub trait AsyncClient: Send + Sync + 'static {
         Ok(self.delete(&[key]).await? > 0)
     }
 
-    /// See [`SyncClient::expire_if_equals`]; the default is likewise not atomic.
+    /// Resets the expiry of `key` only if it holds `expected`; see
+    /// [`SyncClient::expire_if_equals`] (the default is likewise not atomic).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), cachify::BackendError> {
+    /// # use cachify::{AsyncClient, MemoryClient};
+    /// let client = MemoryClient::new();
+    /// use std::time::Duration;
+    /// client.set("lock:job", b"mine", Some(Duration::from_secs(5)), false).await?;
+    /// assert!(client.expire_if_equals("lock:job", b"mine", Some(Duration::from_secs(60))).await?);
+    /// # Ok(())
+    /// # }
+    /// ```
     async fn expire_if_equals(
         &self,
         key: &str,
@@ -263,13 +430,37 @@ pub trait AsyncClient: Send + Sync + 'static {
         self.set(key, expected, ttl, false).await
     }
 
-    /// See [`SyncClient::remaining_ttl`].
+    /// How long `key` has left to live; see [`SyncClient::remaining_ttl`].
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), cachify::BackendError> {
+    /// # use cachify::{AsyncClient, MemoryClient};
+    /// let client = MemoryClient::new();
+    /// use std::time::Duration;
+    /// client.set("k", b"v", Some(Duration::from_secs(60)), false).await?;
+    /// assert!(client.remaining_ttl("k").await?.is_some());
+    /// # Ok(())
+    /// # }
+    /// ```
     async fn remaining_ttl(&self, key: &str) -> Result<Option<Duration>, BackendError> {
         let _ = key;
         Ok(None)
     }
 
-    /// See [`SyncClient::pool_acquire`]; the default uses the same `set(nx)` meta-lock.
+    /// Admits `token` into the pool at `key` if it has room; see
+    /// [`SyncClient::pool_acquire`] (the default uses the same `set(nx)` meta-lock).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), cachify::BackendError> {
+    /// # use cachify::{AsyncClient, MemoryClient};
+    /// let client = MemoryClient::new();
+    /// assert!(client.pool_acquire("pool:api", "token-1", 1, None).await?);
+    /// assert!(!client.pool_acquire("pool:api", "token-2", 1, None).await?, "full");
+    /// # Ok(())
+    /// # }
+    /// ```
     async fn pool_acquire(
         &self,
         key: &str,
@@ -285,18 +476,54 @@ pub trait AsyncClient: Send + Sync + 'static {
         .await
     }
 
-    /// See [`SyncClient::pool_release`].
+    /// Removes `token` from the pool at `key`; see [`SyncClient::pool_release`].
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), cachify::BackendError> {
+    /// # use cachify::{AsyncClient, MemoryClient};
+    /// let client = MemoryClient::new();
+    /// client.pool_acquire("pool:api", "token-1", 2, None).await?;
+    /// assert!(client.pool_release("pool:api", "token-1").await?);
+    /// # Ok(())
+    /// # }
+    /// ```
     async fn pool_release(&self, key: &str, token: &str) -> Result<bool, BackendError> {
         slots::with_guard_async(self, key, |slots| Ok(slots.remove(token))).await
     }
 
-    /// See [`SyncClient::pool_size`].
+    /// The number of live slots in the pool at `key`; see [`SyncClient::pool_size`].
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), cachify::BackendError> {
+    /// # use cachify::{AsyncClient, MemoryClient};
+    /// let client = MemoryClient::new();
+    /// client.pool_acquire("pool:api", "token-1", 2, None).await?;
+    /// assert_eq!(client.pool_size("pool:api").await?, 1);
+    /// # Ok(())
+    /// # }
+    /// ```
     async fn pool_size(&self, key: &str) -> Result<usize, BackendError> {
         Ok(slots::read(self.get(key).await?.as_deref())?.live_count())
     }
 
-    /// See [`SyncClient::watch`]. Async so that a backend can finish subscribing before
-    /// the waiter's next attempt.
+    /// Starts watching `key` for releases; see [`SyncClient::watch`]. Async so that a
+    /// backend can finish subscribing before the waiter's next attempt.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), cachify::BackendError> {
+    /// # use cachify::{AsyncClient, MemoryClient};
+    /// let client = MemoryClient::new();
+    /// use std::time::Duration;
+    /// let mut watch = client.watch("lock:job").await.expect("the memory backend notifies");
+    /// client.set("lock:job", b"mine", None, false).await?;
+    /// client.delete(&["lock:job"]).await?;
+    /// assert!(watch.wait(Duration::from_secs(5)).await);
+    /// # Ok(())
+    /// # }
+    /// ```
     async fn watch(&self, key: &str) -> Option<ReleaseWatch> {
         let _ = key;
         None

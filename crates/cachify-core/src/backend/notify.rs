@@ -59,12 +59,25 @@ pub struct ReleaseHub {
 
 impl ReleaseHub {
     /// An empty hub.
+    ///
+    /// ```
+    /// let hub = cachify::backend::ReleaseHub::new();
+    /// assert!(!hub.is_watched("lock:a"));
+    /// ```
     pub fn new() -> Self {
         Self::default()
     }
 
     /// Starts watching `key`: the returned watch sees every [`notify`](Self::notify) of
     /// `key` made from now on.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let hub = cachify::backend::ReleaseHub::new();
+    /// let mut watch = hub.watch("lock:a"); // before the attempt it may have to retry
+    /// hub.notify("lock:a");
+    /// assert!(watch.wait_blocking(Duration::from_secs(5)));
+    /// ```
     pub fn watch(&self, key: &str) -> ReleaseWatch {
         let mut signals = self.signals.lock();
         let signal = match signals.get(key).and_then(Weak::upgrade) {
@@ -86,6 +99,16 @@ impl ReleaseHub {
     }
 
     /// Wakes everyone watching `key`. Cheap when nobody is.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let hub = cachify::backend::ReleaseHub::new();
+    /// let mut a = hub.watch("lock:a");
+    /// let mut b = hub.watch("lock:b");
+    /// hub.notify("lock:a");
+    /// assert!(a.wait_blocking(Duration::from_secs(5)));
+    /// assert!(!b.wait_blocking(Duration::from_millis(1)), "only watchers of the key wake");
+    /// ```
     pub fn notify(&self, key: &str) {
         let signal = {
             let mut signals = self.signals.lock();
@@ -102,6 +125,14 @@ impl ReleaseHub {
     }
 
     /// Whether anyone is watching `key` now.
+    ///
+    /// ```
+    /// let hub = cachify::backend::ReleaseHub::new();
+    /// let watch = hub.watch("lock:a");
+    /// assert!(hub.is_watched("lock:a"));
+    /// drop(watch);
+    /// assert!(!hub.is_watched("lock:a"));
+    /// ```
     pub fn is_watched(&self, key: &str) -> bool {
         self.signals
             .lock()
@@ -122,6 +153,19 @@ impl fmt::Debug for ReleaseHub {
 ///
 /// Each wait returns `true` when a release happened since the watch was made (or since
 /// the previous wait returned `true`), `false` when the timeout passed first.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use cachify::backend::ReleaseHub;
+///
+/// let hub = ReleaseHub::new();
+/// let mut watch = hub.watch("pool:api");
+/// assert!(!watch.wait_blocking(Duration::from_millis(1)), "nothing released yet");
+/// hub.notify("pool:api");
+/// assert!(watch.wait_blocking(Duration::from_secs(5)));
+/// ```
 pub struct ReleaseWatch {
     signal: Arc<Signal>,
     seen: u64,
@@ -129,6 +173,19 @@ pub struct ReleaseWatch {
 
 impl ReleaseWatch {
     /// Blocks the thread until a release or the timeout.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use std::time::Duration;
+    /// let hub = Arc::new(cachify::backend::ReleaseHub::new());
+    /// let mut watch = hub.watch("lock:a");
+    /// let releaser = std::thread::spawn({
+    ///     let hub = Arc::clone(&hub);
+    ///     move || hub.notify("lock:a")
+    /// });
+    /// assert!(watch.wait_blocking(Duration::from_secs(5)));
+    /// releaser.join().unwrap();
+    /// ```
     pub fn wait_blocking(&mut self, timeout: Duration) -> bool {
         let deadline = Instant::now() + timeout;
         let signal = Arc::clone(&self.signal);
@@ -147,6 +204,18 @@ impl ReleaseWatch {
     }
 
     /// Waits, without blocking the thread, until a release or the timeout.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// use std::time::Duration;
+    /// let hub = cachify::backend::ReleaseHub::new();
+    /// let mut watch = hub.watch("lock:a");
+    /// hub.notify("lock:a");
+    /// assert!(watch.wait(Duration::from_secs(5)).await);
+    /// assert!(!watch.wait(Duration::from_millis(1)).await, "each release is seen once");
+    /// # }
+    /// ```
     pub async fn wait(&mut self, timeout: Duration) -> bool {
         let deadline = tokio::time::Instant::now() + timeout;
         let signal = Arc::clone(&self.signal);

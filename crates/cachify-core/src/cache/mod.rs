@@ -16,6 +16,7 @@
 //! another ([`SyncClient::get_into`]), so a hit on the memory backend allocates nothing.
 
 mod flight;
+mod key_part;
 mod scratch;
 mod value;
 
@@ -24,6 +25,7 @@ use std::marker::PhantomData;
 use std::sync::Arc;
 
 pub(crate) use flight::Flights;
+pub use key_part::{Direct, DirectKey, KeyPart, ViaDisplay};
 pub use value::{enc_dec, EncDec, OkOnly, Plain, Serde, Shape, ValueCodec};
 
 use crate::backend::{AsyncClient, SyncClient};
@@ -104,24 +106,22 @@ where
     S: Shape<R>,
     C: ValueCodec<S::Value>,
 {
-    let found = spec.source.with(|cachify| {
-        scratch::with(|key, value| {
-            key.push_str(cachify.prefix());
-            render(key);
-            match read_sync::<S, R, C>(cachify.sync_client(), key, &spec.codec, value) {
-                Some(hit) => {
-                    events::cache_hit(cachify.prefix(), key);
-                    Lookup::Hit(hit)
-                }
-                None => {
-                    events::cache_miss(cachify.prefix(), key);
-                    Lookup::Miss(Miss::new(Entry {
-                        cachify: cachify.clone(),
-                        key: key.clone(),
-                    }))
-                }
+    let found = scratch::with(spec.source, |cachify, key, value| {
+        key.push_str(cachify.prefix());
+        render(key);
+        match read_sync::<S, R, C>(cachify.sync_client(), key, &spec.codec, value) {
+            Some(hit) => {
+                events::cache_hit(cachify.prefix(), key);
+                Lookup::Hit(hit)
             }
-        })
+            None => {
+                events::cache_miss(cachify.prefix(), key);
+                Lookup::Miss(Miss::new(Entry {
+                    cachify: cachify.clone(),
+                    key: key.clone(),
+                }))
+            }
+        }
     });
     found.unwrap_or_else(|error| panic!("{error}"))
 }

@@ -57,6 +57,13 @@ impl LockGuard {
     }
 
     /// The key as written by the caller.
+    ///
+    /// ```
+    /// let cachify = cachify::Cachify::builder().build();
+    /// let guard = cachify.lock("invoice-7").acquire()?;
+    /// assert_eq!(guard.key(), "invoice-7");
+    /// # Ok::<(), cachify::Error>(())
+    /// ```
     pub fn key(&self) -> &str {
         self.ticket.as_ref().map_or("", Ticket::key)
     }
@@ -162,6 +169,16 @@ impl AsyncLockGuard {
     }
 
     /// The key as written by the caller.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), cachify::Error> {
+    /// let cachify = cachify::Cachify::builder().build();
+    /// let guard = cachify.lock("invoice-7").acquire_async().await?;
+    /// assert_eq!(guard.key(), "invoice-7");
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn key(&self) -> &str {
         self.ticket.as_ref().map_or("", Ticket::key)
     }

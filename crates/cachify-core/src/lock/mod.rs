@@ -198,6 +198,11 @@ impl Lock {
     }
 
     /// The key as written by the caller (without the instance prefix).
+    ///
+    /// ```
+    /// let cachify = cachify::Cachify::builder().prefix("APP-").build();
+    /// assert_eq!(cachify.lock("nightly").key(), "nightly");
+    /// ```
     pub fn key(&self) -> &str {
         &self.key
     }

@@ -57,6 +57,13 @@ impl PoolSlot {
     }
 
     /// The pool key as written by the caller.
+    ///
+    /// ```
+    /// let cachify = cachify::Cachify::builder().build();
+    /// let slot = cachify.pool("exports", 2).acquire()?;
+    /// assert_eq!(slot.key(), "exports");
+    /// # Ok::<(), cachify::Error>(())
+    /// ```
     pub fn key(&self) -> &str {
         self.seat.key()
     }
@@ -145,6 +152,16 @@ impl AsyncPoolSlot {
     }
 
     /// The pool key as written by the caller.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), cachify::Error> {
+    /// let cachify = cachify::Cachify::builder().build();
+    /// let slot = cachify.pool("uploads", 4).acquire_async().await?;
+    /// assert_eq!(slot.key(), "uploads");
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn key(&self) -> &str {
         self.seat.key()
     }

@@ -18,6 +18,18 @@
 //! - A lost connection is replaced on the next call: calls fail with
 //!   [`BackendError`] while the server is away and work again once it is back, without
 //!   building a new client.
+//!
+//! # Examples
+//!
+//! ```no_run
+//! # fn main() -> Result<(), cachify::Error> {
+//! // Needs a Redis server on localhost.
+//! let cachify = cachify::Cachify::builder().redis("redis://127.0.0.1:6379/0")?.build();
+//! let guard = cachify.lock("nightly-import").acquire()?; // excludes every process
+//! guard.release()?;
+//! # Ok(())
+//! # }
+//! ```
 
 pub(crate) mod io;
 
