@@ -173,6 +173,7 @@ macro_rules! cases {
 }
 
 cases!(
+    quickstart,
     cached,
     custom_backend,
     instances,
