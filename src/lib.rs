@@ -39,4 +39,6 @@ mod guide {
     struct Locks;
     #[doc = include_str!("../docs/src/once.md")]
     struct Once;
+    #[doc = include_str!("../docs/src/observability.md")]
+    struct Observability;
 }

@@ -9,6 +9,7 @@
 #![allow(dead_code)]
 
 pub mod down;
+pub mod examples;
 pub mod redis;
 
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -85,7 +85,7 @@ pub mod lock {
     pub async fn release(guard: AsyncLockGuard) {
         let key = guard.key().to_owned();
         if let Err(error) = guard.release_async().await {
-            tracing::warn!(%key, %error, "cachify: could not release lock after the call; it will expire with its exp");
+            tracing::warn!(target: crate::events::TARGET, %key, %error, "could not release lock after the call; it will expire with its exp");
         }
     }
 
@@ -108,7 +108,7 @@ pub mod lock {
                  Cachify::builder()...init()) before calling a #[once] function"
             ),
             error => {
-                tracing::warn!(%error, "cachify: #[once] could not take its lock; skipping the call");
+                tracing::warn!(target: crate::events::TARGET, %error, "#[once] could not take its lock; skipping the call");
             }
         }
     }

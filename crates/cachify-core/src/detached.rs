@@ -24,7 +24,7 @@ where
         {
             Ok(runtime) => runtime.block_on(work),
             Err(error) => {
-                tracing::warn!(%error, "cachify: no runtime to finish a release on; it will expire instead");
+                tracing::warn!(target: crate::events::TARGET, %error, "no runtime to finish a release on; it will expire instead");
             }
         },
     }

@@ -16,6 +16,7 @@ mod lock;
 
 mod cache;
 mod detached;
+mod events;
 mod expiry;
 mod wait;
 

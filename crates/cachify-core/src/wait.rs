@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use crate::backend::{AsyncClient, SyncClient};
 use crate::error::Error;
+use crate::events::Subject;
 
 /// How long and how often to keep trying.
 #[derive(Debug, Clone, Copy)]
@@ -48,28 +49,72 @@ impl Patience {
     }
 }
 
+/// A wait in progress, for its events: when it started and whether a release ended
+/// the latest sleep.
+struct Waiting {
+    since: Instant,
+    woken: bool,
+}
+
+impl Waiting {
+    /// Called after each failed attempt that will sleep: the first one starts the wait.
+    fn start(waiting: &mut Option<Waiting>, subject: &Subject<'_>) {
+        if waiting.is_none() {
+            subject.wait_started();
+            *waiting = Some(Waiting {
+                since: Instant::now(),
+                woken: false,
+            });
+        }
+    }
+
+    /// Records how the latest sleep ended.
+    fn slept(waiting: &mut Option<Waiting>, subject: &Subject<'_>, woken: bool) {
+        if woken {
+            subject.woken();
+        }
+        if let Some(waiting) = waiting {
+            waiting.woken = woken;
+        }
+    }
+
+    /// An attempt succeeded: reports the wait, if there was one.
+    fn done(waiting: Option<Waiting>, subject: &Subject<'_>) {
+        if let Some(waiting) = waiting {
+            subject.acquired(waiting.since.elapsed(), waiting.woken);
+        }
+    }
+}
+
 /// Calls `attempt` until it yields a value or patience runs out (`Ok(None)`), blocking
-/// the thread between attempts. `key` is the storage key whose releases wake us.
+/// the thread between attempts. `key` is the storage key whose releases wake us;
+/// `subject` names it in the wait's events.
 pub(crate) fn retry_blocking<T>(
     client: &dyn SyncClient,
     key: &str,
+    subject: Subject<'_>,
     patience: Patience,
     mut attempt: impl FnMut() -> Result<Option<T>, Error>,
 ) -> Result<Option<T>, Error> {
+    let mut waiting = None;
     loop {
         let watch = client.watch(key);
         if let Some(value) = attempt()? {
+            Waiting::done(waiting, &subject);
             return Ok(Some(value));
         }
         let Some(sleep) = patience.next_sleep(client.remaining_ttl(key)?) else {
             return Ok(None);
         };
-        match watch {
-            Some(mut watch) => {
-                watch.wait_blocking(sleep);
+        Waiting::start(&mut waiting, &subject);
+        let woken = match watch {
+            Some(mut watch) => watch.wait_blocking(sleep),
+            None => {
+                std::thread::sleep(sleep);
+                false
             }
-            None => std::thread::sleep(sleep),
-        }
+        };
+        Waiting::slept(&mut waiting, &subject, woken);
     }
 }
 
@@ -77,6 +122,7 @@ pub(crate) fn retry_blocking<T>(
 pub(crate) async fn retry_async<T, F, Fut>(
     client: &dyn AsyncClient,
     key: &str,
+    subject: Subject<'_>,
     patience: Patience,
     mut attempt: F,
 ) -> Result<Option<T>, Error>
@@ -84,19 +130,24 @@ where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<Option<T>, Error>>,
 {
+    let mut waiting = None;
     loop {
         let watch = client.watch(key).await;
         if let Some(value) = attempt().await? {
+            Waiting::done(waiting, &subject);
             return Ok(Some(value));
         }
         let Some(sleep) = patience.next_sleep(client.remaining_ttl(key).await?) else {
             return Ok(None);
         };
-        match watch {
-            Some(mut watch) => {
-                watch.wait(sleep).await;
+        Waiting::start(&mut waiting, &subject);
+        let woken = match watch {
+            Some(mut watch) => watch.wait(sleep).await,
+            None => {
+                tokio::time::sleep(sleep).await;
+                false
             }
-            None => tokio::time::sleep(sleep).await,
-        }
+        };
+        Waiting::slept(&mut waiting, &subject, woken);
     }
 }

@@ -645,7 +645,7 @@ mod reaper {
             if let Err(error) = spawned {
                 // Reads still hide expired entries and writes still reclaim some;
                 // only the sweep of never-touched keys is lost.
-                tracing::warn!(%error, "cachify: cannot start the memory reaper thread");
+                tracing::warn!(target: crate::events::TARGET, %error, "cannot start the memory reaper thread");
             }
         }
     }

@@ -114,10 +114,9 @@ fn write(slots: &SlotSet) -> Result<Write, BackendError> {
 /// The meta-lock's release failed after the change was stored: report the change, not
 /// the failure, which only delays others until the meta-lock expires.
 fn log_unreleased_guard(key: &str, error: &BackendError) {
-    tracing::warn!(
-        key,
+    tracing::warn!(target: crate::events::TARGET, storage_key = key,
         %error,
-        "cachify: could not release a pool meta-lock; it expires in {GUARD_TTL:?}"
+        "could not release a pool meta-lock; it expires in {GUARD_TTL:?}"
     );
 }
 

@@ -30,6 +30,7 @@ pub use value::{enc_dec, EncDec, OkOnly, Plain, Serde, Shape, ValueCodec};
 
 use crate::backend::{AsyncClient, SyncClient};
 use crate::error::Error;
+use crate::events;
 use crate::expiry::Expiry;
 use crate::instance::Cachify;
 use flight::{Join, Leader};
@@ -109,11 +110,17 @@ where
         key.push_str(cachify.prefix());
         render(key);
         match read_sync::<S, R, C>(cachify.sync_client(), key, &spec.codec, value) {
-            Some(hit) => Lookup::Hit(hit),
-            None => Lookup::Miss(Miss::new(Entry {
-                cachify: cachify.clone(),
-                key: key.clone(),
-            })),
+            Some(hit) => {
+                events::cache_hit(cachify.prefix(), key);
+                Lookup::Hit(hit)
+            }
+            None => {
+                events::cache_miss(cachify.prefix(), key);
+                Lookup::Miss(Miss::new(Entry {
+                    cachify: cachify.clone(),
+                    key: key.clone(),
+                }))
+            }
         }
     });
     found.unwrap_or_else(|error| panic!("{error}"))
@@ -139,8 +146,14 @@ impl Entry {
         C: ValueCodec<S::Value>,
     {
         match read_async::<S, R, C>(self.cachify.async_client(), &self.key, &spec.codec).await {
-            Some(hit) => Lookup::Hit(hit),
-            None => Lookup::Miss(Miss::new(self)),
+            Some(hit) => {
+                events::cache_hit(self.cachify.prefix(), &self.key);
+                Lookup::Hit(hit)
+            }
+            None => {
+                events::cache_miss(self.cachify.prefix(), &self.key);
+                Lookup::Miss(Miss::new(self))
+            }
         }
     }
 
@@ -159,7 +172,7 @@ impl Entry {
     fn store_sync(&self, bytes: &[u8], ttl: Expiry) {
         let ttl = ttl.resolve(self.cachify.default_cache_ttl());
         if let Err(error) = self.cachify.sync_client().set(&self.key, bytes, ttl, false) {
-            tracing::warn!(key = %self.key, %error, "cachify: cannot store a cached value");
+            tracing::warn!(target: crate::events::TARGET, storage_key = %self.key, %error, "cannot store a cached value");
         }
     }
 
@@ -171,7 +184,7 @@ impl Entry {
             .set(&self.key, bytes, ttl, false)
             .await
         {
-            tracing::warn!(key = %self.key, %error, "cachify: cannot store a cached value");
+            tracing::warn!(target: crate::events::TARGET, storage_key = %self.key, %error, "cannot store a cached value");
         }
     }
 }
@@ -247,6 +260,7 @@ impl<S> Miss<S> {
                     };
                 }
                 Join::Follower(flight) => {
+                    events::single_flight_wait(cachify.prefix(), key);
                     if let Some(bytes) = flight.wait_blocking() {
                         if let Some(value) = decode::<S, R, C>(key, &spec.codec, &bytes) {
                             return Err(value);
@@ -276,6 +290,7 @@ impl<S> Miss<S> {
                     };
                 }
                 Join::Follower(flight) => {
+                    events::single_flight_wait(cachify.prefix(), key);
                     if let Some(bytes) = flight.wait().await {
                         if let Some(value) = decode::<S, R, C>(key, &spec.codec, &bytes) {
                             return Err(value);
@@ -296,7 +311,7 @@ where
         Ok(true) => decode::<S, R, C>(key, codec, buf),
         Ok(false) => None,
         Err(error) => {
-            tracing::warn!(%key, %error, "cachify: cache read failed; running the function");
+            tracing::warn!(target: crate::events::TARGET, storage_key = %key, %error, "cache read failed; running the function");
             None
         }
     }
@@ -311,7 +326,7 @@ where
         Ok(Some(bytes)) => decode::<S, R, C>(key, codec, &bytes),
         Ok(None) => None,
         Err(error) => {
-            tracing::warn!(%key, %error, "cachify: cache read failed; running the function");
+            tracing::warn!(target: crate::events::TARGET, storage_key = %key, %error, "cache read failed; running the function");
             None
         }
     }
@@ -325,7 +340,7 @@ where
     match codec.decode(bytes) {
         Ok(value) => Some(S::from_value(value)),
         Err(error) => {
-            tracing::warn!(%key, %error, "cachify: stored value does not decode; recomputing it");
+            tracing::warn!(target: crate::events::TARGET, storage_key = %key, %error, "stored value does not decode; recomputing it");
             None
         }
     }
@@ -342,7 +357,7 @@ where
     match codec.encode(value) {
         Ok(bytes) => Some(Arc::from(bytes)),
         Err(error) => {
-            tracing::warn!(%key, %error, "cachify: result does not encode; not caching it");
+            tracing::warn!(target: crate::events::TARGET, storage_key = %key, %error, "result does not encode; not caching it");
             None
         }
     }

@@ -39,7 +39,7 @@ fn still_held(ticket: &Ticket, outcome: Result<bool, Error>) -> bool {
         }
         // A transient failure: the next renewal comes well before the expiry.
         Err(error) => {
-            tracing::warn!(key = %ticket.key(), %error, "cachify: could not extend lock");
+            tracing::warn!(target: crate::events::TARGET, key = %ticket.key(), %error, "could not extend lock");
             true
         }
     }

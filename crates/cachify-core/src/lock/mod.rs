@@ -231,13 +231,14 @@ impl Lock {
             retry_blocking(
                 ticket.cachify().sync_client(),
                 ticket.storage_key(),
+                ticket.subject(),
                 patience,
                 || Ok(ticket.take_blocking()?.then_some(())),
             )?
             .is_some()
         };
         if !taken {
-            return Err(ticket.locked());
+            return Err(ticket.refused(self.nowait));
         }
         LockGuard::hold(ticket, self.auto_extend)
     }
@@ -266,6 +267,7 @@ impl Lock {
             retry_async(
                 ticket.cachify().async_client(),
                 ticket.storage_key(),
+                ticket.subject(),
                 patience,
                 || async { Ok(ticket.take_async().await?.then_some(())) },
             )
@@ -273,7 +275,7 @@ impl Lock {
             .is_some()
         };
         if !taken {
-            return Err(ticket.locked());
+            return Err(ticket.refused(self.nowait));
         }
         AsyncLockGuard::hold(ticket, self.auto_extend)
     }

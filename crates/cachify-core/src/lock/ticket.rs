@@ -8,6 +8,7 @@ use std::fmt;
 use std::time::Duration;
 
 use crate::error::Error;
+use crate::events::{self, Kind, Subject};
 use crate::instance::Cachify;
 
 /// Everything a guard needs to release or extend its lock, owned (no borrows), so that
@@ -59,6 +60,21 @@ impl Ticket {
         }
     }
 
+    /// This lock as the events of a wait name it.
+    pub(crate) fn subject(&self) -> Subject<'_> {
+        Subject {
+            kind: Kind::Lock,
+            prefix: self.cachify.prefix(),
+            key: &self.key,
+        }
+    }
+
+    /// The error of an acquisition that gave up, after logging it.
+    pub(crate) fn refused(&self, nowait: bool) -> Error {
+        events::lock_refused(self.cachify.prefix(), &self.key, nowait);
+        self.locked()
+    }
+
     /// One attempt to take the lock; whether it was taken.
     pub(crate) fn take_blocking(&self) -> Result<bool, Error> {
         let client = self.cachify.sync_client();
@@ -105,10 +121,9 @@ impl Ticket {
         match outcome {
             Ok(true) => {}
             Ok(false) => self.log_lost(),
-            Err(error) => tracing::warn!(
-                key = %self.key,
+            Err(error) => tracing::warn!(target: crate::events::TARGET, key = %self.key,
                 %error,
-                "cachify: could not release lock; it will expire with its exp"
+                "could not release lock; it will expire with its exp"
             ),
         }
     }
@@ -117,9 +132,8 @@ impl Ticket {
     pub(crate) fn log_lost(&self) {
         // Expected after a force-release, so only a debug event; an expiry under a running
         // job is the case `auto_extend` exists for.
-        tracing::debug!(
-            key = %self.key,
-            "cachify: lock was expired or force-released before its holder ended"
+        tracing::debug!(target: crate::events::TARGET, key = %self.key,
+            "lock was expired or force-released before its holder ended"
         );
     }
 }

@@ -20,10 +20,9 @@ pub fn typed<R, F: Future<Output = R>>(body: F) -> F {
 pub async fn release(slot: AsyncPoolSlot) {
     let key = slot.key().to_owned();
     if let Err(error) = slot.release_async().await {
-        tracing::warn!(
-            %key,
+        tracing::warn!(target: crate::events::TARGET, %key,
             %error,
-            "cachify: could not release pool slot after the call; it will expire with its slot_exp"
+            "could not release pool slot after the call; it will expire with its slot_exp"
         );
     }
 }
@@ -53,7 +52,7 @@ pub fn fail_closed(error: Error) {
              Cachify::builder()...init()) before calling a #[pooled] function"
         ),
         error => {
-            tracing::warn!(%error, "cachify: #[pooled] could not take a slot; treating the pool as full");
+            tracing::warn!(target: crate::events::TARGET, %error, "#[pooled] could not take a slot; treating the pool as full");
         }
     }
 }

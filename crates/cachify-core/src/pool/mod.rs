@@ -233,6 +233,7 @@ impl Pool {
             retry_blocking(
                 seat.cachify().sync_client(),
                 seat.storage_key(),
+                seat.subject(),
                 self.patience(seat),
                 || Ok(seat.take_blocking()?.then_some(())),
             )?
@@ -241,7 +242,7 @@ impl Pool {
             seat.take_blocking()?
         };
         if !admitted {
-            let full = seat.full();
+            let full = seat.refused(!self.waits());
             slot.disarm();
             return Err(full);
         }
@@ -274,6 +275,7 @@ impl Pool {
             retry_async(
                 seat.cachify().async_client(),
                 seat.storage_key(),
+                seat.subject(),
                 self.patience(seat),
                 || async { Ok(seat.take_async().await?.then_some(())) },
             )
@@ -283,7 +285,7 @@ impl Pool {
             seat.take_async().await?
         };
         if !admitted {
-            let full = seat.full();
+            let full = seat.refused(!self.waits());
             slot.disarm();
             return Err(full);
         }

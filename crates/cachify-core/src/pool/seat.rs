@@ -13,6 +13,7 @@ use std::fmt;
 use std::time::Duration;
 
 use crate::error::Error;
+use crate::events::{self, Kind, Subject};
 use crate::instance::Cachify;
 
 /// Everything a slot guard needs to release its slot, owned (no borrows), so guards can
@@ -68,6 +69,21 @@ impl Seat {
         }
     }
 
+    /// This pool as the events of a wait name it.
+    pub(crate) fn subject(&self) -> Subject<'_> {
+        Subject {
+            kind: Kind::Pool,
+            prefix: self.cachify.prefix(),
+            key: &self.key,
+        }
+    }
+
+    /// The error of an acquisition that gave up, after logging it.
+    pub(crate) fn refused(&self, nowait: bool) -> Error {
+        events::pool_full(self.cachify.prefix(), &self.key, self.max_size, nowait);
+        self.full()
+    }
+
     /// One attempt to be admitted; whether it was.
     pub(crate) fn take_blocking(&self) -> Result<bool, Error> {
         let client = self.cachify.sync_client();
@@ -99,10 +115,9 @@ impl Seat {
         match outcome {
             Ok(true) => {}
             Ok(false) => self.log_expired(),
-            Err(error) => tracing::warn!(
-                key = %self.key,
+            Err(error) => tracing::warn!(target: crate::events::TARGET, key = %self.key,
                 %error,
-                "cachify: could not release pool slot; it will expire with its slot_exp"
+                "could not release pool slot; it will expire with its slot_exp"
             ),
         }
     }
@@ -110,10 +125,9 @@ impl Seat {
     /// The slot was gone when its holder came to release it: it outlived `slot_exp`,
     /// so for a while the pool may have admitted one holder more than `max_size`.
     pub(crate) fn log_expired(&self) {
-        tracing::debug!(
-            key = %self.key,
+        tracing::debug!(target: crate::events::TARGET, key = %self.key,
             slot_exp = ?self.slot_exp,
-            "cachify: pool slot expired before its holder ended"
+            "pool slot expired before its holder ended"
         );
     }
 }

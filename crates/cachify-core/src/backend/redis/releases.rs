@@ -100,7 +100,9 @@ impl Releases {
                     subscribed.insert(channel);
                 }
                 // The waiter still polls; only the early wake-up is lost.
-                Err(error) => tracing::debug!(%error, key, "cachify: cannot subscribe to releases"),
+                Err(error) => {
+                    tracing::debug!(target: crate::events::TARGET, %error, storage_key = key, "cannot subscribe to releases")
+                }
             }
         }
         watch

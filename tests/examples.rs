@@ -1,0 +1,187 @@
+//! Every program in `examples/` that needs nothing beyond loopback, run as a child
+//! process: it exits with status 0 and prints what it is there to show. The Redis ones
+//! get this test binary's own `redis-server` in `REDIS_URL`.
+
+mod support;
+
+use std::process::Command;
+use std::time::Duration;
+
+/// What an example needs and what its output must contain.
+struct Case {
+    name: &'static str,
+    redis: bool,
+    expect: &'static [&'static str],
+}
+
+const CASES: &[Case] = &[
+    Case {
+        name: "quickstart",
+        redis: false,
+        expect: &[
+            "slow_sum(2, 3) = 5 (from the cache)",
+            "the body ran 2 times",
+            "a second start says: skipped: already running",
+            "a third caller is refused",
+        ],
+    },
+    Case {
+        name: "cached",
+        redis: false,
+        expect: &[
+            "sum_two(5, 5) = 10 (cached)",
+            "enc_dec_sum(5, 5) = 60 (decoded: 20 * 3)",
+            "lookup(\"42\") = Ok(42) (cached)",
+        ],
+    },
+    Case {
+        name: "custom_backend",
+        redis: false,
+        expect: &["cached: Some(Ok(\"42\"))", "pool size after release: 0"],
+    },
+    Case {
+        name: "instances",
+        redis: false,
+        expect: &[
+            "-> user 4 (recomputed)",
+            "-> metric 5 (recomputed)",
+            "USER- holds nightly-job; METRICS- nightly-job locked: false, USER- nightly-job locked: true",
+            "5 computations in all",
+        ],
+    },
+    Case {
+        name: "lock",
+        redis: false,
+        expect: &[
+            "the waiter got the lock as soon as it was released",
+            "stuck is locked: false",
+            "transfers: Ok(100) Ok(50)",
+        ],
+    },
+    Case {
+        name: "multi_layer",
+        redis: false,
+        expect: &[
+            "user 42 (inner layer)",
+            "after reset, inner layer holds: None",
+        ],
+    },
+    Case {
+        name: "once",
+        redis: false,
+        expect: &["skipped because a run was in progress"],
+    },
+    Case {
+        name: "pooled",
+        redis: false,
+        expect: &["concurrent API calls", "queued"],
+    },
+    Case {
+        name: "tracing",
+        redis: false,
+        expect: &[
+            "cache miss key=\"square-4\" prefix=\"DEMO-\"",
+            "cache hit key=\"square-4\" prefix=\"DEMO-\"",
+            "cache miss: waiting for the call already running",
+            "lock refused: held by another key=\"report\"",
+            "lock held: waiting key=\"report\"",
+            "lock acquired after waiting",
+            "handoff=true",
+            "pool full: refused key=\"exports\" prefix=\"DEMO-\" max_size=1",
+        ],
+    },
+    Case {
+        name: "redis",
+        redis: true,
+        expect: &["cached: hello from redis", "admitted: true true false; size 2"],
+    },
+    Case {
+        name: "worker",
+        redis: true,
+        expect: &["ran worker=worker tick=1 ", "skipped worker=worker tick=2", "done after 10 ticks"],
+    },
+];
+
+/// Examples that no case runs, and why.
+const NOT_RUN: &[(&str, &str)] = &[(
+    "axum_service",
+    "serves until stopped; tests/axum_service.rs calls it over HTTP",
+)];
+
+fn run_case(name: &str) {
+    let case = CASES
+        .iter()
+        .find(|case| case.name == name)
+        .expect("a case of that name");
+    let mut command = Command::new(support::examples::binary(case.name));
+    if case.redis {
+        command.env("REDIS_URL", support::redis::server().url());
+    }
+    let output = support::examples::run(command, Duration::from_secs(60));
+    let stdout = support::examples::stdout(&output);
+    assert!(
+        output.status.success(),
+        "example {name} failed: {:?}\n{stdout}\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    for expected in case.expect {
+        assert!(
+            stdout.contains(expected),
+            "example {name} did not print {expected:?}:\n{stdout}"
+        );
+    }
+}
+
+/// A new example fails here until it is given a case (or a reason not to run it).
+#[test]
+fn every_example_is_run_or_excused() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
+    let mut missing = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        let Some(name) = path.file_stem().and_then(|stem| stem.to_str()) else {
+            continue;
+        };
+        let covered = CASES.iter().any(|case| case.name == name)
+            || NOT_RUN.iter().any(|(excused, _)| *excused == name);
+        if !covered {
+            missing.push(name.to_owned());
+        }
+    }
+    assert!(missing.is_empty(), "examples without a case: {missing:?}");
+}
+
+macro_rules! cases {
+    ($($name:ident),* $(,)?) => {
+        $(
+            #[test]
+            fn $name() {
+                run_case(stringify!($name));
+            }
+        )*
+
+        /// Every case has its test above.
+        #[test]
+        fn every_case_has_a_test() {
+            let tested = [$(stringify!($name)),*];
+            for case in CASES {
+                assert!(tested.contains(&case.name), "no test runs {}", case.name);
+            }
+        }
+    };
+}
+
+cases!(
+    quickstart,
+    cached,
+    custom_backend,
+    instances,
+    lock,
+    multi_layer,
+    once,
+    pooled,
+    tracing,
+    redis,
+    worker
+);
