@@ -19,7 +19,7 @@ use std::time::Duration;
 use parking_lot::Mutex;
 use redis::{Connection, ConnectionLike, RedisError, RedisResult, Value};
 
-use super::engine::{backend_error, millis};
+use super::engine::{backend_error, optional_millis};
 use super::releases::channel;
 use super::{io, scripts, CONNECTION_TIMEOUT, RESPONSE_TIMEOUT};
 use crate::backend::{ReleaseWatch, SyncClient};
@@ -80,10 +80,6 @@ impl Pool {
     }
 }
 
-fn optional_millis(ttl: Option<Duration>) -> String {
-    ttl.map(|ttl| millis(ttl).to_string()).unwrap_or_default()
-}
-
 fn is_set(reply: Value) -> bool {
     !matches!(reply, Value::Nil)
 }
@@ -101,14 +97,7 @@ impl SyncClient for super::RedisClient {
         ttl: Option<Duration>,
         nx: bool,
     ) -> Result<bool, BackendError> {
-        let mut cmd = redis::cmd("SET");
-        cmd.arg(key).arg(value);
-        if let Some(ttl) = ttl {
-            cmd.arg("PX").arg(millis(ttl));
-        }
-        if nx {
-            cmd.arg("NX");
-        }
+        let cmd = super::engine::set_command(key, value, ttl, nx);
         self.blocking.with(|conn| cmd.query(conn).map(is_set))
     }
 

@@ -75,7 +75,20 @@ pub(crate) fn millis(ttl: Duration) -> u64 {
     u64::try_from(millis).unwrap_or(u64::MAX)
 }
 
-fn optional_millis(ttl: Option<Duration>) -> String {
+/// `SET key value [PX ms] [NX]`: the one spelling of `set` for both sides of a client.
+pub(crate) fn set_command(key: &str, value: &[u8], ttl: Option<Duration>, nx: bool) -> redis::Cmd {
+    let mut cmd = redis::cmd("SET");
+    cmd.arg(key).arg(value);
+    if let Some(ttl) = ttl {
+        cmd.arg("PX").arg(millis(ttl));
+    }
+    if nx {
+        cmd.arg("NX");
+    }
+    cmd
+}
+
+pub(crate) fn optional_millis(ttl: Option<Duration>) -> String {
     ttl.map(|ttl| millis(ttl).to_string()).unwrap_or_default()
 }
 
@@ -96,14 +109,7 @@ impl<K: Connector> Engine<K> {
         ttl: Option<Duration>,
         nx: bool,
     ) -> Result<bool, BackendError> {
-        let mut cmd = redis::cmd("SET");
-        cmd.arg(key).arg(value);
-        if let Some(ttl) = ttl {
-            cmd.arg("PX").arg(millis(ttl));
-        }
-        if nx {
-            cmd.arg("NX");
-        }
+        let cmd = set_command(key, value, ttl, nx);
         let mut conn = self.connector.connection().await?;
         let reply: Value = cmd.query_async(&mut conn).await.map_err(backend_error)?;
         // `SET .. NX` answers nil when the key was present; plain `SET` always answers OK.
