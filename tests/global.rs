@@ -1,7 +1,55 @@
-//! The global instance: absent until initialised, replaced by a second init.
-//! (Its own test binary: the global is per process, so these run in one test.)
+//! The global instance: absent until initialised, replaced (with a warning) by a second
+//! init, never replaced by `try_init`. (Its own test binary: the global is per process,
+//! so these run in one test.)
 
-use cachify::{Cachify, Error};
+use std::sync::{Arc, Mutex};
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use cachify::{cached, BackendError, Cachify, Error, SyncClient};
+
+mod support;
+use support::logs::logs_of;
+
+/// A map-backed client that says when it is dropped, standing for one whose connections
+/// must close when its instance is gone.
+#[derive(Default)]
+struct Tracked {
+    map: Mutex<HashMap<String, Vec<u8>>>,
+    dropped: Arc<AtomicBool>,
+}
+
+impl Drop for Tracked {
+    fn drop(&mut self) {
+        self.dropped.store(true, SeqCst);
+    }
+}
+
+impl SyncClient for Tracked {
+    fn get(&self, key: &str) -> Result<Option<Vec<u8>>, BackendError> {
+        Ok(self.map.lock().unwrap().get(key).cloned())
+    }
+    fn set(&self, key: &str, value: &[u8], _: Option<Duration>, nx: bool) -> Result<bool, BackendError> {
+        let mut map = self.map.lock().unwrap();
+        if nx && map.contains_key(key) {
+            return Ok(false);
+        }
+        map.insert(key.to_owned(), value.to_vec());
+        Ok(true)
+    }
+    fn delete(&self, keys: &[&str]) -> Result<u64, BackendError> {
+        let mut map = self.map.lock().unwrap();
+        Ok(keys.iter().filter(|key| map.remove(**key).is_some()).count() as u64)
+    }
+}
+
+#[cached(key = "answer")]
+fn answer() -> u32 {
+    42
+}
 
 #[test]
 fn the_global_instance_lifecycle() {
@@ -11,13 +59,32 @@ fn the_global_instance_lifecycle() {
         Err(Error::NotInitialized)
     ));
 
-    let first = cachify::init_cachify();
+    let (first, logs) = logs_of(cachify::init_cachify);
     assert!(Cachify::global().unwrap().same_instance(&first));
     assert_eq!(first.prefix(), "CACHIFY-");
+    assert!(!logs.contains("WARN"), "a first init is quiet: {logs}");
 
-    let second = Cachify::builder().prefix("SECOND-").init();
+    let ((), refused) = logs_of(|| {
+        let err = Cachify::builder().prefix("REFUSED-").try_init().unwrap_err();
+        assert!(matches!(err, Error::AlreadyInitialized), "{err:?}");
+        assert!(matches!(
+            cachify::try_init_cachify(),
+            Err(Error::AlreadyInitialized)
+        ));
+    });
+    assert!(
+        Cachify::global().unwrap().same_instance(&first),
+        "try_init leaves the global alone"
+    );
+    assert!(!refused.contains("WARN"), "{refused}");
+
+    let (second, logs) = logs_of(|| Cachify::builder().prefix("SECOND-").init());
     assert!(!second.same_instance(&first));
     assert_eq!(Cachify::global().unwrap().prefix(), "SECOND-");
+    assert!(
+        logs.contains("WARN") && logs.contains("replaced"),
+        "replacing the global is logged: {logs}"
+    );
 
     let independent = Cachify::builder().prefix("LOCAL-").build();
     assert_eq!(
@@ -26,4 +93,25 @@ fn the_global_instance_lifecycle() {
         "build() leaves the global alone"
     );
     assert_eq!(independent.prefix(), "LOCAL-");
+
+    // A thread that used the global and then sits idle must not keep a replaced
+    // global (and its clients' connections) alive.
+    let tracked = Tracked::default();
+    let dropped = Arc::clone(&tracked.dropped);
+    drop(Cachify::builder().prefix("TRACKED-").sync_client(tracked).init());
+    let (used_tx, used) = mpsc::channel();
+    let (finish, idle) = mpsc::channel::<()>();
+    let idle_thread = std::thread::spawn(move || {
+        used_tx.send(answer()).unwrap();
+        idle.recv().ok();
+    });
+    assert_eq!(used.recv().unwrap(), 42);
+    assert!(!dropped.load(SeqCst), "the global is in use");
+    cachify::init_cachify();
+    assert!(
+        dropped.load(SeqCst),
+        "the idle thread's copy of the replaced global was dropped with it"
+    );
+    finish.send(()).unwrap();
+    idle_thread.join().unwrap();
 }

@@ -2,7 +2,10 @@
 
 use std::time::Duration;
 
-use async_trait::async_trait;
+use cachify::async_trait;
+mod support;
+use support::logs::logs_of;
+
 use cachify::{AsyncClient, BackendError, Cachify, Error, MemoryClient, SyncClient};
 
 #[test]
@@ -94,7 +97,11 @@ impl SyncClient for Broken {
 
 #[tokio::test]
 async fn another_client_for_one_side_leaves_the_other_on_a_fresh_memory_store() {
-    let cachify = Cachify::builder().sync_client(Broken).build();
+    let (cachify, logs) = logs_of(|| Cachify::builder().sync_client(Broken).build());
+    assert!(
+        logs.contains("WARN") && logs.contains("async"),
+        "the lone sync client is pointed out: {logs}"
+    );
     assert!(cachify.sync_client().get("k").is_err());
     assert!(cachify
         .async_client()
@@ -190,9 +197,30 @@ impl AsyncClient for AsyncMap {
     }
 }
 
+#[test]
+fn a_client_for_one_side_is_quiet_when_the_other_side_shares_or_has_its_own() {
+    let quiet = |build: fn() -> Cachify| {
+        let (_, logs) = logs_of(build);
+        assert!(!logs.contains("WARN"), "{logs}");
+    };
+    quiet(|| Cachify::builder().build());
+    quiet(|| Cachify::builder().sync_client(MemoryClient::new()).build());
+    quiet(|| Cachify::builder().async_client(MemoryClient::new()).build());
+    quiet(|| {
+        Cachify::builder()
+            .sync_client(Broken)
+            .async_client(AsyncMap::default())
+            .build()
+    });
+}
+
 #[tokio::test]
 async fn custom_async_clients_plug_in() {
-    let cachify = Cachify::builder().async_client(AsyncMap::default()).build();
+    let (cachify, logs) = logs_of(|| Cachify::builder().async_client(AsyncMap::default()).build());
+    assert!(
+        logs.contains("WARN") && logs.contains("sync"),
+        "the lone async client is pointed out: {logs}"
+    );
     assert!(cachify
         .async_client()
         .set("k", b"v", None, true)

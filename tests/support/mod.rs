@@ -10,6 +10,7 @@
 
 pub mod down;
 pub mod examples;
+pub mod logs;
 pub mod redis;
 
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -1,7 +1,7 @@
 //! What the attribute macros' generated code calls. Not a public API: it changes
 //! whenever the macros change, and the two crates are released together.
 
-pub use crate::cache::Source;
+pub use crate::cache::for_macros::Source;
 pub use crate::expiry::Expiry;
 pub use crate::instance::Cachify;
 
@@ -9,12 +9,7 @@ pub use crate::instance::Cachify;
 pub use crate::pool::for_macros as pooled;
 
 /// What `#[cached]` expands to.
-pub mod cache {
-    pub use crate::cache::{
-        enc_dec, lookup_sync, CacheSpec, Direct, DirectKey, EncDec, Entry, KeyPart, Lookup, Miss,
-        OkOnly, Plain, Serde, Shape, ValueCodec, ViaDisplay,
-    };
-}
+pub use crate::cache::for_macros as cache;
 
 /// `#[lock]` and `#[once]`.
 pub mod lock {

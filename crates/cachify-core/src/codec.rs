@@ -22,7 +22,6 @@
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use crate::error::CodecError;
 
 /// The envelope version written in front of every encoded value.
 ///
@@ -65,4 +64,58 @@ pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, CodecError> {
         Some((&other, _)) => Err(CodecError::Envelope(Some(other))),
         None => Err(CodecError::Envelope(None)),
     }
+}
+
+/// A value that could not be encoded, or stored bytes that could not be decoded.
+///
+/// `#[cached]` treats a decode failure as a miss; the error surfaces only from the
+/// explicit [`crate::codec`] functions.
+///
+/// # Examples
+///
+/// ```
+/// use cachify::{codec, CodecError};
+///
+/// let err = codec::decode::<String>(&[codec::FORMAT_VERSION, 0xc1]).unwrap_err();
+/// assert!(matches!(err, CodecError::Decode(_)));
+/// ```
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CodecError {
+    /// The value's `Serialize` impl failed.
+    ///
+    /// ```
+    /// use serde::ser::{Error as _, Serialize, Serializer};
+    ///
+    /// struct Unencodable;
+    /// impl Serialize for Unencodable {
+    ///     fn serialize<S: Serializer>(&self, _: S) -> Result<S::Ok, S::Error> {
+    ///         Err(S::Error::custom("not today"))
+    ///     }
+    /// }
+    ///
+    /// let err = cachify::codec::encode(&Unencodable).unwrap_err();
+    /// assert!(matches!(err, cachify::CodecError::Encode(_)));
+    /// ```
+    #[error("cannot encode value: {0}")]
+    Encode(#[from] rmp_serde::encode::Error),
+    /// The bytes are not a MessagePack value of the expected type.
+    ///
+    /// ```
+    /// let bytes = cachify::codec::encode("not a number").unwrap();
+    /// let err = cachify::codec::decode::<u64>(&bytes).unwrap_err();
+    /// assert!(matches!(err, cachify::CodecError::Decode(_)));
+    /// ```
+    #[error("cannot decode value: {0}")]
+    Decode(#[from] rmp_serde::decode::Error),
+    /// The bytes are empty or carry an envelope version this build does not know.
+    ///
+    /// ```
+    /// use cachify::{codec, CodecError};
+    ///
+    /// assert!(matches!(codec::decode::<u32>(&[]), Err(CodecError::Envelope(None))));
+    /// assert!(matches!(codec::decode::<u32>(&[99, 1]), Err(CodecError::Envelope(Some(99)))));
+    /// ```
+    #[error("unknown envelope version {0:?}, expected {expected}", expected = FORMAT_VERSION)]
+    Envelope(Option<u8>),
 }

@@ -18,6 +18,7 @@ mod cache;
 mod detached;
 mod events;
 mod expiry;
+mod flight;
 mod wait;
 
 mod pool;
@@ -30,8 +31,33 @@ pub use backend::RedisClient;
 #[cfg(feature = "redis-cluster")]
 pub use backend::RedisClusterClient;
 pub use backend::{AsyncClient, MemoryClient, SyncClient};
-pub use error::{BackendError, CodecError, Error};
-pub use instance::{init_cachify, Cachify, CachifyBuilder};
+pub use codec::CodecError;
+pub use error::{BackendError, Error};
+pub use instance::{init_cachify, try_init_cachify, Cachify, CachifyBuilder};
+
+/// The attribute for implementing [`AsyncClient`] on a custom backend, re-exported so
+/// that the backend needs no dependency of its own on `async-trait`.
+///
+/// ```
+/// use std::time::Duration;
+/// use cachify::{async_trait, AsyncClient, BackendError};
+///
+/// struct Nothing;
+///
+/// #[async_trait]
+/// impl AsyncClient for Nothing {
+///     async fn get(&self, _: &str) -> Result<Option<Vec<u8>>, BackendError> {
+///         Ok(None)
+///     }
+///     async fn set(&self, _: &str, _: &[u8], _: Option<Duration>, _: bool) -> Result<bool, BackendError> {
+///         Ok(false)
+///     }
+///     async fn delete(&self, _: &[&str]) -> Result<u64, BackendError> {
+///         Ok(0)
+///     }
+/// }
+/// ```
+pub use async_trait::async_trait;
 
 pub use lock::{lock, AsyncLockGuard, Lock, LockGuard};
 pub use pool::{pool, AsyncPoolSlot, Pool, PoolSlot};

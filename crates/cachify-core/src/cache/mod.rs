@@ -9,69 +9,31 @@
 //!   its result is returned (and overwrites the bad entry). `#[cached]` never fails or
 //!   panics because of the cache, except when the global instance is used before
 //!   `cachify::init_cachify()`, a programming error that panics saying so.
-//! - Concurrent misses on one key of one instance run the function once ([`flight`]).
+//! - Concurrent misses on one key of one instance run the function once
+//!   ([`crate::flight`]); when that run stores nothing (an `Err`), the callers that
+//!   waited for it run the function at once, side by side, never one after another.
+//! - A call on the key whose function is running around it (recursion, two functions
+//!   sharing a key) runs its function instead of waiting for itself.
 //! - It talks to the backend traits only, so it works unchanged on any backend.
 //!
-//! The sync hit path renders the key into a per-thread buffer and reads the value into
-//! another ([`SyncClient::get_into`]), so a hit on the memory backend allocates nothing.
+//! What generated code calls is in [`for_macros`]; this module is the engine. The sync
+//! hit path renders the key into a per-thread buffer and reads the value into another
+//! ([`SyncClient::get_into`]), so a hit on the memory backend allocates nothing.
 
-mod flight;
+pub mod for_macros;
 mod key_part;
-mod scratch;
 mod value;
 
 use std::future::Future;
-use std::marker::PhantomData;
 use std::sync::Arc;
 
-pub(crate) use flight::Flights;
-pub use key_part::{Direct, DirectKey, KeyPart, ViaDisplay};
-pub use value::{enc_dec, EncDec, OkOnly, Plain, Serde, Shape, ValueCodec};
+use value::{Shape, ValueCodec};
 
 use crate::backend::{AsyncClient, SyncClient};
-use crate::error::Error;
 use crate::events;
 use crate::expiry::Expiry;
+use crate::flight::{Join, Leader, Outcome};
 use crate::instance::Cachify;
-use flight::{Join, Leader};
-
-/// Which instance a function caches on.
-#[derive(Debug, Clone, Copy)]
-pub enum Source<'a> {
-    /// The global instance (`cachify::init_cachify()`).
-    Global,
-    /// `cachify = PATH`.
-    Instance(&'a Cachify),
-}
-
-impl Source<'_> {
-    /// Runs `f` on the instance; the global is borrowed, not cloned.
-    fn with<R>(self, f: impl FnOnce(&Cachify) -> R) -> Result<R, Error> {
-        match self {
-            Source::Global => Cachify::with_global(f),
-            Source::Instance(cachify) => Ok(f(cachify)),
-        }
-    }
-}
-
-/// One `#[cached]` attribute's options, built by the generated code on every call.
-#[derive(Debug)]
-pub struct CacheSpec<'a, C> {
-    /// The instance.
-    pub source: Source<'a>,
-    /// `ttl`.
-    pub ttl: Expiry,
-    /// [`Serde`] or `enc_dec`.
-    pub codec: C,
-}
-
-impl<C> CacheSpec<'_, C> {
-    /// The entry for the key `render` writes. Panics when the global instance is used
-    /// before `cachify::init_cachify()`.
-    pub fn entry(&self, render: impl FnOnce(&mut String)) -> Entry {
-        Entry::new(self.source, render).unwrap_or_else(|error| panic!("{error}"))
-    }
-}
 
 /// One key of one instance: what a miss, an async lookup and `reset` work on.
 #[derive(Debug)]
@@ -80,95 +42,17 @@ pub struct Entry {
     key: String,
 }
 
-/// The outcome of a lookup.
-#[derive(Debug)]
-pub enum Lookup<S, R> {
-    /// The stored value.
-    Hit(R),
-    /// Run the function through [`Miss::run_sync`] / [`Miss::run_async`].
-    Miss(Miss<S>),
-}
-
-/// A miss, ready to run the function once for its key.
-#[derive(Debug)]
-pub struct Miss<S> {
-    entry: Entry,
-    shape: PhantomData<fn() -> S>,
-}
-
-/// Looks the key up on the sync backend. Panics when the global instance is used before
-/// `cachify::init_cachify()`.
-pub fn lookup_sync<S, R, C>(
-    spec: &CacheSpec<'_, C>,
-    render: impl FnOnce(&mut String),
-) -> Lookup<S, R>
-where
-    S: Shape<R>,
-    C: ValueCodec<S::Value>,
-{
-    let found = scratch::with(spec.source, |cachify, key, value| {
-        key.push_str(cachify.prefix());
-        render(key);
-        match read_sync::<S, R, C>(cachify.sync_client(), key, &spec.codec, value) {
-            Some(hit) => {
-                events::cache_hit(cachify.prefix(), key);
-                Lookup::Hit(hit)
-            }
-            None => {
-                events::cache_miss(cachify.prefix(), key);
-                Lookup::Miss(Miss::new(Entry {
-                    cachify: cachify.clone(),
-                    key: key.clone(),
-                }))
-            }
-        }
-    });
-    found.unwrap_or_else(|error| panic!("{error}"))
+/// What a miss does next.
+enum Turn<R> {
+    /// Run the function as the key's leader.
+    Lead(Leader),
+    /// Run the function without a flight (re-entry, or the leader stored nothing).
+    RunAlone,
+    /// A leader stored this value meanwhile.
+    Found(R),
 }
 
 impl Entry {
-    /// The entry for the key `render` writes, on `source`.
-    pub fn new(source: Source<'_>, render: impl FnOnce(&mut String)) -> Result<Self, Error> {
-        source.with(|cachify| {
-            let mut key = String::from(cachify.prefix());
-            render(&mut key);
-            Entry {
-                cachify: cachify.clone(),
-                key,
-            }
-        })
-    }
-
-    /// Looks the entry up on the async backend.
-    pub async fn lookup_async<S, R, C>(self, spec: &CacheSpec<'_, C>) -> Lookup<S, R>
-    where
-        S: Shape<R>,
-        C: ValueCodec<S::Value>,
-    {
-        match read_async::<S, R, C>(self.cachify.async_client(), &self.key, &spec.codec).await {
-            Some(hit) => {
-                events::cache_hit(self.cachify.prefix(), &self.key);
-                Lookup::Hit(hit)
-            }
-            None => {
-                events::cache_miss(self.cachify.prefix(), &self.key);
-                Lookup::Miss(Miss::new(self))
-            }
-        }
-    }
-
-    /// Deletes the entry through the sync backend (`f::reset`).
-    pub fn reset_sync(&self) -> Result<(), Error> {
-        self.cachify.sync_client().delete(&[&self.key])?;
-        Ok(())
-    }
-
-    /// Deletes the entry through the async backend (`f::reset(..).await`).
-    pub async fn reset_async(&self) -> Result<(), Error> {
-        self.cachify.async_client().delete(&[&self.key]).await?;
-        Ok(())
-    }
-
     fn store_sync(&self, bytes: &[u8], ttl: Expiry) {
         let ttl = ttl.resolve(self.cachify.default_cache_ttl());
         if let Err(error) = self.cachify.sync_client().set(&self.key, bytes, ttl, false) {
@@ -187,117 +71,130 @@ impl Entry {
             tracing::warn!(target: crate::events::TARGET, storage_key = %self.key, %error, "cannot store a cached value");
         }
     }
-}
 
-impl<S> Miss<S> {
-    fn new(entry: Entry) -> Self {
-        Self {
-            entry,
-            shape: PhantomData,
-        }
-    }
-
-    /// Runs `body` as this key's leader, or waits for the running leader's value.
-    pub fn run_sync<R, C>(self, spec: &CacheSpec<'_, C>, body: impl FnOnce() -> R) -> R
+    /// Runs `body` for a missed key (as its leader, or alone), stores what is cacheable
+    /// and returns the result; or returns a leader's value.
+    fn run_sync<S, R, C>(&self, codec: &C, ttl: Expiry, body: impl FnOnce() -> R) -> R
     where
         S: Shape<R>,
         C: ValueCodec<S::Value>,
     {
-        let leader = match self.lead_sync::<R, C>(spec) {
-            Ok(leader) => leader,
-            Err(value) => return value,
+        let leader = match self.turn_sync::<S, R, C>(codec) {
+            Turn::Found(value) => return value,
+            Turn::Lead(leader) => Some(leader),
+            Turn::RunAlone => None,
         };
-        let result = body();
-        let stored = encode::<S, R, C>(&self.entry.key, &spec.codec, &result);
+        let result = match &leader {
+            Some(leader) => leader.run_sync(body),
+            None => body(),
+        };
+        let stored = encode::<S, R, C>(&self.key, codec, &result);
         if let Some(bytes) = &stored {
-            self.entry.store_sync(bytes, spec.ttl);
+            self.store_sync(bytes, ttl);
         }
-        leader.finish(stored);
+        if let Some(leader) = leader {
+            leader.finish(stored);
+        }
         result
     }
 
-    /// Runs `body` as this key's leader, or waits for the running leader's value.
-    pub async fn run_async<R, C>(self, spec: &CacheSpec<'_, C>, body: impl Future<Output = R>) -> R
+    /// The async twin of [`Entry::run_sync`].
+    async fn run_async<S, R, C>(&self, codec: &C, ttl: Expiry, body: impl Future<Output = R>) -> R
     where
         S: Shape<R>,
         C: ValueCodec<S::Value>,
     {
-        let leader = match self.lead_async::<R, C>(spec).await {
-            Ok(leader) => leader,
-            Err(value) => return value,
+        let leader = match self.turn_async::<S, R, C>(codec).await {
+            Turn::Found(value) => return value,
+            Turn::Lead(leader) => Some(leader),
+            Turn::RunAlone => None,
         };
-        let result = body.await;
-        let stored = encode::<S, R, C>(&self.entry.key, &spec.codec, &result);
+        let result = match &leader {
+            Some(leader) => leader.run_async(body).await,
+            None => body.await,
+        };
+        let stored = encode::<S, R, C>(&self.key, codec, &result);
         if let Some(bytes) = &stored {
-            self.entry.store_async(bytes, spec.ttl).await;
+            self.store_async(bytes, ttl).await;
         }
-        leader.finish(stored);
+        if let Some(leader) = leader {
+            leader.finish(stored);
+        }
         result
     }
 
-    /// Becomes the leader (`Ok`), or returns the value of a leader that finished first
-    /// (`Err`). A leader that settles without a value sends us round again.
-    fn lead_sync<R, C>(&self, spec: &CacheSpec<'_, C>) -> Result<Leader, R>
+    /// Joins the key's flight until this caller leads it, must run alone, or gets a
+    /// value. An abandoned flight (panic, cancellation) sends us round again.
+    fn turn_sync<S, R, C>(&self, codec: &C) -> Turn<R>
     where
         S: Shape<R>,
         C: ValueCodec<S::Value>,
     {
-        let (cachify, key) = (&self.entry.cachify, &self.entry.key);
+        let (cachify, key) = (&self.cachify, &self.key);
         loop {
             match cachify.cache_flights().join(key) {
                 Join::Leader(leader) => {
                     // A flight that settled between our miss and our join has stored
                     // its value: look once more rather than run the function again.
                     let mut buf = Vec::new();
-                    return match read_sync::<S, R, C>(
-                        cachify.sync_client(),
-                        key,
-                        &spec.codec,
-                        &mut buf,
-                    ) {
-                        Some(value) => Err(value),
-                        None => Ok(leader),
+                    return match read_sync::<S, R, C>(cachify.sync_client(), key, codec, &mut buf)
+                    {
+                        Some(value) => Turn::Found(value),
+                        None => Turn::Lead(leader),
                     };
                 }
+                Join::Reentered => return Turn::RunAlone,
                 Join::Follower(flight) => {
                     events::single_flight_wait(cachify.prefix(), key);
-                    if let Some(bytes) = flight.wait_blocking() {
-                        if let Some(value) = decode::<S, R, C>(key, &spec.codec, &bytes) {
-                            return Err(value);
-                        }
+                    if let Some(turn) = self.after::<S, R, C>(codec, flight.wait_blocking()) {
+                        return turn;
                     }
                 }
             }
         }
     }
 
-    /// The async twin of [`Miss::lead_sync`].
-    async fn lead_async<R, C>(&self, spec: &CacheSpec<'_, C>) -> Result<Leader, R>
+    /// The async twin of [`Entry::turn_sync`].
+    async fn turn_async<S, R, C>(&self, codec: &C) -> Turn<R>
     where
         S: Shape<R>,
         C: ValueCodec<S::Value>,
     {
-        let (cachify, key) = (&self.entry.cachify, &self.entry.key);
+        let (cachify, key) = (&self.cachify, &self.key);
         loop {
             let joined = cachify.cache_flights().join(key);
             match joined {
                 Join::Leader(leader) => {
-                    let found =
-                        read_async::<S, R, C>(cachify.async_client(), key, &spec.codec).await;
+                    let found = read_async::<S, R, C>(cachify.async_client(), key, codec).await;
                     return match found {
-                        Some(value) => Err(value),
-                        None => Ok(leader),
+                        Some(value) => Turn::Found(value),
+                        None => Turn::Lead(leader),
                     };
                 }
+                Join::Reentered => return Turn::RunAlone,
                 Join::Follower(flight) => {
                     events::single_flight_wait(cachify.prefix(), key);
-                    if let Some(bytes) = flight.wait().await {
-                        if let Some(value) = decode::<S, R, C>(key, &spec.codec, &bytes) {
-                            return Err(value);
-                        }
+                    if let Some(turn) = self.after::<S, R, C>(codec, flight.wait().await) {
+                        return turn;
                     }
                 }
             }
+        }
+    }
+
+    /// What a follower does once its leader settled; `None`: join again.
+    fn after<S, R, C>(&self, codec: &C, outcome: Outcome) -> Option<Turn<R>>
+    where
+        S: Shape<R>,
+        C: ValueCodec<S::Value>,
+    {
+        match outcome {
+            // A value that does not decode here will not decode for anyone: run alone.
+            Outcome::Stored(bytes) => Some(
+                decode::<S, R, C>(&self.key, codec, &bytes).map_or(Turn::RunAlone, Turn::Found),
+            ),
+            Outcome::NotStored => Some(Turn::RunAlone),
+            Outcome::Abandoned => None,
         }
     }
 }

@@ -26,7 +26,7 @@ pub use guard::{AsyncLockGuard, LockGuard};
 use ticket::Ticket;
 
 use crate::error::Error;
-use crate::instance::Cachify;
+use crate::instance::{Cachify, Selector};
 use crate::wait::{retry_async, retry_blocking, Patience};
 
 /// A lock on the global instance (py-cachify's `lock(key)`), configured with the
@@ -46,7 +46,7 @@ use crate::wait::{retry_async, retry_blocking, Patience};
 /// # Ok::<(), cachify::Error>(())
 /// ```
 pub fn lock(key: impl Into<String>) -> Lock {
-    Lock::new(Instance::Global, key.into())
+    Lock::new(Selector::Global, key.into())
 }
 
 /// A named distributed lock and how to take it: from [`lock()`] or [`Cachify::lock`].
@@ -81,29 +81,13 @@ pub fn lock(key: impl Into<String>) -> Lock {
 #[derive(Debug, Clone)]
 #[must_use = "a lock does nothing until it is acquired"]
 pub struct Lock {
-    instance: Instance,
+    instance: Selector<Cachify>,
     key: String,
     nowait: bool,
     timeout: Option<Duration>,
     /// `None`: the instance's default; `Some(None)`: never expires.
     exp: Option<Option<Duration>>,
     auto_extend: bool,
-}
-
-/// Which instance a lock uses: a given one, or the global one looked up on use.
-#[derive(Debug, Clone)]
-enum Instance {
-    Global,
-    Local(Cachify),
-}
-
-impl Instance {
-    fn resolve(&self) -> Result<Cachify, Error> {
-        match self {
-            Instance::Global => Cachify::global(),
-            Instance::Local(cachify) => Ok(cachify.clone()),
-        }
-    }
 }
 
 impl Cachify {
@@ -117,12 +101,12 @@ impl Cachify {
     /// # Ok::<(), cachify::Error>(())
     /// ```
     pub fn lock(&self, key: impl Into<String>) -> Lock {
-        Lock::new(Instance::Local(self.clone()), key.into())
+        Lock::new(Selector::Instance(self.clone()), key.into())
     }
 }
 
 impl Lock {
-    fn new(instance: Instance, key: String) -> Self {
+    fn new(instance: Selector<Cachify>, key: String) -> Self {
         Self {
             instance,
             key,

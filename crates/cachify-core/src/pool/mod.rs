@@ -34,7 +34,7 @@ use seat::Seat;
 pub use slot::{AsyncPoolSlot, PoolSlot};
 
 use crate::error::Error;
-use crate::instance::Cachify;
+use crate::instance::{Cachify, Selector};
 use crate::wait::{retry_async, retry_blocking, Patience};
 
 /// A pool on the global instance (py-cachify's `pool(key, max_size)`), configured with
@@ -54,7 +54,7 @@ use crate::wait::{retry_async, retry_blocking, Patience};
 /// # Ok::<(), cachify::Error>(())
 /// ```
 pub fn pool(key: impl Into<String>, max_size: usize) -> Pool {
-    Pool::new(Instance::Global, key.into(), max_size)
+    Pool::new(Selector::Global, key.into(), max_size)
 }
 
 /// A named pool of at most `max_size` concurrent holders, and how to enter it: from
@@ -92,29 +92,13 @@ pub fn pool(key: impl Into<String>, max_size: usize) -> Pool {
 #[derive(Debug, Clone)]
 #[must_use = "a pool does nothing until it is acquired"]
 pub struct Pool {
-    instance: Instance,
+    instance: Selector<Cachify>,
     key: String,
     max_size: usize,
     nowait: bool,
     timeout: Option<Duration>,
     /// `None`: the instance's default; `Some(None)`: never expires.
     slot_exp: Option<Option<Duration>>,
-}
-
-/// Which instance a pool uses: a given one, or the global one looked up on use.
-#[derive(Debug, Clone)]
-enum Instance {
-    Global,
-    Local(Cachify),
-}
-
-impl Instance {
-    fn resolve(&self) -> Result<Cachify, Error> {
-        match self {
-            Instance::Global => Cachify::global(),
-            Instance::Local(cachify) => Ok(cachify.clone()),
-        }
-    }
 }
 
 impl Cachify {
@@ -129,12 +113,12 @@ impl Cachify {
     /// # Ok::<(), cachify::Error>(())
     /// ```
     pub fn pool(&self, key: impl Into<String>, max_size: usize) -> Pool {
-        Pool::new(Instance::Local(self.clone()), key.into(), max_size)
+        Pool::new(Selector::Instance(self.clone()), key.into(), max_size)
     }
 }
 
 impl Pool {
-    fn new(instance: Instance, key: String, max_size: usize) -> Self {
+    fn new(instance: Selector<Cachify>, key: String, max_size: usize) -> Self {
         Self {
             instance,
             key,

@@ -1,0 +1,313 @@
+//! Single-flight: concurrent misses on one key, in one process, run the function once.
+//!
+//! A leaf: it knows storage keys and encoded bytes, nothing of instances or backends. An
+//! instance owns one [`Flights`] table; the cache engine joins it on a miss.
+//!
+//! The first caller to [`Flights::join`] a key becomes its [`Leader`]; later callers get
+//! a [`Follower`] and wait for the leader's [`Outcome`], blocking (sync functions) or
+//! awaiting (async functions):
+//! - [`Outcome::Stored`]: the value the leader stored, shared with every follower.
+//! - [`Outcome::NotStored`]: the leader finished with nothing to share (an `Err`, a value
+//!   that does not encode). Every follower runs the function itself, at once and
+//!   concurrently: queueing them behind one another would make N waiters pay N times the
+//!   latency of a failing downstream.
+//! - [`Outcome::Abandoned`]: the leader panicked or its future was dropped. Followers go
+//!   back to the cache, where one of them becomes the next leader.
+//!
+//! A waiter never hangs: `Leader`'s `Drop` publishes `Abandoned` when the leader did not
+//! finish, which covers unwinding and cancellation. Waiting uses a condvar and a tokio
+//! `Notify`, neither tied to a runtime, so an instance in a `static` serves any number of
+//! runtimes in turn.
+//!
+//! Re-entry: a leader's function that calls back into its own key (recursion, or two
+//! cached functions sharing a key) would wait for itself forever. While a leader runs the
+//! function through [`Leader::run_sync`] / [`Leader::run_async`], the flight is marked as
+//! led by this thread (sync) or this task's call chain (async, a task-local scope), and
+//! [`Flights::join`] answers [`Join::Reentered`] to a caller inside it: that caller runs
+//! the function itself.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::pin;
+use std::sync::Arc;
+
+use parking_lot::{Condvar, Mutex};
+use tokio::sync::Notify;
+
+type FlightMap = Mutex<HashMap<String, Arc<Flight>, foldhash::fast::RandomState>>;
+
+/// The flights in progress on one instance, by storage key.
+#[derive(Default)]
+pub(crate) struct Flights {
+    map: Arc<FlightMap>,
+}
+
+/// What joining a key made of the caller.
+pub(crate) enum Join {
+    /// Run the function through the leader and [`Leader::finish`] with what was stored.
+    Leader(Leader),
+    /// Someone else is running it: wait for its outcome.
+    Follower(Follower),
+    /// The caller is inside the function of this key's leader: run it, lead nothing.
+    Reentered,
+}
+
+/// How a leader settled, as its followers see it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Outcome {
+    /// The encoded value the leader stored.
+    Stored(Arc<[u8]>),
+    /// The leader finished with nothing to share: run the function yourself, now.
+    NotStored,
+    /// The leader panicked or was cancelled: look the key up again.
+    Abandoned,
+}
+
+/// One in-progress computation.
+#[derive(Default)]
+struct Flight {
+    /// `None` while running.
+    outcome: Mutex<Option<Outcome>>,
+    done: Condvar,
+    notify: Notify,
+}
+
+/// A caller waiting for a leader.
+pub(crate) struct Follower {
+    flight: Arc<Flight>,
+}
+
+/// The caller that runs the function for a key. Dropping it unfinished publishes
+/// [`Outcome::Abandoned`].
+pub(crate) struct Leader {
+    map: Arc<FlightMap>,
+    key: String,
+    flight: Arc<Flight>,
+    settled: bool,
+}
+
+/// A flight's identity while its leader runs the function; never dereferenced.
+type FlightId = usize;
+
+thread_local! {
+    /// Flights whose sync leader is running the function on this thread.
+    static LED_BY_THIS_THREAD: RefCell<Vec<FlightId>> = const { RefCell::new(Vec::new()) };
+}
+
+tokio::task_local! {
+    /// Flights whose async leader's function encloses the code being polled.
+    static LED_BY_THIS_CALL_CHAIN: Vec<FlightId>;
+}
+
+impl Flights {
+    /// Joins the flight for `key`, starting it if there is none.
+    pub(crate) fn join(&self, key: &str) -> Join {
+        let mut map = self.map.lock();
+        if let Some(flight) = map.get(key) {
+            if is_led_here(id_of(flight)) {
+                return Join::Reentered;
+            }
+            return Join::Follower(Follower {
+                flight: Arc::clone(flight),
+            });
+        }
+        let flight = Arc::new(Flight::default());
+        map.insert(key.to_owned(), Arc::clone(&flight));
+        Join::Leader(Leader {
+            map: Arc::clone(&self.map),
+            key: key.to_owned(),
+            flight,
+            settled: false,
+        })
+    }
+}
+
+fn id_of(flight: &Arc<Flight>) -> FlightId {
+    Arc::as_ptr(flight) as FlightId
+}
+
+fn is_led_here(flight: FlightId) -> bool {
+    let by_thread = LED_BY_THIS_THREAD
+        .try_with(|led| led.try_borrow().is_ok_and(|led| led.contains(&flight)))
+        .unwrap_or(false);
+    by_thread
+        || LED_BY_THIS_CALL_CHAIN
+            .try_with(|led| led.contains(&flight))
+            .unwrap_or(false)
+}
+
+impl Follower {
+    /// Blocks until the leader settles.
+    pub(crate) fn wait_blocking(&self) -> Outcome {
+        let mut outcome = self.flight.outcome.lock();
+        loop {
+            if let Some(settled) = &*outcome {
+                return settled.clone();
+            }
+            self.flight.done.wait(&mut outcome);
+        }
+    }
+
+    /// Waits until the leader settles.
+    pub(crate) async fn wait(&self) -> Outcome {
+        loop {
+            // Registered before checking, so a settle in between still wakes us.
+            let mut notified = pin!(self.flight.notify.notified());
+            notified.as_mut().enable();
+            if let Some(settled) = &*self.flight.outcome.lock() {
+                return settled.clone();
+            }
+            notified.await;
+        }
+    }
+}
+
+impl Leader {
+    /// Runs the sync function, with this thread marked as leading the flight.
+    pub(crate) fn run_sync<R>(&self, body: impl FnOnce() -> R) -> R {
+        /// Unmarks the thread also when `body` unwinds.
+        struct Marked(FlightId);
+        impl Drop for Marked {
+            fn drop(&mut self) {
+                // Nested leaders unmark in reverse order, so ours is the last one.
+                let _ = LED_BY_THIS_THREAD.try_with(|led| {
+                    let mut led = led.borrow_mut();
+                    if let Some(at) = led.iter().rposition(|id| *id == self.0) {
+                        led.remove(at);
+                    }
+                });
+            }
+        }
+        let id = id_of(&self.flight);
+        LED_BY_THIS_THREAD.with(|led| led.borrow_mut().push(id));
+        let _marked = Marked(id);
+        body()
+    }
+
+    /// Runs the async function, with its call chain marked as leading the flight (a
+    /// task-local scope: it follows the future from thread to thread).
+    pub(crate) async fn run_async<F: Future>(&self, body: F) -> F::Output {
+        let mut led = LED_BY_THIS_CALL_CHAIN
+            .try_with(Vec::clone)
+            .unwrap_or_default();
+        led.push(id_of(&self.flight));
+        LED_BY_THIS_CALL_CHAIN.scope(led, body).await
+    }
+
+    /// Publishes what the leader stored: [`Outcome::Stored`], or with `None`
+    /// [`Outcome::NotStored`].
+    pub(crate) fn finish(mut self, stored: Option<Arc<[u8]>>) {
+        self.settle(stored.map_or(Outcome::NotStored, Outcome::Stored));
+    }
+
+    fn settle(&mut self, outcome: Outcome) {
+        self.settled = true;
+        // Leave the map first: a caller arriving from now on reads the cache (where the
+        // value already is) or starts a new flight; it never joins a settled one.
+        {
+            let mut map = self.map.lock();
+            if map
+                .get(&self.key)
+                .is_some_and(|flight| Arc::ptr_eq(flight, &self.flight))
+            {
+                map.remove(&self.key);
+            }
+        }
+        *self.flight.outcome.lock() = Some(outcome);
+        self.flight.done.notify_all();
+        self.flight.notify.notify_waiters();
+    }
+}
+
+impl Drop for Leader {
+    fn drop(&mut self) {
+        if !self.settled {
+            self.settle(Outcome::Abandoned);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn leader(join: Join) -> Leader {
+        match join {
+            Join::Leader(leader) => leader,
+            _ => panic!("expected to lead"),
+        }
+    }
+
+    fn follower(join: Join) -> Follower {
+        match join {
+            Join::Follower(follower) => follower,
+            _ => panic!("expected to follow"),
+        }
+    }
+
+    #[test]
+    fn followers_get_the_leaders_value() {
+        let flights = Flights::default();
+        let lead = leader(flights.join("k"));
+        let waiting = follower(flights.join("k"));
+        let waiter = std::thread::spawn(move || waiting.wait_blocking());
+        lead.finish(Some(Arc::from(&b"v"[..])));
+        assert_eq!(
+            waiter.join().unwrap(),
+            Outcome::Stored(Arc::from(&b"v"[..]))
+        );
+        leader(flights.join("k"));
+    }
+
+    #[test]
+    fn a_leader_with_nothing_stored_says_so() {
+        let flights = Flights::default();
+        let lead = leader(flights.join("k"));
+        let waiting = follower(flights.join("k"));
+        lead.finish(None);
+        assert_eq!(waiting.wait_blocking(), Outcome::NotStored);
+    }
+
+    #[test]
+    fn a_dropped_leader_abandons_its_flight() {
+        let flights = Flights::default();
+        let lead = leader(flights.join("k"));
+        let waiting = follower(flights.join("k"));
+        drop(lead);
+        assert_eq!(waiting.wait_blocking(), Outcome::Abandoned);
+    }
+
+    #[test]
+    fn a_join_inside_the_leaders_function_is_reentry() {
+        let flights = Flights::default();
+        let lead = leader(flights.join("k"));
+        lead.run_sync(|| {
+            assert!(matches!(flights.join("k"), Join::Reentered));
+            assert!(matches!(flights.join("other"), Join::Leader(_)));
+        });
+        assert!(matches!(flights.join("k"), Join::Follower(_)), "unmarked after");
+    }
+
+    #[tokio::test]
+    async fn async_reentry_follows_the_call_chain_not_the_task() {
+        let flights = Flights::default();
+        let lead = leader(flights.join("k"));
+        lead.run_async(async {
+            assert!(matches!(flights.join("k"), Join::Reentered));
+        })
+        .await;
+        assert!(matches!(flights.join("k"), Join::Follower(_)));
+    }
+
+    #[tokio::test]
+    async fn async_followers_wake() {
+        let flights = Flights::default();
+        let lead = leader(flights.join("k"));
+        let waiting = follower(flights.join("k"));
+        let waiter = tokio::spawn(async move { waiting.wait().await });
+        tokio::task::yield_now().await;
+        lead.finish(None);
+        assert_eq!(waiter.await.unwrap(), Outcome::NotStored);
+    }
+}

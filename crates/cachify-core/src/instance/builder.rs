@@ -1,0 +1,238 @@
+//! [`CachifyBuilder`]: an instance's options and clients, with py-cachify's defaults.
+
+use std::any::Any;
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::{global, Cachify, Config, Inner, MIN_LOCK_POLL_INTERVAL};
+use crate::backend::{AsyncClient, MemoryClient, SyncClient};
+use crate::error::Error;
+use crate::flight::Flights;
+
+/// Configures a [`Cachify`]; from [`Cachify::builder`].
+///
+/// Client defaulting follows py-cachify: with no client at all, one [`MemoryClient`]
+/// serves both sides; a [`MemoryClient`] given for one side is shared with the other;
+/// any other client given for one side leaves the other side on a fresh in-memory store.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use cachify::{Cachify, MemoryClient};
+///
+/// let store = MemoryClient::new();
+/// let cachify = Cachify::builder()
+///     .prefix("APP-")
+///     .default_cache_ttl(Duration::from_secs(300))
+///     .default_lock_expiration(Duration::from_secs(60))
+///     .default_pool_slot_expiration(None)
+///     .lock_poll_interval(Duration::from_millis(50))
+///     .sync_client(store.clone())
+///     .build();
+/// assert_eq!(cachify.default_pool_slot_expiration(), None);
+/// ```
+#[derive(Default)]
+#[must_use = "a builder does nothing until .build() or .init()"]
+pub struct CachifyBuilder {
+    config: Config,
+    sync_client: Option<Arc<dyn SyncClient>>,
+    async_client: Option<Arc<dyn AsyncClient>>,
+    shared_memory: Option<MemoryClient>,
+}
+
+impl CachifyBuilder {
+    /// The prefix of every key (default [`DEFAULT_PREFIX`](super::DEFAULT_PREFIX)). Instances with different
+    /// prefixes never see each other's entries, even on one backend.
+    ///
+    /// ```
+    /// let cachify = cachify::Cachify::builder().prefix("BILLING-").build();
+    /// assert_eq!(cachify.lock_key("invoice"), "BILLING-lock:invoice");
+    /// ```
+    pub fn prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.config.prefix = prefix.into();
+        self
+    }
+
+    /// The ttl of cached values whose `#[cached]` omits `ttl` (default `None`: never
+    /// expire). Accepts a `Duration` or an `Option<Duration>`.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let cachify = cachify::Cachify::builder().default_cache_ttl(Duration::from_secs(300)).build();
+    /// assert_eq!(cachify.default_cache_ttl(), Some(Duration::from_secs(300)));
+    /// ```
+    pub fn default_cache_ttl(mut self, ttl: impl Into<Option<Duration>>) -> Self {
+        self.config.default_cache_ttl = ttl.into();
+        self
+    }
+
+    /// The expiry of locks that omit `exp` (default [`DEFAULT_LOCK_EXPIRATION`](super::DEFAULT_LOCK_EXPIRATION), 30 s;
+    /// `None`: locks never expire by themselves).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let cachify = cachify::Cachify::builder().default_lock_expiration(Duration::from_secs(90)).build();
+    /// assert_eq!(cachify.default_lock_expiration(), Some(Duration::from_secs(90)));
+    /// ```
+    pub fn default_lock_expiration(mut self, exp: impl Into<Option<Duration>>) -> Self {
+        self.config.default_lock_expiration = exp.into();
+        self
+    }
+
+    /// The expiry of pool slots whose pool omits `slot_exp` (default
+    /// [`DEFAULT_POOL_SLOT_EXPIRATION`](super::DEFAULT_POOL_SLOT_EXPIRATION), 600 s; `None`: slots never expire).
+    ///
+    /// ```
+    /// let cachify = cachify::Cachify::builder().default_pool_slot_expiration(None).build();
+    /// assert_eq!(cachify.default_pool_slot_expiration(), None);
+    /// ```
+    pub fn default_pool_slot_expiration(mut self, exp: impl Into<Option<Duration>>) -> Self {
+        self.config.default_pool_slot_expiration = exp.into();
+        self
+    }
+
+    /// How often a waiting lock or pool retries when no release wakes it first (default
+    /// [`DEFAULT_LOCK_POLL_INTERVAL`](super::DEFAULT_LOCK_POLL_INTERVAL), 100 ms; raised to [`MIN_LOCK_POLL_INTERVAL`]).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let cachify = cachify::Cachify::builder().lock_poll_interval(Duration::from_millis(10)).build();
+    /// assert_eq!(cachify.lock_poll_interval(), Duration::from_millis(10));
+    /// ```
+    pub fn lock_poll_interval(mut self, interval: Duration) -> Self {
+        self.config.lock_poll_interval = interval.max(MIN_LOCK_POLL_INTERVAL);
+        self
+    }
+
+    /// The backend of sync code. A [`MemoryClient`] given here also serves the async
+    /// side unless that gets a client of its own.
+    ///
+    /// ```
+    /// use cachify::{Cachify, MemoryClient, SyncClient};
+    ///
+    /// let store = MemoryClient::new();
+    /// let cachify = Cachify::builder().sync_client(store.clone()).build();
+    /// cachify.sync_client().set("k", b"v", None, false)?;
+    /// assert_eq!(store.get("k")?.as_deref(), Some(&b"v"[..]));
+    /// # Ok::<(), cachify::BackendError>(())
+    /// ```
+    pub fn sync_client(mut self, client: impl SyncClient) -> Self {
+        self.shared_memory = as_memory(&client).or(self.shared_memory);
+        self.sync_client = Some(Arc::new(client));
+        self
+    }
+
+    /// The backend of async code. A [`MemoryClient`] given here also serves the sync
+    /// side unless that gets a client of its own.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), cachify::BackendError> {
+    /// use cachify::{AsyncClient, Cachify, MemoryClient};
+    ///
+    /// let store = MemoryClient::new();
+    /// let cachify = Cachify::builder().async_client(store.clone()).build();
+    /// cachify.async_client().set("k", b"v", None, false).await?;
+    /// assert!(AsyncClient::get(&store, "k").await?.is_some());
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn async_client(mut self, client: impl AsyncClient) -> Self {
+        self.shared_memory = as_memory(&client).or(self.shared_memory);
+        self.async_client = Some(Arc::new(client));
+        self
+    }
+
+    /// Builds an independent instance; the global one is left alone.
+    ///
+    /// ```
+    /// let reports = cachify::Cachify::builder().prefix("REPORTS-").build();
+    /// assert_eq!(reports.prefix(), "REPORTS-");
+    /// ```
+    pub fn build(self) -> Cachify {
+        self.warn_about_a_lone_client();
+        let memory = self.shared_memory.unwrap_or_default();
+        let sync_client = self.sync_client.unwrap_or_else(|| Arc::new(memory.clone()));
+        let async_client = self.async_client.unwrap_or_else(|| Arc::new(memory));
+        Cachify {
+            inner: Arc::new(Inner {
+                config: self.config,
+                sync_client,
+                async_client,
+                cache_flights: Flights::default(),
+            }),
+        }
+    }
+
+    /// Builds the instance and registers it as the global one, replacing any previous
+    /// global (as py-cachify's `init_cachify()` does; a replacement is logged as a
+    /// warning); returns it. [`try_init`](Self::try_init) never replaces.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let cachify = cachify::Cachify::builder()
+    ///     .default_cache_ttl(Duration::from_secs(60))
+    ///     .init();
+    /// assert!(cachify.same_instance(&cachify::Cachify::global()?));
+    /// # Ok::<(), cachify::Error>(())
+    /// ```
+    pub fn init(self) -> Cachify {
+        let cachify = self.build();
+        global::replace(&cachify);
+        cachify
+    }
+
+    /// Builds the instance and registers it as the global one if none is set yet;
+    /// otherwise [`Error::AlreadyInitialized`], and the global is left alone.
+    ///
+    /// ```
+    /// let first = cachify::Cachify::builder().prefix("FIRST-").try_init()?;
+    /// let second = cachify::Cachify::builder().prefix("SECOND-").try_init();
+    /// assert!(matches!(second, Err(cachify::Error::AlreadyInitialized)));
+    /// assert_eq!(cachify::Cachify::global()?.prefix(), "FIRST-");
+    /// # Ok::<(), cachify::Error>(())
+    /// ```
+    pub fn try_init(self) -> Result<Cachify, Error> {
+        let cachify = self.build();
+        global::set_if_unset(&cachify)?;
+        Ok(cachify)
+    }
+
+    /// A client given for one side only, when it is not a [`MemoryClient`], leaves the
+    /// other side on a fresh in-memory store of its own: functions of that side would
+    /// cache, lock and count apart from the configured backend without a word.
+    fn warn_about_a_lone_client(&self) {
+        let lone = match (&self.sync_client, &self.async_client) {
+            (Some(_), None) => "sync",
+            (None, Some(_)) => "async",
+            _ => return,
+        };
+        if self.shared_memory.is_some() {
+            return;
+        }
+        let other = if lone == "sync" { "async" } else { "sync" };
+        tracing::warn!(
+            target: crate::events::TARGET,
+            prefix = %self.config.prefix,
+            "only a {lone} client was given: {other} functions, locks and pools of this \
+             instance use a separate in-memory store; give a {other} client too \
+             (`.{other}_client(..)`) to share the backend"
+        );
+    }
+}
+
+impl fmt::Debug for CachifyBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CachifyBuilder")
+            .field("config", &self.config)
+            .field("sync_client", &self.sync_client.is_some())
+            .field("async_client", &self.async_client.is_some())
+            .finish()
+    }
+}
+
+fn as_memory<C: Any>(client: &C) -> Option<MemoryClient> {
+    (client as &dyn Any).downcast_ref::<MemoryClient>().cloned()
+}
