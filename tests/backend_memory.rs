@@ -293,7 +293,9 @@ mod huge_expiries {
         assert!(client
             .expire_if_equals("k", b"v", Some(Duration::MAX))
             .unwrap());
-        assert!(client.pool_acquire("pool", "t", 1, Some(Duration::MAX)).unwrap());
+        assert!(client
+            .pool_acquire("pool", "t", 1, Some(Duration::MAX))
+            .unwrap());
         assert_eq!(client.pool_size("pool").unwrap(), 1);
     }
 
@@ -313,7 +315,12 @@ mod huge_expiries {
         let set = cachify::AsyncClient::set(&client, "k", b"v", Some(Duration::MAX), true);
         assert!(set.await.unwrap());
         let cachify = Cachify::builder().async_client(client).build();
-        let guard = cachify.lock("job").exp(Duration::MAX).acquire_async().await.unwrap();
+        let guard = cachify
+            .lock("job")
+            .exp(Duration::MAX)
+            .acquire_async()
+            .await
+            .unwrap();
         guard.release_async().await.unwrap();
     }
 }

@@ -32,7 +32,13 @@ impl SyncClient for Tracked {
     fn get(&self, key: &str) -> Result<Option<Vec<u8>>, BackendError> {
         Ok(self.map.lock().unwrap().get(key).cloned())
     }
-    fn set(&self, key: &str, value: &[u8], _: Option<Duration>, nx: bool) -> Result<bool, BackendError> {
+    fn set(
+        &self,
+        key: &str,
+        value: &[u8],
+        _: Option<Duration>,
+        nx: bool,
+    ) -> Result<bool, BackendError> {
         let mut map = self.map.lock().unwrap();
         if nx && map.contains_key(key) {
             return Ok(false);
@@ -42,7 +48,10 @@ impl SyncClient for Tracked {
     }
     fn delete(&self, keys: &[&str]) -> Result<u64, BackendError> {
         let mut map = self.map.lock().unwrap();
-        Ok(keys.iter().filter(|key| map.remove(**key).is_some()).count() as u64)
+        Ok(keys
+            .iter()
+            .filter(|key| map.remove(**key).is_some())
+            .count() as u64)
     }
 }
 
@@ -65,7 +74,10 @@ fn the_global_instance_lifecycle() {
     assert!(!logs.contains("WARN"), "a first init is quiet: {logs}");
 
     let ((), refused) = logs_of(|| {
-        let err = Cachify::builder().prefix("REFUSED-").try_init().unwrap_err();
+        let err = Cachify::builder()
+            .prefix("REFUSED-")
+            .try_init()
+            .unwrap_err();
         assert!(matches!(err, Error::AlreadyInitialized), "{err:?}");
         assert!(matches!(
             cachify::try_init_cachify(),
@@ -98,7 +110,12 @@ fn the_global_instance_lifecycle() {
     // global (and its clients' connections) alive.
     let tracked = Tracked::default();
     let dropped = Arc::clone(&tracked.dropped);
-    drop(Cachify::builder().prefix("TRACKED-").sync_client(tracked).init());
+    drop(
+        Cachify::builder()
+            .prefix("TRACKED-")
+            .sync_client(tracked)
+            .init(),
+    );
     let (used_tx, used) = mpsc::channel();
     let (finish, idle) = mpsc::channel::<()>();
     let idle_thread = std::thread::spawn(move || {

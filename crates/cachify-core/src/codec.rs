@@ -22,7 +22,6 @@
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-
 /// The envelope version written in front of every encoded value.
 ///
 /// ```

@@ -87,7 +87,9 @@ pub enum Error {
     /// let err = cachify::try_init_cachify().unwrap_err();
     /// assert!(matches!(err, cachify::Error::AlreadyInitialized));
     /// ```
-    #[error("cachify is already initialized: the global instance was kept (init_cachify() replaces it)")]
+    #[error(
+        "cachify is already initialized: the global instance was kept (init_cachify() replaces it)"
+    )]
     AlreadyInitialized,
     /// The backend failed: connection lost, wrong data type, script error, ...
     ///

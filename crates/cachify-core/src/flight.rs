@@ -286,7 +286,10 @@ mod tests {
             assert!(matches!(flights.join("k"), Join::Reentered));
             assert!(matches!(flights.join("other"), Join::Leader(_)));
         });
-        assert!(matches!(flights.join("k"), Join::Follower(_)), "unmarked after");
+        assert!(
+            matches!(flights.join("k"), Join::Follower(_)),
+            "unmarked after"
+        );
     }
 
     #[tokio::test]

@@ -23,11 +23,12 @@
 //! # Ok::<(), cachify::Error>(())
 //! ```
 
+mod default_pool;
 mod memory;
 mod notify;
 #[cfg(feature = "redis")]
 pub mod redis;
-mod slots;
+mod slot_table;
 
 use std::time::Duration;
 
@@ -243,11 +244,11 @@ pub trait SyncClient: Send + Sync + 'static {
         max_size: usize,
         slot_ttl: Option<Duration>,
     ) -> Result<bool, BackendError> {
-        slots::with_guard_blocking(
-            self,
-            key,
-            |slots| Ok(slots.admit(token, max_size, slot_ttl)),
-        )
+        default_pool::with_guard_blocking(self, key, |slots| {
+            let now = default_pool::unix_millis();
+            let deadline = default_pool::deadline(now, slot_ttl);
+            Ok(slots.admit(token, max_size, deadline, now))
+        })
     }
 
     /// Removes `token` from the pool at `key`; returns whether it was there and still
@@ -263,7 +264,9 @@ pub trait SyncClient: Send + Sync + 'static {
     /// # Ok::<(), cachify::BackendError>(())
     /// ```
     fn pool_release(&self, key: &str, token: &str) -> Result<bool, BackendError> {
-        slots::with_guard_blocking(self, key, |slots| Ok(slots.remove(token)))
+        default_pool::with_guard_blocking(self, key, |slots| {
+            Ok(slots.remove(token, default_pool::unix_millis()))
+        })
     }
 
     /// The number of live (unexpired) slots in the pool at `key`.
@@ -276,7 +279,8 @@ pub trait SyncClient: Send + Sync + 'static {
     /// # Ok::<(), cachify::BackendError>(())
     /// ```
     fn pool_size(&self, key: &str) -> Result<usize, BackendError> {
-        Ok(slots::read(self.get(key)?.as_deref())?.live_count())
+        let slots = default_pool::read(self.get(key)?.as_deref())?;
+        Ok(slots.live_count(default_pool::unix_millis()))
     }
 
     /// Starts watching `key` for releases, so a waiter wakes when it is freed rather than
@@ -468,11 +472,11 @@ pub trait AsyncClient: Send + Sync + 'static {
         max_size: usize,
         slot_ttl: Option<Duration>,
     ) -> Result<bool, BackendError> {
-        slots::with_guard_async(
-            self,
-            key,
-            |slots| Ok(slots.admit(token, max_size, slot_ttl)),
-        )
+        default_pool::with_guard_async(self, key, |slots| {
+            let now = default_pool::unix_millis();
+            let deadline = default_pool::deadline(now, slot_ttl);
+            Ok(slots.admit(token, max_size, deadline, now))
+        })
         .await
     }
 
@@ -489,7 +493,10 @@ pub trait AsyncClient: Send + Sync + 'static {
     /// # }
     /// ```
     async fn pool_release(&self, key: &str, token: &str) -> Result<bool, BackendError> {
-        slots::with_guard_async(self, key, |slots| Ok(slots.remove(token))).await
+        default_pool::with_guard_async(self, key, |slots| {
+            Ok(slots.remove(token, default_pool::unix_millis()))
+        })
+        .await
     }
 
     /// The number of live slots in the pool at `key`; see [`SyncClient::pool_size`].
@@ -505,7 +512,8 @@ pub trait AsyncClient: Send + Sync + 'static {
     /// # }
     /// ```
     async fn pool_size(&self, key: &str) -> Result<usize, BackendError> {
-        Ok(slots::read(self.get(key).await?.as_deref())?.live_count())
+        let slots = default_pool::read(self.get(key).await?.as_deref())?;
+        Ok(slots.live_count(default_pool::unix_millis()))
     }
 
     /// Starts watching `key` for releases; see [`SyncClient::watch`]. Async so that a

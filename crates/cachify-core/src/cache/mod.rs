@@ -137,8 +137,7 @@ impl Entry {
                     // A flight that settled between our miss and our join has stored
                     // its value: look once more rather than run the function again.
                     let mut buf = Vec::new();
-                    return match read_sync::<S, R, C>(cachify.sync_client(), key, codec, &mut buf)
-                    {
+                    return match read_sync::<S, R, C>(cachify.sync_client(), key, codec, &mut buf) {
                         Some(value) => Turn::Found(value),
                         None => Turn::Lead(leader),
                     };

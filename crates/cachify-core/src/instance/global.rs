@@ -144,10 +144,7 @@ pub(crate) fn with_per_thread<R>(
 }
 
 /// Runs `f` on the thread's copy of the global, reloading it when `init` replaced it.
-fn with_copy<R>(
-    slot: &mut Option<Arc<Slot>>,
-    f: impl FnOnce(&Cachify) -> R,
-) -> Result<R, Error> {
+fn with_copy<R>(slot: &mut Option<Arc<Slot>>, f: impl FnOnce(&Cachify) -> R) -> Result<R, Error> {
     let slot = slot.get_or_insert_with(register_slot);
     let generation = GENERATION.load(Ordering::Acquire);
     let mut copy = slot.lock();

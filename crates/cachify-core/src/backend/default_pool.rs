@@ -1,15 +1,13 @@
-//! The default pool implementation for backends that only have `get` / `set` / `delete`.
+//! The pool operations provided to backends that only have `get` / `set` / `delete`.
 //!
-//! The pool is one encoded value: a map from slot token to its deadline (wall-clock
-//! milliseconds since the Unix epoch, shared by every process). Changes happen under a
-//! meta-lock taken with `set(nx)` on `{key}:guard`, which expires by itself after
-//! [`GUARD_TTL`] so a process that dies inside the critical section cannot wedge the pool.
+//! The pool is one encoded value: a [`SlotTable`] of wall-clock deadlines (milliseconds
+//! since the Unix epoch, shared by every process). Changes happen under a meta-lock
+//! taken with `set(nx)` on `{key}:guard`, which expires by itself after [`GUARD_TTL`] so
+//! a process that dies inside the critical section cannot wedge the pool.
 
-use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use serde::{Deserialize, Serialize};
-
+use super::slot_table::SlotTable;
 use super::{AsyncClient, SyncClient};
 use crate::codec;
 use crate::error::BackendError;
@@ -21,74 +19,27 @@ const GUARD_PATIENCE: Duration = Duration::from_secs(10);
 const FIRST_BACKOFF: Duration = Duration::from_micros(200);
 const MAX_BACKOFF: Duration = Duration::from_millis(20);
 
-/// The slots of one pool: token → deadline in Unix milliseconds (`None`: never expires).
-#[derive(Debug, Default, Serialize, Deserialize)]
-pub(crate) struct SlotSet {
-    slots: BTreeMap<String, Option<u64>>,
-    /// Whether a change must be written back; a refusal that dropped nothing saves
-    /// the write.
-    #[serde(skip)]
-    changed: bool,
+/// A pool's table, with deadlines in Unix milliseconds.
+pub(crate) type Slots = SlotTable<u64>;
+
+/// A slot admitted now for `ttl` expires at this Unix millisecond (`None`: never).
+pub(crate) fn deadline(now: u64, ttl: Option<Duration>) -> Option<u64> {
+    let ttl = u64::try_from(ttl?.as_millis()).ok()?;
+    now.checked_add(ttl)
 }
 
-impl SlotSet {
-    /// Drops expired slots, then admits `token` if there is room.
-    pub(crate) fn admit(&mut self, token: &str, max_size: usize, ttl: Option<Duration>) -> bool {
-        let now = unix_millis();
-        let before = self.slots.len();
-        self.slots.retain(|_, deadline| is_live(*deadline, now));
-        self.changed |= self.slots.len() != before;
-        if self.slots.len() >= max_size {
-            return false;
-        }
-        let deadline = ttl.map(|ttl| now.saturating_add(ttl.as_millis() as u64));
-        self.slots.insert(token.to_owned(), deadline);
-        self.changed = true;
-        true
-    }
-
-    /// Removes `token`; whether it was there and still counted.
-    pub(crate) fn remove(&mut self, token: &str) -> bool {
-        let Some(deadline) = self.slots.remove(token) else {
-            return false;
-        };
-        self.changed = true;
-        is_live(deadline, unix_millis())
-    }
-
-    pub(crate) fn live_count(&self) -> usize {
-        let now = unix_millis();
-        self.slots
-            .values()
-            .filter(|deadline| is_live(**deadline, now))
-            .count()
-    }
-
-    /// How long the stored value must live: until the last slot expires, or forever.
-    fn ttl(&self) -> Option<Duration> {
-        let now = unix_millis();
-        let mut last = 0;
-        for deadline in self.slots.values() {
-            last = last.max((*deadline)?);
-        }
-        Some(Duration::from_millis(last.saturating_sub(now).max(1)))
-    }
-}
-
-fn is_live(deadline: Option<u64>, now: u64) -> bool {
-    deadline.is_none_or(|deadline| deadline > now)
-}
-
-fn unix_millis() -> u64 {
+pub(crate) fn unix_millis() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .map_or(0, |since| since.as_millis() as u64)
+        .map_or(0, |since| {
+            u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
+        })
 }
 
 /// Decodes a stored slot set; no value is an empty pool.
-pub(crate) fn read(bytes: Option<&[u8]>) -> Result<SlotSet, BackendError> {
+pub(crate) fn read(bytes: Option<&[u8]>) -> Result<Slots, BackendError> {
     match bytes {
-        None => Ok(SlotSet::default()),
+        None => Ok(Slots::default()),
         Some(bytes) => codec::decode(bytes).map_err(BackendError::new),
     }
 }
@@ -100,15 +51,19 @@ enum Write {
     Store(Vec<u8>, Option<Duration>),
 }
 
-fn write(slots: &SlotSet) -> Result<Write, BackendError> {
-    if !slots.changed {
+fn write(slots: &Slots) -> Result<Write, BackendError> {
+    if !slots.changed() {
         return Ok(Write::Keep);
     }
-    if slots.slots.is_empty() {
+    if slots.is_empty() {
         return Ok(Write::Delete);
     }
     let bytes = codec::encode(slots).map_err(BackendError::new)?;
-    Ok(Write::Store(bytes, slots.ttl()))
+    // The value lives until its last slot expires, or forever.
+    let ttl = slots
+        .last_expiry()
+        .map(|last| Duration::from_millis(last.saturating_sub(unix_millis()).max(1)));
+    Ok(Write::Store(bytes, ttl))
 }
 
 /// The meta-lock's release failed after the change was stored: report the change, not
@@ -138,7 +93,7 @@ fn patience_exhausted(key: &str) -> BackendError {
 pub(crate) fn with_guard_blocking<C, R>(
     client: &C,
     key: &str,
-    change: impl FnOnce(&mut SlotSet) -> Result<R, BackendError>,
+    change: impl FnOnce(&mut Slots) -> Result<R, BackendError>,
 ) -> Result<R, BackendError>
 where
     C: SyncClient + ?Sized,
@@ -178,7 +133,7 @@ where
 pub(crate) async fn with_guard_async<C, R>(
     client: &C,
     key: &str,
-    change: impl FnOnce(&mut SlotSet) -> Result<R, BackendError> + Send,
+    change: impl FnOnce(&mut Slots) -> Result<R, BackendError> + Send,
 ) -> Result<R, BackendError>
 where
     C: AsyncClient + ?Sized,
