@@ -1,3 +1,4 @@
+// Over 500 lines: the two client traits, each method with its contract and a tested example.
 //! The backend traits: what cachify needs from a store, and the built-in stores.
 //!
 //! A backend implements three required methods, exactly py-cachify's client protocol:
