@@ -4,6 +4,10 @@
 //! backend clients (one for sync code, one for async code). It is cheap to clone (one
 //! `Arc`) and lives happily in a `static`, across tokio runtimes and plain threads.
 //!
+//! [`CachifyBuilder`] configures one; `global` keeps the process-wide instance (`init`,
+//! `try_init`) and each thread's copy of it; `selector` says which instance a cached
+//! function, a lock or a pool uses: the global one, looked up when used, or a given one.
+//!
 //! # Examples
 //!
 //! ```
