@@ -31,8 +31,12 @@ static GENERATION: AtomicU64 = AtomicU64::new(0);
 /// Every thread's slot, so `init` can empty them.
 static SLOTS: Mutex<Vec<Weak<Slot>>> = Mutex::new(Vec::new());
 
-/// A thread's copy of the global, with the generation it was loaded at.
-type Slot = Mutex<Option<(u64, Cachify)>>;
+/// A thread's copy of the global, with the generation it was loaded at. Aligned to a
+/// line pair of its own: slots of threads started together are allocated side by side,
+/// and two threads locking their own slots must not bounce one cache line between them.
+#[repr(align(128))]
+#[derive(Default)]
+struct Slot(Mutex<Option<(u64, Cachify)>>);
 
 /// Capacity the hit path's buffers keep between calls; a rare huge value does not pin
 /// its buffer forever.
@@ -97,7 +101,7 @@ fn forget_copies() {
         let mut slots = SLOTS.lock();
         slots.retain(|slot| slot.strong_count() > 0);
         for slot in slots.iter().filter_map(Weak::upgrade) {
-            if let Some(mut copy) = slot.try_lock() {
+            if let Some(mut copy) = slot.0.try_lock() {
                 forgotten.extend(copy.take());
             }
         }
@@ -147,7 +151,7 @@ pub(crate) fn with_per_thread<R>(
 fn with_copy<R>(slot: &mut Option<Arc<Slot>>, f: impl FnOnce(&Cachify) -> R) -> Result<R, Error> {
     let slot = slot.get_or_insert_with(register_slot);
     let generation = GENERATION.load(Ordering::Acquire);
-    let mut copy = slot.lock();
+    let mut copy = slot.0.lock();
     match &*copy {
         Some((loaded, cachify)) if *loaded == generation => Ok(f(cachify)),
         _ => {
@@ -160,7 +164,7 @@ fn with_copy<R>(slot: &mut Option<Arc<Slot>>, f: impl FnOnce(&Cachify) -> R) -> 
 }
 
 fn register_slot() -> Arc<Slot> {
-    let slot = Arc::new(Slot::new(None));
+    let slot = Arc::new(Slot::default());
     let mut slots = SLOTS.lock();
     // Exited threads leave dead entries; drop them once per doubling, so the registry
     // stays as large as the set of live threads.
