@@ -22,9 +22,12 @@ mod ticket;
 
 use std::time::Duration;
 
+use guard::Held;
 pub use guard::{AsyncLockGuard, LockGuard};
+pub(crate) use ticket::lifetime;
 use ticket::Ticket;
 
+use crate::detached::Armed;
 use crate::error::Error;
 use crate::instance::Cachify;
 use crate::wait::{retry_async, retry_blocking, Patience};
@@ -166,6 +169,10 @@ impl Lock {
     /// process); `None`: until released. Default: the instance's
     /// [`default_lock_expiration`](Cachify::default_lock_expiration) (30 s).
     ///
+    /// A zero `exp` makes acquiring fail with [`Error::InvalidOption`] (such a lock
+    /// would exclude nobody); one of a century or more (up to `Duration::MAX`) means
+    /// never expires.
+    ///
     /// ```
     /// use std::time::Duration;
     /// let cachify = cachify::Cachify::builder().build();
@@ -181,8 +188,11 @@ impl Lock {
     /// key still holds its token) for as long as it lives, so that a job longer than
     /// `exp` keeps its lock while a crashed holder's lock still expires. Default `false`.
     ///
-    /// Sync guards renew from a thread, async guards from a task on the current tokio
-    /// runtime; renewal stops when the guard is released or dropped.
+    /// Renewals run on cachify's releaser thread (one for the whole process, sync and
+    /// async guards alike), so they go on even when the caller's runtime is busy or no
+    /// longer driven; renewal stops when the guard is released or dropped. A renewal
+    /// that finds the lock gone ends the lease: see [`LockGuard::lease_lost`] and
+    /// [`AsyncLockGuard::wait_lease_lost`].
     ///
     /// ```
     /// use std::time::Duration;
@@ -223,24 +233,28 @@ impl Lock {
     /// # Ok::<(), cachify::Error>(())
     /// ```
     pub fn acquire(&self) -> Result<LockGuard, Error> {
-        let ticket = self.ticket()?;
+        let claim = Armed::pending(Held::new(self.ticket()?));
+        // An error leaves `claim` pending: its drop deletes the token in case the backend
+        // stored it before failing to answer.
+        let ticket = claim.claim().ticket();
         let taken = if self.nowait {
             ticket.take_blocking()?
         } else {
-            let patience = self.patience(&ticket);
             retry_blocking(
                 ticket.cachify().sync_client(),
                 ticket.storage_key(),
                 ticket.subject(),
-                patience,
+                self.patience(ticket),
                 || Ok(ticket.take_blocking()?.then_some(())),
             )?
             .is_some()
         };
         if !taken {
-            return Err(ticket.refused(self.nowait));
+            let refused = ticket.refused(self.nowait);
+            claim.disarm();
+            return Err(refused);
         }
-        LockGuard::hold(ticket, self.auto_extend)
+        LockGuard::hold(claim, self.auto_extend)
     }
 
     /// Takes the lock without blocking the runtime while waiting; release the guard with
@@ -259,25 +273,29 @@ impl Lock {
     /// # }
     /// ```
     pub async fn acquire_async(&self) -> Result<AsyncLockGuard, Error> {
-        let ticket = self.ticket()?;
+        let claim = Armed::pending(Held::new(self.ticket()?));
+        // Cancelled or failed, `claim` is dropped pending and deletes the token in the
+        // background, in case the backend stored it before we stopped listening.
+        let ticket = claim.claim().ticket();
         let taken = if self.nowait {
             ticket.take_async().await?
         } else {
-            let patience = self.patience(&ticket);
             retry_async(
                 ticket.cachify().async_client(),
                 ticket.storage_key(),
                 ticket.subject(),
-                patience,
+                self.patience(ticket),
                 || async { Ok(ticket.take_async().await?.then_some(())) },
             )
             .await?
             .is_some()
         };
         if !taken {
-            return Err(ticket.refused(self.nowait));
+            let refused = ticket.refused(self.nowait);
+            claim.disarm();
+            return Err(refused);
         }
-        AsyncLockGuard::hold(ticket, self.auto_extend)
+        AsyncLockGuard::hold(claim, self.auto_extend)
     }
 
     /// Whether anyone holds the lock now (any holder, in any process sharing the backend).
@@ -350,6 +368,7 @@ impl Lock {
         let exp = self
             .exp
             .unwrap_or_else(|| cachify.default_lock_expiration());
+        let exp = ticket::lifetime("exp", exp)?;
         Ok(Ticket::new(cachify, &self.key, exp))
     }
 

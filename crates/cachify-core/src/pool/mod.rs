@@ -33,6 +33,7 @@ use std::time::Duration;
 use seat::Seat;
 pub use slot::{AsyncPoolSlot, PoolSlot};
 
+use crate::detached::Armed;
 use crate::error::Error;
 use crate::instance::Cachify;
 use crate::wait::{retry_async, retry_blocking, Patience};
@@ -150,6 +151,8 @@ impl Pool {
     /// [`default_pool_slot_expiration`](Cachify::default_pool_slot_expiration) (600 s).
     ///
     /// Expiry does not interrupt the holder's work; it only frees its place in the count.
+    /// A zero `slot_exp` makes acquiring fail with [`Error::InvalidOption`]; one of a
+    /// century or more (up to `Duration::MAX`) means never expires.
     ///
     /// ```
     /// use std::time::Duration;
@@ -224,11 +227,10 @@ impl Pool {
     /// # Ok::<(), cachify::Error>(())
     /// ```
     pub fn acquire(&self) -> Result<PoolSlot, Error> {
-        let seat = self.seat()?;
-        let slot = PoolSlot::pending(seat);
-        // An error leaves `slot` armed: its drop frees a token the backend may have
+        let claim = Armed::pending(self.seat()?);
+        // An error leaves `claim` pending: its drop frees a token the backend may have
         // admitted before failing to answer.
-        let seat = slot.seat();
+        let seat = claim.claim();
         let admitted = if self.waits() {
             retry_blocking(
                 seat.cachify().sync_client(),
@@ -243,10 +245,10 @@ impl Pool {
         };
         if !admitted {
             let full = seat.refused(!self.waits());
-            slot.disarm();
+            claim.disarm();
             return Err(full);
         }
-        Ok(slot)
+        Ok(PoolSlot::hold(claim))
     }
 
     /// Takes a slot without blocking the runtime while waiting; release it with
@@ -266,11 +268,10 @@ impl Pool {
     /// # }
     /// ```
     pub async fn acquire_async(&self) -> Result<AsyncPoolSlot, Error> {
-        let seat = self.seat()?;
-        let slot = AsyncPoolSlot::pending(seat);
-        // Cancelled or failed, `slot` is dropped armed and frees the token in the
+        let claim = Armed::pending(self.seat()?);
+        // Cancelled or failed, `claim` is dropped pending and frees the token in the
         // background, in case the backend admitted it before we stopped listening.
-        let seat = slot.seat();
+        let seat = claim.claim();
         let admitted = if self.waits() {
             retry_async(
                 seat.cachify().async_client(),
@@ -286,10 +287,10 @@ impl Pool {
         };
         if !admitted {
             let full = seat.refused(!self.waits());
-            slot.disarm();
+            claim.disarm();
             return Err(full);
         }
-        Ok(slot)
+        Ok(AsyncPoolSlot::hold(claim))
     }
 
     /// How many live (unexpired) slots the pool holds now, in every process sharing
@@ -330,6 +331,7 @@ impl Pool {
         let slot_exp = self
             .slot_exp
             .unwrap_or_else(|| cachify.default_pool_slot_expiration());
+        let slot_exp = crate::lock::lifetime("slot_exp", slot_exp)?;
         Ok(Seat::new(cachify, &self.key, self.max_size, slot_exp))
     }
 
