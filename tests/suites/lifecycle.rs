@@ -227,6 +227,24 @@ async fn a_sync_guard_dropped_in_async_code_does_not_stall_the_runtime() {
     reacquire(&lock).await.release_async().await.unwrap();
 }
 
+#[tokio::test(flavor = "current_thread")]
+async fn a_sync_guard_dropped_in_async_code_is_not_seen_held_afterwards() {
+    let cachify = backend().instance("sync-drop-then-use");
+    let lock = cachify.lock("k").exp(LONG);
+    let pool = cachify.pool("p", 1).slot_exp(LONG);
+    for _ in 0..20 {
+        drop(lock.acquire().unwrap()); // handed to the releaser, not run on this runtime
+        assert!(!lock.is_locked().unwrap());
+        drop(lock.acquire().unwrap());
+        let guard = lock.acquire_async().await.unwrap();
+        drop(guard);
+        drop(pool.acquire().unwrap());
+        assert_eq!(pool.size_async().await.unwrap(), 0);
+        drop(pool.acquire().unwrap());
+        assert_eq!(pool.size().unwrap(), 0);
+    }
+}
+
 // --- leases --------------------------------------------------------------------------
 
 #[test]

@@ -8,6 +8,10 @@
 //! runtime of its own, and one thread for blocking (sync-client) calls, both started on
 //! first use and never tied to the caller's runtime.
 //!
+//! A release handed over stays visible to this process: later lock and pool calls on
+//! its key wait for it first ([`releases_done`]), so `drop(guard)` followed by
+//! `is_locked()` answers `false` wherever the release ran.
+//!
 //! The guards themselves share one mechanism, [`Armed`]: a [`Claim`] (a lock's token, a
 //! pool slot's token) that is released on drop unless it was refused, armed *before* the
 //! backend is asked, so that a cancelled or unanswered acquisition still frees what the
@@ -19,7 +23,9 @@
 //! (`release` / `release_async`) before the end of `main` is the way to be sure.
 
 mod claim;
+mod in_flight;
 mod releaser;
 
 pub(crate) use claim::{Armed, Async, Blocking, Claim, Settle, Side};
+pub(crate) use in_flight::{wait as releases_done, wait_blocking as releases_done_blocking};
 pub(crate) use releaser::{run_blocking, spawn};

@@ -20,6 +20,7 @@ use std::time::Duration;
 
 use tokio::runtime::Handle;
 
+use super::in_flight::InFlight;
 use super::releaser;
 use crate::error::Error;
 
@@ -28,6 +29,9 @@ pub(crate) type Settle = Pin<Box<dyn Future<Output = ()> + Send>>;
 
 /// Something held on the backend under a token of its own, given back at most once.
 pub(crate) trait Claim: Clone + Send + Sync + 'static {
+    /// The storage key the claim is held under.
+    fn storage_key(&self) -> &str;
+
     /// What must end before the give-back (a lease renewing the claim), if anything.
     fn settle(&self) -> Option<Settle> {
         None
@@ -73,8 +77,7 @@ impl Side for Blocking {
             claim.log_release(claim.give_back_blocking());
             return;
         }
-        let claim = claim.clone();
-        let release = async move { give_back_on_releaser::<C, Self>(claim, confirmed).await };
+        let release = give_back_on_releaser::<C, Self>(claim.clone(), confirmed);
         if let Err(error) = releaser::spawn(release) {
             tracing::warn!(target: crate::events::TARGET, %error, "cannot hand a release over; it will expire instead");
         }
@@ -87,8 +90,7 @@ impl Side for Async {
     }
 
     fn dropped<C: Claim>(claim: &C, confirmed: bool) {
-        let claim = claim.clone();
-        releaser::finish(async move { give_back_on_releaser::<C, Self>(claim, confirmed).await });
+        releaser::finish(give_back_on_releaser::<C, Self>(claim.clone(), confirmed));
     }
 }
 
@@ -99,14 +101,24 @@ fn settle_blocking<C: Claim>(claim: &C) {
     }
 }
 
-async fn give_back_on_releaser<C: Claim, S: Side>(claim: C, confirmed: bool) {
-    if let Some(settle) = claim.settle() {
-        settle.await;
-    }
-    if confirmed {
-        claim.log_release(S::give_back(&claim).await);
-    } else {
-        give_back_unconfirmed::<C, S>(&claim).await;
+/// Gives back a dropped claim. A confirmed one is registered [`InFlight`] until done,
+/// so that later calls on its key wait for it; an unconfirmed one is not (its caller
+/// already failed, and its retries can take seconds).
+fn give_back_on_releaser<C: Claim, S: Side>(
+    claim: C,
+    confirmed: bool,
+) -> impl Future<Output = ()> + Send + 'static {
+    let in_flight = confirmed.then(|| InFlight::begin(claim.storage_key()));
+    async move {
+        if let Some(settle) = claim.settle() {
+            settle.await;
+        }
+        if confirmed {
+            claim.log_release(S::give_back(&claim).await);
+        } else {
+            give_back_unconfirmed::<C, S>(&claim).await;
+        }
+        drop(in_flight);
     }
 }
 

@@ -34,6 +34,10 @@ impl Held {
 }
 
 impl Claim for Held {
+    fn storage_key(&self) -> &str {
+        self.ticket.storage_key()
+    }
+
     fn settle(&self) -> Option<Settle> {
         self.lease.as_ref().map(Lease::stop)
     }

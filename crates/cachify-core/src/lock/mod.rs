@@ -27,7 +27,7 @@ pub use guard::{AsyncLockGuard, LockGuard};
 pub(crate) use ticket::lifetime;
 use ticket::Ticket;
 
-use crate::detached::Armed;
+use crate::detached::{self, Armed};
 use crate::error::Error;
 use crate::instance::Cachify;
 use crate::wait::{retry_async, retry_blocking, Patience};
@@ -237,6 +237,7 @@ impl Lock {
         // An error leaves `claim` pending: its drop deletes the token in case the backend
         // stored it before failing to answer.
         let ticket = claim.claim().ticket();
+        detached::releases_done_blocking(ticket.storage_key());
         let taken = if self.nowait {
             ticket.take_blocking()?
         } else {
@@ -277,6 +278,7 @@ impl Lock {
         // Cancelled or failed, `claim` is dropped pending and deletes the token in the
         // background, in case the backend stored it before we stopped listening.
         let ticket = claim.claim().ticket();
+        detached::releases_done(ticket.storage_key()).await;
         let taken = if self.nowait {
             ticket.take_async().await?
         } else {
@@ -308,6 +310,7 @@ impl Lock {
     pub fn is_locked(&self) -> Result<bool, Error> {
         let cachify = self.instance.resolve()?;
         let storage_key = cachify.lock_key(&self.key);
+        detached::releases_done_blocking(&storage_key);
         Ok(cachify.sync_client().get(&storage_key)?.is_some())
     }
 
@@ -324,6 +327,7 @@ impl Lock {
     pub async fn is_locked_async(&self) -> Result<bool, Error> {
         let cachify = self.instance.resolve()?;
         let storage_key = cachify.lock_key(&self.key);
+        detached::releases_done(&storage_key).await;
         Ok(cachify.async_client().get(&storage_key).await?.is_some())
     }
 

@@ -33,7 +33,7 @@ use std::time::Duration;
 use seat::Seat;
 pub use slot::{AsyncPoolSlot, PoolSlot};
 
-use crate::detached::Armed;
+use crate::detached::{self, Armed};
 use crate::error::Error;
 use crate::instance::Cachify;
 use crate::wait::{retry_async, retry_blocking, Patience};
@@ -231,6 +231,7 @@ impl Pool {
         // An error leaves `claim` pending: its drop frees a token the backend may have
         // admitted before failing to answer.
         let seat = claim.claim();
+        detached::releases_done_blocking(seat.storage_key());
         let admitted = if self.waits() {
             retry_blocking(
                 seat.cachify().sync_client(),
@@ -272,6 +273,7 @@ impl Pool {
         // Cancelled or failed, `claim` is dropped pending and frees the token in the
         // background, in case the backend admitted it before we stopped listening.
         let seat = claim.claim();
+        detached::releases_done(seat.storage_key()).await;
         let admitted = if self.waits() {
             retry_async(
                 seat.cachify().async_client(),
@@ -306,6 +308,7 @@ impl Pool {
     pub fn size(&self) -> Result<usize, Error> {
         let cachify = self.instance.resolve()?;
         let storage_key = cachify.pool_key(&self.key);
+        detached::releases_done_blocking(&storage_key);
         Ok(cachify.sync_client().pool_size(&storage_key)?)
     }
 
@@ -322,6 +325,7 @@ impl Pool {
     pub async fn size_async(&self) -> Result<usize, Error> {
         let cachify = self.instance.resolve()?;
         let storage_key = cachify.pool_key(&self.key);
+        detached::releases_done(&storage_key).await;
         Ok(cachify.async_client().pool_size(&storage_key).await?)
     }
 

@@ -16,6 +16,10 @@ use crate::detached::{Armed, Async, Blocking, Claim};
 use crate::error::Error;
 
 impl Claim for Seat {
+    fn storage_key(&self) -> &str {
+        Seat::storage_key(self)
+    }
+
     fn give_back_blocking(&self) -> Result<bool, Error> {
         Seat::give_back_blocking(self)
     }
