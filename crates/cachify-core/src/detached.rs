@@ -4,7 +4,7 @@
 //! A guard may be dropped where nothing can await: at the end of `block_on`, while a
 //! runtime shuts down, on a runtime that is no longer driven, or a sync guard inside
 //! async code, where a blocking round trip would stall a runtime worker. So that work
-//! runs on cachify's [releaser](releaser): one process-wide thread driving a tokio
+//! runs on cachify's [releaser]: one process-wide thread driving a tokio
 //! runtime of its own, and one thread for blocking (sync-client) calls, both started on
 //! first use and never tied to the caller's runtime.
 //!

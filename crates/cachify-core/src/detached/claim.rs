@@ -122,11 +122,14 @@ fn give_back_on_releaser<C: Claim, S: Side>(
     }
 }
 
-/// Pauses before each retry of an unconfirmed give-back.
-const RETRY_PAUSES: [Duration; 3] = [
+/// Pauses before each retry of an unconfirmed give-back: about 8 s in all, to outlast a
+/// server that stalls for a few seconds (or a client that stops calling it for a while).
+const RETRY_PAUSES: [Duration; 5] = [
     Duration::from_millis(100),
     Duration::from_millis(500),
+    Duration::from_secs(1),
     Duration::from_secs(2),
+    Duration::from_secs(4),
 ];
 
 /// Gives back a claim whose admission was never confirmed (a cancelled call, a lost

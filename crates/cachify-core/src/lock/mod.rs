@@ -9,7 +9,10 @@
 //! - a waiter is woken by the release itself (the backend's [`watch`]), polling only as
 //!   the fallback, and never sleeps past the holder's expiry;
 //! - a guard releases on drop, also while unwinding from a panic, and an async guard
-//!   whose future is cancelled releases without blocking the runtime;
+//!   whose future is cancelled, or whose runtime ends, releases without blocking the
+//!   runtime (see [`crate::detached`] for where releases run);
+//! - an acquisition that is cancelled, or whose reply is lost, leaves no lock behind: its
+//!   claim is armed before `SET NX` is sent, and gives the token back if it was stored;
 //! - `auto_extend` keeps renewing the expiry while the guard lives, owner-checked too.
 //!
 //! The force-[`Lock::release`] functions stay unconditional, as py-cachify documents.
