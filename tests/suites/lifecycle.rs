@@ -206,6 +206,62 @@ fn a_sync_acquire_whose_reply_is_lost_leaves_no_lock() {
     free.unwrap().release().unwrap();
 }
 
+/// A client over `backend()` whose `set` stores, then reports a failure: the reply of an
+/// applied write was lost.
+#[derive(Clone)]
+struct LosesSetReplies(Cachify);
+
+fn lost_reply() -> BackendError {
+    BackendError::new("the reply was lost")
+}
+
+impl SyncClient for LosesSetReplies {
+    fn get(&self, key: &str) -> Result<Option<Vec<u8>>, BackendError> {
+        self.0.sync_client().get(key)
+    }
+    fn set(&self, key: &str, value: &[u8], ttl: Option<Duration>, nx: bool) -> Result<bool, BackendError> {
+        self.0.sync_client().set(key, value, ttl, nx)?;
+        Err(lost_reply())
+    }
+    fn delete(&self, keys: &[&str]) -> Result<u64, BackendError> {
+        self.0.sync_client().delete(keys)
+    }
+    fn delete_if_equals(&self, key: &str, expected: &[u8]) -> Result<bool, BackendError> {
+        self.0.sync_client().delete_if_equals(key, expected)
+    }
+}
+
+#[async_trait]
+impl AsyncClient for LosesSetReplies {
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, BackendError> {
+        self.0.async_client().get(key).await
+    }
+    async fn set(&self, key: &str, value: &[u8], ttl: Option<Duration>, nx: bool) -> Result<bool, BackendError> {
+        self.0.async_client().set(key, value, ttl, nx).await?;
+        Err(lost_reply())
+    }
+    async fn delete(&self, keys: &[&str]) -> Result<u64, BackendError> {
+        self.0.async_client().delete(keys).await
+    }
+    async fn delete_if_equals(&self, key: &str, expected: &[u8]) -> Result<bool, BackendError> {
+        self.0.async_client().delete_if_equals(key, expected).await
+    }
+}
+
+#[test]
+fn an_acquire_whose_applied_set_reports_an_error_leaves_no_lock() {
+    let inner = backend().instance("lost-set-reply");
+    let client = LosesSetReplies(inner.clone());
+    let cachify = Cachify::builder().prefix(inner.prefix()).sync_client(client.clone()).async_client(client).build();
+    let lock = cachify.lock("k").exp(LONG);
+    let seen = inner.lock("k");
+    assert!(matches!(lock.acquire(), Err(Error::Backend(_))));
+    eventually("the sync acquire's token is deleted", || !seen.is_locked().unwrap());
+    let runtime = current_thread_runtime();
+    assert!(matches!(runtime.block_on(lock.acquire_async()), Err(Error::Backend(_))));
+    eventually("the async acquire's token is deleted", || !seen.is_locked().unwrap());
+}
+
 #[tokio::test(flavor = "current_thread")]
 async fn a_sync_guard_dropped_in_async_code_does_not_stall_the_runtime() {
     let Some(server) = Pausable::new("sync-drop-in-async") else { return };
