@@ -3,3 +3,4 @@ fn backend() -> support::Backend {
     support::Backend::Memory
 }
 include!("suites/lock.rs");
+include!("suites/lifecycle.rs");

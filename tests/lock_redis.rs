@@ -7,3 +7,4 @@ fn backend() -> support::Backend {
 }
 
 include!("suites/lock.rs");
+include!("suites/lifecycle.rs");

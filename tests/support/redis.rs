@@ -260,3 +260,38 @@ pub fn command(port: u16, args: &[&str]) -> std::io::Result<String> {
     let read = stream.read(&mut reply)?;
     Ok(String::from_utf8_lossy(&reply[..read]).into_owned())
 }
+
+/// Holds every write command of the server at `port` (reads and PINGs still answer)
+/// until [`unpause_writes`], or for at most `longest`.
+pub fn pause_writes(port: u16, longest: Duration) {
+    let millis = longest.as_millis().to_string();
+    let reply = command(port, &["CLIENT", "PAUSE", &millis, "WRITE"]).expect("CLIENT PAUSE");
+    assert!(reply.starts_with("+OK"), "CLIENT PAUSE: {reply}");
+}
+
+/// Ends a [`pause_writes`]: the held writes run, in the order they arrived.
+pub fn unpause_writes(port: u16) {
+    let reply = command(port, &["CLIENT", "UNPAUSE"]).expect("CLIENT UNPAUSE");
+    assert!(reply.starts_with("+OK"), "CLIENT UNPAUSE: {reply}");
+}
+
+/// The process id of the server at `port`, for [`signal_process`].
+pub fn server_pid(port: u16) -> String {
+    let info = command(port, &["INFO", "server"]).expect("INFO server");
+    info.lines()
+        .find_map(|line| line.strip_prefix("process_id:"))
+        .expect("INFO server reports process_id")
+        .trim()
+        .to_owned()
+}
+
+/// Sends `signal` (`"STOP"`, `"CONT"`) to process `pid`: a stopped server accepts
+/// connections and buffers requests but answers nothing until it continues.
+pub fn signal_process(pid: &str, signal: &str) {
+    let status = Command::new("kill")
+        .arg(format!("-{signal}"))
+        .arg(pid)
+        .status()
+        .expect("kill runs");
+    assert!(status.success(), "kill -{signal} {pid} failed");
+}

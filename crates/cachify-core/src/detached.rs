@@ -1,31 +1,31 @@
-//! Finishing async work from `Drop`: how an async guard releases when its future is
-//! cancelled or its task panics.
+//! Work that outlives the call that started it: releases from `Drop`, and lease
+//! renewals.
 //!
-//! `Drop` cannot await. Inside a tokio runtime the release is spawned on it, so the drop
-//! never blocks a runtime thread; outside any runtime (a guard dropped after its runtime
-//! is gone, or moved to a plain thread) it is driven to completion on a small
-//! current-thread runtime built for the purpose. If neither works the lock or slot is not
-//! lost forever: it expires with its `exp` / `slot_exp`.
+//! A guard may be dropped where nothing can await: at the end of `block_on`, while a
+//! runtime shuts down, on a runtime that is no longer driven, or a sync guard inside
+//! async code, where a blocking round trip would stall a runtime worker. So that work
+//! runs on cachify's [releaser]: one process-wide thread driving a tokio
+//! runtime of its own, and one thread for blocking (sync-client) calls, both started on
+//! first use and never tied to the caller's runtime.
+//!
+//! A release handed over stays visible to this process: later lock and pool calls on
+//! its key wait for it first ([`releases_done`]), so `drop(guard)` followed by
+//! `is_locked()` answers `false` wherever the release ran.
+//!
+//! The guards themselves share one mechanism, [`Armed`]: a [`Claim`] (a lock's token, a
+//! pool slot's token) that is released on drop unless it was refused, armed *before* the
+//! backend is asked, so that a cancelled or unanswered acquisition still frees what the
+//! backend may have stored.
+//!
+//! The bound: work handed to the releaser dies with the process. A release handed off in
+//! the last instants before `main` returns may not reach the backend; the key then
+//! expires with its `exp` / `slot_exp` (never, with `None`). Releasing explicitly
+//! (`release` / `release_async`) before the end of `main` is the way to be sure.
 
-use std::future::Future;
+mod claim;
+mod in_flight;
+mod releaser;
 
-/// Runs `work` to completion without blocking the current runtime, if any.
-pub(crate) fn finish<F>(work: F)
-where
-    F: Future<Output = ()> + Send + 'static,
-{
-    match tokio::runtime::Handle::try_current() {
-        Ok(handle) => {
-            handle.spawn(work);
-        }
-        Err(_) => match tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-        {
-            Ok(runtime) => runtime.block_on(work),
-            Err(error) => {
-                tracing::warn!(target: crate::events::TARGET, %error, "no runtime to finish a release on; it will expire instead");
-            }
-        },
-    }
-}
+pub(crate) use claim::{Armed, Async, Blocking, Claim, Settle, Side};
+pub(crate) use in_flight::{wait as releases_done, wait_blocking as releases_done_blocking};
+pub(crate) use releaser::{run_blocking, spawn};

@@ -91,6 +91,23 @@ pub enum Error {
         "cachify is already initialized: the global instance was kept (init_cachify() replaces it)"
     )]
     AlreadyInitialized,
+    /// An option was given a value it cannot take, such as a zero lock `exp` (a lock
+    /// that expires as it is taken would exclude nobody).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let cachify = cachify::Cachify::builder().build();
+    /// let err = cachify.lock("job").exp(Duration::ZERO).acquire().unwrap_err();
+    /// assert!(matches!(err, cachify::Error::InvalidOption { option: "exp", .. }));
+    /// assert_eq!(err.to_string(), "invalid exp: must be more than zero (None: never expires)");
+    /// ```
+    #[error("invalid {option}: {reason}")]
+    InvalidOption {
+        /// The option, as its builder method is named.
+        option: &'static str,
+        /// What the option accepts.
+        reason: &'static str,
+    },
     /// The backend failed: connection lost, wrong data type, script error, ...
     ///
     /// ```

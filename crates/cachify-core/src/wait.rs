@@ -5,6 +5,10 @@
 //! wakes the waiter. A round sleeps at most the poll interval, the time left before the
 //! deadline, and the time left on the holder's key (a holder that died stops counting
 //! when its key expires, and nobody announces that).
+//!
+//! Durations saturate: a `timeout` too large for an `Instant` waits forever, and no
+//! single sleep exceeds [`LONGEST_SLEEP`], so `Duration::MAX` as a poll interval is
+//! simply a wait for the release.
 
 use std::future::Future;
 use std::time::{Duration, Instant};
@@ -12,6 +16,9 @@ use std::time::{Duration, Instant};
 use crate::backend::{AsyncClient, SyncClient};
 use crate::error::Error;
 use crate::events::Subject;
+
+/// The longest single sleep: the next round still sleeps again if nothing changed.
+const LONGEST_SLEEP: Duration = Duration::from_secs(60 * 60);
 
 /// How long and how often to keep trying.
 #[derive(Debug, Clone, Copy)]
@@ -23,17 +30,18 @@ pub(crate) struct Patience {
 }
 
 impl Patience {
-    /// Patience that lasts `timeout` from now (`None`: forever).
+    /// Patience that lasts `timeout` from now (`None`, or beyond what an `Instant` can
+    /// represent: forever).
     pub(crate) fn new(timeout: Option<Duration>, poll_interval: Duration) -> Self {
         Self {
-            deadline: timeout.map(|timeout| Instant::now() + timeout),
+            deadline: timeout.and_then(|timeout| Instant::now().checked_add(timeout)),
             poll_interval,
         }
     }
 
     /// The next sleep, or `None` once the deadline has passed.
     fn next_sleep(&self, holder_ttl: Option<Duration>) -> Option<Duration> {
-        let mut sleep = self.poll_interval;
+        let mut sleep = self.poll_interval.min(LONGEST_SLEEP);
         if let Some(deadline) = self.deadline {
             let left = deadline.checked_duration_since(Instant::now())?;
             if left.is_zero() {
@@ -43,7 +51,7 @@ impl Patience {
         }
         if let Some(ttl) = holder_ttl {
             // Wake just after the expiry rather than just before it.
-            sleep = sleep.min(ttl + Duration::from_millis(1));
+            sleep = sleep.min(ttl.saturating_add(Duration::from_millis(1)));
         }
         Some(sleep)
     }

@@ -3,20 +3,90 @@
 //! A guard owns its [`Ticket`] (instance, key, token), not a borrow of the `Lock`, so
 //! `let _g = cachify::lock("k").acquire()?;` holds the lock to the end of the scope and a
 //! guard can move into a spawned task. Releasing is owner-checked (compare-and-delete of
-//! the token) and happens exactly once: explicitly, or from `Drop`.
+//! the token) and happens exactly once: explicitly, or from `Drop`, through the
+//! [`Armed`] claim that the acquisition created before asking the backend.
 
 use std::fmt;
 
-use super::lease::{AsyncLease, BlockingLease};
+use super::lease::{Lease, Renewal};
 use super::ticket::Ticket;
-use crate::detached;
+use crate::detached::{Armed, Async, Blocking, Claim, Settle, Side};
 use crate::error::Error;
+
+/// What a guard gives back: its ticket, and the lease renewing it, if any.
+#[derive(Debug, Clone)]
+pub(crate) struct Held {
+    ticket: Ticket,
+    lease: Option<Lease>,
+}
+
+impl Held {
+    pub(crate) fn new(ticket: Ticket) -> Self {
+        Self {
+            ticket,
+            lease: None,
+        }
+    }
+
+    pub(crate) fn ticket(&self) -> &Ticket {
+        &self.ticket
+    }
+}
+
+impl Claim for Held {
+    fn storage_key(&self) -> &str {
+        self.ticket.storage_key()
+    }
+
+    fn settle(&self) -> Option<Settle> {
+        self.lease.as_ref().map(Lease::stop)
+    }
+
+    fn give_back_blocking(&self) -> Result<bool, Error> {
+        self.ticket.give_back_blocking()
+    }
+
+    async fn give_back_async(&self) -> Result<bool, Error> {
+        self.ticket.give_back_async().await
+    }
+
+    fn log_release(&self, outcome: Result<bool, Error>) {
+        self.ticket.log_release(outcome);
+    }
+
+    fn log_gone(&self) {
+        self.ticket.log_lost();
+    }
+}
+
+/// Starts the lease of an admitted claim if asked to; on failure the claim is dropped,
+/// which gives the lock back: without its lease the caller's long job could lose the
+/// lock midway, better say so than hold it unprotected.
+fn lease<S: Side>(
+    mut claim: Armed<Held, S>,
+    auto_extend: bool,
+    renewal: Renewal,
+) -> Result<Armed<Held, S>, Error> {
+    claim.confirm();
+    if auto_extend {
+        let lease = Lease::start(claim.claim().ticket(), renewal)?;
+        claim.claim_mut().lease = lease;
+    }
+    Ok(claim)
+}
+
+fn lease_lost(held: &Held) -> bool {
+    held.lease.as_ref().is_some_and(Lease::lost)
+}
 
 /// A held lock, from [`Lock::acquire`](super::Lock::acquire); released when dropped,
 /// also while unwinding from a panic.
 ///
 /// Dropping releases through the instance's sync client and logs a failure (the lock
-/// then expires with its `exp`); [`release`](Self::release) reports it instead.
+/// then expires with its `exp`); [`release`](Self::release) reports it instead. Dropped
+/// inside async code (a sync `#[lock]` function called from a task, say), the release
+/// is handed to cachify's releaser thread rather than blocking a runtime worker for a
+/// round trip.
 ///
 /// # Examples
 ///
@@ -30,30 +100,14 @@ use crate::error::Error;
 /// ```
 #[must_use = "the lock is released as soon as the guard is dropped"]
 pub struct LockGuard {
-    /// `None` once released.
-    ticket: Option<Ticket>,
-    lease: Option<BlockingLease>,
+    claim: Armed<Held, Blocking>,
 }
 
 impl LockGuard {
-    pub(super) fn hold(ticket: Ticket, auto_extend: bool) -> Result<Self, Error> {
-        let lease = if auto_extend {
-            match BlockingLease::start(&ticket) {
-                Ok(lease) => lease,
-                Err(error) => {
-                    // Without its lease the caller's long job could lose the lock midway:
-                    // give it back and say so rather than hold it unprotected.
-                    ticket.log_release(ticket.give_back_blocking());
-                    return Err(error);
-                }
-            }
-        } else {
-            None
-        };
-        Ok(Self {
-            ticket: Some(ticket),
-            lease,
-        })
+    /// Confirms a taken claim; starts its lease with `auto_extend`.
+    pub(super) fn hold(claim: Armed<Held, Blocking>, auto_extend: bool) -> Result<Self, Error> {
+        let claim = lease(claim, auto_extend, Renewal::Blocking)?;
+        Ok(Self { claim })
     }
 
     /// The key as written by the caller.
@@ -65,7 +119,29 @@ impl LockGuard {
     /// # Ok::<(), cachify::Error>(())
     /// ```
     pub fn key(&self) -> &str {
-        self.ticket.as_ref().map_or("", Ticket::key)
+        self.claim.claim().ticket.key()
+    }
+
+    /// Whether the `auto_extend` lease found the lock lost: expired, force-released or
+    /// taken by someone else before a renewal. Always `false` without `auto_extend`.
+    ///
+    /// A long job can check it between steps and stop when it no longer holds the lock.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let cachify = cachify::Cachify::builder().build();
+    /// let lock = cachify.lock("import").exp(Duration::from_secs(10)).auto_extend(true);
+    /// let guard = lock.acquire()?;
+    /// for step in 0..3 {
+    ///     if guard.lease_lost() {
+    ///         break; // someone else may be running the import now
+    ///     }
+    ///     let _ = step; // ... one step of the job ...
+    /// }
+    /// # Ok::<(), cachify::Error>(())
+    /// ```
+    pub fn lease_lost(&self) -> bool {
+        lease_lost(self.claim.claim())
     }
 
     /// Releases the lock now, reporting a backend failure. Releasing a lock that already
@@ -78,42 +154,14 @@ impl LockGuard {
     /// # Ok::<(), cachify::Error>(())
     /// ```
     pub fn release(mut self) -> Result<(), Error> {
-        self.stop_lease();
-        match self.ticket.take() {
-            Some(ticket) => give_back_blocking(&ticket),
-            None => Ok(()),
-        }
-    }
-
-    fn stop_lease(&mut self) {
-        if let Some(mut lease) = self.lease.take() {
-            lease.stop();
-        }
-    }
-}
-
-fn give_back_blocking(ticket: &Ticket) -> Result<(), Error> {
-    if !ticket.give_back_blocking()? {
-        ticket.log_lost();
-    }
-    Ok(())
-}
-
-impl Drop for LockGuard {
-    fn drop(&mut self) {
-        // The lease must be stopped before the delete, see `lease`.
-        self.stop_lease();
-        if let Some(ticket) = self.ticket.take() {
-            ticket.log_release(ticket.give_back_blocking());
-        }
+        self.claim.release()
     }
 }
 
 impl fmt::Debug for LockGuard {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("LockGuard")
-            .field("ticket", &self.ticket)
-            .field("lease", &self.lease)
+            .field("claim", &self.claim)
             .finish()
     }
 }
@@ -122,9 +170,9 @@ impl fmt::Debug for LockGuard {
 /// with [`release_async`](Self::release_async).
 ///
 /// A guard that is dropped instead (its future was cancelled by a `timeout` or a
-/// `select!`, or its task panicked) still releases the lock: the release is spawned on
-/// the current tokio runtime, so the drop never blocks it, or run on a small runtime of
-/// its own where there is none.
+/// `select!`, its task panicked, its runtime shut down) still releases the lock: at once
+/// on the memory backend, otherwise on cachify's releaser thread, which needs neither
+/// the caller's runtime nor the drop to wait.
 ///
 /// # Examples
 ///
@@ -144,28 +192,14 @@ impl fmt::Debug for LockGuard {
 /// ```
 #[must_use = "the lock is released as soon as the guard is dropped"]
 pub struct AsyncLockGuard {
-    /// `None` once released.
-    ticket: Option<Ticket>,
-    lease: Option<AsyncLease>,
+    claim: Armed<Held, Async>,
 }
 
 impl AsyncLockGuard {
-    pub(super) fn hold(ticket: Ticket, auto_extend: bool) -> Result<Self, Error> {
-        let lease = if auto_extend {
-            match AsyncLease::start(&ticket) {
-                Ok(lease) => lease,
-                Err(error) => {
-                    release_detached(ticket, None);
-                    return Err(error);
-                }
-            }
-        } else {
-            None
-        };
-        Ok(Self {
-            ticket: Some(ticket),
-            lease,
-        })
+    /// Confirms a taken claim; starts its lease with `auto_extend`.
+    pub(super) fn hold(claim: Armed<Held, Async>, auto_extend: bool) -> Result<Self, Error> {
+        let claim = lease(claim, auto_extend, Renewal::Async)?;
+        Ok(Self { claim })
     }
 
     /// The key as written by the caller.
@@ -180,7 +214,53 @@ impl AsyncLockGuard {
     /// # }
     /// ```
     pub fn key(&self) -> &str {
-        self.ticket.as_ref().map_or("", Ticket::key)
+        self.claim.claim().ticket.key()
+    }
+
+    /// Whether the `auto_extend` lease found the lock lost: expired, force-released or
+    /// taken by someone else before a renewal. Always `false` without `auto_extend`.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), cachify::Error> {
+    /// use std::time::Duration;
+    /// let cachify = cachify::Cachify::builder().build();
+    /// let lock = cachify.lock("import").exp(Duration::from_secs(10)).auto_extend(true);
+    /// let guard = lock.acquire_async().await?;
+    /// assert!(!guard.lease_lost());
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn lease_lost(&self) -> bool {
+        lease_lost(self.claim.claim())
+    }
+
+    /// Resolves when the `auto_extend` lease finds the lock lost (see
+    /// [`lease_lost`](Self::lease_lost)); never without `auto_extend`. Race it against
+    /// the job to stop the job when the lock is gone.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), cachify::Error> {
+    /// use std::time::Duration;
+    /// let cachify = cachify::Cachify::builder().build();
+    /// let lock = cachify.lock("import").exp(Duration::from_secs(10)).auto_extend(true);
+    /// let guard = lock.acquire_async().await?;
+    /// let job = async { /* ... the long import ... */ };
+    /// let finished = tokio::select! {
+    ///     () = job => true,
+    ///     () = guard.wait_lease_lost() => false, // the lock is gone: stop the import
+    /// };
+    /// assert!(finished);
+    /// guard.release_async().await?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn wait_lease_lost(&self) {
+        match &self.claim.claim().lease {
+            Some(lease) => lease.wait_lost().await,
+            None => std::future::pending().await,
+        }
     }
 
     /// Releases the lock now, reporting a backend failure. Releasing a lock that already
@@ -199,47 +279,14 @@ impl AsyncLockGuard {
     /// # }
     /// ```
     pub async fn release_async(mut self) -> Result<(), Error> {
-        // Everything stays inside `self` until the delete has finished, so a cancelled
-        // release leaves the work to `Drop` instead of forgetting it.
-        if let Some(lease) = self.lease.as_mut() {
-            lease.stop().await;
-        }
-        self.lease = None;
-        let Some(ticket) = self.ticket.as_ref() else {
-            return Ok(());
-        };
-        let owned = ticket.give_back_async().await;
-        if let Ok(false) = owned {
-            ticket.log_lost();
-        }
-        self.ticket = None;
-        owned.map(drop)
-    }
-}
-
-/// Releases from a context that cannot await: stops the lease, then compare-and-deletes.
-fn release_detached(ticket: Ticket, lease: Option<AsyncLease>) {
-    detached::finish(async move {
-        if let Some(mut lease) = lease {
-            lease.stop().await;
-        }
-        ticket.log_release(ticket.give_back_async().await);
-    });
-}
-
-impl Drop for AsyncLockGuard {
-    fn drop(&mut self) {
-        if let Some(ticket) = self.ticket.take() {
-            release_detached(ticket, self.lease.take());
-        }
+        self.claim.release().await
     }
 }
 
 impl fmt::Debug for AsyncLockGuard {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("AsyncLockGuard")
-            .field("ticket", &self.ticket)
-            .field("lease", &self.lease)
+            .field("claim", &self.claim)
             .finish()
     }
 }

@@ -9,7 +9,10 @@
 //! - a waiter is woken by the release itself (the backend's [`watch`]), polling only as
 //!   the fallback, and never sleeps past the holder's expiry;
 //! - a guard releases on drop, also while unwinding from a panic, and an async guard
-//!   whose future is cancelled releases without blocking the runtime;
+//!   whose future is cancelled, or whose runtime ends, releases without blocking the
+//!   runtime (see [`crate::detached`] for where releases run);
+//! - an acquisition that is cancelled, or whose reply is lost, leaves no lock behind: its
+//!   claim is armed before `SET NX` is sent, and gives the token back if it was stored;
 //! - `auto_extend` keeps renewing the expiry while the guard lives, owner-checked too.
 //!
 //! The force-[`Lock::release`] functions stay unconditional, as py-cachify documents.
@@ -22,9 +25,12 @@ mod ticket;
 
 use std::time::Duration;
 
+use guard::Held;
 pub use guard::{AsyncLockGuard, LockGuard};
+pub(crate) use ticket::lifetime;
 use ticket::Ticket;
 
+use crate::detached::{self, Armed};
 use crate::error::Error;
 use crate::instance::{Cachify, Selector};
 use crate::wait::{retry_async, retry_blocking, Patience};
@@ -150,6 +156,10 @@ impl Lock {
     /// process); `None`: until released. Default: the instance's
     /// [`default_lock_expiration`](Cachify::default_lock_expiration) (30 s).
     ///
+    /// A zero `exp` makes acquiring fail with [`Error::InvalidOption`] (such a lock
+    /// would exclude nobody); one of a century or more (up to `Duration::MAX`) means
+    /// never expires.
+    ///
     /// ```
     /// use std::time::Duration;
     /// let cachify = cachify::Cachify::builder().build();
@@ -165,8 +175,11 @@ impl Lock {
     /// key still holds its token) for as long as it lives, so that a job longer than
     /// `exp` keeps its lock while a crashed holder's lock still expires. Default `false`.
     ///
-    /// Sync guards renew from a thread, async guards from a task on the current tokio
-    /// runtime; renewal stops when the guard is released or dropped.
+    /// Renewals run on cachify's releaser thread (one for the whole process, sync and
+    /// async guards alike), so they go on even when the caller's runtime is busy or no
+    /// longer driven; renewal stops when the guard is released or dropped. A renewal
+    /// that finds the lock gone ends the lease: see [`LockGuard::lease_lost`] and
+    /// [`AsyncLockGuard::wait_lease_lost`].
     ///
     /// ```
     /// use std::time::Duration;
@@ -207,24 +220,29 @@ impl Lock {
     /// # Ok::<(), cachify::Error>(())
     /// ```
     pub fn acquire(&self) -> Result<LockGuard, Error> {
-        let ticket = self.ticket()?;
+        let claim = Armed::pending(Held::new(self.ticket()?));
+        // An error leaves `claim` pending: its drop deletes the token in case the backend
+        // stored it before failing to answer.
+        let ticket = claim.claim().ticket();
+        detached::releases_done_blocking(ticket.storage_key());
         let taken = if self.nowait {
             ticket.take_blocking()?
         } else {
-            let patience = self.patience(&ticket);
             retry_blocking(
                 ticket.cachify().sync_client(),
                 ticket.storage_key(),
                 ticket.subject(),
-                patience,
+                self.patience(ticket),
                 || Ok(ticket.take_blocking()?.then_some(())),
             )?
             .is_some()
         };
         if !taken {
-            return Err(ticket.refused(self.nowait));
+            let refused = ticket.refused(self.nowait);
+            claim.disarm();
+            return Err(refused);
         }
-        LockGuard::hold(ticket, self.auto_extend)
+        LockGuard::hold(claim, self.auto_extend)
     }
 
     /// Takes the lock without blocking the runtime while waiting; release the guard with
@@ -243,25 +261,30 @@ impl Lock {
     /// # }
     /// ```
     pub async fn acquire_async(&self) -> Result<AsyncLockGuard, Error> {
-        let ticket = self.ticket()?;
+        let claim = Armed::pending(Held::new(self.ticket()?));
+        // Cancelled or failed, `claim` is dropped pending and deletes the token in the
+        // background, in case the backend stored it before we stopped listening.
+        let ticket = claim.claim().ticket();
+        detached::releases_done(ticket.storage_key()).await;
         let taken = if self.nowait {
             ticket.take_async().await?
         } else {
-            let patience = self.patience(&ticket);
             retry_async(
                 ticket.cachify().async_client(),
                 ticket.storage_key(),
                 ticket.subject(),
-                patience,
+                self.patience(ticket),
                 || async { Ok(ticket.take_async().await?.then_some(())) },
             )
             .await?
             .is_some()
         };
         if !taken {
-            return Err(ticket.refused(self.nowait));
+            let refused = ticket.refused(self.nowait);
+            claim.disarm();
+            return Err(refused);
         }
-        AsyncLockGuard::hold(ticket, self.auto_extend)
+        AsyncLockGuard::hold(claim, self.auto_extend)
     }
 
     /// Whether anyone holds the lock now (any holder, in any process sharing the backend).
@@ -274,6 +297,7 @@ impl Lock {
     pub fn is_locked(&self) -> Result<bool, Error> {
         let cachify = self.instance.resolve()?;
         let storage_key = cachify.lock_key(&self.key);
+        detached::releases_done_blocking(&storage_key);
         Ok(cachify.sync_client().get(&storage_key)?.is_some())
     }
 
@@ -290,6 +314,7 @@ impl Lock {
     pub async fn is_locked_async(&self) -> Result<bool, Error> {
         let cachify = self.instance.resolve()?;
         let storage_key = cachify.lock_key(&self.key);
+        detached::releases_done(&storage_key).await;
         Ok(cachify.async_client().get(&storage_key).await?.is_some())
     }
 
@@ -334,6 +359,7 @@ impl Lock {
         let exp = self
             .exp
             .unwrap_or_else(|| cachify.default_lock_expiration());
+        let exp = ticket::lifetime("exp", exp)?;
         Ok(Ticket::new(cachify, &self.key, exp))
     }
 

@@ -11,6 +11,26 @@ use crate::error::Error;
 use crate::events::{self, Kind, Subject};
 use crate::instance::Cachify;
 
+/// From this long on, an expiry counts as never: backends cannot represent much more
+/// (`Duration::MAX` would overflow an `Instant` and Redis' millisecond expiries).
+const FOREVER: Duration = Duration::from_secs(100 * 365 * 24 * 60 * 60);
+
+/// Checks the expiry given to option `option` (`exp`, `slot_exp`): zero is an error,
+/// a century or more means never (`None`).
+pub(crate) fn lifetime(
+    option: &'static str,
+    exp: Option<Duration>,
+) -> Result<Option<Duration>, Error> {
+    match exp {
+        Some(exp) if exp.is_zero() => Err(Error::InvalidOption {
+            option,
+            reason: "must be more than zero (None: never expires)",
+        }),
+        Some(exp) if exp >= FOREVER => Ok(None),
+        exp => Ok(exp),
+    }
+}
+
 /// Everything a guard needs to release or extend its lock, owned (no borrows), so that
 /// guards can move into spawned tasks and into detached release futures.
 #[derive(Clone)]

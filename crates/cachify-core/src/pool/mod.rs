@@ -33,6 +33,7 @@ use std::time::Duration;
 use seat::Seat;
 pub use slot::{AsyncPoolSlot, PoolSlot};
 
+use crate::detached::{self, Armed};
 use crate::error::Error;
 use crate::instance::{Cachify, Selector};
 use crate::wait::{retry_async, retry_blocking, Patience};
@@ -134,6 +135,8 @@ impl Pool {
     /// [`default_pool_slot_expiration`](Cachify::default_pool_slot_expiration) (600 s).
     ///
     /// Expiry does not interrupt the holder's work; it only frees its place in the count.
+    /// A zero `slot_exp` makes acquiring fail with [`Error::InvalidOption`]; one of a
+    /// century or more (up to `Duration::MAX`) means never expires.
     ///
     /// ```
     /// use std::time::Duration;
@@ -208,11 +211,11 @@ impl Pool {
     /// # Ok::<(), cachify::Error>(())
     /// ```
     pub fn acquire(&self) -> Result<PoolSlot, Error> {
-        let seat = self.seat()?;
-        let slot = PoolSlot::pending(seat);
-        // An error leaves `slot` armed: its drop frees a token the backend may have
+        let claim = Armed::pending(self.seat()?);
+        // An error leaves `claim` pending: its drop frees a token the backend may have
         // admitted before failing to answer.
-        let seat = slot.seat();
+        let seat = claim.claim();
+        detached::releases_done_blocking(seat.storage_key());
         let admitted = if self.waits() {
             retry_blocking(
                 seat.cachify().sync_client(),
@@ -227,10 +230,10 @@ impl Pool {
         };
         if !admitted {
             let full = seat.refused(!self.waits());
-            slot.disarm();
+            claim.disarm();
             return Err(full);
         }
-        Ok(slot)
+        Ok(PoolSlot::hold(claim))
     }
 
     /// Takes a slot without blocking the runtime while waiting; release it with
@@ -250,11 +253,11 @@ impl Pool {
     /// # }
     /// ```
     pub async fn acquire_async(&self) -> Result<AsyncPoolSlot, Error> {
-        let seat = self.seat()?;
-        let slot = AsyncPoolSlot::pending(seat);
-        // Cancelled or failed, `slot` is dropped armed and frees the token in the
+        let claim = Armed::pending(self.seat()?);
+        // Cancelled or failed, `claim` is dropped pending and frees the token in the
         // background, in case the backend admitted it before we stopped listening.
-        let seat = slot.seat();
+        let seat = claim.claim();
+        detached::releases_done(seat.storage_key()).await;
         let admitted = if self.waits() {
             retry_async(
                 seat.cachify().async_client(),
@@ -270,10 +273,10 @@ impl Pool {
         };
         if !admitted {
             let full = seat.refused(!self.waits());
-            slot.disarm();
+            claim.disarm();
             return Err(full);
         }
-        Ok(slot)
+        Ok(AsyncPoolSlot::hold(claim))
     }
 
     /// How many live (unexpired) slots the pool holds now, in every process sharing
@@ -289,6 +292,7 @@ impl Pool {
     pub fn size(&self) -> Result<usize, Error> {
         let cachify = self.instance.resolve()?;
         let storage_key = cachify.pool_key(&self.key);
+        detached::releases_done_blocking(&storage_key);
         Ok(cachify.sync_client().pool_size(&storage_key)?)
     }
 
@@ -305,6 +309,7 @@ impl Pool {
     pub async fn size_async(&self) -> Result<usize, Error> {
         let cachify = self.instance.resolve()?;
         let storage_key = cachify.pool_key(&self.key);
+        detached::releases_done(&storage_key).await;
         Ok(cachify.async_client().pool_size(&storage_key).await?)
     }
 
@@ -314,6 +319,7 @@ impl Pool {
         let slot_exp = self
             .slot_exp
             .unwrap_or_else(|| cachify.default_pool_slot_expiration());
+        let slot_exp = crate::lock::lifetime("slot_exp", slot_exp)?;
         Ok(Seat::new(cachify, &self.key, self.max_size, slot_exp))
     }
 

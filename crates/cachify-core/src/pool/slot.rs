@@ -5,22 +5,45 @@
 //! and a slot can move into a spawned task. Releasing frees exactly this slot (by its
 //! token) and happens once: explicitly, or from `Drop`.
 //!
-//! A guard is created *before* the backend admits its token, so an acquisition that is
-//! cancelled (or fails) after the backend may have admitted it still frees the slot when
-//! the guard is dropped; a token that was never admitted is disarmed instead.
+//! The claim is [`Armed`] *before* the backend admits its token, so an acquisition that
+//! is cancelled (or fails) after the backend may have admitted it still frees the slot;
+//! a token that was refused is disarmed instead.
 
 use std::fmt;
 
 use super::seat::Seat;
-use crate::detached;
+use crate::detached::{Armed, Async, Blocking, Claim};
 use crate::error::Error;
+
+impl Claim for Seat {
+    fn storage_key(&self) -> &str {
+        Seat::storage_key(self)
+    }
+
+    fn give_back_blocking(&self) -> Result<bool, Error> {
+        Seat::give_back_blocking(self)
+    }
+
+    async fn give_back_async(&self) -> Result<bool, Error> {
+        Seat::give_back_async(self).await
+    }
+
+    fn log_release(&self, outcome: Result<bool, Error>) {
+        Seat::log_release(self, outcome);
+    }
+
+    fn log_gone(&self) {
+        self.log_expired();
+    }
+}
 
 /// A held pool slot, from [`Pool::acquire`](super::Pool::acquire); released when
 /// dropped, also while unwinding from a panic.
 ///
 /// Dropping releases through the instance's sync client and logs a failure (the slot
 /// then stops counting after its `slot_exp`); [`release`](Self::release) reports it
-/// instead.
+/// instead. Dropped inside async code, the release is handed to cachify's releaser
+/// thread rather than blocking a runtime worker for a round trip.
 ///
 /// # Examples
 ///
@@ -36,24 +59,14 @@ use crate::error::Error;
 /// ```
 #[must_use = "the slot is released as soon as the guard is dropped"]
 pub struct PoolSlot {
-    seat: Seat,
-    /// Whether dropping must free the token: from before admission until released.
-    armed: bool,
+    claim: Armed<Seat, Blocking>,
 }
 
 impl PoolSlot {
-    /// A guard for `seat`, armed before the backend is asked to admit it.
-    pub(super) fn pending(seat: Seat) -> Self {
-        Self { seat, armed: true }
-    }
-
-    pub(super) fn seat(&self) -> &Seat {
-        &self.seat
-    }
-
-    /// The backend refused the token: there is no slot to free.
-    pub(super) fn disarm(mut self) {
-        self.armed = false;
+    /// The guard of an admitted claim.
+    pub(super) fn hold(mut claim: Armed<Seat, Blocking>) -> Self {
+        claim.confirm();
+        Self { claim }
     }
 
     /// The pool key as written by the caller.
@@ -65,7 +78,7 @@ impl PoolSlot {
     /// # Ok::<(), cachify::Error>(())
     /// ```
     pub fn key(&self) -> &str {
-        self.seat.key()
+        self.claim.claim().key()
     }
 
     /// Releases the slot now, reporting a backend failure. Releasing a slot that already
@@ -78,28 +91,14 @@ impl PoolSlot {
     /// # Ok::<(), cachify::Error>(())
     /// ```
     pub fn release(mut self) -> Result<(), Error> {
-        // Disarmed first: a failed release is reported here, not retried by `Drop`.
-        self.armed = false;
-        if !self.seat.give_back_blocking()? {
-            self.seat.log_expired();
-        }
-        Ok(())
-    }
-}
-
-impl Drop for PoolSlot {
-    fn drop(&mut self) {
-        if self.armed {
-            self.seat.log_release(self.seat.give_back_blocking());
-        }
+        self.claim.release()
     }
 }
 
 impl fmt::Debug for PoolSlot {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("PoolSlot")
-            .field("seat", &self.seat)
-            .field("armed", &self.armed)
+            .field("claim", &self.claim)
             .finish()
     }
 }
@@ -108,9 +107,9 @@ impl fmt::Debug for PoolSlot {
 /// it with [`release_async`](Self::release_async).
 ///
 /// A slot that is dropped instead (its future was cancelled by a `timeout` or a
-/// `select!`, or its task panicked) is still released: the release is spawned on the
-/// current tokio runtime, so the drop never blocks it, or run on a small runtime of its
-/// own where there is none.
+/// `select!`, its task panicked, its runtime shut down) is still released: at once on
+/// the memory backend, otherwise on cachify's releaser thread, which needs neither the
+/// caller's runtime nor the drop to wait.
 ///
 /// # Examples
 ///
@@ -131,24 +130,14 @@ impl fmt::Debug for PoolSlot {
 /// ```
 #[must_use = "the slot is released as soon as the guard is dropped"]
 pub struct AsyncPoolSlot {
-    seat: Seat,
-    /// Whether dropping must free the token: from before admission until released.
-    armed: bool,
+    claim: Armed<Seat, Async>,
 }
 
 impl AsyncPoolSlot {
-    /// A guard for `seat`, armed before the backend is asked to admit it.
-    pub(super) fn pending(seat: Seat) -> Self {
-        Self { seat, armed: true }
-    }
-
-    pub(super) fn seat(&self) -> &Seat {
-        &self.seat
-    }
-
-    /// The backend refused the token: there is no slot to free.
-    pub(super) fn disarm(mut self) {
-        self.armed = false;
+    /// The guard of an admitted claim.
+    pub(super) fn hold(mut claim: Armed<Seat, Async>) -> Self {
+        claim.confirm();
+        Self { claim }
     }
 
     /// The pool key as written by the caller.
@@ -163,7 +152,7 @@ impl AsyncPoolSlot {
     /// # }
     /// ```
     pub fn key(&self) -> &str {
-        self.seat.key()
+        self.claim.claim().key()
     }
 
     /// Releases the slot now, reporting a backend failure. Releasing a slot that already
@@ -181,35 +170,14 @@ impl AsyncPoolSlot {
     /// # }
     /// ```
     pub async fn release_async(mut self) -> Result<(), Error> {
-        // Still armed while the release is in flight, so cancelling this future leaves
-        // the release to `Drop`; disarmed once it answered, so a failure is reported
-        // here rather than retried.
-        let released = self.seat.give_back_async().await;
-        self.armed = false;
-        if !released? {
-            self.seat.log_expired();
-        }
-        Ok(())
-    }
-}
-
-impl Drop for AsyncPoolSlot {
-    fn drop(&mut self) {
-        if self.armed {
-            let seat = self.seat.clone();
-            detached::finish(async move {
-                let outcome = seat.give_back_async().await;
-                seat.log_release(outcome);
-            });
-        }
+        self.claim.release().await
     }
 }
 
 impl fmt::Debug for AsyncPoolSlot {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("AsyncPoolSlot")
-            .field("seat", &self.seat)
-            .field("armed", &self.armed)
+            .field("claim", &self.claim)
             .finish()
     }
 }

@@ -1,0 +1,103 @@
+//! Releases handed to the releaser and not finished yet, by storage key.
+//!
+//! A sync guard dropped inside async code hands its release over instead of blocking a
+//! runtime worker. So that this never shows the program a lock or slot it has already
+//! dropped, every later lock or pool call of this process on the same key first waits
+//! for those releases: `drop(guard); lock.is_locked()` still answers `false`, on every
+//! backend. Calls with nothing in flight pay one atomic load.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::LazyLock;
+
+use parking_lot::{Condvar, Mutex};
+use tokio::sync::Notify;
+
+/// How many releases are in flight, per storage key.
+struct Registry {
+    keys: Mutex<HashMap<String, usize>>,
+    /// Wakes sync waiters when a release finishes.
+    finished: Condvar,
+    /// Wakes async waiters when a release finishes.
+    notify: Notify,
+    /// The sum of `keys`' counts: the fast path when nothing is in flight.
+    total: AtomicUsize,
+}
+
+static REGISTRY: LazyLock<Registry> = LazyLock::new(|| Registry {
+    keys: Mutex::new(HashMap::new()),
+    finished: Condvar::new(),
+    notify: Notify::new(),
+    total: AtomicUsize::new(0),
+});
+
+/// One release in flight; finished when dropped (also if its task is dropped).
+pub(crate) struct InFlight {
+    key: String,
+}
+
+impl InFlight {
+    /// Registers a release of `key`, before it is handed over.
+    pub(crate) fn begin(key: &str) -> Self {
+        let registry = &*REGISTRY;
+        *registry.keys.lock().entry(key.to_owned()).or_default() += 1;
+        // ordering: counted after the entry exists, so a waiter that sees the count
+        // also finds the entry.
+        registry.total.fetch_add(1, Ordering::Release);
+        Self {
+            key: key.to_owned(),
+        }
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        let registry = &*REGISTRY;
+        {
+            let mut keys = registry.keys.lock();
+            if let Some(count) = keys.get_mut(&self.key) {
+                *count -= 1;
+                if *count == 0 {
+                    keys.remove(&self.key);
+                }
+            }
+            registry.total.fetch_sub(1, Ordering::Release);
+        }
+        registry.finished.notify_all();
+        registry.notify.notify_waiters();
+    }
+}
+
+fn in_flight(keys: &HashMap<String, usize>, key: &str) -> bool {
+    keys.contains_key(key)
+}
+
+/// Blocks until no release of `key` is in flight.
+pub(crate) fn wait_blocking(key: &str) {
+    let registry = &*REGISTRY;
+    if registry.total.load(Ordering::Acquire) == 0 {
+        return;
+    }
+    let mut keys = registry.keys.lock();
+    while in_flight(&keys, key) {
+        registry.finished.wait(&mut keys);
+    }
+}
+
+/// Waits until no release of `key` is in flight.
+pub(crate) async fn wait(key: &str) {
+    let registry = &*REGISTRY;
+    loop {
+        if registry.total.load(Ordering::Acquire) == 0 {
+            return;
+        }
+        let finished = registry.notify.notified();
+        tokio::pin!(finished);
+        // Registered before the check, so a release finishing in between still wakes us.
+        finished.as_mut().enable();
+        if !in_flight(&registry.keys.lock(), key) {
+            return;
+        }
+        finished.await;
+    }
+}
