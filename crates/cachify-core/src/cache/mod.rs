@@ -26,7 +26,10 @@ use std::sync::Arc;
 
 pub(crate) use flight::Flights;
 pub use key_part::{Direct, DirectKey, KeyPart, ViaDisplay};
-pub use value::{enc_dec, EncDec, OkOnly, Plain, Serde, Shape, ValueCodec};
+pub use value::{
+    enc_dec, enc_dec_for, shaped, AnyShape, EncDec, OkOnly, Plain, Serde, Shape, ShapeOf,
+    ValueCodec,
+};
 
 use crate::backend::{AsyncClient, SyncClient};
 use crate::error::Error;

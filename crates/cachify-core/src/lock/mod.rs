@@ -16,6 +16,7 @@
 //!
 //! [`watch`]: crate::SyncClient::watch
 
+pub mod for_macros;
 mod guard;
 mod lease;
 mod ticket;

@@ -1,6 +1,8 @@
 use cachify::cached;
 
-#[cached(key = "k", ttl = 1.5)]
+const TTL: &str = "300";
+
+#[cached("k", ttl = TTL)]
 fn f() -> u32 {
     1
 }
