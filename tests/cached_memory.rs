@@ -7,3 +7,5 @@ fn backend() -> support::Backend {
 }
 
 include!("suites/cached.rs");
+
+include!("suites/shapes.rs");
