@@ -297,6 +297,22 @@ impl Greeter for MemoryRepo {
     }
 }
 
+/// Attributes imported by name and used only under `#[cachify::companions]`, which
+/// expands them itself: their imports still count as used.
+mod only_in_impls {
+    use cachify::cached;
+
+    pub struct Counter;
+
+    #[cachify::companions]
+    impl Counter {
+        #[cached("counter-{n}")]
+        pub fn double(&self, n: u32) -> u32 {
+            n * 2
+        }
+    }
+}
+
 #[tokio::test]
 async fn every_shape_compiles_without_warnings_and_runs() {
     cachify::init_cachify();
@@ -349,6 +365,8 @@ async fn every_shape_compiles_without_warnings_and_runs() {
     Account::load_reset(4).unwrap();
     assert_eq!(Account::balance(2), 200);
     Account::balance_reset(2).unwrap();
+    assert_eq!(only_in_impls::Counter.double(2), 4);
+    only_in_impls::Counter.double_reset(2).unwrap();
     let repo = MemoryRepo;
     assert_eq!(repo.find(1).await.unwrap(), "user 1");
     repo.find_reset(1).await.unwrap();

@@ -33,6 +33,7 @@ pub fn run(args: TokenStream, item: TokenStream) -> TokenStream {
         }
     };
     let mut moved = Vec::new();
+    let mut paths = Vec::new();
     for impl_item in &mut block.items {
         let ImplItem::Fn(function) = impl_item else {
             continue;
@@ -43,7 +44,7 @@ pub fn run(args: TokenStream, item: TokenStream) -> TokenStream {
             sig: function.sig.clone(),
             block: Box::new(function.block.clone()),
         };
-        if let Some(outer) = expand_layers(item, &mut moved) {
+        if let Some(outer) = expand_layers(item, &mut moved, &mut paths) {
             *impl_item = ImplItem::Verbatim(outer);
         }
     }
@@ -56,25 +57,39 @@ pub fn run(args: TokenStream, item: TokenStream) -> TokenStream {
         .attrs
         .iter()
         .filter(|attr| attr.path().is_ident("cfg"));
+    let cfgs: Vec<_> = cfgs.collect();
     quote! {
         #block
         #(#cfgs)*
         impl #generics #self_ty #where_clause {
             #(#moved)*
         }
+        // The attributes were expanded here, not by the compiler: name their paths so
+        // that the user's `use cachify::cached;` counts as used.
+        #(#cfgs)*
+        const _: () = {
+            #(#[allow(unused_imports)] use #paths as _;)*
+        };
     }
 }
 
 /// Expands the first of our attributes on `item` and, recursively, the inner layers it
 /// splits off; pushes companions and inner layers to `moved`. Returns the outer
 /// function, or `None` when `item` carries none of our attributes.
-fn expand_layers(mut item: ItemFn, moved: &mut Vec<TokenStream>) -> Option<TokenStream> {
+fn expand_layers(
+    mut item: ItemFn,
+    moved: &mut Vec<TokenStream>,
+    paths: &mut Vec<syn::Path>,
+) -> Option<TokenStream> {
     let position = item
         .attrs
         .iter()
         .position(|attr| Attribute::of(attr).is_some())?;
     let attr = item.attrs.remove(position);
     let attribute = Attribute::of(&attr)?;
+    if !paths.contains(attr.path()) {
+        paths.push(attr.path().clone());
+    }
     let args = match attr.meta {
         Meta::List(list) => list.tokens,
         Meta::Path(_) => TokenStream::new(),
@@ -87,7 +102,7 @@ fn expand_layers(mut item: ItemFn, moved: &mut Vec<TokenStream>) -> Option<Token
         Ok(expansion) => {
             moved.push(expansion.companions);
             if let Some(inner) = expansion.inner {
-                let inner = expand_layers(inner.clone(), moved)
+                let inner = expand_layers(inner.clone(), moved, paths)
                     .unwrap_or_else(|| inner.into_token_stream());
                 moved.push(inner);
             }
