@@ -68,15 +68,19 @@ use attribute::Attribute;
 ///
 /// | option | default | meaning |
 /// |---|---|---|
-/// | `key = "..."` | required | the key, a template over the arguments: `{a}`, `{}`, `{0}`, `{self.id}`, `{user.name}`, `{tags:?}`; checked at compile time |
-/// | `ttl = 60` / `None` / `Duration` expr | the instance's `default_cache_ttl` (unset: never expire) | how long a stored value lives: an integer literal is seconds, `None` never expires, anything else is a `std::time::Duration` (or `Option<Duration>`) |
+/// | `key = "..."`, or the key first: `#[cached("...")]` | required | the key, a template over the arguments: `{a}`, `{}`, `{0}`, `{self.id}`, `{self.0}`, `{user.name}`, `{pair.1}`, `{tags:?}`; checked at compile time |
+/// | `ttl = 60` / `1.5` / `TTL_SECS` / `None` / `Duration` expr | the instance's `default_cache_ttl` (unset: never expire) | how long a stored value lives: an integer or a float (a literal, a constant, any expression) is seconds, `None` never expires, a `Duration` is itself (or an `Option<Duration>`) |
 /// | `enc_dec = (encode, decode)` | serde | `encode: Fn(&T) -> E` before storing, `decode: Fn(E) -> T` after loading; `E` is what gets serialised |
 /// | `cachify = PATH` | the global instance | a static that derefs to a `Cachify` |
 ///
 /// # Companions
 ///
 /// - a free function `f` gets a module `f` with `f::reset(args..)`;
-/// - a method `m` gets a sibling method `self.m_reset(args..)`.
+/// - a method `m` gets a sibling method `self.m_reset(args..)`;
+/// - an associated function `load` without `self` gets `Self::load_reset(args..)` when
+///   its signature names `Self` or its `impl` has `#[cachify::companions]`;
+/// - in a trait `impl`, put [`macro@companions`] on the `impl`: it moves the companions
+///   into an inherent `impl` beside it.
 ///
 /// A companion takes the function's arguments, is `async` when the function is, and
 /// returns `Result<(), cachify::Error>`. `reset` deletes the entry of those arguments
@@ -168,10 +172,11 @@ pub fn cached(args: TokenStream, item: TokenStream) -> TokenStream {
 ///
 /// | option | default | meaning |
 /// |---|---|---|
-/// | `key = "..."` | required | the lock key, a template over the arguments (`{arg}`, `{self.id}`, `{x:?}`) |
+/// | `key = "..."`, or the key first: `#[lock("...")]` | required | the lock key, a template over the arguments (`{arg}`, `{self.id}`, `{self.0}`, `{x:?}`) |
 /// | `nowait = bool` | `true` | `true`: fail at once when held; `false`: wait for the release |
-/// | `timeout = 10` / `None` / `Duration` expr | `None` | with `nowait = false`, how long to wait (integer literal: seconds; `None`: as long as it takes) |
-/// | `exp = 30` / `None` / `Duration` expr | the instance's `default_lock_expiration` (30 s) | how long the lock lives if the process dies mid-call (`None`: until released) |
+/// | `timeout = 10` / `0.5` / `None` / `Duration` expr | `None` | with `nowait = false`, how long to wait (integer or float: seconds; `None`: as long as it takes) |
+/// | `exp = 30` / `None` / `Duration` expr | the instance's `default_lock_expiration` (30 s) | how long the lock lives if the process dies mid-call (integer or float: seconds; `None`: until released) |
+/// | `auto_extend = bool` | `false` | renew `exp` while the call runs, so a call longer than `exp` keeps its lock |
 /// | `cachify = PATH` | the global instance | a static that derefs to a `Cachify` |
 ///
 /// # Companions
@@ -257,13 +262,16 @@ pub fn lock(args: TokenStream, item: TokenStream) -> TokenStream {
 ///
 /// | option | default | meaning |
 /// |---|---|---|
-/// | `key = "..."` | required | the key template, over the arguments (`{order_id}`, `{self.id}`, `{date.year}`) |
+/// | `key = "..."`, or the key first: `#[once("...")]` | required | the key template, over the arguments (`{order_id}`, `{self.id}`, `{date.year}`) |
+/// | `exp = 30` / `None` / `Duration` expr | the instance's `default_lock_expiration` (30 s) | how long the key is held if the process dies mid-run (integer or float: seconds; `None`: until released) |
+/// | `auto_extend = bool` | `false` | renew `exp` while the run lasts, so a job longer than `exp` never runs twice at once |
 /// | `return_on_locked = EXPR` | `Default::default()` (`Ok(Default::default())` for a `Result`) | what a skipped call returns: an expression of the return type |
 /// | `raise_on_locked = true` | `false` | a skipped call returns `Err(cachify::Error::Locked { .. }.into())`; needs `Result<T, E>` with `E: From<cachify::Error>` |
 /// | `cachify = PATH` | the global instance | a static that derefs to a `Cachify` |
 ///
-/// The lock expires after the instance's `default_lock_expiration` (30 s unless
-/// configured) if the process dies mid-run.
+/// Without `auto_extend`, a run that outlives `exp` loses its key and another call may
+/// start: give long jobs `auto_extend = true` (the key is then renewed every `exp / 3`
+/// while the run lasts, and still expires within `exp` if the process dies).
 ///
 /// # Companions
 ///
@@ -288,7 +296,7 @@ pub fn lock(args: TokenStream, item: TokenStream) -> TokenStream {
 ///     "checked"
 /// }
 ///
-/// #[once(key = "nightly-export", raise_on_locked = true)]
+/// #[once("nightly-export", exp = 60, auto_extend = true, raise_on_locked = true)]
 /// async fn nightly_export() -> Result<(), Error> {
 ///     Ok(())
 /// }
@@ -326,9 +334,9 @@ pub fn once(args: TokenStream, item: TokenStream) -> TokenStream {
 ///
 /// | option | default | meaning |
 /// |---|---|---|
-/// | `key = "..."` | required | the pool key, a template over the arguments (`{user_id}`, `{self.id}`, `{x:?}`) |
+/// | `key = "..."`, or the key first: `#[pooled("...", max_size = 5)]` | required | the pool key, a template over the arguments (`{user_id}`, `{self.id}`, `{x:?}`) |
 /// | `max_size = N` | required | at most `N` concurrent calls per rendered key (any `usize` expression) |
-/// | `slot_exp = 30` / `None` / `Duration` expr | the instance's `default_pool_slot_expiration` (600 s) | how long a slot counts if never released (integer literal: seconds; `None`: forever) |
+/// | `slot_exp = 30` / `None` / `Duration` expr | the instance's `default_pool_slot_expiration` (600 s) | how long a slot counts if never released (integer or float: seconds; `None`: forever) |
 /// | `on_full = path` | none | called with the same arguments (receiver first, for methods) instead of the body when the pool is full; a plain fn returning the same type |
 /// | `raise_on_full = true` | `false` | a full pool returns `Err(cachify::Error::PoolFull { .. }.into())`; needs `Result<T, E>` with `E: From<cachify::Error>` |
 /// | `cachify = PATH` | the global instance | a static that derefs to a `Cachify` |
