@@ -103,7 +103,10 @@ impl UserRepo for CachedUserRepo {
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let builder = Cachify::builder().prefix("REPOSITORY-");
-    match std::env::var("REDIS_URL").ok().filter(|url| !url.is_empty()) {
+    match std::env::var("REDIS_URL")
+        .ok()
+        .filter(|url| !url.is_empty())
+    {
         Some(url) => {
             println!("cache and locks on Redis");
             builder.redis(&url)?.init();

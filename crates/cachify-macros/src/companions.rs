@@ -208,6 +208,23 @@ pub fn call_inner(sig: &Analysed, inner: &Ident, kind: CompanionKind) -> TokenSt
     }
 }
 
+/// An associated const that is harmless in an inherent `impl` but, in a trait `impl`
+/// (where companions cannot live), makes rustc name the fix:
+/// "const `add_cachify_companions_attribute_on_this_trait_impl_for_find` is not a member
+/// of trait". Its siblings then fail with "method `find_reset` is not a member".
+pub fn trait_impl_hint(sig: &Analysed) -> TokenStream {
+    let hint = format_ident!(
+        "add_cachify_companions_attribute_on_this_trait_impl_for_{}",
+        sig.name,
+        span = sig.name.span()
+    );
+    quote! {
+        #[doc(hidden)]
+        #[allow(dead_code, non_upper_case_globals)]
+        const #hint: () = ();
+    }
+}
+
 /// Companions that do nothing, for a function whose expansion failed: calls to
 /// `f::reset(..)` then add no "cannot find" errors to the real one. Their arguments are
 /// `impl Sized`, since the signature itself may be what failed.

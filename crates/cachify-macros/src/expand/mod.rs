@@ -107,6 +107,8 @@ pub struct Target {
     key: KeyTemplate,
     /// The inner layer, when another of our attributes was stacked under this one.
     pub inner: Option<Inner>,
+    /// What the surroundings told.
+    context: Context,
 }
 
 impl Target {
@@ -155,6 +157,7 @@ impl Target {
                     sig,
                     key,
                     inner,
+                    context,
                 })
             }
             (Some(errors), ..) => Err(errors),
@@ -201,7 +204,12 @@ impl Target {
             .inner
             .as_ref()
             .map(|inner| (&inner.ident, inner.attrs.as_slice()));
-        let companions = companions::emit(&self.item, &self.sig, own, inner);
+        // The hint comes first, so rustc reports it first in a trait `impl`.
+        let mut companions = TokenStream::new();
+        if self.placement() == Placement::Impl && !self.context.in_impl {
+            companions.extend(companions::trait_impl_hint(&self.sig));
+        }
+        companions.extend(companions::emit(&self.item, &self.sig, own, inner));
         let version = version_check();
         let function = quote! {
             #(#attrs)*
