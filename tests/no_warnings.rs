@@ -313,6 +313,27 @@ mod only_in_impls {
     }
 }
 
+/// A trait implemented in another module: its companions are callable from here.
+mod elsewhere {
+    use super::Outcome;
+
+    pub trait Lookup {
+        fn lookup(&self, id: u32) -> Outcome<u32>;
+    }
+
+    pub struct Table;
+
+    #[cachify::companions]
+    impl Lookup for Table {
+        #[cachify::cached("lookup-{id}")]
+        #[cachify::pooled("lookup-pool-{id}", max_size = 4)]
+        fn lookup(&self, id: u32) -> Outcome<u32> {
+            #![allow(clippy::identity_op)]
+            Ok(id + 0)
+        }
+    }
+}
+
 #[tokio::test]
 async fn every_shape_compiles_without_warnings_and_runs() {
     cachify::init_cachify();
@@ -367,6 +388,10 @@ async fn every_shape_compiles_without_warnings_and_runs() {
     Account::balance_reset(2).unwrap();
     assert_eq!(only_in_impls::Counter.double(2), 4);
     only_in_impls::Counter.double_reset(2).unwrap();
+    use elsewhere::Lookup as _;
+    assert_eq!(elsewhere::Table.lookup(5).unwrap(), 5);
+    elsewhere::Table.lookup_reset(5).unwrap();
+    assert_eq!(elsewhere::Table.lookup_size(5).unwrap(), 0);
     let repo = MemoryRepo;
     assert_eq!(repo.find(1).await.unwrap(), "user 1");
     repo.find_reset(1).await.unwrap();

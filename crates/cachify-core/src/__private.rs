@@ -31,3 +31,13 @@ pub mod cache {
     };
     pub use crate::cache::{enc_dec_for, shaped, AnyShape, ShapeOf};
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_version_check_names_this_version() {
+        // Rename `VERSION_0_1_0` (and nothing else: the macros derive the name from their
+        // own version) when the workspace version changes.
+        assert_eq!(env!("CARGO_PKG_VERSION"), "0.1.0");
+    }
+}

@@ -126,6 +126,8 @@ fn allow_lints() -> TokenStream {
     quote!(#[allow(
         unused_variables,
         dead_code,
+        private_interfaces,
+        private_bounds,
         clippy::unused_unit,
         clippy::too_many_arguments,
         clippy::wrong_self_convention
@@ -135,6 +137,9 @@ fn allow_lints() -> TokenStream {
 fn companion_fn(item: &ItemFn, sig: &Analysed, companion: &Companion) -> TokenStream {
     let (name, vis) = match Placement::of(sig) {
         Placement::Module => (format_ident!("{}", companion.kind.name()), quote!(pub)),
+        Placement::Impl if sig.public_companions => {
+            (method_name(&sig.name, companion.kind), quote!(pub))
+        }
         Placement::Impl => {
             let vis = &item.vis;
             (method_name(&sig.name, companion.kind), quote!(#vis))

@@ -32,6 +32,10 @@ pub fn run(args: TokenStream, item: TokenStream) -> TokenStream {
             return quote!(#item #error);
         }
     };
+    let context = Context {
+        in_impl: true,
+        trait_impl: block.trait_.is_some(),
+    };
     let mut moved = Vec::new();
     let mut paths = Vec::new();
     for impl_item in &mut block.items {
@@ -44,7 +48,7 @@ pub fn run(args: TokenStream, item: TokenStream) -> TokenStream {
             sig: function.sig.clone(),
             block: Box::new(function.block.clone()),
         };
-        if let Some(outer) = expand_layers(item, &mut moved, &mut paths) {
+        if let Some(outer) = expand_layers(item, context, &mut moved, &mut paths) {
             *impl_item = ImplItem::Verbatim(outer);
         }
     }
@@ -78,6 +82,7 @@ pub fn run(args: TokenStream, item: TokenStream) -> TokenStream {
 /// function, or `None` when `item` carries none of our attributes.
 fn expand_layers(
     mut item: ItemFn,
+    context: Context,
     moved: &mut Vec<TokenStream>,
     paths: &mut Vec<syn::Path>,
 ) -> Option<TokenStream> {
@@ -98,11 +103,11 @@ fn expand_layers(
             return Some(failed(attribute, item, error, moved));
         }
     };
-    match expand::expand(attribute, args, item.clone(), Context { in_impl: true }) {
+    match expand::expand(attribute, args, item.clone(), context) {
         Ok(expansion) => {
             moved.push(expansion.companions);
             if let Some(inner) = expansion.inner {
-                let inner = expand_layers(inner.clone(), moved, paths)
+                let inner = expand_layers(inner.clone(), context, moved, paths)
                     .unwrap_or_else(|| inner.into_token_stream());
                 moved.push(inner);
             }

@@ -155,6 +155,9 @@ pub struct Analysed {
     /// Whether it sits in an `impl` block: it takes `self`, names `Self`, or
     /// `#[cachify::companions]` says so. Its companions are then associated functions.
     pub in_impl: bool,
+    /// Whether its companions are `pub` whatever its own visibility: a method of a trait
+    /// `impl` has none written, yet is as visible as the trait.
+    pub public_companions: bool,
 }
 
 impl Analysed {
@@ -207,6 +210,7 @@ impl Analysed {
             is_async: sig.asyncness.is_some(),
             output: Output::new(sig),
             in_impl: receiver != Receiver::None || mentions_self_type(sig.to_token_stream()),
+            public_companions: false,
         })
     }
 

@@ -29,6 +29,8 @@ use crate::stack::{self, Inner};
 pub struct Context {
     /// The function is in an `impl` block (`#[cachify::companions]` knows it).
     pub in_impl: bool,
+    /// That block is a trait `impl`.
+    pub trait_impl: bool,
 }
 
 /// One expanded function.
@@ -127,6 +129,7 @@ impl Target {
             .ok()
             .map(|mut sig| {
                 sig.in_impl |= context.in_impl;
+                sig.public_companions = context.trait_impl;
                 sig
             });
         let key = match (&args, &sig) {
@@ -200,6 +203,10 @@ impl Target {
         let ItemFn {
             attrs, vis, sig, ..
         } = &self.item;
+        // Inner attributes (`#![allow(..)]` at the top of the body) stay in the body.
+        let (inner_attrs, attrs): (Vec<_>, Vec<_>) = attrs
+            .iter()
+            .partition(|attr| matches!(attr.style, syn::AttrStyle::Inner(_)));
         let inner = self
             .inner
             .as_ref()
@@ -214,6 +221,7 @@ impl Target {
         let function = quote! {
             #(#attrs)*
             #vis #sig {
+                #(#inner_attrs)*
                 #version
                 #body
             }
