@@ -206,7 +206,11 @@ pub fn fail_closed(error: Error, attribute: &str) {
              Cachify::builder()...init()) before calling a #[{attribute}] function"
         );
     }
-    tracing::warn!(target: crate::events::TARGET, %error, "#[{attribute}] could not take its lock or slot; skipping the call");
+    if attribute == "pooled" {
+        tracing::warn!(target: crate::events::TARGET, %error, "#[pooled] could not take a slot; treating the pool as full");
+    } else {
+        tracing::warn!(target: crate::events::TARGET, %error, "#[{attribute}] could not take its lock; skipping the call");
+    }
 }
 
 #[cfg(test)]
