@@ -172,6 +172,7 @@ mod shapes {
             async fn find(&self, id: u32) -> Outcome<String>;
             fn rename(&self, id: u32, sender: &mpsc::Sender<()>, go: &mpsc::Receiver<()>)
                 -> Outcome<()>;
+            fn export(&self, id: u32, sender: &mpsc::Sender<()>, go: &mpsc::Receiver<()>) -> u32;
         }
 
         pub struct Repo;
@@ -196,6 +197,32 @@ mod shapes {
                 go.recv().unwrap();
                 Ok(())
             }
+
+            #[pooled("export-{id}", max_size = 2, cachify = C)]
+            fn export(
+                &self,
+                id: u32,
+                entered: &mpsc::Sender<()>,
+                go: &mpsc::Receiver<()>,
+            ) -> u32 {
+                entered.send(()).unwrap();
+                go.recv().unwrap();
+                id
+            }
+        }
+
+        #[test]
+        fn pooled_trait_methods_count_their_slots() {
+            let (entered_tx, entered) = mpsc::channel();
+            let (go, go_rx) = mpsc::channel();
+            let holder = std::thread::spawn(move || Repo.export(3, &entered_tx, &go_rx));
+            entered.recv().unwrap();
+            let (probe_tx, _) = mpsc::channel();
+            let (_, probe_rx) = mpsc::channel();
+            assert_eq!(Repo.export_size(3, &probe_tx, &probe_rx).unwrap(), 1);
+            go.send(()).unwrap();
+            assert_eq!(holder.join().unwrap(), 3);
+            assert_eq!(Repo.export_size(3, &probe_tx, &probe_rx).unwrap(), 0);
         }
 
         #[tokio::test]
