@@ -314,6 +314,20 @@ pub fn refusal(
     }}
 }
 
+/// `Default::default()`, or `Ok(Default::default())` when the return type is a `Result`.
+pub fn default_value(target: &Target) -> TokenStream {
+    let output = &target.sig.output;
+    if !output.may_be_result() {
+        return quote_spanned!(output.span=> ::core::default::Default::default());
+    }
+    let ty = &output.ty;
+    quote_spanned!(output.span=> {
+        #[allow(unused_imports)]
+        use ::cachify::__private::ReturnsAnything as _;
+        (&::cachify::__private::Returns::<#ty>::new()).skipped()
+    })
+}
+
 /// `return Err(error.into())` as the function's return type, spanned at it so that a
 /// return type that cannot carry a `cachify::Error` is reported there.
 pub fn raise(target: &Target, error: &syn::Ident) -> TokenStream {

@@ -14,7 +14,7 @@ use quote::quote_spanned;
 use syn::spanned::Spanned;
 
 use super::lock::{companions, guarded_body, require_result, spec};
-use super::{raise, refusal, Expansion, Target};
+use super::{default_value, raise, refusal, Expansion, Target};
 use crate::args::Args;
 use crate::attribute::Attribute;
 use crate::companions::Placement;
@@ -66,18 +66,4 @@ fn on_locked(target: &Target) -> TokenStream {
         Some(expr) => quote_spanned!(expr.span()=> #expr),
         None => default_value(target),
     }
-}
-
-/// `Default::default()`, or `Ok(Default::default())` when the return type is a `Result`.
-pub fn default_value(target: &Target) -> TokenStream {
-    let output = &target.sig.output;
-    if !output.may_be_result() {
-        return quote_spanned!(output.span=> ::core::default::Default::default());
-    }
-    let ty = &output.ty;
-    quote_spanned!(output.span=> {
-        #[allow(unused_imports)]
-        use ::cachify::__private::ReturnsAnything as _;
-        (&::cachify::__private::Returns::<#ty>::new()).skipped()
-    })
 }

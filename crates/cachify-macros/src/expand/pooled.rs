@@ -21,8 +21,7 @@ use proc_macro2::TokenStream;
 use quote::{quote, quote_spanned};
 use syn::spanned::Spanned;
 
-use super::once::default_value;
-use super::{expiry, private_ident, raise, refusal, Expansion, Target};
+use super::{default_value, expiry, private_ident, raise, refusal, Expansion, Target};
 use crate::args::Args;
 use crate::attribute::{Attribute, CompanionKind};
 use crate::companions::{Companion, Placement};
