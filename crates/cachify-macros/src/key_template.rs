@@ -152,7 +152,8 @@ enum Target {
 /// A field after the root.
 #[derive(Debug, PartialEq)]
 enum Field {
-    Named(String),
+    /// Parsed by syn, never built with `Ident::new` (which panics on what it rejects).
+    Named(Ident),
     Index(u32),
 }
 
@@ -264,27 +265,29 @@ fn parse_target(target: &str) -> Result<Target, TemplateError> {
     let root = parts.next().filter(|root| is_ident(root)).ok_or_else(bad)?;
     let fields = parts
         .map(|field| {
-            if is_ident(field) && field != "self" {
-                Ok(Field::Named(field.to_owned()))
-            } else if is_tuple_index(field) {
+            if is_tuple_index(field) {
                 field.parse().map(Field::Index).map_err(|_| bad())
             } else {
-                Err(bad())
+                parse_ident(field).map(Field::Named).ok_or_else(bad)
             }
         })
         .collect::<Result<_, _>>()?;
     Ok(Target::Path(root.to_owned(), fields))
 }
 
-/// An identifier `Ident::new` accepts and Rust does not reserve (`self` is checked
-/// where it is allowed).
+/// A root: `self` or an identifier.
 fn is_ident(text: &str) -> bool {
+    text == "self" || parse_ident(text).is_some()
+}
+
+/// An identifier Rust does not reserve, as syn parses it.
+fn parse_ident(text: &str) -> Option<Ident> {
     let mut chars = text.chars();
-    let valid = matches!(chars.next(), Some(c) if c == '_' || unicode_ident::is_xid_start(c))
+    let lexes = matches!(chars.next(), Some(c) if c == '_' || unicode_ident::is_xid_start(c))
         && chars.all(unicode_ident::is_xid_continue)
         && text != "_";
-    // Only now is the text known to lex as one identifier token.
-    valid && (text == "self" || syn::parse_str::<Ident>(text).is_ok())
+    // Only text known to lex as one identifier token is handed to the lexer.
+    lexes.then(|| syn::parse_str::<Ident>(text).ok()).flatten()
 }
 
 /// `0`, `1`, ...: no sign, no leading zero.
@@ -322,7 +325,10 @@ fn resolve(raw: Vec<RawPiece>, scope: Scope<'_>, span: Span) -> Result<Vec<Piece
             let path = path
                 .into_iter()
                 .map(|field| match field {
-                    Field::Named(name) => Member::Named(Ident::new(&name, span)),
+                    Field::Named(mut ident) => {
+                        ident.set_span(span);
+                        Member::Named(ident)
+                    }
                     Field::Index(index) => Member::Unnamed(syn::Index { index, span }),
                 })
                 .collect();
@@ -348,7 +354,7 @@ fn resolve_root(root: &str, fields: &[Field], scope: Scope<'_>) -> Result<Ident,
             let mut written = root.to_owned();
             for field in fields {
                 match field {
-                    Field::Named(name) => written.push_str(&format!(".{name}")),
+                    Field::Named(ident) => written.push_str(&format!(".{ident}")),
                     Field::Index(index) => written.push_str(&format!(".{index}")),
                 }
             }
