@@ -27,9 +27,9 @@ struct Run {
 }
 
 /// The job. While one run is in progress anywhere, other calls return `None` at once.
-/// A worker that dies mid-run frees the job after the instance's
-/// `default_lock_expiration` (30 s).
-#[once(key = "nightly-report", return_on_locked = None)]
+/// The key lives `exp` (5 s) and is renewed while the run lasts (`auto_extend`), so a
+/// run longer than 5 s keeps it, and a worker that dies mid-run frees the job within 5 s.
+#[once("nightly-report", exp = 5, auto_extend = true, return_on_locked = None)]
 async fn nightly_report(work: Duration) -> Option<Run> {
     let start_us = now_us();
     tokio::time::sleep(work).await; // the actual report

@@ -15,7 +15,7 @@ pub use cachify_core::RedisClient;
 pub use cachify_core::RedisClusterClient;
 
 #[cfg(feature = "macros")]
-pub use cachify_macros::{cached, lock, once, pooled};
+pub use cachify_macros::{cached, companions, lock, once, pooled};
 
 #[doc(hidden)]
 pub mod __private {

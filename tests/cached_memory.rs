@@ -9,3 +9,4 @@ fn backend() -> support::Backend {
 include!("suites/cached.rs");
 
 include!("suites/single_flight.rs");
+include!("suites/shapes.rs");

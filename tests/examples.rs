@@ -96,6 +96,19 @@ const CASES: &[Case] = &[
         expect: &["cached: hello from redis", "admitted: true true false; size 2"],
     },
     Case {
+        name: "repository",
+        redis: true,
+        expect: &[
+            "cache and locks on Redis",
+            "find(1) = Alice (database reads: 1)",
+            "find(1) again = Alice (database reads: 1)",
+            "errors are not cached (database reads: 3)",
+            "two concurrent renames ran one at a time",
+            "write lock held now: false",
+            "(database reads: 4)",
+        ],
+    },
+    Case {
         name: "worker",
         redis: true,
         expect: &["ran worker=worker tick=1 ", "skipped worker=worker tick=2", "done after 10 ticks"],
@@ -183,5 +196,6 @@ cases!(
     pooled,
     tracing,
     redis,
+    repository,
     worker
 );

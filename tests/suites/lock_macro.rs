@@ -327,3 +327,29 @@ async fn a_cancelled_call_releases_its_lock() -> Result<(), Error> {
     assert!(started.elapsed() < PATIENCE / 2);
     again.release_async().await
 }
+
+// --- positional key, tuple fields, float timeout ------------------------------------------
+
+static SHAPES: LazyLock<Cachify> = LazyLock::new(|| backend().instance("lock-shapes"));
+
+struct Job(u32);
+
+impl Job {
+    #[lock("job-{self.0}", nowait = false, timeout = 0.2, cachify = SHAPES)]
+    fn run(&self) -> Result<u32, Error> {
+        Ok(self.0)
+    }
+}
+
+#[test]
+fn a_positional_key_over_a_tuple_field_with_a_float_timeout() -> Result<(), Error> {
+    assert_eq!(Job(3).run()?, 3);
+    let held = SHAPES.lock("job-3").acquire()?;
+    let started = Instant::now();
+    assert!(matches!(Job(3).run(), Err(Error::Locked { .. })));
+    assert!(started.elapsed() >= Duration::from_millis(150), "it waited the 0.2 s timeout");
+    assert_eq!(Job(4).run()?, 4, "another key");
+    drop(held);
+    assert_eq!(Job(3).run()?, 3);
+    Ok(())
+}

@@ -203,3 +203,20 @@ fn release_companion_lets_the_next_call_run() -> Result<(), Error> {
 fn run_job(id: u32) -> Option<u32> {
     Some(id)
 }
+
+// --- positional key over a tuple argument ---------------------------------------------------
+
+#[once("order-{order.0}", cachify = ONCE)]
+fn process(order: (u32, &str)) -> Option<u32> {
+    Some(order.0)
+}
+
+#[test]
+fn a_positional_key_over_a_tuple_field() -> Result<(), Error> {
+    assert_eq!(process((7, "book")), Some(7));
+    let _running = ONCE.lock("order-7").acquire()?;
+    assert_eq!(process((7, "pen")), None, "order 7 is running: skipped");
+    assert_eq!(process((8, "pen")), Some(8));
+    assert!(process::is_locked((7, "any"))?);
+    Ok(())
+}

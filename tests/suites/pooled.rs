@@ -330,3 +330,21 @@ fn generic_functions_with_borrowed_arguments() {
     let _held = fill(&GENERIC, "gen-42", 1);
     assert_eq!(describe(&42, &[]), "full: 42");
 }
+
+// --- positional key over a tuple argument ---------------------------------------------------
+
+static TENANTS: LazyLock<Cachify> = LazyLock::new(|| backend().instance("pooled-tenants"));
+
+#[pooled("tenant-{pair.0}", max_size = 1, cachify = TENANTS)]
+fn per_tenant(pair: (u32, u32)) -> u32 {
+    pair.1
+}
+
+#[test]
+fn a_positional_key_over_a_tuple_field() {
+    assert_eq!(per_tenant((1, 5)), 5);
+    let _held = fill(&TENANTS, "tenant-1", 1);
+    assert_eq!(per_tenant((1, 5)), 0, "tenant 1 is full: the default");
+    assert_eq!(per_tenant((2, 5)), 5);
+    assert_eq!(per_tenant::size((1, 0)).unwrap(), 1);
+}

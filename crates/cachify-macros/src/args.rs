@@ -3,13 +3,16 @@
 //! Each attribute declares an [`Accepts`] table (which options it takes, which it
 //! requires); the parser peeks only those keywords, so a misspelt or foreign option gets
 //! syn's "expected one of `key`, `ttl`, ..." at that very token, listing exactly what
-//! this attribute accepts. A repeated option is an error at its second occurrence.
+//! this attribute accepts. A repeated option is an error at its second occurrence. The
+//! key may also come first without its name, as py-cachify writes it: `#[cached("k-{a}")]`.
 
 use proc_macro2::Span;
 use syn::parse::{Parse, ParseStream, Parser};
 use syn::punctuated::Punctuated;
 use syn::spanned::Spanned;
-use syn::{Expr, Lit, LitBool, LitInt, LitStr, Path, Token};
+use syn::{Expr, Lit, LitBool, LitFloat, LitInt, LitStr, Path, Token, UnOp};
+
+use crate::attribute::Attribute;
 
 mod kw {
     syn::custom_keyword!(key);
@@ -25,11 +28,10 @@ mod kw {
     syn::custom_keyword!(max_size);
     syn::custom_keyword!(on_full);
     syn::custom_keyword!(raise_on_full);
+    syn::custom_keyword!(auto_extend);
 }
 
 /// Every option any attribute knows.
-// Some options belong to attributes whose expansions are not routed through here yet.
-#[allow(dead_code)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Opt {
     Key,
@@ -45,6 +47,7 @@ pub enum Opt {
     MaxSize,
     OnFull,
     RaiseOnFull,
+    AutoExtend,
 }
 
 impl Opt {
@@ -63,6 +66,16 @@ impl Opt {
             Opt::MaxSize => "max_size",
             Opt::OnFull => "on_full",
             Opt::RaiseOnFull => "raise_on_full",
+            Opt::AutoExtend => "auto_extend",
+        }
+    }
+
+    /// The option as a missing-option message shows it.
+    fn example(self) -> &'static str {
+        match self {
+            Opt::Key => "key = \"user-{user_id}\"",
+            Opt::MaxSize => "max_size = 5",
+            _ => self.name(),
         }
     }
 
@@ -82,6 +95,7 @@ impl Opt {
             Opt::MaxSize => lookahead.peek(kw::max_size),
             Opt::OnFull => lookahead.peek(kw::on_full),
             Opt::RaiseOnFull => lookahead.peek(kw::raise_on_full),
+            Opt::AutoExtend => lookahead.peek(kw::auto_extend),
         }
     }
 }
@@ -89,8 +103,8 @@ impl Opt {
 /// What one attribute accepts.
 #[derive(Debug)]
 pub struct Accepts {
-    /// The attribute's name, for messages (`"cached"`).
-    pub attr: &'static str,
+    /// The attribute, for messages.
+    pub attr: Attribute,
     pub allowed: &'static [Opt],
     pub required: &'static [Opt],
 }
@@ -100,10 +114,13 @@ pub struct Accepts {
 pub enum Expiry {
     /// An integer literal: seconds, as in py-cachify.
     Seconds(LitInt),
+    /// A float literal: seconds, as in py-cachify (`timeout = 0.5`).
+    FloatSeconds(LitFloat),
     /// `None`: never expires (or: no limit).
     Never(Span),
-    /// Any other expression: a `std::time::Duration` (or an `Option<Duration>`).
-    Duration(Expr),
+    /// Any other expression: an integer or float (seconds), a `std::time::Duration` or
+    /// an `Option<Duration>`, converted by `cachify::__private::IntoExpiry`.
+    Value(Expr),
 }
 
 impl Parse for Expiry {
@@ -112,20 +129,30 @@ impl Parse for Expiry {
         match &expr {
             Expr::Lit(lit) => match &lit.lit {
                 Lit::Int(int) => Ok(Expiry::Seconds(int.clone())),
-                Lit::Float(float) => Err(syn::Error::new(
-                    float.span(),
-                    "an integer literal is seconds; for fractions write a Duration, \
-                     e.g. `std::time::Duration::from_millis(1500)`",
-                )),
+                Lit::Float(float) => match float.base10_parse::<f64>() {
+                    Ok(secs) if secs.is_finite() => Ok(Expiry::FloatSeconds(float.clone())),
+                    _ => Err(syn::Error::new(
+                        float.span(),
+                        "expected a finite number of seconds",
+                    )),
+                },
                 other => Err(syn::Error::new(
                     other.span(),
-                    "expected seconds (an integer literal), `None`, or a `Duration` expression",
+                    "expected seconds (an integer or a float), `None`, or a `Duration` expression",
                 )),
             },
+            Expr::Unary(unary)
+                if matches!(unary.op, UnOp::Neg(_)) && matches!(&*unary.expr, Expr::Lit(_)) =>
+            {
+                Err(syn::Error::new(
+                    unary.span(),
+                    "an expiry cannot be negative; write `None` for \"never expires\"",
+                ))
+            }
             Expr::Path(path) if path.qself.is_none() && path.path.is_ident("None") => {
                 Ok(Expiry::Never(path.span()))
             }
-            _ => Ok(Expiry::Duration(expr)),
+            _ => Ok(Expiry::Value(expr)),
         }
     }
 }
@@ -146,6 +173,7 @@ pub struct Args {
     pub max_size: Option<Expr>,
     pub on_full: Option<Path>,
     pub raise_on_full: Option<LitBool>,
+    pub auto_extend: Option<LitBool>,
 }
 
 impl Args {
@@ -157,6 +185,13 @@ impl Args {
     fn parse_stream(input: ParseStream<'_>, accepts: &Accepts) -> syn::Result<Self> {
         let mut args = Args::default();
         let mut seen: Vec<Opt> = Vec::new();
+        if input.peek(LitStr) && accepts.allowed.contains(&Opt::Key) {
+            args.key = Some(input.parse()?);
+            seen.push(Opt::Key);
+            if !input.is_empty() {
+                input.parse::<Token![,]>()?;
+            }
+        }
         while !input.is_empty() {
             let lookahead = input.lookahead1();
             let Some(opt) = accepts.allowed.iter().copied().find(|o| o.peek(&lookahead)) else {
@@ -198,6 +233,7 @@ impl Args {
             Opt::MaxSize => self.max_size = Some(input.parse()?),
             Opt::OnFull => self.on_full = Some(input.parse()?),
             Opt::RaiseOnFull => self.raise_on_full = Some(input.parse()?),
+            Opt::AutoExtend => self.auto_extend = Some(input.parse()?),
         }
         Ok(())
     }
@@ -212,13 +248,14 @@ impl Args {
         if missing.is_empty() {
             return Ok(());
         }
+        let example: Vec<&str> = accepts.required.iter().map(|opt| opt.example()).collect();
+        let attr = accepts.attr.name();
         Err(syn::Error::new(
             Span::call_site(),
             format!(
-                "#[{}] needs {}, e.g. #[{}(key = \"user-{{user_id}}\")]",
-                accepts.attr,
+                "#[{attr}] needs {}, e.g. #[{attr}({})]",
                 missing.join(" and "),
-                accepts.attr
+                example.join(", ")
             ),
         ))
     }
@@ -245,7 +282,7 @@ mod tests {
     use quote::quote;
 
     const CACHED: Accepts = Accepts {
-        attr: "cached",
+        attr: Attribute::Cached,
         allowed: &[Opt::Key, Opt::Ttl, Opt::Cachify, Opt::EncDec],
         required: &[Opt::Key],
     };
@@ -272,8 +309,33 @@ mod tests {
         let never = Args::parse(quote!(key = "k", ttl = None), &CACHED).unwrap();
         assert!(matches!(never.ttl, Some(Expiry::Never(_))));
         let expr = Args::parse(quote!(key = "k", ttl = Duration::from_millis(5)), &CACHED);
-        assert!(matches!(expr.unwrap().ttl, Some(Expiry::Duration(_))));
-        assert!(Args::parse(quote!(key = "k", ttl = 1.5), &CACHED).is_err());
+        assert!(matches!(expr.unwrap().ttl, Some(Expiry::Value(_))));
+        let float = Args::parse(quote!(key = "k", ttl = 1.5), &CACHED).unwrap();
+        assert!(matches!(float.ttl, Some(Expiry::FloatSeconds(_))));
+        let constant = Args::parse(quote!(key = "k", ttl = TTL_SECS), &CACHED).unwrap();
+        assert!(matches!(constant.ttl, Some(Expiry::Value(_))));
+        assert!(Args::parse(quote!(key = "k", ttl = -1), &CACHED).is_err());
+        assert!(Args::parse(quote!(key = "k", ttl = "1"), &CACHED).is_err());
+    }
+
+    #[test]
+    fn positional_key() {
+        let args = Args::parse(quote!("k-{a}", ttl = 3), &CACHED).unwrap();
+        assert_eq!(args.key.unwrap().value(), "k-{a}");
+        let alone = Args::parse(quote!("k"), &CACHED).unwrap();
+        assert_eq!(alone.key.unwrap().value(), "k");
+        let twice = Args::parse(quote!("k", key = "j"), &CACHED).unwrap_err();
+        assert_eq!(twice.to_string(), "duplicate option `key`");
+    }
+
+    #[test]
+    fn missing_options_are_named_with_an_example() {
+        let pooled = Attribute::Pooled.accepts();
+        let err = Args::parse(quote!("api"), &pooled).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "#[pooled] needs `max_size`, e.g. #[pooled(key = \"user-{user_id}\", max_size = 5)]"
+        );
     }
 
     #[test]

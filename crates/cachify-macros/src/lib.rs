@@ -3,33 +3,41 @@
 //!
 //! # How the crate is organised
 //!
-//! Every attribute goes through the same pipeline, `expand::run`:
+//! Every function attribute goes through the same pipeline, `expand::run`:
 //!
-//! 1. **parse**: `args` parses the options against the attribute's `Accepts` table
-//!    (allowed and required options); `signature` analyses the function (receiver,
-//!    plain argument names, asyncness, return kind: unit / plain / `Result` / `Option`);
-//!    `key_template` compiles `key = "..."` into a `format_args!` over the arguments;
-//!    `stack` splits off a hidden inner function when another of our attributes is
-//!    stacked under this one. All errors are collected and reported together, after the
-//!    unchanged item (one error, not a cascade).
-//! 2. **expand**: the attribute's `expand/<name>.rs` turns the prepared `Target` into a
-//!    wrapper body plus its companions (`reset`, `is_locked`, ...), and
-//!    `Target::finish` emits the function with its signature untouched, the companions
-//!    (`companions`: a module `f` for free functions, methods `f_<name>` for methods)
-//!    and the inner layer.
+//! 1. **parse**: `args` parses the options against the attribute's table
+//!    (`attribute::Attribute::accepts`: allowed and required options; the key may come
+//!    first without its name); `signature` analyses the function once (receiver, plain
+//!    argument names, asyncness, whether it sits in an `impl`, the return type and its
+//!    span); `key_template` compiles the key into typed pieces over the arguments.
+//! 2. **validate**: each attribute's `validate` checks its options against the
+//!    signature. Parse and validation errors are reported together, after the unchanged
+//!    item and stub companions (one error, not a cascade).
+//! 3. **expand**: `stack` splits off a hidden inner function when another of our
+//!    attributes is stacked under this one; the attribute's `expand/<name>.rs` builds the
+//!    wrapper body and its companions (`reset`, `is_locked`, ...); `Target::finish`
+//!    emits the function with its signature untouched, the companions (`companions`: a
+//!    module `f` for free functions, functions `f_<name>` in an `impl`) and the inner
+//!    layer.
+//!
+//! `#[cachify::companions]` (`impl_block`) runs the same pipeline on the functions of an
+//! `impl` block and moves their companions into an inherent `impl` beside it.
+//!
+//! Whether a return type is a `Result` is decided by the compiler, on the type, in the
+//! generated code (`cachify::__private::{Returns, cache::ShapeOf}`): an alias never
+//! hides one.
 //!
 //! # Adding an attribute
 //!
-//! 1. Create `expand/<name>.rs` with `pub const ACCEPTS: Accepts` (its options; add any
-//!    new option to `args::Opt` and the parser's `kw` list) and
-//!    `pub fn expand(target: Target) -> syn::Result<TokenStream>`.
-//! 2. Build the body from `target.key()`, `target.source(..)`, `expand::expiry(..)`,
-//!    `target.sig` and `target.item.block`, naming only `::cachify::__private::…`,
-//!    `::core::…`, `::std::…`, with `__cachify_` bindings (`expand::private_ident`).
-//! 3. Return `target.finish(body, &companions)`; list the attribute's companions and
-//!    their `Ok` types in `companions::KNOWN` so stacked layers forward them.
-//! 4. Route the `#[proc_macro_attribute]` below through `expand::run` and add trybuild
-//!    cases under `tests/ui/` for its diagnostics.
+//! 1. Add it to `attribute::Attribute` (its name, options, companions) and any new
+//!    option to `args::Opt` and the parser's `kw` list.
+//! 2. Create `expand/<name>.rs` with `validate` and `expand(target: Target) -> Expansion`,
+//!    building the body from `target.key()`, `target.source(..)`, `expand::expiry(..)`,
+//!    `expand::refusal(..)`, `target.sig` and `target.item.block`, naming only
+//!    `::cachify::__private::…`, `::core::…`, `::std::…`, with `__cachify_` bindings
+//!    (`expand::private_ident`).
+//! 3. Route its `#[proc_macro_attribute]` below through `expand::run` and add trybuild
+//!    cases under `tests/ui/<name>/` for its diagnostics.
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
@@ -37,11 +45,15 @@
 use proc_macro::TokenStream;
 
 mod args;
+mod attribute;
 mod companions;
 mod expand;
+mod impl_block;
 mod key_template;
 mod signature;
 mod stack;
+
+use attribute::Attribute;
 
 /// Caches a function's result under a key rendered from its arguments.
 ///
@@ -56,15 +68,19 @@ mod stack;
 ///
 /// | option | default | meaning |
 /// |---|---|---|
-/// | `key = "..."` | required | the key, a template over the arguments: `{a}`, `{}`, `{0}`, `{self.id}`, `{user.name}`, `{tags:?}`; checked at compile time |
-/// | `ttl = 60` / `None` / `Duration` expr | the instance's `default_cache_ttl` (unset: never expire) | how long a stored value lives: an integer literal is seconds, `None` never expires, anything else is a `std::time::Duration` (or `Option<Duration>`) |
+/// | `key = "..."`, or the key first: `#[cached("...")]` | required | the key, a template over the arguments: `{a}`, `{}`, `{0}`, `{self.id}`, `{self.0}`, `{user.name}`, `{pair.1}`, `{tags:?}`; checked at compile time |
+/// | `ttl = 60` / `1.5` / `TTL_SECS` / `None` / `Duration` expr | the instance's `default_cache_ttl` (unset: never expire) | how long a stored value lives: an integer or a float (a literal, a constant, any expression) is seconds, `None` never expires, a `Duration` is itself (or an `Option<Duration>`) |
 /// | `enc_dec = (encode, decode)` | serde | `encode: Fn(&T) -> E` before storing, `decode: Fn(E) -> T` after loading; `E` is what gets serialised |
 /// | `cachify = PATH` | the global instance | a static that derefs to a `Cachify` |
 ///
 /// # Companions
 ///
 /// - a free function `f` gets a module `f` with `f::reset(args..)`;
-/// - a method `m` gets a sibling method `self.m_reset(args..)`.
+/// - a method `m` gets a sibling method `self.m_reset(args..)`;
+/// - an associated function `load` without `self` gets `Self::load_reset(args..)` when
+///   its signature names `Self` or its `impl` has `#[cachify::companions]`;
+/// - in a trait `impl`, put [`macro@companions`] on the `impl`: it moves the companions
+///   into an inherent `impl` beside it.
 ///
 /// A companion takes the function's arguments, is `async` when the function is, and
 /// returns `Result<(), cachify::Error>`. `reset` deletes the entry of those arguments
@@ -140,7 +156,7 @@ mod stack;
 /// ```
 #[proc_macro_attribute]
 pub fn cached(args: TokenStream, item: TokenStream) -> TokenStream {
-    expand::run(&expand::cached::ACCEPTS, expand::cached::expand, args, item)
+    expand::run(Attribute::Cached, args, item)
 }
 
 /// Runs a function under a distributed lock whose key is rendered from its arguments.
@@ -156,10 +172,11 @@ pub fn cached(args: TokenStream, item: TokenStream) -> TokenStream {
 ///
 /// | option | default | meaning |
 /// |---|---|---|
-/// | `key = "..."` | required | the lock key, a template over the arguments (`{arg}`, `{self.id}`, `{x:?}`) |
+/// | `key = "..."`, or the key first: `#[lock("...")]` | required | the lock key, a template over the arguments (`{arg}`, `{self.id}`, `{self.0}`, `{x:?}`) |
 /// | `nowait = bool` | `true` | `true`: fail at once when held; `false`: wait for the release |
-/// | `timeout = 10` / `None` / `Duration` expr | `None` | with `nowait = false`, how long to wait (integer literal: seconds; `None`: as long as it takes) |
-/// | `exp = 30` / `None` / `Duration` expr | the instance's `default_lock_expiration` (30 s) | how long the lock lives if the process dies mid-call (`None`: until released) |
+/// | `timeout = 10` / `0.5` / `None` / `Duration` expr | `None` | with `nowait = false`, how long to wait (integer or float: seconds; `None`: as long as it takes) |
+/// | `exp = 30` / `None` / `Duration` expr | the instance's `default_lock_expiration` (30 s) | how long the lock lives if the process dies mid-call (integer or float: seconds; `None`: until released) |
+/// | `auto_extend = bool` | `false` | renew `exp` while the call runs, so a call longer than `exp` keeps its lock |
 /// | `cachify = PATH` | the global instance | a static that derefs to a `Cachify` |
 ///
 /// # Companions
@@ -229,7 +246,7 @@ pub fn cached(args: TokenStream, item: TokenStream) -> TokenStream {
 /// ```
 #[proc_macro_attribute]
 pub fn lock(args: TokenStream, item: TokenStream) -> TokenStream {
-    expand::run(&expand::lock::ACCEPTS, expand::lock::expand, args, item)
+    expand::run(Attribute::Lock, args, item)
 }
 
 /// Skips a call while another call with the same key is still running.
@@ -245,13 +262,16 @@ pub fn lock(args: TokenStream, item: TokenStream) -> TokenStream {
 ///
 /// | option | default | meaning |
 /// |---|---|---|
-/// | `key = "..."` | required | the key template, over the arguments (`{order_id}`, `{self.id}`, `{date.year}`) |
+/// | `key = "..."`, or the key first: `#[once("...")]` | required | the key template, over the arguments (`{order_id}`, `{self.id}`, `{date.year}`) |
+/// | `exp = 30` / `None` / `Duration` expr | the instance's `default_lock_expiration` (30 s) | how long the key is held if the process dies mid-run (integer or float: seconds; `None`: until released) |
+/// | `auto_extend = bool` | `false` | renew `exp` while the run lasts, so a job longer than `exp` never runs twice at once |
 /// | `return_on_locked = EXPR` | `Default::default()` (`Ok(Default::default())` for a `Result`) | what a skipped call returns: an expression of the return type |
 /// | `raise_on_locked = true` | `false` | a skipped call returns `Err(cachify::Error::Locked { .. }.into())`; needs `Result<T, E>` with `E: From<cachify::Error>` |
 /// | `cachify = PATH` | the global instance | a static that derefs to a `Cachify` |
 ///
-/// The lock expires after the instance's `default_lock_expiration` (30 s unless
-/// configured) if the process dies mid-run.
+/// Without `auto_extend`, a run that outlives `exp` loses its key and another call may
+/// start: give long jobs `auto_extend = true` (the key is then renewed every `exp / 3`
+/// while the run lasts, and still expires within `exp` if the process dies).
 ///
 /// # Companions
 ///
@@ -276,7 +296,7 @@ pub fn lock(args: TokenStream, item: TokenStream) -> TokenStream {
 ///     "checked"
 /// }
 ///
-/// #[once(key = "nightly-export", raise_on_locked = true)]
+/// #[once("nightly-export", exp = 60, auto_extend = true, raise_on_locked = true)]
 /// async fn nightly_export() -> Result<(), Error> {
 ///     Ok(())
 /// }
@@ -299,7 +319,7 @@ pub fn lock(args: TokenStream, item: TokenStream) -> TokenStream {
 /// ```
 #[proc_macro_attribute]
 pub fn once(args: TokenStream, item: TokenStream) -> TokenStream {
-    expand::run(&expand::once::ACCEPTS, expand::once::expand, args, item)
+    expand::run(Attribute::Once, args, item)
 }
 
 /// Limits how many calls with the same key run at once, across threads, tasks and processes.
@@ -314,9 +334,9 @@ pub fn once(args: TokenStream, item: TokenStream) -> TokenStream {
 ///
 /// | option | default | meaning |
 /// |---|---|---|
-/// | `key = "..."` | required | the pool key, a template over the arguments (`{user_id}`, `{self.id}`, `{x:?}`) |
+/// | `key = "..."`, or the key first: `#[pooled("...", max_size = 5)]` | required | the pool key, a template over the arguments (`{user_id}`, `{self.id}`, `{x:?}`) |
 /// | `max_size = N` | required | at most `N` concurrent calls per rendered key (any `usize` expression) |
-/// | `slot_exp = 30` / `None` / `Duration` expr | the instance's `default_pool_slot_expiration` (600 s) | how long a slot counts if never released (integer literal: seconds; `None`: forever) |
+/// | `slot_exp = 30` / `None` / `Duration` expr | the instance's `default_pool_slot_expiration` (600 s) | how long a slot counts if never released (integer or float: seconds; `None`: forever) |
 /// | `on_full = path` | none | called with the same arguments (receiver first, for methods) instead of the body when the pool is full; a plain fn returning the same type |
 /// | `raise_on_full = true` | `false` | a full pool returns `Err(cachify::Error::PoolFull { .. }.into())`; needs `Result<T, E>` with `E: From<cachify::Error>` |
 /// | `cachify = PATH` | the global instance | a static that derefs to a `Cachify` |
@@ -373,5 +393,59 @@ pub fn once(args: TokenStream, item: TokenStream) -> TokenStream {
 /// ```
 #[proc_macro_attribute]
 pub fn pooled(args: TokenStream, item: TokenStream) -> TokenStream {
-    expand::run(&expand::pooled::ACCEPTS, expand::pooled::expand, args, item)
+    expand::run(Attribute::Pooled, args, item)
+}
+
+/// Moves the companions of the attributed functions of an `impl` block into an inherent
+/// `impl` beside it, so that `#[cached]`, `#[lock]`, `#[once]` and `#[pooled]` work on
+/// the methods of a trait `impl`.
+///
+/// A trait `impl` may hold only the trait's items, so the companion `find_reset` of a
+/// `#[cached]` method `find` cannot sit next to it there (rustc: "method `find_reset` is
+/// not a member of trait"). Put `#[cachify::companions]` on the `impl` block: it expands
+/// the attributes of the functions inside and puts their companions in an
+/// `impl Type { .. }` of its own, so `repo.find_reset(7)` works. It works on inherent
+/// `impl` blocks too, where it also gives associated functions without `self` their
+/// associated companions (`Account::load_reset(id)`; without it, that needs `Self` in
+/// the function's signature). With `#[async_trait]`, place it above `#[async_trait]`.
+///
+/// # Examples
+///
+/// ```
+/// use cachify::{cached, lock, Error};
+///
+/// trait Repo {
+///     async fn find(&self, id: u32) -> Result<String, Error>;
+///     fn rename(&self, id: u32, name: &str) -> Result<(), Error>;
+/// }
+///
+/// struct MemoryRepo;
+///
+/// #[cachify::companions]
+/// impl Repo for MemoryRepo {
+///     #[cached("user-{id}")]
+///     async fn find(&self, id: u32) -> Result<String, Error> {
+///         Ok(format!("user {id}"))
+///     }
+///
+///     #[lock("rename-{id}")]
+///     fn rename(&self, id: u32, name: &str) -> Result<(), Error> {
+///         let _ = name;
+///         Ok(())
+///     }
+/// }
+///
+/// #[tokio::main(flavor = "current_thread")]
+/// async fn main() -> Result<(), Error> {
+///     cachify::init_cachify();
+///     let repo = MemoryRepo;
+///     assert_eq!(repo.find(7).await?, "user 7");
+///     repo.find_reset(7).await?;
+///     assert!(!repo.rename_is_locked(7, "x")?);
+///     repo.rename(7, "x")
+/// }
+/// ```
+#[proc_macro_attribute]
+pub fn companions(args: TokenStream, item: TokenStream) -> TokenStream {
+    impl_block::run(args.into(), item.into()).into()
 }

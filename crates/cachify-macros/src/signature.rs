@@ -2,13 +2,16 @@
 //! receiver, its argument names, its asyncness and the shape of its return type.
 //!
 //! Arguments must be plain names (`a: T`, `mut a: T`): key templates and companions refer
-//! to them by name. The return type is classified syntactically: a path whose last
-//! segment is `Result` is a `Result` (its first generic argument is the `Ok` type, which
-//! covers `io::Result<T>` and `anyhow::Result<T>`), likewise `Option`.
+//! to them by name. The return type and its span are computed here once. Whether it is a
+//! `Result` is *not* decided here: an alias can hide one, so the generated code lets the
+//! compiler choose by type (`cachify::__private::{Returns, cache::ShapeOf}`). What the
+//! syntax does tell is what certainly is not a `Result` (`()`, `impl Trait`, a reference,
+//! a tuple) and whether the value borrows (a reference or a lifetime in it).
 
-use proc_macro2::Ident;
+use proc_macro2::{Ident, Span, TokenStream, TokenTree};
+use quote::ToTokens;
 use syn::spanned::Spanned;
-use syn::{FnArg, GenericArgument, Pat, PathArguments, ReturnType, Signature, Type};
+use syn::{FnArg, Pat, ReturnType, Signature, Type};
 
 /// How the function takes `self`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -21,34 +24,117 @@ pub enum Receiver {
     Value,
 }
 
-/// The return type's shape.
-#[derive(Debug, Clone)]
+/// The return type's syntactic shape.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ReturnKind {
     /// No return type, or `()`.
     Unit,
-    /// `Result<T, ..>`: `ok` is `T`.
-    Result { ok: Type },
-    /// `Option<T>`.
-    Option { some: Type },
-    /// Anything else.
-    Plain(Type),
+    /// `impl Trait`: it cannot be named in the body.
+    ImplTrait,
+    /// A path type (`u32`, `Result<T, E>`, `Outcome<T>`, `Self`): maybe a `Result`.
+    Path,
+    /// Anything else (a reference, a tuple, an array, ...): certainly not a `Result`.
+    Other,
 }
 
-impl ReturnKind {
-    /// The type a cache stores: the `Ok` type of a `Result`, the whole type otherwise.
-    pub fn stored_type(&self) -> Type {
-        match self {
-            ReturnKind::Unit => syn::parse_quote!(()),
-            ReturnKind::Result { ok } => ok.clone(),
-            ReturnKind::Option { some } => syn::parse_quote!(::core::option::Option<#some>),
-            ReturnKind::Plain(ty) => ty.clone(),
+/// The return type, analysed once.
+#[derive(Debug, Clone)]
+pub struct Output {
+    /// As written, `()` when omitted.
+    pub ty: Type,
+    /// Where problems with it are reported: the type, or the function's name if omitted.
+    pub span: Span,
+    pub kind: ReturnKind,
+    /// Whether it borrows: a reference or a lifetime other than `'static` in it.
+    pub borrows: bool,
+}
+
+impl Output {
+    fn new(sig: &Signature) -> Self {
+        let ty: Type = match &sig.output {
+            ReturnType::Default => syn::parse_quote!(()),
+            ReturnType::Type(_, ty) => (**ty).clone(),
+        };
+        let span = match &sig.output {
+            ReturnType::Default => sig.ident.span(),
+            ReturnType::Type(_, ty) => ty.span(),
+        };
+        let kind = match peel(&ty) {
+            Type::Tuple(tuple) if tuple.elems.is_empty() => ReturnKind::Unit,
+            Type::ImplTrait(_) => ReturnKind::ImplTrait,
+            Type::Path(path) if !is_known_non_result(&path.path) => ReturnKind::Path,
+            _ => ReturnKind::Other,
+        };
+        let borrows = borrows(ty.to_token_stream());
+        Self {
+            ty,
+            span,
+            kind,
+            borrows,
         }
     }
 
-    /// Whether this is a `Result`.
-    pub fn is_result(&self) -> bool {
-        matches!(self, ReturnKind::Result { .. })
+    /// Whether this can be a `Result` (the compiler decides).
+    pub fn may_be_result(&self) -> bool {
+        self.kind == ReturnKind::Path
     }
+
+    /// The type as the body may name it; `_` for `impl Trait`.
+    pub fn nameable(&self) -> TokenStream {
+        match self.kind {
+            ReturnKind::ImplTrait => quote::quote!(_),
+            _ => self.ty.to_token_stream(),
+        }
+    }
+}
+
+/// Primitive and common standard types, which no alias can be: `u32`, `String`, `Vec<T>`..
+fn is_known_non_result(path: &syn::Path) -> bool {
+    const KNOWN: &[&str] = &[
+        "bool", "char", "str", "u8", "u16", "u32", "u64", "u128", "usize", "i8", "i16", "i32",
+        "i64", "i128", "isize", "f32", "f64", "String", "Vec", "Option", "HashMap", "BTreeMap",
+        "HashSet", "BTreeSet", "VecDeque", "Box", "Arc", "Rc",
+    ];
+    path.segments
+        .last()
+        .is_some_and(|last| KNOWN.iter().any(|known| last.ident == known))
+}
+
+/// `(T)` and invisible groups are `T`.
+fn peel(ty: &Type) -> &Type {
+    match ty {
+        Type::Paren(inner) => peel(&inner.elem),
+        Type::Group(inner) => peel(&inner.elem),
+        ty => ty,
+    }
+}
+
+/// A `&` or a lifetime other than `'static` anywhere in `tokens`.
+fn borrows(tokens: TokenStream) -> bool {
+    let mut tokens = tokens.into_iter().peekable();
+    while let Some(token) = tokens.next() {
+        match token {
+            TokenTree::Punct(p) if p.as_char() == '&' => return true,
+            TokenTree::Punct(p)
+                if p.as_char() == '\''
+                    && !matches!(tokens.peek(), Some(TokenTree::Ident(i)) if i == "static") =>
+            {
+                return true;
+            }
+            TokenTree::Group(group) if borrows(group.stream()) => return true,
+            _ => {}
+        }
+    }
+    false
+}
+
+/// Whether `Self` appears in `tokens` (then the function is in an `impl` or a trait).
+pub fn mentions_self_type(tokens: TokenStream) -> bool {
+    tokens.into_iter().any(|token| match token {
+        TokenTree::Ident(ident) => ident == "Self",
+        TokenTree::Group(group) => mentions_self_type(group.stream()),
+        _ => false,
+    })
 }
 
 /// One named argument.
@@ -65,7 +151,13 @@ pub struct Analysed {
     pub receiver: Receiver,
     pub args: Vec<Arg>,
     pub is_async: bool,
-    pub output: ReturnKind,
+    pub output: Output,
+    /// Whether it sits in an `impl` block: it takes `self`, names `Self`, or
+    /// `#[cachify::companions]` says so. Its companions are then associated functions.
+    pub in_impl: bool,
+    /// Whether its companions are `pub` whatever its own visibility: a method of a trait
+    /// `impl` has none written, yet is as visible as the trait.
+    pub public_companions: bool,
 }
 
 impl Analysed {
@@ -116,7 +208,9 @@ impl Analysed {
             receiver,
             args,
             is_async: sig.asyncness.is_some(),
-            output: classify(&sig.output),
+            output: Output::new(sig),
+            in_impl: receiver != Receiver::None || mentions_self_type(sig.to_token_stream()),
+            public_companions: false,
         })
     }
 
@@ -128,6 +222,24 @@ impl Analysed {
     /// Whether this is a method (takes `self` in some form).
     pub fn is_method(&self) -> bool {
         self.receiver != Receiver::None
+    }
+
+    /// `__cachify_x`-free call of the function `name` with the same arguments: `name(a)`,
+    /// `self.name(a)` or `Self::name(a)`, awaited when async.
+    pub fn call(&self, name: &Ident) -> TokenStream {
+        let args = self.arg_names();
+        let call = if self.is_method() {
+            quote::quote!(self.#name(#(#args),*))
+        } else if self.in_impl {
+            quote::quote!(Self::#name(#(#args),*))
+        } else {
+            quote::quote!(#name(#(#args),*))
+        };
+        if self.is_async {
+            quote::quote!(#call.await)
+        } else {
+            call
+        }
     }
 }
 
@@ -148,38 +260,6 @@ fn plain_name(pat: &Pat) -> Option<Ident> {
     }
 }
 
-fn classify(output: &ReturnType) -> ReturnKind {
-    let ReturnType::Type(_, ty) = output else {
-        return ReturnKind::Unit;
-    };
-    if matches!(&**ty, Type::Tuple(tuple) if tuple.elems.is_empty()) {
-        return ReturnKind::Unit;
-    }
-    match wrapper_arg(ty, "Result") {
-        Some(ok) => ReturnKind::Result { ok },
-        None => match wrapper_arg(ty, "Option") {
-            Some(some) => ReturnKind::Option { some },
-            None => ReturnKind::Plain((**ty).clone()),
-        },
-    }
-}
-
-/// The first generic type argument of `ty` when its last path segment is `name`.
-fn wrapper_arg(ty: &Type, name: &str) -> Option<Type> {
-    let Type::Path(path) = ty else { return None };
-    let last = path.path.segments.last()?;
-    if last.ident != name {
-        return None;
-    }
-    let PathArguments::AngleBracketed(generics) = &last.arguments else {
-        return None;
-    };
-    generics.args.iter().find_map(|arg| match arg {
-        GenericArgument::Type(ty) => Some(ty.clone()),
-        _ => None,
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -192,12 +272,9 @@ mod tests {
     #[test]
     fn free_async_fn_with_result() {
         let sig = analyse(parse_quote!(async fn f(a: i32, mut b: &str) -> io::Result<u8>)).unwrap();
-        assert!(sig.is_async && !sig.is_method());
+        assert!(sig.is_async && !sig.is_method() && !sig.in_impl);
         assert_eq!(sig.arg_names(), ["a", "b"]);
-        let ReturnKind::Result { ok } = sig.output else {
-            panic!("not a result")
-        };
-        assert_eq!(quote::quote!(#ok).to_string(), "u8");
+        assert!(sig.output.may_be_result() && !sig.output.borrows);
     }
 
     #[test]
@@ -218,22 +295,41 @@ mod tests {
 
     #[test]
     fn return_kinds() {
-        assert!(matches!(
-            analyse(parse_quote!(fn f())).unwrap().output,
-            ReturnKind::Unit
-        ));
-        assert!(matches!(
-            analyse(parse_quote!(fn f() -> ())).unwrap().output,
-            ReturnKind::Unit
-        ));
-        assert!(matches!(
-            analyse(parse_quote!(fn f() -> Option<u8>)).unwrap().output,
-            ReturnKind::Option { .. }
-        ));
-        assert!(matches!(
-            analyse(parse_quote!(fn f() -> Vec<u8>)).unwrap().output,
-            ReturnKind::Plain(_)
-        ));
+        let kind = |sig: Signature| analyse(sig).unwrap().output.kind;
+        assert_eq!(kind(parse_quote!(fn f())), ReturnKind::Unit);
+        assert_eq!(kind(parse_quote!(fn f() -> ())), ReturnKind::Unit);
+        assert_eq!(kind(parse_quote!(fn f() -> Outcome<u8>)), ReturnKind::Path);
+        assert_eq!(
+            kind(parse_quote!(fn f() -> impl Display)),
+            ReturnKind::ImplTrait
+        );
+        assert_eq!(kind(parse_quote!(fn f() -> (u8, u8))), ReturnKind::Other);
+        assert_eq!(kind(parse_quote!(fn f() -> u32)), ReturnKind::Other);
+        assert_eq!(kind(parse_quote!(fn f() -> Option<u32>)), ReturnKind::Other);
+    }
+
+    #[test]
+    fn borrowing_returns() {
+        let borrows = |sig: Signature| analyse(sig).unwrap().output.borrows;
+        assert!(borrows(parse_quote!(fn f(&self) -> &str)));
+        assert!(borrows(parse_quote!(fn f(&self) -> Option<Cow<'_, str>>)));
+        assert!(!borrows(parse_quote!(fn f() -> Cow<'static, str>)));
+        assert!(!borrows(parse_quote!(fn f() -> Vec<u8>)));
+    }
+
+    #[test]
+    fn functions_naming_self_are_in_an_impl() {
+        assert!(
+            analyse(parse_quote!(fn load(id: u32) -> Self))
+                .unwrap()
+                .in_impl
+        );
+        assert!(analyse(parse_quote!(fn get(&self))).unwrap().in_impl);
+        assert!(
+            !analyse(parse_quote!(fn load(id: u32) -> Account))
+                .unwrap()
+                .in_impl
+        );
     }
 
     #[test]

@@ -9,13 +9,11 @@
 //! chain to, or forward, the inner layer's (`f::reset` clears both layers).
 
 use proc_macro2::Ident;
-use quote::{format_ident, quote};
-use syn::{Attribute, ItemFn};
+use quote::format_ident;
+use syn::ItemFn;
 
+use crate::attribute::Attribute;
 use crate::signature::Analysed;
-
-/// The attribute names of this crate, as a stacked attribute is recognised.
-const OURS: &[&str] = &["cached", "lock", "once", "pooled"];
 
 /// The inner half of a split item.
 #[derive(Debug)]
@@ -24,20 +22,8 @@ pub struct Inner {
     pub item: ItemFn,
     /// Its name, `__cachify_inner_{f}`.
     pub ident: Ident,
-    /// Which of our attributes it carries (`"cached"`, `"lock"`, ...).
-    pub attrs: Vec<&'static str>,
-}
-
-/// Which of our attributes `attr` is, if any: `#[cached]` or `#[cachify::cached]`.
-fn ours(attr: &Attribute) -> Option<&'static str> {
-    let path = attr.path();
-    let last = path.segments.last()?;
-    let prefix_ok = path.segments.len() == 1
-        || (path.segments.len() == 2 && path.segments[0].ident == "cachify");
-    if !prefix_ok {
-        return None;
-    }
-    OURS.iter().copied().find(|name| last.ident == name)
+    /// Which of our attributes it carries.
+    pub attrs: Vec<Attribute>,
 }
 
 /// Splits `item` when another of our attributes remains on it; `item` becomes the outer
@@ -46,16 +32,20 @@ fn ours(attr: &Attribute) -> Option<&'static str> {
 /// Attributes before the first remaining attribute of ours (docs, lints, ...) stay on the
 /// outer function; that one and everything after it move to the inner function.
 pub fn split(item: &mut ItemFn, sig: &Analysed) -> Option<Inner> {
-    let first = item.attrs.iter().position(|attr| ours(attr).is_some())?;
-    let moved: Vec<Attribute> = item.attrs.split_off(first);
-    let attrs = moved.iter().filter_map(ours).collect();
+    let first = item
+        .attrs
+        .iter()
+        .position(|attr| Attribute::of(attr).is_some())?;
+    let moved: Vec<syn::Attribute> = item.attrs.split_off(first);
+    let attrs = moved.iter().filter_map(Attribute::of).collect();
     let ident = format_ident!("__cachify_inner_{}", sig.name);
     let mut inner = item.clone();
     inner.attrs = moved;
     inner.attrs.push(syn::parse_quote!(#[doc(hidden)]));
     inner.vis = syn::Visibility::Inherited;
     inner.sig.ident = ident.clone();
-    *item.block = call_block(sig, &ident);
+    let call = sig.call(&ident);
+    *item.block = syn::parse_quote!({ #call });
     Some(Inner {
         item: inner,
         ident,
@@ -63,25 +53,10 @@ pub fn split(item: &mut ItemFn, sig: &Analysed) -> Option<Inner> {
     })
 }
 
-/// `{ inner(a, b) }`, `{ self.inner(a, b) }`, with `.await` for async functions.
-fn call_block(sig: &Analysed, inner: &Ident) -> syn::Block {
-    let args = sig.arg_names();
-    let call = if sig.is_method() {
-        quote!(self.#inner(#(#args),*))
-    } else {
-        quote!(#inner(#(#args),*))
-    };
-    let call = if sig.is_async {
-        quote!(#call.await)
-    } else {
-        call
-    };
-    syn::parse_quote!({ #call })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use quote::quote;
     use syn::parse_quote;
 
     #[test]
@@ -95,7 +70,7 @@ mod tests {
         let sig = Analysed::new(&item.sig, "cached").unwrap();
         let inner = split(&mut item, &sig).unwrap();
         assert_eq!(item.attrs.len(), 1);
-        assert_eq!(inner.attrs, ["cached"]);
+        assert_eq!(inner.attrs, [Attribute::Cached]);
         assert_eq!(inner.item.attrs.len(), 3, "cached, inline, doc(hidden)");
         let body = &item.block;
         assert_eq!(

@@ -10,16 +10,17 @@ use std::future::Future;
 use std::marker::PhantomData;
 
 pub use super::key_part::{Direct, DirectKey, KeyPart, ViaDisplay};
-pub use super::value::{enc_dec, EncDec, OkOnly, Plain, Serde, Shape, ValueCodec};
+pub use super::value::{
+    enc_dec, enc_dec_for, shaped, AnyShape, EncDec, OkOnly, Plain, Serde, Shape, ShapeOf,
+    ValueCodec,
+};
 pub use super::Entry;
 use super::{read_async, read_sync};
 use crate::error::Error;
 use crate::events;
 use crate::expiry::Expiry;
-use crate::instance::selector::Selector;
 
-/// Which instance a function caches on: `Source::Global` or `Source::Instance(&PATH)`.
-pub type Source<'a> = Selector<&'a crate::Cachify>;
+pub use crate::instance::selector::Source;
 
 /// One `#[cached]` attribute's options, built by the generated code on every call.
 #[derive(Debug)]

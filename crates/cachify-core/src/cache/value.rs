@@ -11,7 +11,8 @@ use crate::codec;
 use crate::error::CodecError;
 
 /// Which results of a function are stored, and how a stored value becomes a result
-/// again. The macro picks [`Plain`] or [`OkOnly`] from the written return type.
+/// again. The generated code picks [`Plain`] or [`OkOnly`] by the return *type*
+/// ([`ShapeOf`]), so a `Result` behind any alias stores only its `Ok` values.
 pub trait Shape<R> {
     /// The stored type.
     type Value;
@@ -62,6 +63,73 @@ impl<T, E> Shape<Result<T, E>> for OkOnly {
     fn from_value(value: T) -> Result<T, E> {
         Ok(value)
     }
+}
+
+/// The [`Shape`] of a function returning `R`, chosen by type: `(&ShapeOf::<R>::new()).shape()`
+/// is [`OkOnly`] when `R` is a `Result` (whatever alias names it), else [`Plain`]. The
+/// inherent method on `ShapeOf<Result<T, E>>` wins method resolution over the
+/// [`AnyShape`] trait method on `&ShapeOf<R>` (one auto-reference further away).
+///
+/// ```
+/// use cachify::__private::cache::{AnyShape as _, OkOnly, Plain, ShapeOf};
+/// type Outcome<T> = Result<T, std::io::Error>;
+/// let _: OkOnly = (&ShapeOf::<Outcome<u8>>::new()).shape();
+/// let _: Plain = (&ShapeOf::<Option<u8>>::new()).shape();
+/// ```
+#[derive(Debug)]
+pub struct ShapeOf<R>(PhantomData<fn() -> R>);
+
+impl<R> ShapeOf<R> {
+    /// The probe for `R`.
+    pub const fn new() -> Self {
+        Self(PhantomData)
+    }
+}
+
+impl<R> Default for ShapeOf<R> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<T, E> ShapeOf<Result<T, E>> {
+    /// A `Result`: only `Ok` values are stored.
+    pub fn shape(&self) -> OkOnly {
+        OkOnly
+    }
+}
+
+/// The fallback of [`ShapeOf`]: every other type is stored whole.
+pub trait AnyShape {
+    /// [`Plain`].
+    fn shape(&self) -> Plain;
+}
+
+impl<R> AnyShape for &ShapeOf<R> {
+    fn shape(&self) -> Plain {
+        Plain
+    }
+}
+
+/// Ties a lookup's shape to the one [`ShapeOf`] chose (the generated code cannot name it).
+pub fn shaped<S, R>(_shape: S, lookup: super::for_macros::Lookup<S, R>) -> super::for_macros::Lookup<S, R> {
+    lookup
+}
+
+/// [`enc_dec`] for the value `shape` stores, so closures need no annotations.
+///
+/// ```
+/// use cachify::__private::cache::{enc_dec_for, OkOnly, ValueCodec};
+/// let codec = enc_dec_for::<_, Result<i32, ()>, _, _, _>(&OkOnly, |v| v * 2, |v: i32| v * 3);
+/// assert_eq!(codec.decode(&codec.encode(&5).unwrap()).unwrap(), 30);
+/// ```
+pub fn enc_dec_for<S, R, E, F, G>(_shape: &S, encode: F, decode: G) -> EncDec<S::Value, E, F, G>
+where
+    S: Shape<R>,
+    F: Fn(&S::Value) -> E,
+    G: Fn(E) -> S::Value,
+{
+    enc_dec(encode, decode)
 }
 
 /// Turns a stored value into bytes and back.

@@ -23,6 +23,10 @@ pub enum Selector<C> {
     Instance(C),
 }
 
+/// The selector generated code passes on each call: `Source::Global` or
+/// `Source::Instance(&PATH)`.
+pub type Source<'a> = Selector<&'a Cachify>;
+
 impl<C: Borrow<Cachify>> Selector<C> {
     /// The instance, cloned (one `Arc` count).
     pub(crate) fn resolve(&self) -> Result<Cachify, Error> {

@@ -19,6 +19,7 @@
 //!
 //! [`watch`]: crate::SyncClient::watch
 
+pub mod for_macros;
 mod guard;
 mod lease;
 mod ticket;

@@ -1,18 +1,38 @@
 //! What `#[pooled]`'s generated code calls, re-exported as `cachify::__private::pooled`.
 //! Not a public API.
 //!
-//! The generated function builds its [`Pool`] from the public API (`pool(key, n)` or
-//! `instance.pool(key, n)`, then `slot_exp`), takes a slot, runs the body and releases;
-//! the helpers below decide what a refusal means for the function's return type.
+//! The generated function builds its [`Pool`] from a [`PoolSpec`], takes a slot, runs the
+//! body and releases; what a refusal returns is the shared return-type dispatch of
+//! `cachify::__private` (`Returns`, `refuse`).
 
-use std::future::Future;
+use super::{AsyncPoolSlot, Pool};
+use crate::instance::selector::Source;
+use crate::expiry::Expiry;
 
-pub use super::{pool, AsyncPoolSlot, Pool, PoolSlot};
-use crate::error::Error;
+/// The options of one `#[pooled]` function.
+#[derive(Debug, Clone, Copy)]
+pub struct PoolSpec<'a> {
+    /// The instance.
+    pub source: Source<'a>,
+    /// `max_size`.
+    pub max_size: usize,
+    /// `slot_exp`.
+    pub slot_exp: Expiry,
+}
 
-/// Pins an async body's output type, so that `?` and `return` inside it infer.
-pub fn typed<R, F: Future<Output = R>>(body: F) -> F {
-    body
+impl PoolSpec<'_> {
+    /// The pool named by the rendered `key`.
+    pub fn pool(&self, key: String) -> Pool {
+        let pool = match self.source {
+            Source::Global => super::pool(key, self.max_size),
+            Source::Instance(cachify) => cachify.pool(key, self.max_size),
+        };
+        match self.slot_exp {
+            Expiry::Default => pool,
+            Expiry::Never => pool.slot_exp(None),
+            Expiry::After(exp) => pool.slot_exp(exp),
+        }
+    }
 }
 
 /// Releases after the body: its result is what the caller gets, so a failed release is
@@ -24,35 +44,5 @@ pub async fn release(slot: AsyncPoolSlot) {
             %error,
             "could not release pool slot after the call; it will expire with its slot_exp"
         );
-    }
-}
-
-/// The caller's error type from a cachify error.
-pub fn convert<E: From<Error>>(error: Error) -> E {
-    E::from(error)
-}
-
-/// A refusal in a function that returns a `Result`: `Ok` when the pool is full (the call
-/// is skipped), `Err` for a failure the caller must see.
-pub fn full_or_fail(error: Error) -> Result<(), Error> {
-    match error {
-        Error::PoolFull { .. } => Ok(()),
-        error => Err(error),
-    }
-}
-
-/// A refusal in a function that cannot return an error: every failure skips the call as
-/// if the pool were full (fail closed), logged; a missing global instance is a
-/// programming error and panics, saying what to do.
-pub fn fail_closed(error: Error) {
-    match error {
-        Error::PoolFull { .. } => {}
-        Error::NotInitialized => panic!(
-            "cachify is not initialized: call cachify::init_cachify() (or \
-             Cachify::builder()...init()) before calling a #[pooled] function"
-        ),
-        error => {
-            tracing::warn!(target: crate::events::TARGET, %error, "#[pooled] could not take a slot; treating the pool as full");
-        }
     }
 }

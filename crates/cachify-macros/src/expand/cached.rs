@@ -3,79 +3,76 @@
 //!
 //! The body runs inside a closure (`move || -> R { .. }`) or an async block, so a
 //! `return` or `?` in it ends the body, not the wrapper, and the value still gets stored.
-//! The key is rendered before the body takes ownership of the arguments.
+//! The key is rendered before the body takes ownership of the arguments. Which results
+//! are stored is chosen by the return *type* (`ShapeOf`): a `Result` behind any alias
+//! stores only its `Ok` values.
 
 use proc_macro2::TokenStream;
 use quote::{quote, quote_spanned};
 use syn::spanned::Spanned;
-use syn::{ReturnType, Type};
 
-use super::{expiry, private_ident, Target};
-use crate::args::{Accepts, Opt};
+use super::{expiry, private_ident, Expansion, Target};
+use crate::attribute::CompanionKind;
 use crate::companions::{call_inner, Companion, Placement};
-use crate::signature::ReturnKind;
+use crate::signature::{Analysed, ReturnKind};
 
-/// The options of `#[cached]`.
-pub const ACCEPTS: Accepts = Accepts {
-    attr: "cached",
-    allowed: &[Opt::Key, Opt::Ttl, Opt::EncDec, Opt::Cachify],
-    required: &[Opt::Key],
-};
+/// `#[cached]` stores the return value: it must be a type the cache can own.
+pub fn validate(sig: &Analysed) -> syn::Result<()> {
+    let output = &sig.output;
+    if output.kind == ReturnKind::ImplTrait {
+        return Err(syn::Error::new(
+            output.span,
+            "#[cached] stores the return value, so it needs a concrete type, not `impl Trait`",
+        ));
+    }
+    if output.borrows {
+        return Err(syn::Error::new(
+            output.span,
+            "#[cached] stores the return value, so it must own its data: return an owned \
+             type (e.g. `String` instead of `&str`, `Vec<T>` instead of `&[T]`)",
+        ));
+    }
+    Ok(())
+}
 
 /// Expands `#[cached]`.
-pub fn expand(target: Target) -> syn::Result<TokenStream> {
-    reject_impl_trait(&target.item.sig.output)?;
+pub fn expand(target: Target) -> Expansion {
     let body = wrapper_body(&target);
     let reset = reset_companion(&target);
-    Ok(target.finish(body, &[reset]))
-}
-
-fn reject_impl_trait(output: &ReturnType) -> syn::Result<()> {
-    match output {
-        ReturnType::Type(_, ty) if matches!(**ty, Type::ImplTrait(_)) => Err(syn::Error::new(
-            ty.span(),
-            "#[cached] stores the return value, so it needs a concrete type, not `impl Trait`",
-        )),
-        _ => Ok(()),
-    }
-}
-
-/// The return type as written, `()` when omitted.
-fn return_type(target: &Target) -> TokenStream {
-    match &target.item.sig.output {
-        ReturnType::Default => quote!(()),
-        ReturnType::Type(_, ty) => quote!(#ty),
-    }
+    target.finish(body, &[reset])
 }
 
 fn wrapper_body(target: &Target) -> TokenStream {
-    let spec = private_ident("spec");
-    let spec_value = spec_tokens(target);
-    let ret = return_type(target);
-    let shape = if target.sig.output.is_result() {
-        quote!(::cachify::__private::cache::OkOnly)
-    } else {
-        quote!(::cachify::__private::cache::Plain)
-    };
+    let (spec, shape) = (private_ident("spec"), private_ident("shape"));
+    let spec_value = spec_tokens(target, &shape);
+    let output = &target.sig.output;
+    let ret = &output.ty;
     let key = private_ident("key");
     let render = target.key().write_into(&key);
     let render = quote!(|#key: &mut ::std::string::String| { #render });
     let block = &target.item.block;
     // Bound failures (a return type that is not serde-ready) point at the return type.
-    let ret_span = match &target.item.sig.output {
-        ReturnType::Default => proc_macro2::Span::call_site(),
-        ReturnType::Type(_, ty) => ty.span(),
-    };
-    let lookup_sync = quote_spanned!(ret_span=>
-        ::cachify::__private::cache::lookup_sync::<#shape, #ret, _>(&#spec, #render)
+    let shape_value = quote_spanned!(output.span=>
+        (&::cachify::__private::cache::ShapeOf::<#ret>::new()).shape()
+    );
+    let lookup_sync = quote_spanned!(output.span=>
+        ::cachify::__private::cache::shaped(
+            #shape,
+            ::cachify::__private::cache::lookup_sync::<_, #ret, _>(&#spec, #render),
+        )
     );
     let entry = private_ident("entry");
-    let lookup_async = quote_spanned!(ret_span=> #entry.lookup_async::<#shape, #ret, _>(&#spec));
+    let lookup_async = quote_spanned!(output.span=>
+        ::cachify::__private::cache::shaped(
+            #shape,
+            #entry.lookup_async::<_, #ret, _>(&#spec).await,
+        )
+    );
     let (value, miss) = (private_ident("value"), private_ident("miss"));
     let lookup = if target.sig.is_async {
         quote! {
             let #entry = #spec.entry(#render);
-            match #lookup_async.await {
+            match #lookup_async {
                 ::cachify::__private::cache::Lookup::Hit(#value) => #value,
                 ::cachify::__private::cache::Lookup::Miss(#miss) => {
                     #miss.run_async(&#spec, async move #block).await
@@ -93,23 +90,24 @@ fn wrapper_body(target: &Target) -> TokenStream {
         }
     };
     quote! {
+        #[allow(unused_imports)]
+        use ::cachify::__private::cache::AnyShape as _;
+        let #shape = #shape_value;
         let #spec = #spec_value;
         #lookup
     }
 }
 
 /// `CacheSpec { source, ttl, codec }` for the wrapper.
-fn spec_tokens(target: &Target) -> TokenStream {
+fn spec_tokens(target: &Target, shape: &syn::Ident) -> TokenStream {
     let source = target.source(Placement::Impl);
     let ttl = expiry(target.args.ttl.as_ref());
+    let ret = &target.sig.output.ty;
     let codec = match &target.args.enc_dec {
         None => quote!(::cachify::__private::cache::Serde),
-        Some((encode, decode)) => {
-            let stored = stored_type(&target.sig.output);
-            quote_spanned!(encode.span()=>
-                ::cachify::__private::cache::enc_dec::<#stored, _, _, _>(#encode, #decode)
-            )
-        }
+        Some((encode, decode)) => quote_spanned!(encode.span()=>
+            ::cachify::__private::cache::enc_dec_for::<_, #ret, _, _, _>(&#shape, #encode, #decode)
+        ),
     };
     quote! {
         ::cachify::__private::cache::CacheSpec {
@@ -118,11 +116,6 @@ fn spec_tokens(target: &Target) -> TokenStream {
             codec: #codec,
         }
     }
-}
-
-fn stored_type(output: &ReturnKind) -> TokenStream {
-    let ty = output.stored_type();
-    quote!(#ty)
 }
 
 /// `reset(args..)`: clears this layer's entry for the arguments, after the inner
@@ -136,9 +129,9 @@ fn reset_companion(target: &Target) -> Companion {
     let chain = target
         .inner
         .as_ref()
-        .filter(|inner| inner.attrs.contains(&"cached"))
+        .filter(|inner| inner.attrs.contains(&crate::attribute::Attribute::Cached))
         .map(|inner| {
-            let call = call_inner(&target.sig, &inner.ident, "reset", &target.sig.arg_names());
+            let call = call_inner(&target.sig, &inner.ident, CompanionKind::Reset);
             quote!(#call?;)
         });
     let reset = if target.sig.is_async {
@@ -148,12 +141,11 @@ fn reset_companion(target: &Target) -> Companion {
     };
     let name = &target.sig.name;
     Companion {
-        name: "reset",
+        kind: CompanionKind::Reset,
         doc: format!(
             "Clears the value cached by `{name}` for these arguments \
              (and by every `#[cached]` layer stacked under it)."
         ),
-        ok: quote!(()),
         body: quote! {
             let #entry = ::cachify::__private::cache::Entry::new(
                 #source,

@@ -2,80 +2,57 @@
 //!
 //! A call that cannot take the lock (held with `nowait`, timeout passed, backend down)
 //! returns `Err(cachify::Error.into())`, so the function must return `Result<T, E>` with
-//! `E: From<cachify::Error>`. The pieces shared with `#[once]` (the guarded body and the
-//! `is_locked` / `release` companions) live here too.
+//! `E: From<cachify::Error>`; the compiler checks that on the type, whatever alias names
+//! it. The pieces shared with `#[once]` (the guarded body and the `is_locked` /
+//! `release` companions) live here too.
 //!
-//! A sync body runs inline after the guard is bound: `return`, `?` and panics all drop
-//! the guard, which releases. An async body runs in an `async move` block so the release
-//! can be awaited after it; if the caller drops the future instead, the guard's `Drop`
-//! releases in the background.
+//! A sync body's statements run after the guard is bound: `return`, `?` and panics all
+//! drop the guard, which releases. An async body runs in an `async move` block so the
+//! release can be awaited after it; if the caller drops the future instead, the guard's
+//! `Drop` releases in the background.
 
 use proc_macro2::{Ident, TokenStream};
-use quote::{quote, quote_spanned};
-use syn::spanned::Spanned;
-use syn::ReturnType;
+use quote::quote;
 
-use super::{expiry, private_ident, Target};
-use crate::args::{Accepts, Opt};
+use super::{expiry, flag, private_ident, raise, Expansion, Target};
+use crate::attribute::CompanionKind;
 use crate::companions::{Companion, Placement};
+use crate::signature::Analysed;
 
-/// The options of `#[lock]`.
-pub const ACCEPTS: Accepts = Accepts {
-    attr: "lock",
-    allowed: &[Opt::Key, Opt::Nowait, Opt::Timeout, Opt::Exp, Opt::Cachify],
-    required: &[Opt::Key],
-};
-
-/// Expands `#[lock]`.
-pub fn expand(target: Target) -> syn::Result<TokenStream> {
+/// `#[lock]` needs a return type that can be a `Result`.
+pub fn validate(sig: &Analysed) -> syn::Result<()> {
     require_result(
-        &target,
+        sig,
         "#[lock] needs a `Result<T, E>` return type with `E: From<cachify::Error>`: \
          a call that cannot take the lock returns `Err(cachify::Error::Locked { .. }.into())`",
-    )?;
-    let refused = |error: &Ident| {
-        let err = err_into(&target, error);
-        quote!(return #err)
-    };
-    let body = guarded_body(&target, &spec(&target, Placement::Impl), refused);
-    let companions = companions(&target);
-    Ok(target.finish(body, &companions))
-}
-
-/// A compile error at the return type unless the function returns a `Result`.
-pub fn require_result(target: &Target, message: &str) -> syn::Result<()> {
-    if target.sig.output.is_result() {
-        return Ok(());
-    }
-    let span = match &target.item.sig.output {
-        ReturnType::Default => target.item.sig.ident.span(),
-        ReturnType::Type(_, ty) => ty.span(),
-    };
-    Err(syn::Error::new(span, message))
-}
-
-/// `Err(error.into())`, spanned at the return type so that a missing
-/// `From<cachify::Error>` impl is reported there, in cachify's words.
-pub fn err_into(target: &Target, error: &Ident) -> TokenStream {
-    let span = match &target.item.sig.output {
-        ReturnType::Default => target.item.sig.ident.span(),
-        ReturnType::Type(_, ty) => ty.span(),
-    };
-    quote_spanned!(span=>
-        ::core::result::Result::Err(
-            ::cachify::__private::lock::FromCachifyError::from_cachify(#error)
-        )
     )
+}
+
+/// Expands `#[lock]`.
+pub fn expand(target: Target) -> Expansion {
+    let body = guarded_body(&target, &spec(&target, Placement::Impl), |error| {
+        raise(&target, error)
+    });
+    let companions = companions(&target);
+    target.finish(body, &companions)
+}
+
+/// A compile error at the return type when it certainly is not a `Result` (`()`, a
+/// tuple, a reference, `impl Trait`); a path type is checked by the compiler instead,
+/// which sees through aliases.
+pub fn require_result(sig: &Analysed, message: &str) -> syn::Result<()> {
+    if sig.output.may_be_result() {
+        Ok(())
+    } else {
+        Err(syn::Error::new(sig.output.span, message))
+    }
 }
 
 /// `LockSpec { .. }` with the function's options, its instance seen from `placement`.
 pub fn spec(target: &Target, placement: Placement) -> TokenStream {
     let source = target.source(placement);
-    let nowait = target
-        .args
-        .nowait
-        .as_ref()
-        .map_or_else(|| quote!(true), |nowait| quote!(#nowait));
+    let nowait = flag(target.args.nowait.as_ref(), true);
+    let auto_extend = flag(target.args.auto_extend.as_ref(), false);
     let timeout = expiry(target.args.timeout.as_ref());
     let exp = expiry(target.args.exp.as_ref());
     quote! {
@@ -84,6 +61,7 @@ pub fn spec(target: &Target, placement: Placement) -> TokenStream {
             nowait: #nowait,
             timeout: #timeout,
             exp: #exp,
+            auto_extend: #auto_extend,
         }
     }
 }
@@ -113,28 +91,26 @@ pub fn guarded_body(
         private_ident("result"),
     );
     let refused = refused(&error);
-    let block = &target.item.block;
     if target.sig.is_async {
-        let ret = match &target.item.sig.output {
-            ReturnType::Default => quote!(()),
-            ReturnType::Type(_, ty) => quote!(#ty),
-        };
+        let ret = target.sig.output.nameable();
+        let block = &target.item.block;
         quote! {
             let #guard = match #lock.acquire_async().await {
                 ::core::result::Result::Ok(#guard) => #guard,
                 ::core::result::Result::Err(#error) => #refused,
             };
-            let #result = ::cachify::__private::lock::typed::<#ret, _>(async move #block).await;
+            let #result = ::cachify::__private::typed::<#ret, _>(async move #block).await;
             ::cachify::__private::lock::release(#guard).await;
             #result
         }
     } else {
+        let statements = target.body_statements();
         quote! {
             let #guard = match #lock.acquire() {
                 ::core::result::Result::Ok(#guard) => #guard,
                 ::core::result::Result::Err(#error) => #refused,
             };
-            #block
+            #statements
         }
     }
 }
@@ -154,18 +130,16 @@ pub fn companions(target: &Target) -> Vec<Companion> {
     };
     vec![
         Companion {
-            name: "is_locked",
+            kind: CompanionKind::IsLocked,
             doc: format!("Whether a call of `{name}` with these arguments holds its lock now."),
-            ok: quote!(bool),
             body: is_locked,
         },
         Companion {
-            name: "release",
+            kind: CompanionKind::Release,
             doc: format!(
                 "Frees the lock of `{name}` for these arguments, whoever holds it \
                  (a forced release)."
             ),
-            ok: quote!(()),
             body: release,
         },
     ]

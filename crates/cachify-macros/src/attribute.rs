@@ -1,0 +1,136 @@
+//! The attributes of this crate and the companions each one generates, named once.
+
+use proc_macro2::TokenStream;
+use quote::quote;
+
+use crate::args::{Accepts, Opt};
+
+/// One of `#[cached]`, `#[lock]`, `#[once]`, `#[pooled]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Attribute {
+    Cached,
+    Lock,
+    Once,
+    Pooled,
+}
+
+impl Attribute {
+    const ALL: [Attribute; 4] = [
+        Attribute::Cached,
+        Attribute::Lock,
+        Attribute::Once,
+        Attribute::Pooled,
+    ];
+
+    /// `"cached"`, as written in `#[cached]`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Attribute::Cached => "cached",
+            Attribute::Lock => "lock",
+            Attribute::Once => "once",
+            Attribute::Pooled => "pooled",
+        }
+    }
+
+    /// The options it takes.
+    pub fn accepts(self) -> Accepts {
+        let (allowed, required): (&[Opt], &[Opt]) = match self {
+            Attribute::Cached => (
+                &[Opt::Key, Opt::Ttl, Opt::EncDec, Opt::Cachify],
+                &[Opt::Key],
+            ),
+            Attribute::Lock => (
+                &[
+                    Opt::Key,
+                    Opt::Nowait,
+                    Opt::Timeout,
+                    Opt::Exp,
+                    Opt::AutoExtend,
+                    Opt::Cachify,
+                ],
+                &[Opt::Key],
+            ),
+            Attribute::Once => (
+                &[
+                    Opt::Key,
+                    Opt::Exp,
+                    Opt::AutoExtend,
+                    Opt::RaiseOnLocked,
+                    Opt::ReturnOnLocked,
+                    Opt::Cachify,
+                ],
+                &[Opt::Key],
+            ),
+            Attribute::Pooled => (
+                &[
+                    Opt::Key,
+                    Opt::MaxSize,
+                    Opt::SlotExp,
+                    Opt::OnFull,
+                    Opt::RaiseOnFull,
+                    Opt::Cachify,
+                ],
+                &[Opt::Key, Opt::MaxSize],
+            ),
+        };
+        Accepts {
+            attr: self,
+            allowed,
+            required,
+        }
+    }
+
+    /// The companions it generates.
+    pub fn companions(self) -> &'static [CompanionKind] {
+        match self {
+            Attribute::Cached => &[CompanionKind::Reset],
+            Attribute::Lock | Attribute::Once => &[CompanionKind::IsLocked, CompanionKind::Release],
+            Attribute::Pooled => &[CompanionKind::Size],
+        }
+    }
+
+    /// Which of our attributes `attr` is, if any: `#[cached]` or `#[cachify::cached]`.
+    pub fn of(attr: &syn::Attribute) -> Option<Self> {
+        let path = attr.path();
+        let last = path.segments.last()?;
+        let prefix_ok = path.segments.len() == 1
+            || (path.segments.len() == 2 && path.segments[0].ident == "cachify");
+        if !prefix_ok {
+            return None;
+        }
+        Self::ALL
+            .into_iter()
+            .find(|attribute| last.ident == attribute.name())
+    }
+}
+
+/// A companion function's kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CompanionKind {
+    Reset,
+    IsLocked,
+    Release,
+    Size,
+}
+
+impl CompanionKind {
+    /// `reset`, `is_locked`, `release`, `size`: the module function's name and the
+    /// method's suffix.
+    pub fn name(self) -> &'static str {
+        match self {
+            CompanionKind::Reset => "reset",
+            CompanionKind::IsLocked => "is_locked",
+            CompanionKind::Release => "release",
+            CompanionKind::Size => "size",
+        }
+    }
+
+    /// What it returns inside `Result<_, cachify::Error>`.
+    pub fn ok(self) -> TokenStream {
+        match self {
+            CompanionKind::Reset | CompanionKind::Release => quote!(()),
+            CompanionKind::IsLocked => quote!(bool),
+            CompanionKind::Size => quote!(usize),
+        }
+    }
+}

@@ -1,0 +1,362 @@
+// The function shapes of everyday services, on `backend()`: tuple fields and positional
+// keys, durations from constants and floats, `Result` behind an alias, associated
+// functions, trait impls under `#[cachify::companions]`, and long jobs that keep their
+// lock with `auto_extend`. Included by the `cached_*` binaries after `suites/cached.rs`.
+
+mod shapes {
+    use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+    use std::sync::{mpsc, LazyLock};
+    use std::time::Duration;
+
+    use cachify::{cached, lock, once, pooled, Cachify, Error};
+
+    use super::backend;
+
+    /// An application error (serde-ready, so storing an `Err` would compile) and the
+    /// alias a service spells its results with.
+    #[derive(Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+    pub enum AppError {
+        NotFound,
+        Cachify(String),
+    }
+
+    impl From<Error> for AppError {
+        fn from(error: Error) -> Self {
+            AppError::Cachify(error.to_string())
+        }
+    }
+
+    type Outcome<T> = Result<T, AppError>;
+
+    mod keys {
+        use super::*;
+        static C: LazyLock<Cachify> = LazyLock::new(|| backend().instance("shapes-keys"));
+        static CALLS: AtomicUsize = AtomicUsize::new(0);
+
+        pub struct UserId(pub u32);
+
+        impl UserId {
+            #[cached("user-{self.0}", cachify = C)]
+            pub fn name(&self) -> String {
+                CALLS.fetch_add(1, SeqCst);
+                format!("user {}", self.0)
+            }
+        }
+
+        #[cached("pair-{pair.1}", cachify = C)]
+        fn second(pair: (u32, u32)) -> u32 {
+            CALLS.fetch_add(1, SeqCst);
+            pair.1
+        }
+
+        #[test]
+        fn tuple_fields_and_positional_keys_render_and_cache() {
+            assert_eq!(UserId(4).name(), "user 4");
+            assert_eq!(UserId(4).name(), "user 4");
+            assert_eq!(second((9, 5)), 5);
+            assert_eq!(second((1, 5)), 5, "same key: only the second field counts");
+            assert_eq!(CALLS.load(SeqCst), 2);
+            assert!(C.sync_client().get(&C.cache_key("user-4")).unwrap().is_some());
+            assert!(C.sync_client().get(&C.cache_key("pair-5")).unwrap().is_some());
+            UserId(4).name_reset().unwrap();
+            assert_eq!(UserId(4).name(), "user 4");
+            assert_eq!(CALLS.load(SeqCst), 3);
+        }
+    }
+
+    mod durations {
+        use super::*;
+        static C: LazyLock<Cachify> = LazyLock::new(|| backend().instance("shapes-durations"));
+        static CALLS: AtomicUsize = AtomicUsize::new(0);
+        const TTL_SECS: u64 = 300;
+        const SHORT: f64 = 0.3;
+
+        #[cached("long", cachify = C, ttl = TTL_SECS)]
+        fn long() -> u8 {
+            1
+        }
+
+        #[cached("short", cachify = C, ttl = SHORT)]
+        async fn short() -> u8 {
+            CALLS.fetch_add(1, SeqCst);
+            1
+        }
+
+        #[tokio::test]
+        async fn integer_constants_and_floats_are_seconds() {
+            long();
+            let left = C.sync_client().remaining_ttl(&C.cache_key("long")).unwrap().expect("a ttl");
+            assert!(left > Duration::from_secs(200) && left <= Duration::from_secs(300));
+            short().await;
+            short().await;
+            assert_eq!(CALLS.load(SeqCst), 1);
+            tokio::time::sleep(Duration::from_millis(900)).await; // past the 0.3 s ttl
+            short().await;
+            assert_eq!(CALLS.load(SeqCst), 2, "the float ttl expired the entry");
+        }
+    }
+
+    mod result_alias {
+        use super::*;
+        static C: LazyLock<Cachify> = LazyLock::new(|| backend().instance("shapes-alias"));
+        static CALLS: AtomicUsize = AtomicUsize::new(0);
+
+        #[cached("find-{id}", cachify = C)]
+        async fn find(id: u32) -> Outcome<u32> {
+            CALLS.fetch_add(1, SeqCst);
+            if id == 0 {
+                Err(AppError::NotFound)
+            } else {
+                Ok(id)
+            }
+        }
+
+        #[tokio::test]
+        async fn an_err_behind_an_alias_is_never_stored() {
+            assert_eq!(find(0).await, Err(AppError::NotFound));
+            assert_eq!(find(0).await, Err(AppError::NotFound));
+            assert_eq!(CALLS.load(SeqCst), 2, "the Err was not cached");
+            assert_eq!(find(3).await, Ok(3));
+            assert_eq!(find(3).await, Ok(3));
+            assert_eq!(CALLS.load(SeqCst), 3, "the Ok was");
+        }
+
+        #[lock("alias-lock", cachify = C)]
+        fn locked() -> Outcome<u8> {
+            Ok(1)
+        }
+
+        #[test]
+        fn a_refused_lock_is_the_aliased_error() {
+            let _held = C.lock("alias-lock").acquire().unwrap();
+            assert!(matches!(locked(), Err(AppError::Cachify(_))));
+        }
+    }
+
+    mod associated {
+        use super::*;
+        static C: LazyLock<Cachify> = LazyLock::new(|| backend().instance("shapes-assoc"));
+        static CALLS: AtomicUsize = AtomicUsize::new(0);
+
+        #[derive(Debug, serde::Serialize, serde::Deserialize)]
+        pub struct Account {
+            id: u32,
+        }
+
+        #[cachify::companions]
+        impl Account {
+            #[cached("account-{id}", cachify = C)]
+            fn load(id: u32) -> Account {
+                CALLS.fetch_add(1, SeqCst);
+                Account { id }
+            }
+        }
+
+        #[test]
+        fn associated_functions_get_associated_companions() {
+            assert_eq!(Account::load(5).id, 5);
+            assert_eq!(Account::load(5).id, 5);
+            assert_eq!(CALLS.load(SeqCst), 1);
+            Account::load_reset(5).unwrap();
+            assert_eq!(Account::load(5).id, 5);
+            assert_eq!(CALLS.load(SeqCst), 2);
+        }
+    }
+
+    mod trait_impls {
+        use super::*;
+        static C: LazyLock<Cachify> = LazyLock::new(|| backend().instance("shapes-traits"));
+        static FINDS: AtomicUsize = AtomicUsize::new(0);
+
+        trait UserRepo {
+            async fn find(&self, id: u32) -> Outcome<String>;
+            fn rename(&self, id: u32, sender: &mpsc::Sender<()>, go: &mpsc::Receiver<()>)
+                -> Outcome<()>;
+            fn export(&self, id: u32, sender: &mpsc::Sender<()>, go: &mpsc::Receiver<()>) -> u32;
+        }
+
+        pub struct Repo;
+
+        #[cachify::companions]
+        impl UserRepo for Repo {
+            #[cached("find-{id}", cachify = C)]
+            async fn find(&self, id: u32) -> Outcome<String> {
+                FINDS.fetch_add(1, SeqCst);
+                Ok(format!("user {id}"))
+            }
+
+            #[lock("rename-{id}", cachify = C)]
+            fn rename(
+                &self,
+                id: u32,
+                entered: &mpsc::Sender<()>,
+                go: &mpsc::Receiver<()>,
+            ) -> Outcome<()> {
+                let _ = id;
+                entered.send(()).unwrap();
+                go.recv().unwrap();
+                Ok(())
+            }
+
+            #[pooled("export-{id}", max_size = 2, cachify = C)]
+            fn export(
+                &self,
+                id: u32,
+                entered: &mpsc::Sender<()>,
+                go: &mpsc::Receiver<()>,
+            ) -> u32 {
+                entered.send(()).unwrap();
+                go.recv().unwrap();
+                id
+            }
+        }
+
+        #[test]
+        fn pooled_trait_methods_count_their_slots() {
+            let (entered_tx, entered) = mpsc::channel();
+            let (go, go_rx) = mpsc::channel();
+            let holder = std::thread::spawn(move || Repo.export(3, &entered_tx, &go_rx));
+            entered.recv().unwrap();
+            let (probe_tx, _) = mpsc::channel();
+            let (_, probe_rx) = mpsc::channel();
+            assert_eq!(Repo.export_size(3, &probe_tx, &probe_rx).unwrap(), 1);
+            go.send(()).unwrap();
+            assert_eq!(holder.join().unwrap(), 3);
+            assert_eq!(Repo.export_size(3, &probe_tx, &probe_rx).unwrap(), 0);
+        }
+
+        #[tokio::test]
+        async fn cached_trait_methods_cache_and_reset() {
+            let repo = Repo;
+            assert_eq!(repo.find(1).await.unwrap(), "user 1");
+            assert_eq!(repo.find(1).await.unwrap(), "user 1");
+            assert_eq!(FINDS.load(SeqCst), 1);
+            repo.find_reset(1).await.unwrap();
+            repo.find(1).await.unwrap();
+            assert_eq!(FINDS.load(SeqCst), 2);
+        }
+
+        #[test]
+        fn locked_trait_methods_lock() {
+            let (entered_tx, entered) = mpsc::channel();
+            let (go, go_rx) = mpsc::channel();
+            let holder = std::thread::spawn(move || Repo.rename(9, &entered_tx, &go_rx));
+            entered.recv().unwrap();
+            let (tx, _rx) = mpsc::channel();
+            let (_go2, rx2) = mpsc::channel();
+            assert!(matches!(Repo.rename(9, &tx, &rx2), Err(AppError::Cachify(_))));
+            let (probe_tx, _) = mpsc::channel();
+            let (_, probe_rx) = mpsc::channel();
+            assert!(Repo.rename_is_locked(9, &probe_tx, &probe_rx).unwrap());
+            go.send(()).unwrap();
+            holder.join().unwrap().unwrap();
+            assert!(!Repo.rename_is_locked(9, &probe_tx, &probe_rx).unwrap());
+        }
+    }
+
+    mod long_jobs {
+        use super::*;
+        static C: LazyLock<Cachify> = LazyLock::new(|| backend().instance("shapes-long"));
+        static RUNS: AtomicUsize = AtomicUsize::new(0);
+        /// Renewed every third of it: a loaded machine may stall a renewal for a while.
+        const EXP: f64 = 1.0;
+        /// Long enough past `EXP` for an un-extended key to have expired.
+        const PAST_EXP: Duration = Duration::from_millis(2500);
+
+        #[once("extended-{n}", cachify = C, exp = EXP, auto_extend = true)]
+        fn extended(n: u8, entered: &mpsc::Sender<()>, go: &mpsc::Receiver<()>) -> u8 {
+            RUNS.fetch_add(1, SeqCst);
+            entered.send(()).unwrap();
+            go.recv().unwrap();
+            n
+        }
+
+        #[once("expiring-{n}", cachify = C, exp = EXP)]
+        fn expiring(n: u8, entered: &mpsc::Sender<()>, go: &mpsc::Receiver<()>) -> u8 {
+            entered.send(()).unwrap();
+            go.recv().unwrap();
+            n
+        }
+
+        #[lock("lock-extended", cachify = C, exp = EXP, auto_extend = true)]
+        fn lock_extended(entered: &mpsc::Sender<()>, go: &mpsc::Receiver<()>) -> Outcome<()> {
+            entered.send(()).unwrap();
+            go.recv().unwrap();
+            Ok(())
+        }
+
+        /// Runs `job` on a thread until it signals it entered; returns its handle and the
+        /// sender that lets it finish.
+        fn start<R: Send + 'static>(
+            job: impl FnOnce(&mpsc::Sender<()>, &mpsc::Receiver<()>) -> R + Send + 'static,
+        ) -> (std::thread::JoinHandle<R>, mpsc::Sender<()>) {
+            let (entered_tx, entered) = mpsc::channel();
+            let (go, go_rx) = mpsc::channel();
+            let handle = std::thread::spawn(move || job(&entered_tx, &go_rx));
+            entered.recv().unwrap();
+            (handle, go)
+        }
+
+        fn idle() -> (mpsc::Sender<()>, mpsc::Receiver<()>) {
+            let (tx, rx) = mpsc::channel();
+            let (go, _) = mpsc::channel::<()>();
+            drop(go);
+            (tx, rx)
+        }
+
+        #[test]
+        fn once_with_auto_extend_keeps_its_key_past_exp() {
+            let (job, go) = start(|entered, go| extended(1, entered, go));
+            std::thread::sleep(PAST_EXP);
+            let (tx, rx) = idle();
+            assert_eq!(extended(1, &tx, &rx), 0, "still running: skipped");
+            assert_eq!(RUNS.load(SeqCst), 1);
+            go.send(()).unwrap();
+            assert_eq!(job.join().unwrap(), 1);
+        }
+
+        #[test]
+        fn once_exp_frees_the_key_of_a_job_that_outlives_it() {
+            let (job, go) = start(|entered, go| expiring(2, entered, go));
+            std::thread::sleep(PAST_EXP);
+            let (second, go_second) = start(|entered, go| expiring(2, entered, go));
+            go_second.send(()).unwrap();
+            assert_eq!(second.join().unwrap(), 2, "the key expired after exp: a second run");
+            go.send(()).unwrap();
+            assert_eq!(job.join().unwrap(), 2);
+        }
+
+        #[test]
+        fn lock_with_auto_extend_keeps_its_key_past_exp() {
+            let (job, go) = start(lock_extended);
+            std::thread::sleep(PAST_EXP);
+            let (tx, rx) = idle();
+            assert!(lock_extended_is_locked_now(&tx, &rx));
+            go.send(()).unwrap();
+            job.join().unwrap().unwrap();
+        }
+
+        fn lock_extended_is_locked_now(tx: &mpsc::Sender<()>, rx: &mpsc::Receiver<()>) -> bool {
+            lock_extended::is_locked(tx, rx).unwrap()
+        }
+    }
+
+    mod pools {
+        use super::*;
+        static C: LazyLock<Cachify> = LazyLock::new(|| backend().instance("shapes-pools"));
+        const SLOT_EXP: Duration = Duration::from_secs(60);
+
+        #[pooled("api-{id}", max_size = 1, slot_exp = SLOT_EXP, cachify = C)]
+        fn api(id: u32) -> Outcome<u32> {
+            Ok(id)
+        }
+
+        #[test]
+        fn a_full_pool_skips_a_result_behind_an_alias_with_ok_default() {
+            assert_eq!(api(3), Ok(3));
+            let _held = C.pool("api-3", 1).acquire().unwrap();
+            assert_eq!(api(3), Ok(0), "full: skipped with Ok(Default::default())");
+            assert_eq!(api::size(3).unwrap(), 1);
+        }
+    }
+}

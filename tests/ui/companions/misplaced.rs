@@ -1,0 +1,9 @@
+#[cachify::companions]
+fn not_an_impl() {}
+
+struct Repo;
+
+#[cachify::companions(inherent)]
+impl Repo {}
+
+fn main() {}
