@@ -48,7 +48,11 @@ fn the_global_before_and_after_init() -> Result<(), Error> {
     not_initialized(on_global::is_locked(1));
     not_initialized(runtime.block_on(once_on_global_result()));
     let panic = std::panic::catch_unwind(once_on_global).unwrap_err();
-    let message = panic.downcast_ref::<&str>().copied().unwrap_or_default();
+    let message = panic
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| panic.downcast_ref::<&str>().copied())
+        .unwrap_or_default();
     assert!(message.contains("cachify::init_cachify()"), "{message}");
 
     cachify::init_cachify();
