@@ -237,3 +237,160 @@ fn a_release_through_one_client_wakes_a_waiter_of_another() {
         "woken through pub/sub"
     );
 }
+
+/// A hung server (SIGSTOP): calls must not wait for it call after call. Each test pauses
+/// a server of its own, so the others keep theirs.
+mod hung_server {
+    use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+
+    use cachify::cached;
+
+    use super::*;
+
+    /// Generous: a breaker-free client pays several seconds per call, ten calls ~60 s.
+    const TEN_CALLS_PATIENCE: Duration = Duration::from_secs(3);
+    /// A lock or pool acquire against the hung server fails within this.
+    const ACQUIRE_PATIENCE: Duration = Duration::from_secs(2);
+
+    fn hung(server: &RedisServer, cachify: &Cachify) {
+        // Connected and warm first, as in production: the server hangs under a live client.
+        let client = cachify.sync_client();
+        client
+            .set(&cachify.cache_key("warm"), b"1", None, false)
+            .unwrap();
+        server.pause();
+    }
+
+    fn assert_names_server_and_timeout(error: &Error, server: &RedisServer) {
+        let text = error.to_string();
+        assert!(
+            text.contains(&format!("127.0.0.1:{}", server.port())),
+            "names the server: {text}"
+        );
+        assert!(text.contains("timed out"), "says what timed out: {text}");
+    }
+
+    static SYNC_SERVER: LazyLock<RedisServer> = LazyLock::new(|| RedisServer::start(false));
+    static SYNC: LazyLock<Cachify> = LazyLock::new(|| {
+        Cachify::builder()
+            .redis(&SYNC_SERVER.url())
+            .unwrap()
+            .build()
+    });
+    static SYNC_CALLS: AtomicUsize = AtomicUsize::new(0);
+
+    #[cached(key = "sync-{n}", cachify = SYNC)]
+    fn sync_body(n: u32) -> u32 {
+        SYNC_CALLS.fetch_add(1, SeqCst);
+        n
+    }
+
+    #[test]
+    fn ten_cached_calls_fail_open_promptly_while_the_server_hangs() {
+        hung(&SYNC_SERVER, &SYNC);
+        let start = Instant::now();
+        for n in 0..10 {
+            assert_eq!(sync_body(n), n);
+        }
+        let elapsed = start.elapsed();
+        println!("10 sync #[cached] calls against a hung server: {elapsed:?}");
+        assert_eq!(SYNC_CALLS.load(SeqCst), 10, "every call ran its body");
+        assert!(elapsed < TEN_CALLS_PATIENCE, "took {elapsed:?}");
+        SYNC_SERVER.resume();
+    }
+
+    static ASYNC_SERVER: LazyLock<RedisServer> = LazyLock::new(|| RedisServer::start(false));
+    static ASYNC: LazyLock<Cachify> = LazyLock::new(|| {
+        Cachify::builder()
+            .redis(&ASYNC_SERVER.url())
+            .unwrap()
+            .build()
+    });
+    static ASYNC_CALLS: AtomicUsize = AtomicUsize::new(0);
+
+    #[cached(key = "async-{n}", cachify = ASYNC)]
+    async fn async_body(n: u32) -> u32 {
+        ASYNC_CALLS.fetch_add(1, SeqCst);
+        n
+    }
+
+    #[tokio::test]
+    async fn ten_async_cached_calls_fail_open_promptly_while_the_server_hangs() {
+        ASYNC
+            .async_client()
+            .set(&ASYNC.cache_key("warm"), b"1", None, false)
+            .await
+            .unwrap();
+        ASYNC_SERVER.pause();
+        let start = Instant::now();
+        for n in 0..10 {
+            assert_eq!(async_body(n).await, n);
+        }
+        let elapsed = start.elapsed();
+        println!("10 async #[cached] calls against a hung server: {elapsed:?}");
+        assert_eq!(ASYNC_CALLS.load(SeqCst), 10, "every call ran its body");
+        assert!(elapsed < TEN_CALLS_PATIENCE, "took {elapsed:?}");
+        ASYNC_SERVER.resume();
+    }
+
+    #[test]
+    fn lock_and_pool_acquires_fail_promptly_naming_the_server_and_what_timed_out() {
+        let server = RedisServer::start(false);
+        let cachify = Cachify::builder().redis(&server.url()).unwrap().build();
+        hung(&server, &cachify);
+
+        let start = Instant::now();
+        let locked = cachify.lock("job").acquire();
+        let lock_took = start.elapsed();
+        let start = Instant::now();
+        let pooled = cachify.pool("api", 2).acquire();
+        let pool_took = start.elapsed();
+        println!("against a hung server: lock acquire {lock_took:?}, pool acquire {pool_took:?}");
+
+        let lock_error = locked.expect_err("the server hangs");
+        assert!(matches!(lock_error, Error::Backend(_)), "{lock_error:?}");
+        assert_names_server_and_timeout(&lock_error, &server);
+        let pool_error = pooled.expect_err("the server hangs");
+        assert!(matches!(pool_error, Error::Backend(_)), "{pool_error:?}");
+        assert_names_server_and_timeout(&pool_error, &server);
+        assert!(lock_took < ACQUIRE_PATIENCE, "lock took {lock_took:?}");
+        assert!(pool_took < ACQUIRE_PATIENCE, "pool took {pool_took:?}");
+
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        let start = Instant::now();
+        let lock_error = runtime
+            .block_on(cachify.lock("job").acquire_async())
+            .expect_err("the server hangs");
+        let pool_error = runtime
+            .block_on(cachify.pool("api", 2).acquire_async())
+            .expect_err("the server hangs");
+        let took = start.elapsed();
+        assert!(matches!(lock_error, Error::Backend(_)), "{lock_error:?}");
+        assert!(matches!(pool_error, Error::Backend(_)), "{pool_error:?}");
+        assert!(took < ACQUIRE_PATIENCE, "async acquires took {took:?}");
+        server.resume();
+    }
+
+    #[test]
+    fn full_service_returns_promptly_once_the_hung_server_answers_again() {
+        let server = RedisServer::start(false);
+        let cachify = Cachify::builder().redis(&server.url()).unwrap().build();
+        hung(&server, &cachify);
+        let key = cachify.cache_key("k");
+        let client = cachify.sync_client();
+        assert!(client.get(&key).is_err(), "the server hangs");
+        assert!(client.get(&key).is_err(), "and still hangs");
+
+        server.resume();
+        let sync = recovers_within(Duration::from_secs(3), || client.get(&key));
+        println!("sync side back {sync:?} after SIGCONT");
+        assert!(sync.is_some(), "the sync side answers again");
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        let async_side = recovers_within(Duration::from_secs(3), || {
+            runtime.block_on(cachify.async_client().get(&key))
+        });
+        assert!(async_side.is_some(), "the async side answers again");
+        let guard = cachify.lock("after").acquire().expect("locks work again");
+        guard.release().unwrap();
+    }
+}

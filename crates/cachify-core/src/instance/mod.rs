@@ -17,6 +17,9 @@
 //! assert!(!reports.same_instance(&global));
 //! ```
 
+#[cfg(feature = "redis")]
+mod redis;
+
 use std::any::Any;
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
