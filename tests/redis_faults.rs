@@ -394,3 +394,183 @@ mod hung_server {
         guard.release().unwrap();
     }
 }
+
+/// Expiries beyond what Redis represents mean "never expires", checked before anything
+/// is sent, so no command fails and no script stops half-way.
+mod huge_expiries {
+    use super::*;
+
+    fn on(backend: support::Backend) {
+        let cachify = backend.instance("huge-expiries");
+        let client = cachify.sync_client();
+
+        let guard = cachify
+            .lock("forever")
+            .exp(Duration::MAX)
+            .acquire()
+            .expect("a lock with exp = Duration::MAX");
+        let lock_key = cachify.lock_key("forever");
+        assert_eq!(
+            client.remaining_ttl(&lock_key).unwrap(),
+            None,
+            "{backend:?}: never expires"
+        );
+        assert!(client.get(&lock_key).unwrap().is_some());
+        assert!(client
+            .expire_if_equals(
+                &lock_key,
+                &client.get(&lock_key).unwrap().unwrap(),
+                Some(Duration::MAX)
+            )
+            .expect("extending by Duration::MAX"));
+        guard.release().unwrap();
+
+        let pool = cachify.pool("huge", 1).slot_exp(Duration::MAX);
+        let slot = pool
+            .acquire()
+            .expect("a slot with slot_exp = Duration::MAX");
+        assert_eq!(pool.size().unwrap(), 1);
+        assert!(
+            matches!(pool.acquire(), Err(Error::PoolFull { .. })),
+            "{backend:?}: the one slot is held, nothing half-applied"
+        );
+        drop(slot);
+        assert_eq!(pool.size().unwrap(), 0);
+
+        let key = cachify.cache_key("value");
+        client
+            .set(&key, b"v", Some(Duration::MAX), false)
+            .expect("a value with ttl = Duration::MAX");
+        assert_eq!(client.get(&key).unwrap(), Some(b"v".to_vec()));
+        assert_eq!(client.remaining_ttl(&key).unwrap(), None);
+    }
+
+    #[test]
+    fn duration_max_never_expires_on_redis() {
+        on(support::Backend::Redis);
+    }
+
+    #[test]
+    fn duration_max_never_expires_on_cluster() {
+        on(support::Backend::RedisCluster);
+    }
+}
+
+/// Release wake-ups on a cluster survive the loss of the node their pub/sub connection
+/// is on. A cluster of its own: the test kills one of its nodes.
+mod cluster_wake_ups {
+    use super::*;
+    use support::redis::RedisCluster;
+
+    /// The polling fallback: a hand-off that needs it takes this long.
+    const POLL: Duration = Duration::from_secs(10);
+
+    /// How many clients of this process subscribe to `channel` on the node at `port`.
+    fn subscribers(port: u16, channel: &str) -> i64 {
+        let node = redis::Client::open(format!("redis://127.0.0.1:{port}")).unwrap();
+        let Ok(mut node) = node.get_connection() else {
+            return 0;
+        };
+        let counts: Vec<(String, i64)> = redis::cmd("PUBSUB")
+            .arg("NUMSUB")
+            .arg(channel)
+            .query(&mut node)
+            .unwrap_or_default();
+        counts.first().map_or(0, |(_, count)| *count)
+    }
+
+    /// The node (index) serving `key`'s slot.
+    fn owner(cluster: &RedisCluster, key: &str) -> usize {
+        let query = |port: u16, args: &[&str]| {
+            let node = redis::Client::open(format!("redis://127.0.0.1:{port}")).unwrap();
+            let mut cmd = redis::cmd(args[0]);
+            for arg in &args[1..] {
+                cmd.arg(*arg);
+            }
+            cmd.query::<redis::Value>(&mut node.get_connection().unwrap())
+                .unwrap()
+        };
+        let port = cluster.nodes[0].port();
+        let slot: u16 = redis::from_redis_value(query(port, &["CLUSTER", "KEYSLOT", key])).unwrap();
+        cluster
+            .nodes
+            .iter()
+            .position(|node| {
+                let nodes: String =
+                    redis::from_redis_value(query(node.port(), &["CLUSTER", "NODES"])).unwrap();
+                // The node's own line lists its slot ranges from the ninth field on.
+                let myself = nodes.lines().find(|line| line.contains("myself")).unwrap();
+                myself.split_whitespace().skip(8).any(|range| {
+                    let (low, high) = range.split_once('-').unwrap_or((range, range));
+                    matches!((low.parse::<u16>(), high.parse::<u16>()), (Ok(low), Ok(high)) if (low..=high).contains(&slot))
+                })
+            })
+            .expect("some node serves the slot")
+    }
+
+    fn until(patience: Duration, what: &str, mut done: impl FnMut() -> bool) {
+        let deadline = Instant::now() + patience;
+        while !done() {
+            assert!(Instant::now() < deadline, "never happened: {what}");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    #[test]
+    fn a_lock_hand_off_survives_the_loss_of_the_pub_sub_node() {
+        let cluster = RedisCluster::start();
+        let urls = cluster.urls();
+        let urls: Vec<&str> = urls.iter().map(String::as_str).collect();
+        let cachify = support::Backend::Memory
+            .builder("pubsub-node-loss")
+            .lock_poll_interval(POLL)
+            .redis_cluster(&urls)
+            .unwrap()
+            .build();
+        // A lock whose key lives on another node than the first seed, where the pub/sub
+        // connection starts.
+        let name = (0..)
+            .map(|i| format!("hand-off-{i}"))
+            .find(|name| owner(&cluster, &cachify.lock_key(name)) != 0)
+            .unwrap();
+        let channel = format!("cachify:release:{}", cachify.lock_key(&name));
+
+        let holder = cachify.lock(name.as_str()).acquire().unwrap();
+        let waiter = {
+            let cachify = cachify.clone();
+            let name = name.clone();
+            std::thread::spawn(move || {
+                let guard = cachify
+                    .lock(name.as_str())
+                    .nowait(false)
+                    .timeout(Duration::from_secs(60))
+                    .acquire();
+                (Instant::now(), guard.map(|guard| guard.release()))
+            })
+        };
+        until(Duration::from_secs(10), "the waiter subscribes", || {
+            subscribers(cluster.nodes[0].port(), &channel) == 1
+        });
+
+        cluster.nodes[0].kill();
+        until(
+            Duration::from_secs(5),
+            "the subscription moves to a live node",
+            || {
+                cluster.nodes[1..]
+                    .iter()
+                    .any(|node| subscribers(node.port(), &channel) == 1)
+            },
+        );
+        let released = Instant::now();
+        drop(holder);
+        let (acquired, outcome) = waiter.join().unwrap();
+        outcome.expect("the waiter got the lock").unwrap();
+        let hand_off = acquired.saturating_duration_since(released);
+        println!("hand-off after the pub/sub node died: {hand_off:?}");
+        assert!(
+            hand_off < POLL / 4,
+            "woken by the release, not by the {POLL:?} poll: {hand_off:?}"
+        );
+    }
+}
