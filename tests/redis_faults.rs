@@ -243,6 +243,7 @@ fn a_release_through_one_client_wakes_a_waiter_of_another() {
 mod hung_server {
     use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 
+    use cachify::backend::redis::RedisOptions;
     use cachify::cached;
 
     use super::*;
@@ -372,6 +373,34 @@ mod hung_server {
     }
 
     #[test]
+    fn the_response_timeout_is_an_option_and_the_error_says_which_ran_out() {
+        let server = RedisServer::start(false);
+        let options = RedisOptions::new()
+            .response_timeout(Duration::from_millis(150))
+            .circuit_breaker(false);
+        let cachify = Cachify::builder()
+            .redis_with(&server.url(), options)
+            .unwrap()
+            .build();
+        hung(&server, &cachify);
+        let key = cachify.cache_key("k");
+        for _ in 0..2 {
+            let start = Instant::now();
+            let error = Error::from(cachify.sync_client().get(&key).unwrap_err());
+            let took = start.elapsed();
+            assert!(took < Duration::from_secs(1), "{took:?} {error}");
+            assert_names_server_and_timeout(&error, &server);
+            assert!(error.to_string().contains("150ms"), "{error}");
+        }
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        let error = runtime
+            .block_on(cachify.async_client().get(&key))
+            .unwrap_err();
+        assert!(error.to_string().contains("150ms"), "{error}");
+        server.resume();
+    }
+
+    #[test]
     fn full_service_returns_promptly_once_the_hung_server_answers_again() {
         let server = RedisServer::start(false);
         let cachify = Cachify::builder().redis(&server.url()).unwrap().build();
@@ -481,6 +510,17 @@ mod cluster_wake_ups {
 
     /// The node (index) serving `key`'s slot.
     fn owner(cluster: &RedisCluster, key: &str) -> usize {
+        let node = redis::Client::open(cluster.urls()[0].as_str()).unwrap();
+        let slot: u16 = redis::cmd("CLUSTER")
+            .arg("KEYSLOT")
+            .arg(key)
+            .query(&mut node.get_connection().unwrap())
+            .unwrap();
+        owner_of_slot(cluster, slot)
+    }
+
+    /// The node (index) serving `slot`.
+    pub(super) fn owner_of_slot(cluster: &RedisCluster, slot: u16) -> usize {
         let query = |port: u16, args: &[&str]| {
             let node = redis::Client::open(format!("redis://127.0.0.1:{port}")).unwrap();
             let mut cmd = redis::cmd(args[0]);
@@ -490,8 +530,6 @@ mod cluster_wake_ups {
             cmd.query::<redis::Value>(&mut node.get_connection().unwrap())
                 .unwrap()
         };
-        let port = cluster.nodes[0].port();
-        let slot: u16 = redis::from_redis_value(query(port, &["CLUSTER", "KEYSLOT", key])).unwrap();
         cluster
             .nodes
             .iter()
@@ -572,5 +610,69 @@ mod cluster_wake_ups {
             hand_off < POLL / 4,
             "woken by the release, not by the {POLL:?} poll: {hand_off:?}"
         );
+    }
+}
+
+/// A hung cluster node costs one timeout, then its slots fail at once while the other
+/// nodes keep serving. A cluster of its own: the test pauses one of its nodes.
+mod hung_cluster_node {
+    use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+
+    use cachify::cached;
+    use support::redis::RedisCluster;
+
+    use super::*;
+
+    static CLUSTER: LazyLock<RedisCluster> = LazyLock::new(RedisCluster::start);
+    static C: LazyLock<Cachify> = LazyLock::new(|| {
+        let urls = CLUSTER.urls();
+        let urls: Vec<&str> = urls.iter().map(String::as_str).collect();
+        support::Backend::Memory
+            .builder("hung-node")
+            .redis_cluster(&urls)
+            .unwrap()
+            .build()
+    });
+    static CALLS: AtomicUsize = AtomicUsize::new(0);
+
+    #[cached(key = "report", cachify = C)]
+    fn report() -> u32 {
+        CALLS.fetch_add(1, SeqCst);
+        7
+    }
+
+    #[test]
+    fn ten_cached_calls_fail_open_promptly_while_a_node_hangs() {
+        let key = C.cache_key("report");
+        let slot: u16 = redis::cmd("CLUSTER")
+            .arg("KEYSLOT")
+            .arg(&key)
+            .query(
+                &mut redis::Client::open(CLUSTER.urls()[0].as_str())
+                    .unwrap()
+                    .get_connection()
+                    .unwrap(),
+            )
+            .unwrap();
+        let owner = super::cluster_wake_ups::owner_of_slot(&CLUSTER, slot);
+        C.sync_client()
+            .set(&C.cache_key("warm"), b"1", None, false)
+            .unwrap();
+        C.sync_client().delete(&[&key]).unwrap();
+        CLUSTER.nodes[owner].pause();
+
+        let start = Instant::now();
+        for _ in 0..10 {
+            assert_eq!(report(), 7);
+        }
+        let elapsed = start.elapsed();
+        println!("10 #[cached] calls with the key's cluster node hung: {elapsed:?}");
+        assert_eq!(CALLS.load(SeqCst), 10, "every call ran its body");
+        assert!(elapsed < Duration::from_secs(3), "took {elapsed:?}");
+
+        CLUSTER.nodes[owner].resume();
+        let back = recovers_within(Duration::from_secs(5), || C.sync_client().get(&key));
+        println!("the node's slot answers again {back:?} after SIGCONT");
+        assert!(back.is_some(), "the slot answers again");
     }
 }

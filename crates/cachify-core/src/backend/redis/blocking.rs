@@ -40,9 +40,9 @@ pub(crate) struct BlockingConnections {
 }
 
 impl BlockingConnections {
-    pub(crate) fn new(client: redis::Client, options: &RedisOptions) -> Self {
+    pub(crate) fn new(client: &redis::Client, options: &RedisOptions) -> Self {
         Self {
-            client,
+            client: without_setinfo(client),
             idle: Mutex::new(Vec::new()),
             max_idle: options.max_idle_connections,
             connect_timeout: options.connect_timeout,
@@ -77,7 +77,7 @@ impl BlockingConnections {
     }
 
     fn connect(&self) -> RedisResult<Connection> {
-        // The timeout covers the TCP connect and the handshake.
+        // The timeout covers the TCP connect, then each reply of the handshake.
         let connection = self
             .client
             .get_connection_with_timeout(self.connect_timeout)?;
@@ -85,4 +85,14 @@ impl BlockingConnections {
         connection.set_write_timeout(Some(self.response_timeout))?;
         Ok(connection)
     }
+}
+
+/// `client` without the two `CLIENT SETINFO` commands redis-rs sends on connecting: a
+/// blocking handshake waits up to the connect timeout for *each* reply, so against a hung
+/// server they tripled the cost of a connect (a URL with a password and a database still
+/// has up to two: `AUTH`, `SELECT`).
+fn without_setinfo(client: &redis::Client) -> redis::Client {
+    let info = client.get_connection_info().clone();
+    let settings = info.redis_settings().clone().set_skip_set_lib_name();
+    redis::Client::open(info.set_redis_settings(settings)).unwrap_or_else(|_| client.clone())
 }

@@ -200,7 +200,7 @@ impl RedisClient {
             },
             per_runtime,
         };
-        let sync_side = SyncSide::Blocking(BlockingConnections::new(client.clone(), &options));
+        let sync_side = SyncSide::Blocking(BlockingConnections::new(client, &options));
         let server = client.get_connection_info().addr().to_string().into();
         Ok(Self {
             core: Core::new(connections, sync_side, releases, options, server),
