@@ -401,6 +401,39 @@ mod hung_server {
     }
 
     #[test]
+    fn watchers_of_different_keys_do_not_wait_for_each_others_subscribe() {
+        let server = RedisServer::start(false);
+        let timeout = Duration::from_millis(250);
+        let options = RedisOptions::new()
+            .response_timeout(timeout)
+            .circuit_breaker(false);
+        let client = RedisClient::open_with(&server.url(), options).unwrap();
+        // The pub/sub connection is up, then the server stops answering.
+        drop(cachify::SyncClient::watch(&client, "warm").unwrap());
+        server.pause();
+        let start = Instant::now();
+        let watchers: Vec<_> = (0..8)
+            .map(|n| {
+                let client = client.clone();
+                std::thread::spawn(move || {
+                    cachify::SyncClient::watch(&client, &format!("key-{n}")).is_some()
+                })
+            })
+            .collect();
+        for watcher in watchers {
+            assert!(
+                watcher.join().unwrap(),
+                "a watch that polls is still a watch"
+            );
+        }
+        let took = start.elapsed();
+        println!("8 watchers subscribing against a hung server: {took:?}");
+        // One after another they would take 8 × 250 ms.
+        assert!(took < timeout * 6, "took {took:?}");
+        server.resume();
+    }
+
+    #[test]
     fn full_service_returns_promptly_once_the_hung_server_answers_again() {
         let server = RedisServer::start(false);
         let cachify = Cachify::builder().redis(&server.url()).unwrap().build();

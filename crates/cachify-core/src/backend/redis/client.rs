@@ -137,7 +137,10 @@ impl Core {
         };
         let core: Weak<Self> = Arc::downgrade(self);
         let interval = self.options.probe_interval;
-        let patience = self.options.connect_timeout + self.options.response_timeout;
+        let patience = self
+            .options
+            .connect_timeout
+            .saturating_add(self.options.response_timeout);
         handle.spawn(async move {
             loop {
                 let Some(core) = core.upgrade() else {

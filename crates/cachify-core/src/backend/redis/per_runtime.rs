@@ -202,6 +202,27 @@ mod tests {
     }
 
     #[test]
+    fn a_dropped_client_ends_its_sentinel_tasks_on_a_runtime_that_lives_on() {
+        let runtime = current_thread();
+        let local = local();
+        runtime.block_on(async {
+            local.manager();
+            local.manager();
+        });
+        let alive = Arc::clone(&local.bound.load()[0].alive);
+        drop(local);
+        runtime.block_on(async {
+            for _ in 0..100 {
+                if !alive.load(Ordering::Acquire) {
+                    break;
+                }
+                tokio::task::yield_now().await;
+            }
+        });
+        assert!(!alive.load(Ordering::Acquire), "the sentinel task ended");
+    }
+
+    #[test]
     fn a_runtime_per_call_never_binds() {
         let local = local();
         for _ in 0..3 {
