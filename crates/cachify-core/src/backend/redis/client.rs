@@ -21,6 +21,7 @@ use crate::backend::{AsyncClient, ReleaseWatch, SyncClient};
 use crate::error::BackendError;
 
 /// How sync calls reach the server.
+#[allow(clippy::large_enum_variant, reason = "one per client, inside its shared `Core`")]
 pub(crate) enum SyncSide {
     /// Blocking connections of their own (standalone).
     Blocking(BlockingConnections),
