@@ -21,7 +21,10 @@ use crate::backend::{AsyncClient, ReleaseWatch, SyncClient};
 use crate::error::BackendError;
 
 /// How sync calls reach the server.
-#[allow(clippy::large_enum_variant, reason = "one per client, inside its shared `Core`")]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "one per client, inside its shared `Core`"
+)]
 pub(crate) enum SyncSide {
     /// Blocking connections of their own (standalone).
     Blocking(BlockingConnections),

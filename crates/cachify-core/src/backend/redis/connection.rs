@@ -44,7 +44,10 @@ impl<C: ConnectionLike + Send> ConnectionLike for OnIo<C> {
 }
 
 /// The async connections of one client.
-#[allow(clippy::large_enum_variant, reason = "one per client, inside its shared `Core`")]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "one per client, inside its shared `Core`"
+)]
 pub(crate) enum AsyncConnections {
     /// A standalone server: a `ConnectionManager` (multiplexed, reconnecting by itself)
     /// of the caller's runtime when it has one, else the shared one.

@@ -41,6 +41,9 @@ use crate::error::BackendError;
 pub(crate) const CHANNEL_PREFIX: &str = "cachify:release:";
 /// How often unwatched channels are unsubscribed and a silent connection is checked.
 const SWEEP_PERIOD: Duration = Duration::from_secs(1);
+/// How long a node that failed to take the subscriptions over is given before the next
+/// node is tried: with every node down, moving on at once would spin.
+const FAILOVER_BACKOFF: Duration = Duration::from_millis(200);
 
 /// The release channel of a storage key.
 pub(crate) fn channel(key: &str) -> String {
@@ -251,8 +254,8 @@ impl State {
 
 /// Subscribes the new link to the channels still watched, then wakes their waiters
 /// again: a release published while no link listened is caught by that poll.
-async fn resubscribe(state: Weak<State>, channels: Vec<String>) {
-    let Some(state) = state.upgrade() else {
+async fn resubscribe(weak: Weak<State>, channels: Vec<String>) {
+    let Some(state) = weak.upgrade() else {
         return;
     };
     let watched: Vec<String> = channels
@@ -268,7 +271,17 @@ async fn resubscribe(state: Weak<State>, channels: Vec<String>) {
             state.subscribed.lock().extend(watched.iter().cloned());
         }
         Ok(()) => {}
-        Err(error) => state.failed(link.generation, &error),
+        Err(error) => {
+            state.notify(&watched);
+            drop(state);
+            tokio::time::sleep(FAILOVER_BACKOFF).await;
+            if let Some(state) = weak.upgrade() {
+                // Carried to the next node by `lost`, which takes the subscribed set.
+                state.subscribed.lock().extend(watched);
+                state.failed(link.generation, &error);
+            }
+            return;
+        }
     }
     state.notify(&watched);
 }
