@@ -89,46 +89,37 @@ impl Core {
 
     /// Runs `call` on the calling thread.
     fn run_blocking<T>(self: &Arc<Self>, call: Call<'_, T>) -> Result<T, BackendError> {
-        let route = self.route(call.key);
-        self.breaker.check(route)?;
-        let outcome = match &self.sync_side {
-            SyncSide::Blocking(connections) => connections.with(|conn| call.run(conn)),
+        match &self.sync_side {
+            SyncSide::Blocking(connections) => {
+                self.breaker.check(self.route(call.key))?;
+                connections
+                    .with(|conn| call.run(conn))
+                    .map_err(|(phase, error)| self.fail(call.key, phase, error))
+            }
             #[cfg(feature = "redis-cluster")]
-            SyncSide::BlockOnAsync => runtime::block_on(self.exchange(&call))?,
-        };
-        self.settle(route, call.key, outcome)
+            SyncSide::BlockOnAsync => runtime::block_on(self.run(call))?,
+        }
     }
 
     /// Runs `call` on the caller's task.
     async fn run<T>(self: &Arc<Self>, call: Call<'_, T>) -> Result<T, BackendError> {
-        let route = self.route(call.key);
-        self.breaker.check(route)?;
-        let outcome = self.exchange(&call).await;
-        self.settle(route, call.key, outcome)
-    }
-
-    async fn exchange<T>(&self, call: &Call<'_, T>) -> Result<T, (Phase, RedisError)> {
+        self.breaker.check(self.route(call.key))?;
         let mut connection = self.connections.for_caller();
-        call.run_async(&mut connection)
-            .await
-            .map_err(|error| (Phase::Response, error))
+        match call.run_async(&mut connection).await {
+            Ok(reply) => Ok(reply),
+            Err(error) => Err(self.fail(call.key, Phase::Response, error)),
+        }
     }
 
     /// Names the failure, and trips the breaker when the server did not answer.
-    fn settle<T>(
-        self: &Arc<Self>,
-        route: Route,
-        key: &str,
-        outcome: Result<T, (Phase, RedisError)>,
-    ) -> Result<T, BackendError> {
-        outcome.map_err(|(phase, error)| {
-            let failure = Failure::new(phase, error, &self.server, &self.options);
-            if failure.unreachable && self.breaker.trip(route, &failure) {
-                tracing::warn!(target: crate::events::TARGET, error = %failure, "redis is not answering: calls skip it until it does");
-                self.probe(route, key.to_owned());
-            }
-            BackendError::new(failure)
-        })
+    fn fail(self: &Arc<Self>, key: &str, phase: Phase, error: RedisError) -> BackendError {
+        let failure = Failure::new(phase, error, &self.server, &self.options);
+        let route = self.route(key);
+        if failure.unreachable && self.breaker.trip(route, &failure) {
+            tracing::warn!(target: crate::events::TARGET, error = %failure, "redis is not answering: calls skip it until it does");
+            self.probe(route, key.to_owned());
+        }
+        BackendError::new(failure)
     }
 
     /// Starts the one probe of a trip: asks the server, on the private runtime, until it
