@@ -9,7 +9,7 @@
 
 use std::time::Duration;
 
-use redis::{Cmd, RedisResult, ScriptInvocation, Value};
+use redis::{Cmd, ErrorKind, RedisResult, ServerErrorKind, Value};
 
 use super::releases::channel;
 use super::scripts;
@@ -29,7 +29,15 @@ pub(crate) struct Call<'k, T> {
 
 enum Request {
     Command(Cmd),
-    Script(ScriptInvocation<'static>),
+    /// `EVALSHA`, and the `EVAL` sent instead when the server lacks the script.
+    Script {
+        evalsha: Cmd,
+        eval: Cmd,
+    },
+}
+
+fn is_noscript<T>(result: &RedisResult<T>) -> bool {
+    matches!(result, Err(error) if error.kind() == ErrorKind::Server(ServerErrorKind::NoScript))
 }
 
 impl<T> Call<'_, T> {
@@ -37,7 +45,14 @@ impl<T> Call<'_, T> {
     pub(crate) fn run(&self, conn: &mut dyn redis::ConnectionLike) -> RedisResult<T> {
         let value = match &self.request {
             Request::Command(cmd) => cmd.query(conn)?,
-            Request::Script(invocation) => invocation.invoke(conn)?,
+            Request::Script { evalsha, eval } => {
+                let reply = evalsha.query(conn);
+                if is_noscript(&reply) {
+                    eval.query(conn)?
+                } else {
+                    reply?
+                }
+            }
         };
         (self.reply)(value)
     }
@@ -49,7 +64,14 @@ impl<T> Call<'_, T> {
     {
         let value = match &self.request {
             Request::Command(cmd) => cmd.query_async(conn).await?,
-            Request::Script(invocation) => invocation.invoke_async(conn).await?,
+            Request::Script { evalsha, eval } => {
+                let reply = evalsha.query_async(conn).await;
+                if is_noscript(&reply) {
+                    eval.query_async(conn).await?
+                } else {
+                    reply?
+                }
+            }
         };
         (self.reply)(value)
     }
@@ -69,17 +91,24 @@ fn command<T: redis::FromRedisValue>(key: &str, cmd: Cmd) -> Call<'_, T> {
 
 /// A call of `script` on `key` with `args` (`ARGV[1]`, `ARGV[2]`, ...).
 fn script<'k, T: redis::FromRedisValue>(
-    script: &'static redis::Script,
+    script: &'static scripts::Script,
     key: &'k str,
     args: &[&[u8]],
 ) -> Call<'k, T> {
-    let mut invocation = script.key(key);
-    for arg in args {
-        invocation.arg(*arg);
-    }
+    let command = |verb: &str, body: &str| {
+        let mut cmd = redis::cmd(verb);
+        cmd.arg(body).arg(1).arg(key);
+        for arg in args {
+            cmd.arg(*arg);
+        }
+        cmd
+    };
     Call {
         key,
-        request: Request::Script(invocation),
+        request: Request::Script {
+            evalsha: command("EVALSHA", &script.sha),
+            eval: command("EVAL", script.source),
+        },
         reply: parse::<T>,
     }
 }
