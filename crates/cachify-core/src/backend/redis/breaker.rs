@@ -48,12 +48,18 @@ impl Breaker {
     }
 
     /// Fails at once while `route` is open.
+    #[inline]
     pub(crate) fn check(&self, route: Route) -> Result<(), BackendError> {
         // ordering: a stale zero only lets one more call through to the server, which
-        // then fails (or succeeds) on its own; the map below is the source of truth.
+        // then fails (or succeeds) on its own; the map is the source of truth.
         if self.open.load(Ordering::Relaxed) == 0 {
             return Ok(());
         }
+        self.check_open(route)
+    }
+
+    #[cold]
+    fn check_open(&self, route: Route) -> Result<(), BackendError> {
         match self.trips.lock().get(&route) {
             None => Ok(()),
             Some(cause) => Err(BackendError::new(format!(

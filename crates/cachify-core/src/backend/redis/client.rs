@@ -76,6 +76,7 @@ impl Core {
         })
     }
 
+    #[inline]
     fn route(&self, key: &str) -> Route {
         match &self.connections {
             AsyncConnections::Server { .. } => {
