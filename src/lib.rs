@@ -10,7 +10,7 @@ pub use cachify_core::{lock, AsyncLockGuard, Lock, LockGuard};
 pub use cachify_core::{pool, AsyncPoolSlot, Pool, PoolSlot};
 
 #[cfg(feature = "redis")]
-pub use cachify_core::RedisClient;
+pub use cachify_core::{RedisClient, RedisOptions};
 #[cfg(feature = "redis-cluster")]
 pub use cachify_core::RedisClusterClient;
 

@@ -237,3 +237,485 @@ fn a_release_through_one_client_wakes_a_waiter_of_another() {
         "woken through pub/sub"
     );
 }
+
+/// A hung server (SIGSTOP): calls must not wait for it call after call. Each test pauses
+/// a server of its own, so the others keep theirs.
+mod hung_server {
+    use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+
+    use cachify::backend::redis::RedisOptions;
+    use cachify::cached;
+
+    use super::*;
+
+    /// Generous: a breaker-free client pays several seconds per call, ten calls ~60 s.
+    const TEN_CALLS_PATIENCE: Duration = Duration::from_secs(3);
+    /// A lock or pool acquire against the hung server fails within this.
+    const ACQUIRE_PATIENCE: Duration = Duration::from_secs(2);
+
+    fn hung(server: &RedisServer, cachify: &Cachify) {
+        // Connected and warm first, as in production: the server hangs under a live client.
+        let client = cachify.sync_client();
+        client
+            .set(&cachify.cache_key("warm"), b"1", None, false)
+            .unwrap();
+        server.pause();
+    }
+
+    fn assert_names_server_and_timeout(error: &Error, server: &RedisServer) {
+        let text = error.to_string();
+        assert!(
+            text.contains(&format!("127.0.0.1:{}", server.port())),
+            "names the server: {text}"
+        );
+        assert!(text.contains("timed out"), "says what timed out: {text}");
+    }
+
+    static SYNC_SERVER: LazyLock<RedisServer> = LazyLock::new(|| RedisServer::start(false));
+    static SYNC: LazyLock<Cachify> = LazyLock::new(|| {
+        Cachify::builder()
+            .redis(&SYNC_SERVER.url())
+            .unwrap()
+            .build()
+    });
+    static SYNC_CALLS: AtomicUsize = AtomicUsize::new(0);
+
+    #[cached(key = "sync-{n}", cachify = SYNC)]
+    fn sync_body(n: u32) -> u32 {
+        SYNC_CALLS.fetch_add(1, SeqCst);
+        n
+    }
+
+    #[test]
+    fn ten_cached_calls_fail_open_promptly_while_the_server_hangs() {
+        hung(&SYNC_SERVER, &SYNC);
+        let start = Instant::now();
+        for n in 0..10 {
+            assert_eq!(sync_body(n), n);
+        }
+        let elapsed = start.elapsed();
+        println!("10 sync #[cached] calls against a hung server: {elapsed:?}");
+        assert_eq!(SYNC_CALLS.load(SeqCst), 10, "every call ran its body");
+        assert!(elapsed < TEN_CALLS_PATIENCE, "took {elapsed:?}");
+        SYNC_SERVER.resume();
+    }
+
+    static ASYNC_SERVER: LazyLock<RedisServer> = LazyLock::new(|| RedisServer::start(false));
+    static ASYNC: LazyLock<Cachify> = LazyLock::new(|| {
+        Cachify::builder()
+            .redis(&ASYNC_SERVER.url())
+            .unwrap()
+            .build()
+    });
+    static ASYNC_CALLS: AtomicUsize = AtomicUsize::new(0);
+
+    #[cached(key = "async-{n}", cachify = ASYNC)]
+    async fn async_body(n: u32) -> u32 {
+        ASYNC_CALLS.fetch_add(1, SeqCst);
+        n
+    }
+
+    #[tokio::test]
+    async fn ten_async_cached_calls_fail_open_promptly_while_the_server_hangs() {
+        ASYNC
+            .async_client()
+            .set(&ASYNC.cache_key("warm"), b"1", None, false)
+            .await
+            .unwrap();
+        ASYNC_SERVER.pause();
+        let start = Instant::now();
+        for n in 0..10 {
+            assert_eq!(async_body(n).await, n);
+        }
+        let elapsed = start.elapsed();
+        println!("10 async #[cached] calls against a hung server: {elapsed:?}");
+        assert_eq!(ASYNC_CALLS.load(SeqCst), 10, "every call ran its body");
+        assert!(elapsed < TEN_CALLS_PATIENCE, "took {elapsed:?}");
+        ASYNC_SERVER.resume();
+    }
+
+    #[test]
+    fn lock_and_pool_acquires_fail_promptly_naming_the_server_and_what_timed_out() {
+        let server = RedisServer::start(false);
+        let cachify = Cachify::builder().redis(&server.url()).unwrap().build();
+        hung(&server, &cachify);
+
+        let start = Instant::now();
+        let locked = cachify.lock("job").acquire();
+        let lock_took = start.elapsed();
+        let start = Instant::now();
+        let pooled = cachify.pool("api", 2).acquire();
+        let pool_took = start.elapsed();
+        println!("against a hung server: lock acquire {lock_took:?}, pool acquire {pool_took:?}");
+
+        let lock_error = locked.expect_err("the server hangs");
+        assert!(matches!(lock_error, Error::Backend(_)), "{lock_error:?}");
+        assert_names_server_and_timeout(&lock_error, &server);
+        let pool_error = pooled.expect_err("the server hangs");
+        assert!(matches!(pool_error, Error::Backend(_)), "{pool_error:?}");
+        assert_names_server_and_timeout(&pool_error, &server);
+        assert!(lock_took < ACQUIRE_PATIENCE, "lock took {lock_took:?}");
+        assert!(pool_took < ACQUIRE_PATIENCE, "pool took {pool_took:?}");
+
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        let start = Instant::now();
+        let lock_error = runtime
+            .block_on(cachify.lock("job").acquire_async())
+            .expect_err("the server hangs");
+        let pool_error = runtime
+            .block_on(cachify.pool("api", 2).acquire_async())
+            .expect_err("the server hangs");
+        let took = start.elapsed();
+        assert!(matches!(lock_error, Error::Backend(_)), "{lock_error:?}");
+        assert!(matches!(pool_error, Error::Backend(_)), "{pool_error:?}");
+        assert!(took < ACQUIRE_PATIENCE, "async acquires took {took:?}");
+        server.resume();
+    }
+
+    #[test]
+    fn the_response_timeout_is_an_option_and_the_error_says_which_ran_out() {
+        let server = RedisServer::start(false);
+        let options = RedisOptions::new()
+            .response_timeout(Duration::from_millis(150))
+            .circuit_breaker(false);
+        let cachify = Cachify::builder()
+            .redis_with(&server.url(), options)
+            .unwrap()
+            .build();
+        hung(&server, &cachify);
+        let key = cachify.cache_key("k");
+        for _ in 0..2 {
+            let start = Instant::now();
+            let error = Error::from(cachify.sync_client().get(&key).unwrap_err());
+            let took = start.elapsed();
+            assert!(took < Duration::from_secs(1), "{took:?} {error}");
+            assert_names_server_and_timeout(&error, &server);
+            assert!(error.to_string().contains("150ms"), "{error}");
+        }
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        let error = runtime
+            .block_on(cachify.async_client().get(&key))
+            .unwrap_err();
+        assert!(error.to_string().contains("150ms"), "{error}");
+        server.resume();
+    }
+
+    #[test]
+    fn watchers_of_different_keys_do_not_wait_for_each_others_subscribe() {
+        let server = RedisServer::start(false);
+        let timeout = Duration::from_millis(250);
+        let options = RedisOptions::new()
+            .response_timeout(timeout)
+            .circuit_breaker(false);
+        let client = RedisClient::open_with(&server.url(), options).unwrap();
+        // The pub/sub connection is up, then the server stops answering.
+        drop(cachify::SyncClient::watch(&client, "warm").unwrap());
+        server.pause();
+        let start = Instant::now();
+        let watchers: Vec<_> = (0..8)
+            .map(|n| {
+                let client = client.clone();
+                std::thread::spawn(move || {
+                    cachify::SyncClient::watch(&client, &format!("key-{n}")).is_some()
+                })
+            })
+            .collect();
+        for watcher in watchers {
+            assert!(
+                watcher.join().unwrap(),
+                "a watch that polls is still a watch"
+            );
+        }
+        let took = start.elapsed();
+        println!("8 watchers subscribing against a hung server: {took:?}");
+        // One after another they would take 8 × 250 ms.
+        assert!(took < timeout * 6, "took {took:?}");
+        server.resume();
+    }
+
+    #[test]
+    fn full_service_returns_promptly_once_the_hung_server_answers_again() {
+        let server = RedisServer::start(false);
+        let cachify = Cachify::builder().redis(&server.url()).unwrap().build();
+        hung(&server, &cachify);
+        let key = cachify.cache_key("k");
+        let client = cachify.sync_client();
+        assert!(client.get(&key).is_err(), "the server hangs");
+        assert!(client.get(&key).is_err(), "and still hangs");
+
+        server.resume();
+        let sync = recovers_within(Duration::from_secs(3), || client.get(&key));
+        println!("sync side back {sync:?} after SIGCONT");
+        assert!(sync.is_some(), "the sync side answers again");
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        let async_side = recovers_within(Duration::from_secs(3), || {
+            runtime.block_on(cachify.async_client().get(&key))
+        });
+        assert!(async_side.is_some(), "the async side answers again");
+        let guard = cachify.lock("after").acquire().expect("locks work again");
+        guard.release().unwrap();
+    }
+}
+
+/// Expiries beyond what Redis represents mean "never expires", checked before anything
+/// is sent, so no command fails and no script stops half-way.
+mod huge_expiries {
+    use super::*;
+
+    fn on(backend: support::Backend) {
+        let cachify = backend.instance("huge-expiries");
+        let client = cachify.sync_client();
+
+        let guard = cachify
+            .lock("forever")
+            .exp(Duration::MAX)
+            .acquire()
+            .expect("a lock with exp = Duration::MAX");
+        let lock_key = cachify.lock_key("forever");
+        assert_eq!(
+            client.remaining_ttl(&lock_key).unwrap(),
+            None,
+            "{backend:?}: never expires"
+        );
+        assert!(client.get(&lock_key).unwrap().is_some());
+        assert!(client
+            .expire_if_equals(
+                &lock_key,
+                &client.get(&lock_key).unwrap().unwrap(),
+                Some(Duration::MAX)
+            )
+            .expect("extending by Duration::MAX"));
+        guard.release().unwrap();
+
+        let pool = cachify.pool("huge", 1).slot_exp(Duration::MAX);
+        let slot = pool
+            .acquire()
+            .expect("a slot with slot_exp = Duration::MAX");
+        assert_eq!(pool.size().unwrap(), 1);
+        assert!(
+            matches!(pool.acquire(), Err(Error::PoolFull { .. })),
+            "{backend:?}: the one slot is held, nothing half-applied"
+        );
+        drop(slot);
+        assert_eq!(pool.size().unwrap(), 0);
+
+        let key = cachify.cache_key("value");
+        client
+            .set(&key, b"v", Some(Duration::MAX), false)
+            .expect("a value with ttl = Duration::MAX");
+        assert_eq!(client.get(&key).unwrap(), Some(b"v".to_vec()));
+        assert_eq!(client.remaining_ttl(&key).unwrap(), None);
+    }
+
+    #[test]
+    fn duration_max_never_expires_on_redis() {
+        on(support::Backend::Redis);
+    }
+
+    #[test]
+    fn duration_max_never_expires_on_cluster() {
+        on(support::Backend::RedisCluster);
+    }
+}
+
+/// Release wake-ups on a cluster survive the loss of the node their pub/sub connection
+/// is on. A cluster of its own: the test kills one of its nodes.
+mod cluster_wake_ups {
+    use super::*;
+    use support::redis::RedisCluster;
+
+    /// The polling fallback: a hand-off that needs it takes this long.
+    const POLL: Duration = Duration::from_secs(10);
+
+    /// How many clients of this process subscribe to `channel` on the node at `port`.
+    fn subscribers(port: u16, channel: &str) -> i64 {
+        let node = redis::Client::open(format!("redis://127.0.0.1:{port}")).unwrap();
+        let Ok(mut node) = node.get_connection() else {
+            return 0;
+        };
+        let counts: Vec<(String, i64)> = redis::cmd("PUBSUB")
+            .arg("NUMSUB")
+            .arg(channel)
+            .query(&mut node)
+            .unwrap_or_default();
+        counts.first().map_or(0, |(_, count)| *count)
+    }
+
+    /// The node (index) serving `key`'s slot.
+    fn owner(cluster: &RedisCluster, key: &str) -> usize {
+        let node = redis::Client::open(cluster.urls()[0].as_str()).unwrap();
+        let slot: u16 = redis::cmd("CLUSTER")
+            .arg("KEYSLOT")
+            .arg(key)
+            .query(&mut node.get_connection().unwrap())
+            .unwrap();
+        owner_of_slot(cluster, slot)
+    }
+
+    /// The node (index) serving `slot`.
+    pub(super) fn owner_of_slot(cluster: &RedisCluster, slot: u16) -> usize {
+        let query = |port: u16, args: &[&str]| {
+            let node = redis::Client::open(format!("redis://127.0.0.1:{port}")).unwrap();
+            let mut cmd = redis::cmd(args[0]);
+            for arg in &args[1..] {
+                cmd.arg(*arg);
+            }
+            cmd.query::<redis::Value>(&mut node.get_connection().unwrap())
+                .unwrap()
+        };
+        cluster
+            .nodes
+            .iter()
+            .position(|node| {
+                let nodes: String =
+                    redis::from_redis_value(query(node.port(), &["CLUSTER", "NODES"])).unwrap();
+                // The node's own line lists its slot ranges from the ninth field on.
+                let myself = nodes.lines().find(|line| line.contains("myself")).unwrap();
+                myself.split_whitespace().skip(8).any(|range| {
+                    let (low, high) = range.split_once('-').unwrap_or((range, range));
+                    matches!((low.parse::<u16>(), high.parse::<u16>()), (Ok(low), Ok(high)) if (low..=high).contains(&slot))
+                })
+            })
+            .expect("some node serves the slot")
+    }
+
+    fn until(patience: Duration, what: &str, mut done: impl FnMut() -> bool) {
+        let deadline = Instant::now() + patience;
+        while !done() {
+            assert!(Instant::now() < deadline, "never happened: {what}");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    #[test]
+    fn a_lock_hand_off_survives_the_loss_of_the_pub_sub_node() {
+        hand_off_survives(|node| node.kill());
+    }
+
+    #[test]
+    fn a_lock_hand_off_survives_a_hung_pub_sub_node() {
+        hand_off_survives(|node| node.pause());
+    }
+
+    /// `lose` takes the node the pub/sub connection is on (the first seed) away.
+    fn hand_off_survives(lose: fn(&RedisServer)) {
+        let cluster = RedisCluster::start();
+        let urls = cluster.urls();
+        let urls: Vec<&str> = urls.iter().map(String::as_str).collect();
+        let cachify = support::Backend::Memory
+            .builder("pubsub-node-loss")
+            .lock_poll_interval(POLL)
+            .redis_cluster(&urls)
+            .unwrap()
+            .build();
+        // A lock whose key lives on another node than the first seed, where the pub/sub
+        // connection starts.
+        let name = (0..)
+            .map(|i| format!("hand-off-{i}"))
+            .find(|name| owner(&cluster, &cachify.lock_key(name)) != 0)
+            .unwrap();
+        let channel = format!("cachify:release:{}", cachify.lock_key(&name));
+
+        let holder = cachify.lock(name.as_str()).acquire().unwrap();
+        let waiter = {
+            let cachify = cachify.clone();
+            let name = name.clone();
+            std::thread::spawn(move || {
+                let guard = cachify
+                    .lock(name.as_str())
+                    .nowait(false)
+                    .timeout(Duration::from_secs(60))
+                    .acquire();
+                (Instant::now(), guard.map(|guard| guard.release()))
+            })
+        };
+        until(Duration::from_secs(10), "the waiter subscribes", || {
+            subscribers(cluster.nodes[0].port(), &channel) == 1
+        });
+
+        lose(&cluster.nodes[0]);
+        until(
+            Duration::from_secs(5),
+            "the subscription moves to a live node",
+            || {
+                cluster.nodes[1..]
+                    .iter()
+                    .any(|node| subscribers(node.port(), &channel) == 1)
+            },
+        );
+        let released = Instant::now();
+        drop(holder);
+        let (acquired, outcome) = waiter.join().unwrap();
+        outcome.expect("the waiter got the lock").unwrap();
+        let hand_off = acquired.saturating_duration_since(released);
+        println!("hand-off after the pub/sub node was lost: {hand_off:?}");
+        assert!(
+            hand_off < POLL / 4,
+            "woken by the release, not by the {POLL:?} poll: {hand_off:?}"
+        );
+    }
+}
+
+/// A hung cluster node costs one timeout, then its slots fail at once while the other
+/// nodes keep serving. A cluster of its own: the test pauses one of its nodes.
+mod hung_cluster_node {
+    use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+
+    use cachify::cached;
+    use support::redis::RedisCluster;
+
+    use super::*;
+
+    static CLUSTER: LazyLock<RedisCluster> = LazyLock::new(RedisCluster::start);
+    static C: LazyLock<Cachify> = LazyLock::new(|| {
+        let urls = CLUSTER.urls();
+        let urls: Vec<&str> = urls.iter().map(String::as_str).collect();
+        support::Backend::Memory
+            .builder("hung-node")
+            .redis_cluster(&urls)
+            .unwrap()
+            .build()
+    });
+    static CALLS: AtomicUsize = AtomicUsize::new(0);
+
+    #[cached(key = "report", cachify = C)]
+    fn report() -> u32 {
+        CALLS.fetch_add(1, SeqCst);
+        7
+    }
+
+    #[test]
+    fn ten_cached_calls_fail_open_promptly_while_a_node_hangs() {
+        let key = C.cache_key("report");
+        let slot: u16 = redis::cmd("CLUSTER")
+            .arg("KEYSLOT")
+            .arg(&key)
+            .query(
+                &mut redis::Client::open(CLUSTER.urls()[0].as_str())
+                    .unwrap()
+                    .get_connection()
+                    .unwrap(),
+            )
+            .unwrap();
+        let owner = super::cluster_wake_ups::owner_of_slot(&CLUSTER, slot);
+        C.sync_client()
+            .set(&C.cache_key("warm"), b"1", None, false)
+            .unwrap();
+        C.sync_client().delete(&[&key]).unwrap();
+        CLUSTER.nodes[owner].pause();
+
+        let start = Instant::now();
+        for _ in 0..10 {
+            assert_eq!(report(), 7);
+        }
+        let elapsed = start.elapsed();
+        println!("10 #[cached] calls with the key's cluster node hung: {elapsed:?}");
+        assert_eq!(CALLS.load(SeqCst), 10, "every call ran its body");
+        assert!(elapsed < Duration::from_secs(3), "took {elapsed:?}");
+
+        CLUSTER.nodes[owner].resume();
+        let back = recovers_within(Duration::from_secs(5), || C.sync_client().get(&key));
+        println!("the node's slot answers again {back:?} after SIGCONT");
+        assert!(back.is_some(), "the slot answers again");
+    }
+}

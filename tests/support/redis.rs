@@ -21,6 +21,7 @@ server=$!
 echo "$server"
 cat >/dev/null
 kill -9 "$server" 2>/dev/null
+kill -CONT "$server" 2>/dev/null
 wait "$server" 2>/dev/null
 rm -rf "$CACHIFY_REDIS_DIR"
 "#;
@@ -37,12 +38,16 @@ pub struct RedisServer {
 struct Watchdog {
     child: Child,
     stdin: ChildStdin,
+    /// The pid of the `redis-server` itself (the watchdog's child).
+    server: String,
 }
 
 impl Watchdog {
     /// SIGKILLs the server (by closing the watchdog's stdin) and waits until it is gone.
     fn stop(self) {
-        let Watchdog { mut child, stdin } = self;
+        let Watchdog {
+            mut child, stdin, ..
+        } = self;
         drop(stdin);
         let _ = child.wait();
     }
@@ -78,6 +83,28 @@ impl RedisServer {
         if let Some(watchdog) = self.running.lock().unwrap().take() {
             watchdog.stop();
         }
+    }
+
+    /// Freezes the server (SIGSTOP): connections stay open and requests get no answer,
+    /// as with a hung process or a network black hole. The watchdog still kills it.
+    pub fn pause(&self) {
+        self.signal("-STOP");
+    }
+
+    /// Lets a paused server run again (SIGCONT); it answers what it was sent meanwhile.
+    pub fn resume(&self) {
+        self.signal("-CONT");
+    }
+
+    fn signal(&self, signal: &str) {
+        let running = self.running.lock().unwrap();
+        let watchdog = running.as_ref().expect("the server runs");
+        let status = Command::new("kill")
+            .arg(signal)
+            .arg(&watchdog.server)
+            .status()
+            .expect("kill runs");
+        assert!(status.success(), "kill {signal} {}", watchdog.server);
     }
 
     /// Starts the server again on the same port (empty: it saves nothing); returns once
@@ -117,6 +144,12 @@ pub struct RedisCluster {
 }
 
 impl RedisCluster {
+    /// A cluster of its own, for a test that kills or pauses nodes. Its nodes serve
+    /// their slots even while another node is down (no full coverage required).
+    pub fn start() -> RedisCluster {
+        create_cluster()
+    }
+
     pub fn urls(&self) -> Vec<String> {
         self.nodes.iter().map(RedisServer::url).collect()
     }
@@ -206,6 +239,8 @@ fn launch(port: u16, cluster: bool) -> std::io::Result<Watchdog> {
                 "yes",
                 "--cluster-config-file",
                 "nodes.conf",
+                "--cluster-require-full-coverage",
+                "no",
             ]
             .map(String::from),
         );
@@ -223,13 +258,17 @@ fn launch(port: u16, cluster: bool) -> std::io::Result<Watchdog> {
     let stdin = child.stdin.take().expect("piped stdin");
     let mut pid = String::new();
     BufReader::new(child.stdout.take().expect("piped stdout")).read_line(&mut pid)?;
-    let watchdog = Watchdog { child, stdin };
+    let watchdog = Watchdog {
+        child,
+        stdin,
+        server: pid.trim().to_owned(),
+    };
     let deadline = Instant::now() + STARTUP_PATIENCE;
     loop {
         if command(port, &["PING"]).is_ok_and(|reply| reply.starts_with("+PONG")) {
             return Ok(watchdog);
         }
-        if !alive(pid.trim()) || Instant::now() >= deadline {
+        if !alive(&watchdog.server) || Instant::now() >= deadline {
             watchdog.stop();
             return Err(std::io::Error::other(format!(
                 "redis-server did not start on {port}"

@@ -27,6 +27,8 @@ mod pool;
 pub mod __private;
 
 #[cfg(feature = "redis")]
+pub use backend::redis::RedisOptions;
+#[cfg(feature = "redis")]
 pub use backend::RedisClient;
 #[cfg(feature = "redis-cluster")]
 pub use backend::RedisClusterClient;

@@ -23,6 +23,8 @@
 
 mod builder;
 mod global;
+#[cfg(feature = "redis")]
+mod redis;
 pub(crate) mod selector;
 
 use std::fmt;

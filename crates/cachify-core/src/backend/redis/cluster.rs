@@ -1,21 +1,28 @@
 //! `RedisClusterClient`: the Redis backend on Redis Cluster.
 //!
-//! The same scripts and wake-ups as [`RedisClient`](super::RedisClient): each script
-//! touches a single key, so it runs whole on the node owning that key's slot, and the
-//! entry of one lock or one pool is one key. Release channels use classic pub/sub, which
-//! the cluster bus forwards to every node, so the pub/sub connection may be to any node.
+//! The same commands, scripts and wake-ups as [`RedisClient`](super::RedisClient): each
+//! script touches a single key, so it runs whole on the node owning that key's slot, and
+//! the entry of one lock or one pool is one key. Release channels use classic pub/sub,
+//! which the cluster bus forwards to every node, so the pub/sub connection may be to any
+//! node: it starts on the first seed node and moves to the next when its node is lost.
+//! The circuit breaker is per hash slot, so a hung node does not cut off the others.
 
 use std::fmt;
 use std::sync::Arc;
 
 use redis::cluster::{ClusterClient, ClusterConfig};
-use redis::cluster_async::ClusterConnection;
 
-use super::engine::{impl_async_client, impl_blocking_sync_client, Connector, Engine, OnIo};
+use super::client::{Core, RedisBacked, SyncSide};
+use super::connection::{AsyncConnections, OnIo};
+use super::options::RedisOptions;
 use super::releases::Releases;
-use super::{io, manager_config, CONNECTION_TIMEOUT, RESPONSE_TIMEOUT};
+use super::runtime;
 use crate::error::{BackendError, Error};
-use crate::instance::CachifyBuilder;
+
+/// How often the cluster connection retries a command (redirections included) before
+/// the call fails; redis-rs's default of 16, with back-off, turns a hung node into
+/// seconds per call.
+const RETRIES: u32 = 3;
 
 /// A Redis Cluster backend implementing both [`SyncClient`](crate::SyncClient) and
 /// [`AsyncClient`](crate::AsyncClient) (cargo feature `redis-cluster`).
@@ -37,27 +44,21 @@ use crate::instance::CachifyBuilder;
 /// ```
 #[derive(Clone)]
 pub struct RedisClusterClient {
-    inner: Arc<Engine<Cluster>>,
+    core: Arc<Core>,
     nodes: usize,
 }
 
-/// Commands go over a cluster connection: it routes each command by its key's slot,
-/// follows `MOVED` / `ASK` redirections and reconnects to nodes by itself.
-/// Its router lives on the I/O runtime, and so do its commands (see [`OnIo`]).
-pub(crate) struct Cluster(OnIo<ClusterConnection>);
-
-impl Connector for Cluster {
-    type Conn = OnIo<ClusterConnection>;
-
-    async fn connection(&self) -> Result<OnIo<ClusterConnection>, BackendError> {
-        Ok(self.0.clone())
+impl RedisBacked for RedisClusterClient {
+    fn core(&self) -> &Arc<Core> {
+        &self.core
     }
 }
 
 impl RedisClusterClient {
     /// A client for the cluster reachable through `nodes` (URLs of one or more nodes;
-    /// the rest of the topology is discovered). Connects lazily; a malformed URL is an
-    /// error.
+    /// the rest of the topology is discovered), with the default [`RedisOptions`].
+    /// Connects lazily; a malformed URL is an error. Release wake-ups subscribe on one
+    /// of these nodes and move to another when it is lost: list more than one.
     ///
     /// ```
     /// use cachify::backend::RedisClusterClient;
@@ -67,23 +68,38 @@ impl RedisClusterClient {
     /// assert!(RedisClusterClient::open(&[]).is_err());
     /// ```
     pub fn open(nodes: &[&str]) -> Result<Self, Error> {
-        let first = nodes
-            .first()
-            .ok_or_else(|| BackendError::new("a cluster needs at least one node URL"))?;
-        let node = redis::Client::open(*first).map_err(BackendError::new)?;
-        let cluster = ClusterClient::builder(nodes.iter().copied())
-            .connection_timeout(CONNECTION_TIMEOUT)
-            .response_timeout(RESPONSE_TIMEOUT)
-            .build()
-            .map_err(BackendError::new)?;
-        Self::from_client(cluster, &node).map(|client| Self {
-            nodes: nodes.len(),
-            ..client
-        })
+        Self::open_with(nodes, RedisOptions::default())
     }
 
-    /// A client over the application's own `ClusterClient`; `node` is any one node of
-    /// the cluster, for the pub/sub connection that release wake-ups use.
+    /// [`open`](Self::open) with `options` (timeouts, circuit breaker).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use cachify::backend::{redis::RedisOptions, RedisClusterClient};
+    ///
+    /// let options = RedisOptions::new().response_timeout(Duration::from_millis(300));
+    /// assert!(RedisClusterClient::open_with(&["redis://127.0.0.1:7000"], options).is_ok());
+    /// ```
+    pub fn open_with(nodes: &[&str], options: RedisOptions) -> Result<Self, Error> {
+        let seeds = nodes
+            .iter()
+            .map(|url| redis::Client::open(*url).map_err(BackendError::new))
+            .collect::<Result<Vec<_>, _>>()?;
+        if seeds.is_empty() {
+            return Err(BackendError::new("a cluster needs at least one node URL").into());
+        }
+        let cluster = ClusterClient::builder(nodes.iter().copied())
+            .connection_timeout(options.connect_timeout)
+            .response_timeout(options.response_timeout)
+            .retries(RETRIES)
+            .build()
+            .map_err(BackendError::new)?;
+        Self::build(cluster, &seeds, options)
+    }
+
+    /// A client over the application's own `ClusterClient` (its retries and settings;
+    /// the timeouts of the default [`RedisOptions`]); `node` is any one node of the
+    /// cluster, for the pub/sub connection that release wake-ups use.
     ///
     /// ```no_run
     /// let cluster = redis::cluster::ClusterClient::new(vec!["redis://127.0.0.1:7000"]).unwrap();
@@ -91,26 +107,43 @@ impl RedisClusterClient {
     /// let client = cachify::backend::RedisClusterClient::from_client(cluster, &node).unwrap();
     /// ```
     pub fn from_client(cluster: ClusterClient, node: &redis::Client) -> Result<Self, Error> {
+        Self::build(cluster, std::slice::from_ref(node), RedisOptions::default())
+    }
+
+    fn build(
+        cluster: ClusterClient,
+        seeds: &[redis::Client],
+        options: RedisOptions,
+    ) -> Result<Self, Error> {
         let config = ClusterConfig::new()
-            .set_connection_timeout(CONNECTION_TIMEOUT)
-            .set_response_timeout(RESPONSE_TIMEOUT);
-        let runtime = io::handle()?;
+            .set_connection_timeout(options.connect_timeout)
+            .set_response_timeout(options.response_timeout);
+        let runtime = runtime::handle()?;
         let connection = {
             // The pending connection starts its router task on the current runtime:
-            // make that the I/O runtime, which outlives every caller's.
+            // make that the private runtime, which outlives every caller's.
             let _context = runtime.enter();
             cluster.get_pending_async_connection_with_config(config)
         };
-        let releases = Releases::open(node, manager_config())?;
+        let releases = Releases::open(seeds, options.manager_config())?;
+        let server = seeds
+            .iter()
+            .map(|seed| seed.get_connection_info().addr().to_string())
+            .collect::<Vec<_>>()
+            .join(", ");
+        let connections = AsyncConnections::Cluster(OnIo {
+            connection,
+            runtime,
+        });
         Ok(Self {
-            inner: Arc::new(Engine {
-                connector: Cluster(OnIo {
-                    connection,
-                    runtime,
-                }),
-                releases: Some(releases),
-            }),
-            nodes: 1,
+            core: Core::new(
+                connections,
+                SyncSide::BlockOnAsync,
+                releases,
+                options,
+                format!("cluster {server}").into(),
+            ),
+            nodes: seeds.len(),
         })
     }
 }
@@ -119,34 +152,7 @@ impl fmt::Debug for RedisClusterClient {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RedisClusterClient")
             .field("seed_nodes", &self.nodes)
+            .field("options", &self.core.options)
             .finish_non_exhaustive()
-    }
-}
-
-// Sync calls block on the async cluster connection: a pool of sync cluster connections
-// would hold a socket to every node per pooled connection.
-impl_blocking_sync_client!(RedisClusterClient);
-impl_async_client!(RedisClusterClient);
-
-impl CachifyBuilder {
-    /// Uses the Redis Cluster reachable through `nodes` for both the sync and the async
-    /// side. A malformed URL is an error; an unreachable cluster is not (yet).
-    ///
-    /// ```
-    /// let builder = cachify::Cachify::builder().redis_cluster(&["redis://127.0.0.1:7000"]);
-    /// assert!(builder.is_ok());
-    /// ```
-    pub fn redis_cluster(self, nodes: &[&str]) -> Result<Self, Error> {
-        Ok(self.redis_cluster_client(RedisClusterClient::open(nodes)?))
-    }
-
-    /// Uses `client` for both the sync and the async side.
-    ///
-    /// ```
-    /// let cluster = cachify::backend::RedisClusterClient::open(&["redis://127.0.0.1:7000"]).unwrap();
-    /// let cachify = cachify::Cachify::builder().redis_cluster_client(cluster).build();
-    /// ```
-    pub fn redis_cluster_client(self, client: RedisClusterClient) -> Self {
-        self.sync_client(client.clone()).async_client(client)
     }
 }

@@ -12,14 +12,22 @@
 //!   runtimes, in turn or at once, and a `Cachify` in a `static` survives the runtimes
 //!   of the tests or tasks that use it. Async calls from a runtime that keeps calling go
 //!   over a multiplexed connection driven by that same runtime (pipelined, never taking
-//!   turns, no thread hop), replaced when the runtime shuts down (see `local`); other
-//!   async calls share one driven by a private I/O thread (see `io`). Sync calls use
-//!   blocking connections from a small pool, one per concurrently calling thread, so
-//!   they cost one round trip on the calling thread and no thread hand-over (the faster
-//!   of the two designs measured in `benches/redis.rs`; see `blocking`).
+//!   turns, no thread hop), replaced when the runtime shuts down (see `per_runtime`);
+//!   other async calls share one driven by a private runtime thread (see `runtime`).
+//!   Sync calls use blocking connections kept for reuse, one per concurrently calling
+//!   thread, so they cost one round trip on the calling thread and no thread hand-over
+//!   (the faster of the two designs measured in `benches/redis.rs`; see `blocking`).
+//! - A hung or unreachable server costs one timeout ([`RedisOptions`]), not one per
+//!   call: a circuit breaker then fails calls at once while one probe waits for the
+//!   server to answer again (see `breaker`). Errors name the server and what timed out.
 //! - A lost connection is replaced on the next call: calls fail with
 //!   [`BackendError`] while the server is away and work again once it is back, without
 //!   building a new client.
+//!
+//! The layout: `commands` builds every operation once; `client` runs them for both
+//! clients and both sides (`blocking` connections for sync calls, `connection` for async
+//! ones); `scripts` holds the Lua; `releases` the pub/sub wake-ups; `runtime` the private
+//! runtime; `options` every timeout and size.
 //!
 //! # Examples
 //!
@@ -33,43 +41,44 @@
 //! # }
 //! ```
 
-pub(crate) mod io;
-
 mod blocking;
+mod breaker;
+mod client;
 #[cfg(feature = "redis-cluster")]
 mod cluster;
-mod engine;
-mod local;
+mod commands;
+mod connection;
+mod options;
+mod per_runtime;
 mod releases;
+pub(crate) mod runtime;
 mod scripts;
 
 use std::fmt;
 use std::sync::Arc;
-use std::time::Duration;
 
-use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
-use redis::{Cmd, Pipeline, RedisFuture, Value};
+use redis::aio::ConnectionManager;
 
 #[cfg(feature = "redis-cluster")]
 pub use cluster::RedisClusterClient;
+pub use options::{
+    RedisOptions, DEFAULT_CONNECT_TIMEOUT, DEFAULT_PROBE_INTERVAL, DEFAULT_RESPONSE_TIMEOUT,
+};
 
-use engine::{impl_async_client, Connector, Engine, OnIo};
-use local::Local;
+use blocking::BlockingConnections;
+use client::{Core, RedisBacked, SyncSide};
+use connection::{AsyncConnections, OnIo};
+use per_runtime::PerRuntime;
 use releases::Releases;
 
 use crate::error::{BackendError, Error};
-use crate::instance::CachifyBuilder;
-
-/// How long a command may wait for its reply before it fails.
-const RESPONSE_TIMEOUT: Duration = Duration::from_secs(2);
-/// How long connecting may take before it fails.
-const CONNECTION_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// A Redis backend implementing both [`SyncClient`](crate::SyncClient) and
 /// [`AsyncClient`](crate::AsyncClient) over multiplexed connections.
 ///
 /// Clones share the connections, so the sync and async side of a `Cachify` built with
-/// [`CachifyBuilder::redis`] use the same ones and one pub/sub subscription.
+/// [`CachifyBuilder::redis`](crate::CachifyBuilder::redis) use the same ones and one
+/// pub/sub subscription. Timeouts and the circuit breaker are set with [`RedisOptions`].
 ///
 /// # Examples
 ///
@@ -89,83 +98,19 @@ const CONNECTION_TIMEOUT: Duration = Duration::from_secs(1);
 /// ```
 #[derive(Clone)]
 pub struct RedisClient {
-    inner: Arc<Engine<Manager>>,
-    blocking: Arc<blocking::Pool>,
-    server: Arc<str>,
+    core: Arc<Core>,
 }
 
-/// Commands go over a `ConnectionManager`: multiplexed, and reconnecting by itself. The
-/// caller's runtime's own manager when it has one (see [`local`]), else the one shared
-/// through the I/O runtime.
-pub(crate) struct Manager {
-    shared: OnIo<ConnectionManager>,
-    /// `None` for the application's own manager, which is always the one used.
-    local: Option<Local>,
-}
-
-impl Connector for Manager {
-    type Conn = Routed;
-
-    async fn connection(&self) -> Result<Routed, BackendError> {
-        let local = self.local.as_ref().and_then(Local::manager);
-        Ok(match local {
-            Some(manager) => Routed::Local(manager),
-            None => Routed::Shared(self.shared.clone()),
-        })
+impl RedisBacked for RedisClient {
+    fn core(&self) -> &Arc<Core> {
+        &self.core
     }
-}
-
-/// The connection one command goes over.
-pub(crate) enum Routed {
-    /// Driven by the caller's runtime: no thread hop.
-    Local(ConnectionManager),
-    /// Driven by the I/O runtime.
-    Shared(OnIo<ConnectionManager>),
-}
-
-impl ConnectionLike for Routed {
-    fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
-        match self {
-            Self::Local(manager) => manager.req_packed_command(cmd),
-            Self::Shared(manager) => manager.req_packed_command(cmd),
-        }
-    }
-
-    fn req_packed_commands<'a>(
-        &'a mut self,
-        pipeline: &'a Pipeline,
-        offset: usize,
-        count: usize,
-    ) -> RedisFuture<'a, Vec<Value>> {
-        match self {
-            Self::Local(manager) => manager.req_packed_commands(pipeline, offset, count),
-            Self::Shared(manager) => manager.req_packed_commands(pipeline, offset, count),
-        }
-    }
-
-    fn get_db(&self) -> i64 {
-        match self {
-            Self::Local(manager) => manager.get_db(),
-            Self::Shared(manager) => manager.get_db(),
-        }
-    }
-}
-
-/// The manager settings of the backend: fail fast while the server is away (one quick
-/// retry, not redis-rs's six with back-off), so a call reports the outage promptly and
-/// the next call after the restart reconnects.
-pub(crate) fn manager_config() -> ConnectionManagerConfig {
-    ConnectionManagerConfig::new()
-        .set_number_of_retries(1)
-        .set_min_delay(Duration::from_millis(10))
-        .set_max_delay(Duration::from_millis(100))
-        .set_response_timeout(Some(RESPONSE_TIMEOUT))
-        .set_connection_timeout(Some(CONNECTION_TIMEOUT))
 }
 
 impl RedisClient {
     /// A client for the server at `url` (`redis://[user:password@]host[:port][/db]`,
-    /// `rediss://` for TLS where redis-rs is built with it, `redis+unix:///path`).
+    /// `rediss://` for TLS where redis-rs is built with it, `redis+unix:///path`), with
+    /// the default [`RedisOptions`].
     ///
     /// Connects lazily: a server that is down now is not an error here, only for the
     /// calls made while it is. A malformed URL is.
@@ -177,29 +122,57 @@ impl RedisClient {
     /// assert!(RedisClient::open("not a url").is_err());
     /// ```
     pub fn open(url: &str) -> Result<Self, Error> {
+        Self::open_with(url, RedisOptions::default())
+    }
+
+    /// [`open`](Self::open) with `options` (timeouts, circuit breaker, sizes).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use cachify::backend::{redis::RedisOptions, RedisClient};
+    ///
+    /// let options = RedisOptions::new().response_timeout(Duration::from_millis(200));
+    /// assert!(RedisClient::open_with("redis://127.0.0.1:6379/0", options).is_ok());
+    /// ```
+    pub fn open_with(url: &str, options: RedisOptions) -> Result<Self, Error> {
         let client = redis::Client::open(url).map_err(BackendError::new)?;
-        Self::from_client(client)
+        Self::from_client_with(client, options)
     }
 
     /// A client over the application's own `redis::Client` (its address, credentials,
-    /// database and protocol settings).
+    /// database and protocol settings), with the default [`RedisOptions`].
     ///
     /// ```
     /// let client = redis::Client::open("redis://127.0.0.1:6379/2").unwrap();
     /// let redis = cachify::backend::RedisClient::from_client(client).unwrap();
     /// ```
     pub fn from_client(client: redis::Client) -> Result<Self, Error> {
-        let manager = {
-            let _context = io::handle()?.enter();
-            ConnectionManager::new_lazy_with_config(client.clone(), manager_config())
-                .map_err(BackendError::new)?
-        };
-        Self::build(manager, &client, Some(Local::new(client.clone())))
+        Self::from_client_with(client, RedisOptions::default())
     }
 
-    /// A client whose commands go over the application's own `ConnectionManager`
-    /// (sharing its connection); `client` names the server for the sync side's blocking
-    /// connections and for the pub/sub connection that release wake-ups use.
+    /// [`from_client`](Self::from_client) with `options`.
+    ///
+    /// ```
+    /// use cachify::backend::{redis::RedisOptions, RedisClient};
+    ///
+    /// let client = redis::Client::open("redis://127.0.0.1:6379/2").unwrap();
+    /// let options = RedisOptions::new().circuit_breaker(false);
+    /// let redis = RedisClient::from_client_with(client, options).unwrap();
+    /// ```
+    pub fn from_client_with(client: redis::Client, options: RedisOptions) -> Result<Self, Error> {
+        let manager = {
+            let _context = runtime::handle()?.enter();
+            ConnectionManager::new_lazy_with_config(client.clone(), options.manager_config())
+                .map_err(BackendError::new)?
+        };
+        let per_runtime = PerRuntime::new(client.clone(), &options);
+        Self::build(manager, &client, Some(per_runtime), options)
+    }
+
+    /// A client whose async commands go over the application's own `ConnectionManager`
+    /// (sharing its connection, with its timeouts); `client` names the server for the
+    /// sync side's blocking connections and for the pub/sub connection that release
+    /// wake-ups use, which take the default [`RedisOptions`].
     ///
     /// ```no_run
     /// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
@@ -210,26 +183,27 @@ impl RedisClient {
     /// # }
     /// ```
     pub fn from_manager(manager: ConnectionManager, client: &redis::Client) -> Result<Self, Error> {
-        Self::build(manager, client, None)
+        Self::build(manager, client, None, RedisOptions::default())
     }
 
     fn build(
         shared: ConnectionManager,
         client: &redis::Client,
-        local: Option<Local>,
+        per_runtime: Option<PerRuntime>,
+        options: RedisOptions,
     ) -> Result<Self, Error> {
-        let releases = Releases::open(client, manager_config())?;
-        let shared = OnIo {
-            connection: shared,
-            runtime: io::handle()?,
+        let releases = Releases::open(std::slice::from_ref(client), options.manager_config())?;
+        let connections = AsyncConnections::Server {
+            shared: OnIo {
+                connection: shared,
+                runtime: runtime::handle()?,
+            },
+            per_runtime,
         };
+        let sync_side = SyncSide::Blocking(BlockingConnections::new(client, &options));
+        let server = client.get_connection_info().addr().to_string().into();
         Ok(Self {
-            inner: Arc::new(Engine {
-                connector: Manager { shared, local },
-                releases: Some(releases),
-            }),
-            blocking: Arc::new(blocking::Pool::new(client.clone())),
-            server: client.get_connection_info().addr().to_string().into(),
+            core: Core::new(connections, sync_side, releases, options, server),
         })
     }
 }
@@ -237,34 +211,8 @@ impl RedisClient {
 impl fmt::Debug for RedisClient {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RedisClient")
-            .field("server", &self.server)
+            .field("server", &self.core.server)
+            .field("options", &self.core.options)
             .finish_non_exhaustive()
-    }
-}
-
-impl_async_client!(RedisClient);
-
-impl CachifyBuilder {
-    /// Uses the Redis server at `url` for both the sync and the async side (one
-    /// [`RedisClient`] shared by both). A malformed URL is an error; a server that is
-    /// down is not (it is needed only when the instance is used).
-    ///
-    /// ```
-    /// let builder = cachify::Cachify::builder().redis("redis://127.0.0.1:6379/0");
-    /// assert!(builder.is_ok());
-    /// assert!(cachify::Cachify::builder().redis("http://nope").is_err());
-    /// ```
-    pub fn redis(self, url: &str) -> Result<Self, Error> {
-        Ok(self.redis_client(RedisClient::open(url)?))
-    }
-
-    /// Uses `client` for both the sync and the async side.
-    ///
-    /// ```
-    /// let redis = cachify::backend::RedisClient::open("redis://127.0.0.1:6379").unwrap();
-    /// let cachify = cachify::Cachify::builder().redis_client(redis).build();
-    /// ```
-    pub fn redis_client(self, client: RedisClient) -> Self {
-        self.sync_client(client.clone()).async_client(client)
     }
 }

@@ -7,21 +7,33 @@
 //! a [`ReleaseHub`] notification for the key; one channel serves every waiter of the key
 //! in this process.
 //!
-//! Ordering: `watch` registers the waiter in the hub *and then* waits until the server has
-//! confirmed the subscription, so a release published after `watch` returns is always
-//! delivered. Subscriptions outlive their waiters for a moment (a sweep drops unwatched
-//! ones every [`SWEEP_PERIOD`]) so that a waiter looping on a hot key does not pay a
-//! `SUBSCRIBE` round trip per attempt. The connection reconnects and resubscribes by
-//! itself; a message lost while it is down only delays a waiter to its next poll.
+//! Guarantees:
+//! - Ordering: `watch` registers the waiter in the hub *and then* waits until the server
+//!   has confirmed the subscription, so a release published after `watch` returns is
+//!   delivered while the connection lives.
+//! - No lock is held across a round trip: each watcher awaits its own `SUBSCRIBE`
+//!   (pipelined on the one connection), so a slow one holds up nobody else's.
+//! - Subscriptions outlive their waiters for a moment (a sweep drops unwatched ones every
+//!   [`SWEEP_PERIOD`]) so that a waiter looping on a hot key does not pay a `SUBSCRIBE`
+//!   round trip per attempt. A watcher that subscribes while the sweep's `UNSUBSCRIBE` of
+//!   the same channel is on its way is subscribed again by the sweep.
+//! - When the connection is lost (the node closed it, or the sweep's `PING` got no
+//!   answer), every watched key is notified at once, so waiters poll instead of
+//!   sleeping through releases that can no longer reach them. On a cluster, the
+//!   subscriptions then move to the next node (classic pub/sub reaches every node of a
+//!   cluster, so any live node will do); a standalone server's connection reconnects and
+//!   resubscribes by itself.
 
 use std::collections::HashSet;
-use std::sync::{Arc, Weak};
+use std::sync::{Arc, OnceLock, Weak};
 use std::time::Duration;
 
+use parking_lot::Mutex;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use redis::{PushInfo, PushKind, Value};
+use redis::{PushInfo, PushKind, RedisError, Value};
+use tokio::runtime::Handle;
 
-use super::io;
+use super::runtime;
 use crate::backend::{ReleaseHub, ReleaseWatch};
 use crate::error::BackendError;
 
@@ -29,6 +41,9 @@ use crate::error::BackendError;
 pub(crate) const CHANNEL_PREFIX: &str = "cachify:release:";
 /// How often unwatched channels are unsubscribed and a silent connection is checked.
 const SWEEP_PERIOD: Duration = Duration::from_secs(1);
+/// How long a node that failed to take the subscriptions over is given before the next
+/// node is tried: with every node down, moving on at once would spin.
+const FAILOVER_BACKOFF: Duration = Duration::from_millis(200);
 
 /// The release channel of a storage key.
 pub(crate) fn channel(key: &str) -> String {
@@ -38,70 +53,97 @@ pub(crate) fn channel(key: &str) -> String {
     channel
 }
 
+fn key_of(channel: &str) -> Option<&str> {
+    channel.strip_prefix(CHANNEL_PREFIX)
+}
+
 /// One client's pub/sub connection and the waiters it wakes.
 pub(crate) struct Releases {
     state: Arc<State>,
 }
 
 struct State {
-    hub: Arc<ReleaseHub>,
+    hub: ReleaseHub,
+    /// The nodes the connection may go to, in order of preference (RESP3 clients).
+    nodes: Vec<redis::Client>,
+    config: ConnectionManagerConfig,
+    runtime: &'static Handle,
+    link: Mutex<Link>,
+    /// Channels the server has confirmed on the current link.
+    subscribed: Mutex<HashSet<String>>,
+}
+
+/// The current pub/sub connection; `generation` tells a stale failure report from a
+/// fresh one.
+#[derive(Clone)]
+struct Link {
+    node: usize,
+    generation: u64,
     connection: ConnectionManager,
-    /// Channels the server has confirmed. An async mutex: subscribing and the sweep's
-    /// unsubscribing must not interleave, or a fresh watcher could end up unsubscribed.
-    subscribed: tokio::sync::Mutex<HashSet<String>>,
 }
 
 impl Releases {
-    /// Starts (lazily) a pub/sub connection to the server `client` points at.
+    /// Starts (lazily) a pub/sub connection to the first of `nodes`; it moves to the next
+    /// one when a node is lost.
     pub(crate) fn open(
-        client: &redis::Client,
+        nodes: &[redis::Client],
         config: ConnectionManagerConfig,
     ) -> Result<Self, BackendError> {
-        let info = client.get_connection_info().clone();
-        let settings = info
-            .redis_settings()
-            .clone()
-            .set_protocol(redis::ProtocolVersion::RESP3);
-        let client =
-            redis::Client::open(info.set_redis_settings(settings)).map_err(BackendError::new)?;
-        let hub = Arc::new(ReleaseHub::new());
-        let notified = Arc::clone(&hub);
-        let config = config
-            .set_push_sender(move |push: PushInfo| {
-                on_push(&notified, push);
-                Ok::<(), std::convert::Infallible>(())
-            })
-            .set_automatic_resubscription();
-        let handle = io::handle()?;
-        let connection = {
-            // The manager spawns its helper task on the current runtime: make that ours.
-            let _context = handle.enter();
-            ConnectionManager::new_lazy_with_config(client, config).map_err(BackendError::new)?
-        };
+        let nodes = nodes.iter().map(resp3).collect::<Result<Vec<_>, _>>()?;
+        if nodes.is_empty() {
+            return Err(BackendError::new(
+                "release wake-ups need a node to subscribe on",
+            ));
+        }
+        let runtime = runtime::handle()?;
+        // The push handler finds the state once it exists.
+        let owner = Arc::new(OnceLock::new());
+        let connection = connect(&owner, runtime, &nodes[0], config.clone(), 0)?;
         let state = Arc::new(State {
-            hub,
-            connection,
-            subscribed: tokio::sync::Mutex::new(HashSet::new()),
+            hub: ReleaseHub::new(),
+            nodes,
+            config,
+            runtime,
+            link: Mutex::new(Link {
+                node: 0,
+                generation: 0,
+                connection,
+            }),
+            subscribed: Mutex::new(HashSet::new()),
         });
-        handle.spawn(sweep(Arc::downgrade(&state)));
+        let _ = owner.set(Arc::downgrade(&state));
+        runtime.spawn(sweep(Arc::downgrade(&state)));
         Ok(Self { state })
     }
 
-    /// A watch on `key` that sees every release published after this returns.
-    pub(crate) async fn watch(&self, key: &str) -> ReleaseWatch {
+    /// A watch on `key` that sees every release published after this returns; with
+    /// `subscribe` false (the server is known not to answer) it only polls.
+    pub(crate) async fn watch(&self, key: &str, subscribe: bool) -> ReleaseWatch {
         let state = &self.state;
         // Hub first: a message that arrives while we subscribe must find the watcher.
         let watch = state.hub.watch(key);
+        if !subscribe {
+            return watch;
+        }
         let channel = channel(key);
-        let mut subscribed = state.subscribed.lock().await;
-        if !subscribed.contains(&channel) {
-            match state.connection.clone().subscribe(&channel).await {
+        // At most twice: once more if the link changed while we subscribed.
+        for _ in 0..2 {
+            if state.subscribed.lock().contains(&channel) {
+                break;
+            }
+            let link = state.link.lock().clone();
+            match link.connection.clone().subscribe(&channel).await {
                 Ok(()) => {
-                    subscribed.insert(channel);
+                    if state.link.lock().generation == link.generation {
+                        state.subscribed.lock().insert(channel);
+                        break;
+                    }
                 }
                 // The waiter still polls; only the early wake-up is lost.
                 Err(error) => {
-                    tracing::debug!(target: crate::events::TARGET, %error, storage_key = key, "cannot subscribe to releases")
+                    tracing::debug!(target: crate::events::TARGET, %error, storage_key = key, "cannot subscribe to releases");
+                    state.failed(link.generation, &error);
+                    break;
                 }
             }
         }
@@ -109,23 +151,143 @@ impl Releases {
     }
 }
 
-fn on_push(hub: &ReleaseHub, push: PushInfo) {
-    if push.kind != PushKind::Message {
-        return;
+/// `client` with RESP3: subscriptions and their messages share one connection.
+fn resp3(client: &redis::Client) -> Result<redis::Client, BackendError> {
+    let info = client.get_connection_info().clone();
+    let settings = info
+        .redis_settings()
+        .clone()
+        .set_protocol(redis::ProtocolVersion::RESP3);
+    redis::Client::open(info.set_redis_settings(settings)).map_err(BackendError::new)
+}
+
+/// A lazy pub/sub connection to `node` whose pushes reach `state`.
+fn connect(
+    owner: &Arc<OnceLock<Weak<State>>>,
+    runtime: &'static Handle,
+    node: &redis::Client,
+    config: ConnectionManagerConfig,
+    generation: u64,
+) -> Result<ConnectionManager, BackendError> {
+    let owner = Arc::clone(owner);
+    let config = config
+        .set_push_sender(move |push: PushInfo| {
+            if let Some(state) = owner.get().and_then(Weak::upgrade) {
+                state.on_push(generation, push);
+            }
+            Ok::<(), std::convert::Infallible>(())
+        })
+        .set_automatic_resubscription();
+    // The manager spawns its helper task on the current runtime: make that ours.
+    let _context = runtime.enter();
+    ConnectionManager::new_lazy_with_config(node.clone(), config).map_err(BackendError::new)
+}
+
+impl State {
+    fn on_push(self: &Arc<Self>, generation: u64, push: PushInfo) {
+        match push.kind {
+            PushKind::Message => {
+                let Some(Value::BulkString(channel)) = push.data.first() else {
+                    return;
+                };
+                if let Some(key) = std::str::from_utf8(channel).ok().and_then(key_of) {
+                    self.hub.notify(key);
+                }
+            }
+            PushKind::Disconnection => self.lost(generation),
+            _ => {}
+        }
     }
-    let Some(Value::BulkString(channel)) = push.data.first() else {
-        return;
-    };
-    let key = std::str::from_utf8(channel)
-        .ok()
-        .and_then(|channel| channel.strip_prefix(CHANNEL_PREFIX));
-    if let Some(key) = key {
-        hub.notify(key);
+
+    /// A command on link `generation` failed: a lost connection is handled like a
+    /// disconnection, anything else (a server error) only logged by the caller.
+    fn failed(self: &Arc<Self>, generation: u64, error: &RedisError) {
+        if error.is_timeout() || error.is_io_error() || error.is_connection_dropped() {
+            self.lost(generation);
+        }
+    }
+
+    /// Link `generation` can no longer deliver releases: wake every waiter so it polls,
+    /// and on a cluster move the subscriptions to the next node.
+    fn lost(self: &Arc<Self>, generation: u64) {
+        let channels: Vec<String> = if self.nodes.len() > 1 {
+            let mut link = self.link.lock();
+            if link.generation != generation {
+                return; // already moved on
+            }
+            let node = (link.node + 1) % self.nodes.len();
+            let owner = Arc::new(OnceLock::from(Arc::downgrade(self)));
+            let next = generation + 1;
+            let Ok(connection) = connect(
+                &owner,
+                self.runtime,
+                &self.nodes[node],
+                self.config.clone(),
+                next,
+            ) else {
+                return;
+            };
+            *link = Link {
+                node,
+                generation: next,
+                connection,
+            };
+            tracing::info!(target: crate::events::TARGET, node = %self.nodes[node].get_connection_info().addr(), "release wake-ups move to another node");
+            self.subscribed.lock().drain().collect()
+        } else {
+            self.subscribed.lock().iter().cloned().collect()
+        };
+        self.notify(&channels);
+        if self.nodes.len() > 1 && !channels.is_empty() {
+            self.runtime
+                .spawn(resubscribe(Arc::downgrade(self), channels));
+        }
+    }
+
+    /// Wakes the waiters of `channels`' keys: they poll at once.
+    fn notify(&self, channels: &[String]) {
+        for key in channels.iter().filter_map(|channel| key_of(channel)) {
+            self.hub.notify(key);
+        }
     }
 }
 
+/// Subscribes the new link to the channels still watched, then wakes their waiters
+/// again: a release published while no link listened is caught by that poll.
+async fn resubscribe(weak: Weak<State>, channels: Vec<String>) {
+    let Some(state) = weak.upgrade() else {
+        return;
+    };
+    let watched: Vec<String> = channels
+        .into_iter()
+        .filter(|channel| key_of(channel).is_some_and(|key| state.hub.is_watched(key)))
+        .collect();
+    if watched.is_empty() {
+        return;
+    }
+    let link = state.link.lock().clone();
+    match link.connection.clone().subscribe(&watched).await {
+        Ok(()) if state.link.lock().generation == link.generation => {
+            state.subscribed.lock().extend(watched.iter().cloned());
+        }
+        Ok(()) => {}
+        Err(error) => {
+            state.notify(&watched);
+            drop(state);
+            tokio::time::sleep(FAILOVER_BACKOFF).await;
+            if let Some(state) = weak.upgrade() {
+                // Carried to the next node by `lost`, which takes the subscribed set.
+                state.subscribed.lock().extend(watched);
+                state.failed(link.generation, &error);
+            }
+            return;
+        }
+    }
+    state.notify(&watched);
+}
+
 /// Drops subscriptions nobody watches any more, and pings while some remain so that a
-/// connection lost in silence is noticed, reconnected and resubscribed.
+/// connection lost in silence (a hung node) is noticed.
 async fn sweep(state: Weak<State>) {
     let mut ticks = tokio::time::interval(SWEEP_PERIOD);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -134,24 +296,37 @@ async fn sweep(state: Weak<State>) {
         let Some(state) = state.upgrade() else {
             return;
         };
-        let mut subscribed = state.subscribed.lock().await;
-        let unwatched: Vec<String> = subscribed
-            .iter()
-            .filter(|channel| {
-                channel
-                    .strip_prefix(CHANNEL_PREFIX)
-                    .is_some_and(|key| !state.hub.is_watched(key))
-            })
-            .cloned()
-            .collect();
-        let mut connection = state.connection.clone();
-        if !unwatched.is_empty() && connection.unsubscribe(&unwatched).await.is_ok() {
+        let link = state.link.lock().clone();
+        let unwatched: Vec<String> = {
+            let mut subscribed = state.subscribed.lock();
+            let unwatched: Vec<String> = subscribed
+                .iter()
+                .filter(|channel| key_of(channel).is_some_and(|key| !state.hub.is_watched(key)))
+                .cloned()
+                .collect();
             for channel in &unwatched {
                 subscribed.remove(channel);
             }
+            unwatched
+        };
+        let mut connection = link.connection.clone();
+        if !unwatched.is_empty() {
+            let _ = connection.unsubscribe(&unwatched).await;
+            // A watcher may have subscribed again while the UNSUBSCRIBE was on its way.
+            let rewatched: Vec<String> = unwatched
+                .into_iter()
+                .filter(|channel| key_of(channel).is_some_and(|key| state.hub.is_watched(key)))
+                .collect();
+            if !rewatched.is_empty() && connection.subscribe(&rewatched).await.is_ok() {
+                state.subscribed.lock().extend(rewatched);
+            }
         }
-        if !subscribed.is_empty() {
-            let _: Result<(), _> = redis::cmd("PING").query_async(&mut connection).await;
+        if !state.subscribed.lock().is_empty() {
+            let pinged: Result<(), RedisError> =
+                redis::cmd("PING").query_async(&mut connection).await;
+            if let Err(error) = pinged {
+                state.failed(link.generation, &error);
+            }
         }
     }
 }
@@ -160,37 +335,58 @@ async fn sweep(state: Weak<State>) {
 mod tests {
     use super::*;
 
+    fn releases() -> Releases {
+        let node = redis::Client::open("redis://127.0.0.1:1").unwrap();
+        Releases::open(
+            &[node],
+            super::super::options::RedisOptions::new().manager_config(),
+        )
+        .unwrap()
+    }
+
+    fn message(channel: &str) -> PushInfo {
+        PushInfo {
+            kind: PushKind::Message,
+            data: vec![
+                Value::BulkString(channel.as_bytes().to_vec()),
+                Value::BulkString(Vec::new()),
+            ],
+        }
+    }
+
     #[test]
     fn a_message_on_a_release_channel_wakes_the_watchers_of_its_key() {
-        let hub = ReleaseHub::new();
-        let mut watch = hub.watch("app:lock:a");
-        on_push(
-            &hub,
-            PushInfo {
-                kind: PushKind::Message,
-                data: vec![
-                    Value::BulkString(channel("app:lock:a").into_bytes()),
-                    Value::BulkString(Vec::new()),
-                ],
-            },
-        );
+        let releases = releases();
+        let mut watch = releases.state.hub.watch("app:lock:a");
+        releases.state.on_push(0, message(&channel("app:lock:a")));
         assert!(watch.wait_blocking(Duration::ZERO));
     }
 
     #[test]
     fn other_pushes_and_foreign_channels_are_ignored() {
-        let hub = ReleaseHub::new();
-        let mut watch = hub.watch("k");
-        let foreign = PushInfo {
-            kind: PushKind::Message,
-            data: vec![Value::BulkString(b"news:k".to_vec())],
-        };
+        let releases = releases();
+        let mut watch = releases.state.hub.watch("k");
+        releases.state.on_push(0, message("news:k"));
         let subscribe = PushInfo {
             kind: PushKind::Subscribe,
             data: vec![Value::BulkString(channel("k").into_bytes())],
         };
-        on_push(&hub, foreign);
-        on_push(&hub, subscribe);
+        releases.state.on_push(0, subscribe);
         assert!(!watch.wait_blocking(Duration::ZERO));
+    }
+
+    #[test]
+    fn a_lost_connection_wakes_every_subscribed_waiter_at_once() {
+        let releases = releases();
+        let mut watch = releases.state.hub.watch("k");
+        releases.state.subscribed.lock().insert(channel("k"));
+        releases.state.on_push(
+            0,
+            PushInfo {
+                kind: PushKind::Disconnection,
+                data: Vec::new(),
+            },
+        );
+        assert!(watch.wait_blocking(Duration::ZERO), "woken to poll");
     }
 }

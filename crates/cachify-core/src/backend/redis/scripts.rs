@@ -8,12 +8,27 @@
 //! Redis runs a script without interleaving any other command, which is what makes each
 //! read-check-write below atomic. Time comes from the server (`TIME`), never from the
 //! caller, so processes whose clocks disagree still agree on which slots are expired.
-//! redis-rs sends scripts with `EVALSHA` and loads them again when the server answers
-//! `NOSCRIPT` (after a restart or `SCRIPT FLUSH`).
+//!
+//! A script is sent as `EVALSHA`; when the server answers `NOSCRIPT` (its first use on
+//! that node, a restart, `SCRIPT FLUSH`) it is sent whole with `EVAL`, which runs it and
+//! caches it on that node, routed by the key like any command. Never `SCRIPT LOAD`: a
+//! cluster sends that to every node, so one hung node would stall the first use of a
+//! script everywhere.
 
 use std::sync::LazyLock;
 
-use redis::Script;
+/// A Lua script: its source and SHA1.
+pub(crate) struct Script {
+    pub(crate) source: &'static str,
+    pub(crate) sha: String,
+}
+
+impl Script {
+    fn new(source: &'static str) -> Self {
+        let sha = redis::Script::new(source).get_hash().to_owned();
+        Self { source, sha }
+    }
+}
 
 /// The server's clock in milliseconds, as a Lua number (exact: far below 2^53).
 macro_rules! now_ms {

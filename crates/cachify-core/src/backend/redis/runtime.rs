@@ -1,4 +1,4 @@
-//! The private I/O runtime of the Redis backends, and how sync and async callers reach it.
+//! The private runtime of the Redis backends, and how sync and async callers reach it.
 //!
 //! Every connection task of redis-rs (the multiplexed connection's driver, the connection
 //! manager's reconnects, the cluster connection's router) is spawned on the runtime that

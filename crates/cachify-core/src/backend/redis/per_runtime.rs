@@ -10,18 +10,18 @@
 //! - A runtime is recognised by its [`Id`]; the managers are kept in an `ArcSwap`, so
 //!   finding the caller's is one atomic load and a short scan, never a lock.
 //! - Each manager comes with a *sentinel*: a task spawned on the same runtime that
-//!   awaits forever while holding a guard. When the runtime shuts down its tasks are
-//!   dropped, the guard clears the manager's `alive` flag, and the manager is no longer
-//!   used: the next call from a new runtime gets a fresh one. A caller never sees a
-//!   manager whose driver died with its runtime.
+//!   waits, holding a guard, until the client is dropped. When the runtime shuts down
+//!   its tasks are dropped, the guard clears the manager's `alive` flag, and the manager
+//!   is no longer used: the next call from a new runtime gets a fresh one. A caller
+//!   never sees a manager whose driver died with its runtime, and a dropped client
+//!   leaves no task behind on a runtime that lives on.
 //! - A runtime gets its own manager on its second call, not its first: a runtime built
 //!   for one call (a release finished from `Drop`, a one-off `block_on`) would otherwise
 //!   pay a connect per call. Until then, and for callers outside any runtime, and beyond
-//!   [`MAX_RUNTIMES`] live runtimes, calls go over the I/O thread's shared manager as
-//!   before.
+//!   [`RedisOptions::max_runtime_connections`] live runtimes, calls go over the I/O
+//!   thread's shared manager as before.
 
 use std::collections::VecDeque;
-use std::future::pending;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
@@ -30,17 +30,17 @@ use parking_lot::Mutex;
 use redis::aio::ConnectionManager;
 use tokio::runtime::{Handle, Id};
 
-use super::manager_config;
+use super::options::RedisOptions;
 
-/// Live runtimes with a manager of their own; callers on further runtimes share the I/O
-/// thread's. Bounds the connections one client opens for async callers.
-const MAX_RUNTIMES: usize = 16;
 /// Runtimes remembered as having called once, so their next call binds a manager.
 const RECENT: usize = 16;
 
 /// The managers bound to the callers' runtimes, for one client.
-pub(crate) struct Local {
+pub(crate) struct PerRuntime {
     client: redis::Client,
+    config: redis::aio::ConnectionManagerConfig,
+    /// Live runtimes with a manager of their own: bounds the connections of one client.
+    max_runtimes: usize,
     bound: ArcSwap<Vec<Binding>>,
     /// Runtimes seen once without a manager; only touched off the hot path.
     recent: Mutex<VecDeque<Id>>,
@@ -51,6 +51,8 @@ struct Binding {
     runtime: Id,
     manager: ConnectionManager,
     alive: Arc<AtomicBool>,
+    /// Dropped with the client: ends the sentinel task.
+    _client_alive: Arc<tokio::sync::oneshot::Sender<()>>,
 }
 
 impl Binding {
@@ -68,10 +70,12 @@ impl Drop for Sentinel {
     }
 }
 
-impl Local {
-    pub(crate) fn new(client: redis::Client) -> Self {
+impl PerRuntime {
+    pub(crate) fn new(client: redis::Client, options: &RedisOptions) -> Self {
         Self {
             client,
+            config: options.manager_config(),
+            max_runtimes: options.max_runtime_connections,
             bound: ArcSwap::from_pointee(Vec::new()),
             recent: Mutex::new(VecDeque::with_capacity(RECENT)),
         }
@@ -107,18 +111,21 @@ impl Local {
             return Some(binding.manager.clone());
         }
         let mut live: Vec<Binding> = current.iter().filter(|b| b.is_alive()).cloned().collect();
-        if live.len() >= MAX_RUNTIMES {
+        if live.len() >= self.max_runtimes {
             return None;
         }
         // We are inside `runtime`'s context: the manager's helper tasks, its connection's
         // driver and its reconnects are spawned there.
         let manager =
-            ConnectionManager::new_lazy_with_config(self.client.clone(), manager_config()).ok()?;
+            ConnectionManager::new_lazy_with_config(self.client.clone(), self.config.clone())
+                .ok()?;
         let alive = Arc::new(AtomicBool::new(true));
         let sentinel = Sentinel(Arc::clone(&alive));
+        let (client_alive, client_dropped) = tokio::sync::oneshot::channel::<()>();
         runtime.spawn(async move {
             let _sentinel = sentinel;
-            pending::<()>().await;
+            // Ends when the client drops its sender, or with the runtime.
+            let _ = client_dropped.await;
         });
         // A runtime that is shutting down drops the task at once: use the I/O thread.
         if !alive.load(Ordering::Acquire) {
@@ -128,6 +135,7 @@ impl Local {
             runtime: id,
             manager: manager.clone(),
             alive,
+            _client_alive: Arc::new(client_alive),
         });
         self.bound.store(Arc::new(live));
         Some(manager)
@@ -138,8 +146,11 @@ impl Local {
 mod tests {
     use super::*;
 
-    fn local() -> Local {
-        Local::new(redis::Client::open("redis://127.0.0.1:1").unwrap())
+    fn local() -> PerRuntime {
+        PerRuntime::new(
+            redis::Client::open("redis://127.0.0.1:1").unwrap(),
+            &RedisOptions::new(),
+        )
     }
 
     fn current_thread() -> tokio::runtime::Runtime {
@@ -188,6 +199,27 @@ mod tests {
             assert_eq!(bound.len(), 1, "the dead binding was pruned");
             assert!(bound[0].is_alive());
         });
+    }
+
+    #[test]
+    fn a_dropped_client_ends_its_sentinel_tasks_on_a_runtime_that_lives_on() {
+        let runtime = current_thread();
+        let local = local();
+        runtime.block_on(async {
+            local.manager();
+            local.manager();
+        });
+        let alive = Arc::clone(&local.bound.load()[0].alive);
+        drop(local);
+        runtime.block_on(async {
+            for _ in 0..100 {
+                if !alive.load(Ordering::Acquire) {
+                    break;
+                }
+                tokio::task::yield_now().await;
+            }
+        });
+        assert!(!alive.load(Ordering::Acquire), "the sentinel task ended");
     }
 
     #[test]

@@ -1,0 +1,355 @@
+//! [`SyncClient`] and [`AsyncClient`] for both Redis clients, written once over their
+//! shared [`Core`]: each operation is a [`commands`] call, run by the sync side (a
+//! blocking connection, or blocking on the private runtime for a cluster) or by the
+//! async side, behind the circuit breaker, with failures that name the server and what
+//! timed out.
+
+use std::fmt;
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use redis::RedisError;
+
+use super::blocking::{BlockingConnections, Phase};
+use super::breaker::{Breaker, Route};
+use super::commands::{self, Call};
+use super::connection::AsyncConnections;
+use super::options::RedisOptions;
+use super::releases::Releases;
+use super::runtime;
+use crate::backend::{AsyncClient, ReleaseWatch, SyncClient};
+use crate::error::BackendError;
+
+/// How sync calls reach the server.
+#[allow(
+    clippy::large_enum_variant,
+    reason = "one per client, inside its shared `Core`"
+)]
+pub(crate) enum SyncSide {
+    /// Blocking connections of their own (standalone).
+    Blocking(BlockingConnections),
+    /// Blocking the calling thread on the async cluster connection: a pool of sync
+    /// cluster connections would hold a socket to every node per pooled connection.
+    #[cfg(feature = "redis-cluster")]
+    BlockOnAsync,
+}
+
+/// Everything one client (and its clones) shares.
+///
+/// Public only to name it in [`RedisBacked`]; unreachable from outside the crate.
+#[doc(hidden)]
+pub struct Core {
+    pub(crate) connections: AsyncConnections,
+    pub(crate) sync_side: SyncSide,
+    pub(crate) releases: Releases,
+    pub(crate) breaker: Breaker,
+    pub(crate) options: RedisOptions,
+    /// Names the server (or the cluster's seed nodes) in error messages.
+    pub(crate) server: Arc<str>,
+}
+
+/// The clients built on a [`Core`]: implementing it implements both client traits.
+///
+/// Public only for the blanket impls below; it lives in a private module, so no type
+/// outside this crate can implement it.
+#[doc(hidden)]
+pub trait RedisBacked: Send + Sync + 'static {
+    /// The shared state of this client.
+    fn core(&self) -> &Arc<Core>;
+}
+
+impl Core {
+    pub(crate) fn new(
+        connections: AsyncConnections,
+        sync_side: SyncSide,
+        releases: Releases,
+        options: RedisOptions,
+        server: Arc<str>,
+    ) -> Arc<Self> {
+        Arc::new(Self {
+            connections,
+            sync_side,
+            releases,
+            breaker: Breaker::new(options.circuit_breaker),
+            options,
+            server,
+        })
+    }
+
+    #[inline]
+    fn route(&self, key: &str) -> Route {
+        match &self.connections {
+            AsyncConnections::Server { .. } => {
+                let _ = key;
+                Route::Server
+            }
+            #[cfg(feature = "redis-cluster")]
+            AsyncConnections::Cluster(_) => Route::Slot(redis::cluster_routing::Slot::for_key(key)),
+        }
+    }
+
+    /// Runs `call` on the calling thread.
+    fn run_blocking<T>(self: &Arc<Self>, call: Call<'_, T>) -> Result<T, BackendError> {
+        match &self.sync_side {
+            SyncSide::Blocking(connections) => {
+                self.breaker.check(self.route(call.key))?;
+                connections
+                    .with(|conn| call.run(conn))
+                    .map_err(|(phase, error)| self.fail(call.key, phase, error))
+            }
+            #[cfg(feature = "redis-cluster")]
+            SyncSide::BlockOnAsync => runtime::block_on(self.run(call))?,
+        }
+    }
+
+    /// Runs `call` on the caller's task.
+    async fn run<T>(self: &Arc<Self>, call: Call<'_, T>) -> Result<T, BackendError> {
+        self.breaker.check(self.route(call.key))?;
+        let mut connection = self.connections.for_caller();
+        match call.run_async(&mut connection).await {
+            Ok(reply) => Ok(reply),
+            Err(error) => Err(self.fail(call.key, Phase::Response, error)),
+        }
+    }
+
+    /// Names the failure, and trips the breaker when the server did not answer.
+    fn fail(self: &Arc<Self>, key: &str, phase: Phase, error: RedisError) -> BackendError {
+        let failure = Failure::new(phase, error, &self.server, &self.options);
+        let route = self.route(key);
+        if failure.unreachable && self.breaker.trip(route, &failure) {
+            tracing::warn!(target: crate::events::TARGET, error = %failure, "redis is not answering: calls skip it until it does");
+            self.probe(route, key.to_owned());
+        }
+        BackendError::new(failure)
+    }
+
+    /// Starts the one probe of a trip: asks the server, on the private runtime, until it
+    /// answers, then closes the route. Holds the client only while asking, so a dropped
+    /// client ends it.
+    fn probe(self: &Arc<Self>, route: Route, key: String) {
+        let Ok(handle) = runtime::handle() else {
+            self.breaker.close(route);
+            return;
+        };
+        let core: Weak<Self> = Arc::downgrade(self);
+        let interval = self.options.probe_interval;
+        let patience = self
+            .options
+            .connect_timeout
+            .saturating_add(self.options.response_timeout);
+        handle.spawn(async move {
+            loop {
+                let Some(core) = core.upgrade() else {
+                    return;
+                };
+                let mut connection = core.connections.on_io();
+                let call = commands::probe(&key);
+                let answer = tokio::time::timeout(patience, call.run_async(&mut connection)).await;
+                if matches!(answer, Ok(Ok(_))) {
+                    core.breaker.close(route);
+                    tracing::info!(target: crate::events::TARGET, server = %core.server, "redis answers again");
+                    return;
+                }
+                drop(core);
+                tokio::time::sleep(interval).await;
+            }
+        });
+    }
+
+    /// A watch on `key`'s releases; while the breaker is open it does not subscribe (the
+    /// waiter polls).
+    async fn watch(self: &Arc<Self>, key: &str) -> ReleaseWatch {
+        let subscribe = self.breaker.check(self.route(key)).is_ok();
+        self.releases.watch(key, subscribe).await
+    }
+}
+
+/// A failed call, saying what failed against which server.
+#[derive(Debug)]
+struct Failure {
+    what: String,
+    server: Arc<str>,
+    /// The server did not answer (timeout, refused or lost connection): trips the breaker.
+    unreachable: bool,
+    source: RedisError,
+}
+
+impl Failure {
+    fn new(phase: Phase, error: RedisError, server: &Arc<str>, options: &RedisOptions) -> Self {
+        let (what, unreachable) = if error.is_timeout() {
+            let what = match phase {
+                Phase::Connect => format!(
+                    "redis connect timed out after {:?}",
+                    options.connect_timeout
+                ),
+                Phase::Response => {
+                    format!(
+                        "redis response timed out after {:?}",
+                        options.response_timeout
+                    )
+                }
+            };
+            (what, true)
+        } else if error.is_connection_refusal() {
+            ("redis refused the connection".to_owned(), true)
+        } else if error.is_io_error() || error.is_connection_dropped() {
+            (format!("redis connection failed: {error}"), true)
+        } else {
+            (error.to_string(), false)
+        };
+        Self {
+            what,
+            server: Arc::clone(server),
+            unreachable,
+            source: error,
+        }
+    }
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({})", self.what, self.server)
+    }
+}
+
+impl std::error::Error for Failure {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.source)
+    }
+}
+
+impl<C: RedisBacked> SyncClient for C {
+    fn get(&self, key: &str) -> Result<Option<Vec<u8>>, BackendError> {
+        self.core().run_blocking(commands::get(key))
+    }
+
+    fn set(
+        &self,
+        key: &str,
+        value: &[u8],
+        ttl: Option<Duration>,
+        nx: bool,
+    ) -> Result<bool, BackendError> {
+        self.core().run_blocking(commands::set(key, value, ttl, nx))
+    }
+
+    fn delete(&self, keys: &[&str]) -> Result<u64, BackendError> {
+        keys.iter().try_fold(0, |deleted, key| {
+            Ok(deleted + self.core().run_blocking(commands::delete(key))?)
+        })
+    }
+
+    fn delete_if_equals(&self, key: &str, expected: &[u8]) -> Result<bool, BackendError> {
+        self.core()
+            .run_blocking(commands::delete_if_equals(key, expected))
+    }
+
+    fn expire_if_equals(
+        &self,
+        key: &str,
+        expected: &[u8],
+        ttl: Option<Duration>,
+    ) -> Result<bool, BackendError> {
+        self.core()
+            .run_blocking(commands::expire_if_equals(key, expected, ttl))
+    }
+
+    fn remaining_ttl(&self, key: &str) -> Result<Option<Duration>, BackendError> {
+        self.core().run_blocking(commands::remaining_ttl(key))
+    }
+
+    fn pool_acquire(
+        &self,
+        key: &str,
+        token: &str,
+        max_size: usize,
+        slot_ttl: Option<Duration>,
+    ) -> Result<bool, BackendError> {
+        self.core()
+            .run_blocking(commands::pool_acquire(key, token, max_size, slot_ttl))
+    }
+
+    fn pool_release(&self, key: &str, token: &str) -> Result<bool, BackendError> {
+        self.core().run_blocking(commands::pool_release(key, token))
+    }
+
+    fn pool_size(&self, key: &str) -> Result<usize, BackendError> {
+        self.core().run_blocking(commands::pool_size(key))
+    }
+
+    fn watch(&self, key: &str) -> Option<ReleaseWatch> {
+        // Subscribing happens on the pub/sub connection of the private runtime.
+        runtime::block_on(self.core().watch(key)).ok()
+    }
+}
+
+#[async_trait::async_trait]
+impl<C: RedisBacked> AsyncClient for C {
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, BackendError> {
+        self.core().run(commands::get(key)).await
+    }
+
+    async fn set(
+        &self,
+        key: &str,
+        value: &[u8],
+        ttl: Option<Duration>,
+        nx: bool,
+    ) -> Result<bool, BackendError> {
+        self.core().run(commands::set(key, value, ttl, nx)).await
+    }
+
+    async fn delete(&self, keys: &[&str]) -> Result<u64, BackendError> {
+        let mut deleted = 0;
+        for key in keys {
+            deleted += self.core().run(commands::delete(key)).await?;
+        }
+        Ok(deleted)
+    }
+
+    async fn delete_if_equals(&self, key: &str, expected: &[u8]) -> Result<bool, BackendError> {
+        self.core()
+            .run(commands::delete_if_equals(key, expected))
+            .await
+    }
+
+    async fn expire_if_equals(
+        &self,
+        key: &str,
+        expected: &[u8],
+        ttl: Option<Duration>,
+    ) -> Result<bool, BackendError> {
+        self.core()
+            .run(commands::expire_if_equals(key, expected, ttl))
+            .await
+    }
+
+    async fn remaining_ttl(&self, key: &str) -> Result<Option<Duration>, BackendError> {
+        self.core().run(commands::remaining_ttl(key)).await
+    }
+
+    async fn pool_acquire(
+        &self,
+        key: &str,
+        token: &str,
+        max_size: usize,
+        slot_ttl: Option<Duration>,
+    ) -> Result<bool, BackendError> {
+        self.core()
+            .run(commands::pool_acquire(key, token, max_size, slot_ttl))
+            .await
+    }
+
+    async fn pool_release(&self, key: &str, token: &str) -> Result<bool, BackendError> {
+        self.core().run(commands::pool_release(key, token)).await
+    }
+
+    async fn pool_size(&self, key: &str) -> Result<usize, BackendError> {
+        self.core().run(commands::pool_size(key)).await
+    }
+
+    async fn watch(&self, key: &str) -> Option<ReleaseWatch> {
+        // Subscribing always happens in the private runtime's context.
+        runtime::on_io(self.core().watch(key)).await.ok()
+    }
+}

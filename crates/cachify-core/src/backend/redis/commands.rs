@@ -1,0 +1,257 @@
+//! The Redis command set, written once: each backend operation as one [`Call`] (a
+//! command or a script invocation, plus how to read its reply), run by the sync side on
+//! a blocking connection or by the async side on a multiplexed or cluster connection.
+//!
+//! Expiries are validated here, before anything is sent: a ttl is sent as whole
+//! milliseconds (rounded up, at least 1, which Redis requires), and a ttl beyond what
+//! Redis and the pool script represent exactly ([`MAX_TTL_MILLIS`]) means "never
+//! expires", so no command or script ever fails half-way on an expiry.
+
+use std::time::Duration;
+
+use redis::{Cmd, ErrorKind, RedisResult, ServerErrorKind, Value};
+
+use super::releases::channel;
+use super::scripts;
+
+/// The longest ttl sent to Redis, about 142 000 years: the server's clock in
+/// milliseconds (about 2^41 today) plus this stays below 2^53, so `PX`, `PEXPIRE` and the
+/// pool script's Lua arithmetic (doubles) are all exact. Longer means never expires.
+pub(crate) const MAX_TTL_MILLIS: u64 = 1 << 52;
+
+/// One operation, ready to run on either side.
+pub(crate) struct Call<'k, T> {
+    /// The key it touches: which breaker route (cluster slot) it belongs to.
+    pub(crate) key: &'k str,
+    request: Request,
+    reply: fn(Value) -> RedisResult<T>,
+}
+
+enum Request {
+    Command(Cmd),
+    /// `EVALSHA`, and the `EVAL` sent instead when the server lacks the script.
+    Script {
+        evalsha: Cmd,
+        eval: Cmd,
+    },
+}
+
+fn is_noscript<T>(result: &RedisResult<T>) -> bool {
+    matches!(result, Err(error) if error.kind() == ErrorKind::Server(ServerErrorKind::NoScript))
+}
+
+impl<T> Call<'_, T> {
+    /// Runs the call on a blocking connection.
+    pub(crate) fn run(&self, conn: &mut dyn redis::ConnectionLike) -> RedisResult<T> {
+        let value = match &self.request {
+            Request::Command(cmd) => cmd.query(conn)?,
+            Request::Script { evalsha, eval } => {
+                let reply = evalsha.query(conn);
+                if is_noscript(&reply) {
+                    eval.query(conn)?
+                } else {
+                    reply?
+                }
+            }
+        };
+        (self.reply)(value)
+    }
+
+    /// Runs the call on an async connection.
+    pub(crate) async fn run_async<C>(&self, conn: &mut C) -> RedisResult<T>
+    where
+        C: redis::aio::ConnectionLike + Send,
+    {
+        let value = match &self.request {
+            Request::Command(cmd) => cmd.query_async(conn).await?,
+            Request::Script { evalsha, eval } => {
+                let reply = evalsha.query_async(conn).await;
+                if is_noscript(&reply) {
+                    eval.query_async(conn).await?
+                } else {
+                    reply?
+                }
+            }
+        };
+        (self.reply)(value)
+    }
+}
+
+fn parse<T: redis::FromRedisValue>(value: Value) -> RedisResult<T> {
+    Ok(redis::from_redis_value(value)?)
+}
+
+fn command<T: redis::FromRedisValue>(key: &str, cmd: Cmd) -> Call<'_, T> {
+    Call {
+        key,
+        request: Request::Command(cmd),
+        reply: parse::<T>,
+    }
+}
+
+/// A call of `script` on `key` with `args` (`ARGV[1]`, `ARGV[2]`, ...).
+fn script<'k, T: redis::FromRedisValue>(
+    script: &'static scripts::Script,
+    key: &'k str,
+    args: &[&[u8]],
+) -> Call<'k, T> {
+    let command = |verb: &str, body: &str| {
+        let mut cmd = redis::cmd(verb);
+        cmd.arg(body).arg(1).arg(key);
+        for arg in args {
+            cmd.arg(*arg);
+        }
+        cmd
+    };
+    Call {
+        key,
+        request: Request::Script {
+            evalsha: command("EVALSHA", &script.sha),
+            eval: command("EVAL", script.source),
+        },
+        reply: parse::<T>,
+    }
+}
+
+/// Milliseconds for `PX` / `PEXPIRE` / the pool script, or `None` for never: rounded up,
+/// at least 1 (Redis rejects 0), and `None` beyond [`MAX_TTL_MILLIS`].
+pub(crate) fn ttl_millis(ttl: Option<Duration>) -> Option<u64> {
+    let millis = ttl?.as_nanos().div_ceil(1_000_000).max(1);
+    u64::try_from(millis)
+        .ok()
+        .filter(|millis| *millis <= MAX_TTL_MILLIS)
+}
+
+/// A script argument for an optional ttl: the milliseconds, or empty for never.
+fn ttl_arg(ttl: Option<Duration>) -> String {
+    ttl_millis(ttl)
+        .map(|millis| millis.to_string())
+        .unwrap_or_default()
+}
+
+/// `GET key`.
+pub(crate) fn get(key: &str) -> Call<'_, Option<Vec<u8>>> {
+    let mut cmd = redis::cmd("GET");
+    cmd.arg(key);
+    command(key, cmd)
+}
+
+/// `SET key value [PX ms] [NX]`; `true` when it stored (`NX` answers nil when the key
+/// was present; plain `SET` always answers OK).
+pub(crate) fn set<'k>(
+    key: &'k str,
+    value: &[u8],
+    ttl: Option<Duration>,
+    nx: bool,
+) -> Call<'k, bool> {
+    let mut cmd = redis::cmd("SET");
+    cmd.arg(key).arg(value);
+    if let Some(millis) = ttl_millis(ttl) {
+        cmd.arg("PX").arg(millis);
+    }
+    if nx {
+        cmd.arg("NX");
+    }
+    Call {
+        key,
+        request: Request::Command(cmd),
+        reply: |reply| Ok(!matches!(reply, Value::Nil)),
+    }
+}
+
+/// Deletes one key and announces the release on its channel; 1 when it existed. One
+/// call per key: every key may live in another cluster slot, and each deletion wakes
+/// its own waiters (a forced lock release wakes the lock's waiters).
+pub(crate) fn delete(key: &str) -> Call<'_, u64> {
+    script(&scripts::DELETE, key, &[channel(key).as_bytes()])
+}
+
+/// Compare-and-delete, announcing the release; `true` when it deleted.
+pub(crate) fn delete_if_equals<'k>(key: &'k str, expected: &[u8]) -> Call<'k, bool> {
+    script(&scripts::RELEASE, key, &[expected, channel(key).as_bytes()])
+}
+
+/// Compare-and-expire (`None`: persist); `true` when it did.
+pub(crate) fn expire_if_equals<'k>(
+    key: &'k str,
+    expected: &[u8],
+    ttl: Option<Duration>,
+) -> Call<'k, bool> {
+    script(&scripts::EXTEND, key, &[expected, ttl_arg(ttl).as_bytes()])
+}
+
+/// `PTTL key`: `None` when the key is missing (-2) or never expires (-1).
+pub(crate) fn remaining_ttl(key: &str) -> Call<'_, Option<Duration>> {
+    let mut cmd = redis::cmd("PTTL");
+    cmd.arg(key);
+    Call {
+        key,
+        request: Request::Command(cmd),
+        reply: |reply| {
+            let pttl: i64 = redis::from_redis_value(reply)?;
+            Ok(u64::try_from(pttl).ok().map(Duration::from_millis))
+        },
+    }
+}
+
+/// Admits slot `token` into the pool if it has room; `true` when admitted.
+pub(crate) fn pool_acquire<'k>(
+    key: &'k str,
+    token: &str,
+    max_size: usize,
+    slot_ttl: Option<Duration>,
+) -> Call<'k, bool> {
+    script(
+        &scripts::POOL_ACQUIRE,
+        key,
+        &[
+            token.as_bytes(),
+            max_size.to_string().as_bytes(),
+            ttl_arg(slot_ttl).as_bytes(),
+        ],
+    )
+}
+
+/// Removes slot `token` from the pool, announcing the release; `true` when it was there.
+pub(crate) fn pool_release<'k>(key: &'k str, token: &str) -> Call<'k, bool> {
+    script(
+        &scripts::POOL_RELEASE,
+        key,
+        &[token.as_bytes(), channel(key).as_bytes()],
+    )
+}
+
+/// The number of unexpired slots in the pool.
+pub(crate) fn pool_size(key: &str) -> Call<'_, usize> {
+    script(&scripts::POOL_SIZE, key, &[])
+}
+
+/// The breaker's probe: the cheapest command routed like `key` (to its slot's node).
+pub(crate) fn probe(key: &str) -> Call<'_, bool> {
+    let mut cmd = redis::cmd("EXISTS");
+    cmd.arg(key);
+    command(key, cmd)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ttls_round_up_to_whole_milliseconds_and_never_reach_zero() {
+        assert_eq!(ttl_millis(None), None);
+        assert_eq!(ttl_millis(Some(Duration::ZERO)), Some(1));
+        assert_eq!(ttl_millis(Some(Duration::from_micros(1))), Some(1));
+        assert_eq!(ttl_millis(Some(Duration::from_micros(1_001))), Some(2));
+        assert_eq!(ttl_millis(Some(Duration::from_secs(3))), Some(3_000));
+    }
+
+    #[test]
+    fn ttls_beyond_what_redis_represents_mean_never() {
+        let max = Duration::from_millis(MAX_TTL_MILLIS);
+        assert_eq!(ttl_millis(Some(max)), Some(MAX_TTL_MILLIS));
+        assert_eq!(ttl_millis(Some(max + Duration::from_millis(1))), None);
+        assert_eq!(ttl_millis(Some(Duration::MAX)), None);
+        assert_eq!(ttl_arg(Some(Duration::MAX)), "");
+    }
+}

@@ -1,0 +1,135 @@
+//! Where an async call's command goes: the caller's runtime's own connection, the shared
+//! one driven by the private runtime, or the cluster connection.
+
+use redis::aio::{ConnectionLike, ConnectionManager};
+use redis::{Cmd, Pipeline, RedisFuture, Value};
+use tokio::runtime::Handle;
+
+use super::per_runtime::PerRuntime;
+use super::runtime;
+
+/// A connection whose commands run with the private runtime as their tokio context, for
+/// connections created there: whatever a command spawns (a lazy connect's driver, a
+/// reconnect) and every timer it arms (the response timeout) belong to the private
+/// runtime, which outlives every caller's (see [`runtime`]).
+#[derive(Clone)]
+pub(crate) struct OnIo<C> {
+    pub(crate) connection: C,
+    pub(crate) runtime: &'static Handle,
+}
+
+impl<C: ConnectionLike + Send> ConnectionLike for OnIo<C> {
+    fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
+        Box::pin(runtime::within(
+            self.runtime,
+            self.connection.req_packed_command(cmd),
+        ))
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        pipeline: &'a Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> RedisFuture<'a, Vec<Value>> {
+        Box::pin(runtime::within(
+            self.runtime,
+            self.connection.req_packed_commands(pipeline, offset, count),
+        ))
+    }
+
+    fn get_db(&self) -> i64 {
+        self.connection.get_db()
+    }
+}
+
+/// The async connections of one client.
+#[allow(
+    clippy::large_enum_variant,
+    reason = "one per client, inside its shared `Core`"
+)]
+pub(crate) enum AsyncConnections {
+    /// A standalone server: a `ConnectionManager` (multiplexed, reconnecting by itself)
+    /// of the caller's runtime when it has one, else the shared one.
+    Server {
+        shared: OnIo<ConnectionManager>,
+        /// `None` for the application's own manager, which is always the one used.
+        per_runtime: Option<PerRuntime>,
+    },
+    /// A cluster connection: it routes each command by its key's slot, follows `MOVED` /
+    /// `ASK` redirections and reconnects to nodes by itself. Its router lives on the
+    /// private runtime, and so do its commands.
+    #[cfg(feature = "redis-cluster")]
+    Cluster(OnIo<redis::cluster_async::ClusterConnection>),
+}
+
+impl AsyncConnections {
+    /// The connection for the caller's next command.
+    pub(crate) fn for_caller(&self) -> Connection {
+        match self {
+            Self::Server {
+                shared,
+                per_runtime,
+            } => match per_runtime.as_ref().and_then(PerRuntime::manager) {
+                Some(manager) => Connection::Local(manager),
+                None => Connection::Shared(shared.clone()),
+            },
+            #[cfg(feature = "redis-cluster")]
+            Self::Cluster(cluster) => Connection::Cluster(cluster.clone()),
+        }
+    }
+
+    /// A connection driven by the private runtime, for work that runs there (the
+    /// breaker's probe), never binding a manager to that runtime.
+    pub(crate) fn on_io(&self) -> Connection {
+        match self {
+            Self::Server { shared, .. } => Connection::Shared(shared.clone()),
+            #[cfg(feature = "redis-cluster")]
+            Self::Cluster(cluster) => Connection::Cluster(cluster.clone()),
+        }
+    }
+}
+
+/// The connection one command goes over.
+pub(crate) enum Connection {
+    /// Driven by the caller's runtime: no thread hop.
+    Local(ConnectionManager),
+    /// Driven by the private runtime.
+    Shared(OnIo<ConnectionManager>),
+    #[cfg(feature = "redis-cluster")]
+    Cluster(OnIo<redis::cluster_async::ClusterConnection>),
+}
+
+impl ConnectionLike for Connection {
+    fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
+        match self {
+            Self::Local(manager) => manager.req_packed_command(cmd),
+            Self::Shared(manager) => manager.req_packed_command(cmd),
+            #[cfg(feature = "redis-cluster")]
+            Self::Cluster(cluster) => cluster.req_packed_command(cmd),
+        }
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        pipeline: &'a Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> RedisFuture<'a, Vec<Value>> {
+        match self {
+            Self::Local(manager) => manager.req_packed_commands(pipeline, offset, count),
+            Self::Shared(manager) => manager.req_packed_commands(pipeline, offset, count),
+            #[cfg(feature = "redis-cluster")]
+            Self::Cluster(cluster) => cluster.req_packed_commands(pipeline, offset, count),
+        }
+    }
+
+    fn get_db(&self) -> i64 {
+        match self {
+            Self::Local(manager) => manager.get_db(),
+            Self::Shared(manager) => manager.get_db(),
+            #[cfg(feature = "redis-cluster")]
+            Self::Cluster(cluster) => cluster.get_db(),
+        }
+    }
+}
