@@ -9,10 +9,10 @@ pub use cachify_core::{
 pub use cachify_core::{lock, AsyncLockGuard, Lock, LockGuard};
 pub use cachify_core::{pool, AsyncPoolSlot, Pool, PoolSlot};
 
-#[cfg(feature = "redis")]
-pub use cachify_core::{RedisClient, RedisOptions};
 #[cfg(feature = "redis-cluster")]
 pub use cachify_core::RedisClusterClient;
+#[cfg(feature = "redis")]
+pub use cachify_core::{RedisClient, RedisOptions};
 
 #[cfg(feature = "macros")]
 pub use cachify_macros::{cached, companions, lock, once, pooled};

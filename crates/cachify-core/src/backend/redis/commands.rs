@@ -29,11 +29,24 @@ pub(crate) struct Call<'k, T> {
 
 enum Request {
     Command(Cmd),
-    /// `EVALSHA`, and the `EVAL` sent instead when the server lacks the script.
+    /// `EVALSHA`; the `EVAL` sent instead when the server lacks the script is built
+    /// from it only then, so the common call does not copy the script's source.
     Script {
         evalsha: Cmd,
-        eval: Cmd,
+        source: &'static str,
     },
+}
+
+/// `EVAL source` with the arguments of `evalsha` after its hash.
+fn eval_of(evalsha: &Cmd, source: &str) -> Cmd {
+    let mut eval = redis::cmd("EVAL");
+    eval.arg(source);
+    for arg in evalsha.args_iter().skip(2) {
+        if let redis::Arg::Simple(bytes) = arg {
+            eval.arg(bytes);
+        }
+    }
+    eval
 }
 
 fn is_noscript<T>(result: &RedisResult<T>) -> bool {
@@ -45,10 +58,10 @@ impl<T> Call<'_, T> {
     pub(crate) fn run(&self, conn: &mut dyn redis::ConnectionLike) -> RedisResult<T> {
         let value = match &self.request {
             Request::Command(cmd) => cmd.query(conn)?,
-            Request::Script { evalsha, eval } => {
+            Request::Script { evalsha, source } => {
                 let reply = evalsha.query(conn);
                 if is_noscript(&reply) {
-                    eval.query(conn)?
+                    eval_of(evalsha, source).query(conn)?
                 } else {
                     reply?
                 }
@@ -64,10 +77,10 @@ impl<T> Call<'_, T> {
     {
         let value = match &self.request {
             Request::Command(cmd) => cmd.query_async(conn).await?,
-            Request::Script { evalsha, eval } => {
+            Request::Script { evalsha, source } => {
                 let reply = evalsha.query_async(conn).await;
                 if is_noscript(&reply) {
-                    eval.query_async(conn).await?
+                    eval_of(evalsha, source).query_async(conn).await?
                 } else {
                     reply?
                 }
@@ -95,19 +108,16 @@ fn script<'k, T: redis::FromRedisValue>(
     key: &'k str,
     args: &[&[u8]],
 ) -> Call<'k, T> {
-    let command = |verb: &str, body: &str| {
-        let mut cmd = redis::cmd(verb);
-        cmd.arg(body).arg(1).arg(key);
-        for arg in args {
-            cmd.arg(*arg);
-        }
-        cmd
-    };
+    let mut evalsha = redis::cmd("EVALSHA");
+    evalsha.arg(&script.sha).arg(1).arg(key);
+    for arg in args {
+        evalsha.arg(*arg);
+    }
     Call {
         key,
         request: Request::Script {
-            evalsha: command("EVALSHA", &script.sha),
-            eval: command("EVAL", script.source),
+            evalsha,
+            source: script.source,
         },
         reply: parse::<T>,
     }
