@@ -1,4 +1,5 @@
-//! Releases handed to the releaser and not finished yet, by storage key.
+//! Releases handed to the releaser and not finished yet, by storage key, and in all
+//! (what [`flush_releases`](crate::flush_releases) waits for).
 //!
 //! A sync guard dropped inside async code hands its release over instead of blocking a
 //! runtime worker. So that this never shows the program a lock or slot it has already
@@ -9,18 +10,20 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::LazyLock;
+use std::time::Instant;
 
 use parking_lot::{Condvar, Mutex};
 use tokio::sync::Notify;
 
-/// How many releases are in flight, per storage key.
+/// How many releases are in flight, per storage key and in all.
 struct Registry {
     keys: Mutex<HashMap<String, usize>>,
     /// Wakes sync waiters when a release finishes.
     finished: Condvar,
     /// Wakes async waiters when a release finishes.
     notify: Notify,
-    /// The sum of `keys`' counts: the fast path when nothing is in flight.
+    /// Every release in flight, keyed or not: the fast path when nothing is in flight.
+    /// Only lowered with `keys` locked, so that a sync waiter cannot miss the wake-up.
     total: AtomicUsize,
 }
 
@@ -33,7 +36,8 @@ static REGISTRY: LazyLock<Registry> = LazyLock::new(|| Registry {
 
 /// One release in flight; finished when dropped (also if its task is dropped).
 pub(crate) struct InFlight {
-    key: String,
+    /// The key later calls wait on; `None`: only a flush waits for it.
+    key: Option<String>,
 }
 
 impl InFlight {
@@ -45,8 +49,15 @@ impl InFlight {
         // also finds the entry.
         registry.total.fetch_add(1, Ordering::Release);
         Self {
-            key: key.to_owned(),
+            key: Some(key.to_owned()),
         }
+    }
+
+    /// Registers a release that later calls on its key need not wait for (one whose
+    /// claim was never confirmed), so that only a flush waits for it.
+    pub(crate) fn begin_unkeyed() -> Self {
+        REGISTRY.total.fetch_add(1, Ordering::Release);
+        Self { key: None }
     }
 }
 
@@ -55,10 +66,12 @@ impl Drop for InFlight {
         let registry = &*REGISTRY;
         {
             let mut keys = registry.keys.lock();
-            if let Some(count) = keys.get_mut(&self.key) {
-                *count -= 1;
-                if *count == 0 {
-                    keys.remove(&self.key);
+            if let Some(key) = &self.key {
+                if let Some(count) = keys.get_mut(key) {
+                    *count -= 1;
+                    if *count == 0 {
+                        keys.remove(key);
+                    }
                 }
             }
             registry.total.fetch_sub(1, Ordering::Release);
@@ -96,6 +109,48 @@ pub(crate) async fn wait(key: &str) {
         // Registered before the check, so a release finishing in between still wakes us.
         finished.as_mut().enable();
         if !in_flight(&registry.keys.lock(), key) {
+            return;
+        }
+        finished.await;
+    }
+}
+
+/// Whether no release at all is in flight.
+pub(crate) fn none() -> bool {
+    REGISTRY.total.load(Ordering::Acquire) == 0
+}
+
+/// Blocks until no release at all is in flight, or until `deadline` (`None`: no
+/// deadline); whether none is.
+pub(crate) fn wait_all_blocking(deadline: Option<Instant>) -> bool {
+    let registry = &*REGISTRY;
+    let mut keys = registry.keys.lock();
+    while !none() {
+        match deadline {
+            None => registry.finished.wait(&mut keys),
+            Some(deadline) => {
+                if registry
+                    .finished
+                    .wait_until(&mut keys, deadline)
+                    .timed_out()
+                {
+                    return none();
+                }
+            }
+        }
+    }
+    true
+}
+
+/// Waits until no release at all is in flight.
+pub(crate) async fn wait_all() {
+    let registry = &*REGISTRY;
+    loop {
+        let finished = registry.notify.notified();
+        tokio::pin!(finished);
+        // Registered before the check, so a release finishing in between still wakes us.
+        finished.as_mut().enable();
+        if none() {
             return;
         }
         finished.await;
