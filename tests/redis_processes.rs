@@ -190,8 +190,10 @@ fn guards_dropped_as_main_ends_are_released_when_main_flushes() {
     }
 }
 
-/// Without a flush, releases handed off in the last instants may be lost with the
-/// process (the keys then expire): racy by nature, so this only reports what was left.
+/// Without a flush, the exiting thread waits a little for the releases it handed off,
+/// where the platform runs thread-local destructors at exit (glibc does, for `main`'s
+/// thread too); elsewhere they may be lost with the process and the keys expire. Not
+/// guaranteed, so this only reports what was left.
 #[test]
 fn guards_dropped_as_main_ends_without_a_flush_may_outlive_the_process() {
     let runs = 5;
