@@ -112,10 +112,7 @@ impl<R> AnyShape for &ShapeOf<R> {
 }
 
 /// Ties a lookup's shape to the one [`ShapeOf`] chose (the generated code cannot name it).
-pub fn shaped<S, R>(
-    _shape: S,
-    lookup: super::for_macros::Lookup<S, R>,
-) -> super::for_macros::Lookup<S, R> {
+pub fn shaped<S, R>(_shape: S, lookup: super::for_macros::Lookup<S, R>) -> super::for_macros::Lookup<S, R> {
     lookup
 }
 

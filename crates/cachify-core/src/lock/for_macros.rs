@@ -16,9 +16,9 @@ use std::future::Future;
 use std::marker::PhantomData;
 
 use super::{AsyncLockGuard, Lock};
+use crate::instance::selector::Source;
 use crate::error::Error;
 use crate::expiry::Expiry;
-use crate::instance::selector::Source;
 
 /// The options of one `#[lock]` / `#[once]` function.
 #[derive(Debug, Clone, Copy)]

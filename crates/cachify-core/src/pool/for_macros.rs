@@ -6,8 +6,8 @@
 //! `cachify::__private` (`Returns`, `refuse`).
 
 use super::{AsyncPoolSlot, Pool};
-use crate::expiry::Expiry;
 use crate::instance::selector::Source;
+use crate::expiry::Expiry;
 
 /// The options of one `#[pooled]` function.
 #[derive(Debug, Clone, Copy)]
