@@ -234,6 +234,38 @@ async fn long_job(id: u32) -> Outcome<u32> {
     Ok(id)
 }
 
+/// A trait's default method: its companions are default methods too.
+trait Salute {
+    #[cached("salute-{id}")]
+    fn salute(&self, id: u32) -> String {
+        format!("hello {id}")
+    }
+}
+
+struct English;
+
+impl Salute for English {}
+
+/// Whole minutes and hours in seconds, as py-cachify writes them: clippy's pedantic
+/// `duration_suboptimal_units` must not report the user's literal. It only fires where
+/// `Duration::from_mins` exists (Rust 1.91), as in a crate without this workspace's
+/// older `rust-version`.
+#[clippy::msrv = "1.91"]
+#[deny(clippy::duration_suboptimal_units)]
+mod whole_minutes {
+    use super::{cached, lock, Outcome};
+
+    #[cached("per-minute-{id}", ttl = 60)]
+    pub fn per_minute(id: u32) -> u32 {
+        id
+    }
+
+    #[lock("hourly-{id}", exp = 3600, nowait = false, timeout = 120)]
+    pub fn hourly(id: u32) -> Outcome<u32> {
+        Ok(id)
+    }
+}
+
 #[pooled("api-{id}", max_size = 2, slot_exp = SLOT_EXP)]
 fn api_call(id: u32) -> Option<u32> {
     Some(id)
@@ -380,6 +412,10 @@ async fn every_shape_compiles_without_warnings_and_runs() {
     pair_sum::reset((1, 2)).unwrap();
     assert_eq!(long_job(1).await.unwrap(), 1);
     assert!(!long_job::is_locked(1).await.unwrap());
+    assert_eq!(English.salute(1), "hello 1");
+    English.salute_reset(1).unwrap();
+    assert_eq!(whole_minutes::per_minute(1), 1);
+    assert_eq!(whole_minutes::hourly(1).unwrap(), 1);
     assert_eq!(api_call(1), Some(1));
     assert_eq!(api_call::size(1).unwrap(), 0);
     assert_eq!(Account::load(4).id, 4);

@@ -1,5 +1,5 @@
-//! Several OS processes sharing one Redis: mutual exclusion, the pool bound, and the
-//! leases of a holder killed with SIGKILL.
+//! Several OS processes sharing one Redis: mutual exclusion, the pool bound, the leases
+//! of a holder killed with SIGKILL, and guards dropped as `main` ends.
 //!
 //! The children are this test binary itself, re-executed with `CACHIFY_CHILD` set: it
 //! then runs only `child_process`, which plays the role the variable names.
@@ -64,6 +64,9 @@ fn child_process() {
         "counter" => increment_under_lock(&cachify, 250),
         "pool" => hold_pool_slots(&cachify, 20),
         "crash" => hold_and_hang(&cachify),
+        "exit-flush-async" => drop_guards_and_exit(&cachify, Flush::Async),
+        "exit-flush-blocking" => drop_guards_and_exit(&cachify, Flush::Blocking),
+        "exit-no-flush" => drop_guards_and_exit(&cachify, Flush::No),
         other => panic!("unknown role {other}"),
     }
 }
@@ -121,6 +124,92 @@ fn hold_and_hang(cachify: &Cachify) {
     println!("held");
     std::mem::forget(slot);
     std::thread::sleep(Duration::from_secs(60));
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Flush {
+    /// `flush_releases_async` as the last step inside the runtime.
+    Async,
+    /// `flush_releases` after the runtime is gone.
+    Blocking,
+    No,
+}
+
+/// What `#[tokio::main(flavor = "current_thread")]` does: a sync guard, an async guard
+/// and an async pool slot dropped inside the runtime, then the process exits.
+fn drop_guards_and_exit(cachify: &Cachify, flush: Flush) {
+    let lease = Some(Duration::from_secs(60));
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        {
+            let _sync = cachify.lock("sync").exp(lease).acquire().unwrap();
+            let _async = cachify
+                .lock("async")
+                .exp(lease)
+                .acquire_async()
+                .await
+                .unwrap();
+            let _slot = cachify
+                .pool("slot", 1)
+                .slot_exp(lease)
+                .acquire_async()
+                .await
+                .unwrap();
+        }
+        if flush == Flush::Async {
+            assert!(cachify::flush_releases_async(Duration::from_secs(10)).await);
+        }
+    });
+    drop(runtime);
+    if flush == Flush::Blocking {
+        assert!(cachify::flush_releases(Duration::from_secs(10)));
+    }
+}
+
+/// What a child running `drop_guards_and_exit` left held: (sync lock, async lock, slot).
+fn left_held(prefix: &str) -> (bool, bool, bool) {
+    let cachify = instance(prefix);
+    (
+        cachify.lock("sync").is_locked().unwrap(),
+        cachify.lock("async").is_locked().unwrap(),
+        cachify.pool("slot", 1).size().unwrap() > 0,
+    )
+}
+
+#[test]
+fn guards_dropped_as_main_ends_are_released_when_main_flushes() {
+    for role in ["exit-flush-async", "exit-flush-blocking"] {
+        for _ in 0..3 {
+            let prefix = support::unique_prefix(role);
+            wait_all(vec![spawn_child(role, &prefix)]);
+            assert_eq!(left_held(&prefix), (false, false, false), "{role}");
+        }
+    }
+}
+
+/// Without a flush, the exiting thread waits a little for the releases it handed off,
+/// where the platform runs thread-local destructors at exit (glibc does, for `main`'s
+/// thread too); elsewhere they may be lost with the process and the keys expire. Not
+/// guaranteed, so this only reports what was left.
+#[test]
+fn guards_dropped_as_main_ends_without_a_flush_may_outlive_the_process() {
+    let runs = 5;
+    let mut left = [0; 3];
+    for _ in 0..runs {
+        let prefix = support::unique_prefix("exit-no-flush");
+        wait_all(vec![spawn_child("exit-no-flush", &prefix)]);
+        let (sync, async_guard, slot) = left_held(&prefix);
+        for (count, held) in left.iter_mut().zip([sync, async_guard, slot]) {
+            *count += usize::from(held);
+        }
+    }
+    eprintln!(
+        "without a flush, of {runs} exits: sync guard left held {}, async guard {}, async slot {}",
+        left[0], left[1], left[2]
+    );
 }
 
 #[test]

@@ -417,3 +417,31 @@ fn duration_max_means_never_expire_and_wait_forever() -> Result<(), Error> {
     slot.release()?;
     Ok(())
 }
+
+// --- flushing releases before exit ---------------------------------------------------
+
+#[test]
+fn a_flush_reports_a_release_held_up_by_the_server_and_a_zero_timeout_only_checks() {
+    let Some(server) = Pausable::new("flush") else { return };
+    let lock = server.cachify.lock("k").exp(LONG);
+    assert!(!lock.is_locked().unwrap()); // connected before the pause
+    // No timers on this runtime: the async flush must not need them.
+    let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    let paused = runtime.block_on(async {
+        let guard = lock.acquire().unwrap();
+        let paused = server.pause_writes();
+        drop(guard); // handed to the releaser: its release waits for the pause
+        assert!(!cachify::flush_releases(Duration::ZERO));
+        assert!(!cachify::flush_releases_async(Duration::ZERO).await);
+        let started = Instant::now();
+        assert!(!cachify::flush_releases_async(Duration::from_millis(100)).await);
+        assert!(started.elapsed() >= Duration::from_millis(100), "gave up early");
+        paused
+    });
+    let started = Instant::now();
+    assert!(!cachify::flush_releases(Duration::from_millis(100)));
+    assert!(started.elapsed() >= Duration::from_millis(100), "gave up early");
+    drop(paused);
+    cachify::flush_releases(PATIENCE);
+    assert!(!lock.is_locked().unwrap());
+}

@@ -20,12 +20,15 @@
 //! The bound: work handed to the releaser dies with the process. A release handed off in
 //! the last instants before `main` returns may not reach the backend; the key then
 //! expires with its `exp` / `slot_exp` (never, with `None`). Releasing explicitly
-//! (`release` / `release_async`) before the end of `main` is the way to be sure.
+//! (`release` / `release_async`), or [flushing](flush) what was handed off, before the
+//! end of `main` is the way to be sure.
 
 mod claim;
+mod flush;
 mod in_flight;
 mod releaser;
 
 pub(crate) use claim::{Armed, Async, Blocking, Claim, Settle, Side};
+pub use flush::{flush_releases, flush_releases_async};
 pub(crate) use in_flight::{wait as releases_done, wait_blocking as releases_done_blocking};
 pub(crate) use releaser::{run_blocking, spawn};

@@ -34,6 +34,7 @@ pub use backend::RedisClient;
 pub use backend::RedisClusterClient;
 pub use backend::{AsyncClient, MemoryClient, SyncClient};
 pub use codec::CodecError;
+pub use detached::{flush_releases, flush_releases_async};
 pub use error::{BackendError, Error};
 pub use instance::{init_cachify, try_init_cachify, Cachify, CachifyBuilder};
 

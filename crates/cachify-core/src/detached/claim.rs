@@ -101,14 +101,18 @@ fn settle_blocking<C: Claim>(claim: &C) {
     }
 }
 
-/// Gives back a dropped claim. A confirmed one is registered [`InFlight`] until done,
-/// so that later calls on its key wait for it; an unconfirmed one is not (its caller
-/// already failed, and its retries can take seconds).
+/// Gives back a dropped claim, registered [`InFlight`] until done so that a flush waits
+/// for it. Later calls on its key wait for a confirmed one only (an unconfirmed one's
+/// caller already failed, and its retries can take seconds).
 fn give_back_on_releaser<C: Claim, S: Side>(
     claim: C,
     confirmed: bool,
 ) -> impl Future<Output = ()> + Send + 'static {
-    let in_flight = confirmed.then(|| InFlight::begin(claim.storage_key()));
+    let in_flight = if confirmed {
+        InFlight::begin(claim.storage_key())
+    } else {
+        InFlight::begin_unkeyed()
+    };
     async move {
         if let Some(settle) = claim.settle() {
             settle.await;

@@ -13,8 +13,10 @@ use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::sync::{mpsc, OnceLock};
 use std::task::{Context, Poll, Waker};
+use std::time::Duration;
 
 use tokio::runtime::Handle;
+use tokio::sync::oneshot;
 
 use crate::error::{BackendError, Error};
 
@@ -121,6 +123,21 @@ where
     Ok(())
 }
 
+/// A receiver that completes (with an error: nothing is ever sent) once `after` has
+/// passed on the releaser's clock, so that callers on any executor, or on a runtime
+/// without timers, can wait with a time limit. Dropping it ends the timer.
+pub(crate) fn alarm(after: Duration) -> Result<oneshot::Receiver<()>, Error> {
+    let (mut ring, alarm) = oneshot::channel();
+    spawn(async move {
+        tokio::select! {
+            () = tokio::time::sleep(after) => {}
+            () = ring.closed() => {}
+        }
+        drop(ring);
+    })?;
+    Ok(alarm)
+}
+
 /// Runs a blocking call on the `cachify-blocking` thread and awaits its result.
 pub(crate) async fn run_blocking<T, F>(call: F) -> Result<T, Error>
 where
@@ -128,7 +145,7 @@ where
     T: Send + 'static,
 {
     let releaser = releaser().ok_or_else(unavailable)?;
-    let (done, outcome) = tokio::sync::oneshot::channel();
+    let (done, outcome) = oneshot::channel();
     let job: Job = Box::new(move || {
         let _ = done.send(call());
     });

@@ -259,8 +259,10 @@ pub fn expiry(option: Option<&Expiry>) -> TokenStream {
     match option {
         None => quote!(::cachify::__private::Expiry::Default),
         Some(Expiry::Never(span)) => quote_spanned!(*span=> ::cachify::__private::Expiry::Never),
+        // Through `IntoExpiry` rather than `Duration::from_secs(#lit)`, which clippy's
+        // `duration_suboptimal_units` would report on the user's `ttl = 60`.
         Some(Expiry::Seconds(lit)) => quote_spanned!(lit.span()=>
-            ::cachify::__private::Expiry::After(::core::time::Duration::from_secs(#lit))
+            <u64 as ::cachify::__private::IntoExpiry>::into_expiry(#lit)
         ),
         Some(Expiry::FloatSeconds(lit)) => quote_spanned!(lit.span()=>
             ::cachify::__private::Expiry::of(#lit)
