@@ -1,0 +1,145 @@
+//! Findings of the review of f6e90a3..HEAD: each test fails on the reviewed code.
+
+mod support;
+
+use std::cell::RefCell;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use cachify::{AsyncLockGuard, Cachify, LockGuard};
+use support::redis::{server_pid, signal_process, RedisServer};
+
+// --- 1. a guard dropped while its thread's locals are destroyed aborts the process ----
+
+thread_local! {
+    static ASYNC_HELD: RefCell<Option<AsyncLockGuard>> = const { RefCell::new(None) };
+    static SYNC_HELD: RefCell<Option<LockGuard>> = const { RefCell::new(None) };
+}
+
+/// Runs the `#[ignore]`d test `name` of this binary in a child process; its status.
+fn run_child(name: &str) -> std::process::Output {
+    Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", name, "--ignored", "--nocapture", "--test-threads=1"])
+        .output()
+        .unwrap()
+}
+
+#[test]
+#[ignore = "child of an_async_guard_in_a_thread_local_is_released_at_thread_exit"]
+fn child_async_guard_in_thread_local() {
+    let cachify = Cachify::builder().build();
+    let probe = cachify.clone();
+    std::thread::spawn(move || {
+        // The guard's slot is registered before tokio's context, so it is destroyed after it.
+        ASYNC_HELD.with(|held| drop(held.borrow()));
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let guard = runtime.block_on(cachify.lock("tls").acquire_async()).unwrap();
+        ASYNC_HELD.with(|held| *held.borrow_mut() = Some(guard));
+        drop(runtime);
+    })
+    .join()
+    .unwrap();
+    assert!(!probe.lock("tls").is_locked().unwrap());
+    println!("CHILD-OK");
+}
+
+#[test]
+fn an_async_guard_in_a_thread_local_is_released_at_thread_exit() {
+    let out = run_child("child_async_guard_in_thread_local");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("CHILD-OK"),
+        "child died: {:?}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+#[ignore = "child of a_sync_redis_guard_in_a_thread_local_is_released_at_thread_exit"]
+fn child_sync_redis_guard_in_thread_local() {
+    let server = RedisServer::start(false);
+    let cachify = Cachify::builder().redis(&server.url()).unwrap().build();
+    let probe = cachify.clone();
+    std::thread::spawn(move || {
+        SYNC_HELD.with(|held| drop(held.borrow()));
+        // tokio's context on this thread (any tokio use) registers after the guard's slot.
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        runtime.block_on(async {});
+        let guard = cachify.lock("tls").acquire().unwrap();
+        SYNC_HELD.with(|held| *held.borrow_mut() = Some(guard));
+        drop(runtime);
+    })
+    .join()
+    .unwrap();
+    assert!(!probe.lock("tls").is_locked().unwrap());
+    println!("CHILD-OK");
+}
+
+#[test]
+fn a_sync_redis_guard_in_a_thread_local_is_released_at_thread_exit() {
+    let out = run_child("child_sync_redis_guard_in_thread_local");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("CHILD-OK"),
+        "child died: {:?}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+// --- 2. one hung server stalls every sync release and sync lease of the process -------
+
+/// Sync guards of a stalled server, dropped in async code, queue on the one
+/// `cachify-blocking` thread; the sync lease of a lock on a *healthy* server queues
+/// behind them, misses its renewals, and its lock expires under its holder.
+#[test]
+fn a_hung_server_does_not_stall_a_lease_on_a_healthy_server() {
+    let sick = RedisServer::start(false);
+    let healthy = RedisServer::start(false);
+    let on_sick = Cachify::builder().prefix("sick:").redis(&sick.url()).unwrap().build();
+    let on_healthy = Cachify::builder().prefix("ok:").redis(&healthy.url()).unwrap().build();
+    let other_process = Cachify::builder().prefix("ok:").redis(&healthy.url()).unwrap().build();
+
+    let job = on_healthy
+        .lock("job")
+        .exp(Duration::from_millis(900))
+        .auto_extend(true)
+        .acquire()
+        .unwrap();
+    let sick_guards: Vec<LockGuard> =
+        (0..4).map(|n| on_sick.lock(format!("k{n}")).acquire().unwrap()).collect();
+
+    let pid = server_pid(sick.port());
+    signal_process(&pid, "STOP");
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async move { drop(sick_guards) }); // handed to the releaser
+
+    std::thread::sleep(Duration::from_millis(2500));
+    let stolen = other_process.lock("job").nowait(true).acquire();
+    signal_process(&pid, "CONT");
+    let lost = job.lease_lost();
+    drop(job);
+    assert!(
+        stolen.is_err(),
+        "another holder took a lock whose auto_extend guard is alive (lease_lost = {lost})"
+    );
+}
+
+/// Releases in flight are keyed by storage key alone: a nowait acquire on a memory
+/// instance waits for a release of the same key on another instance's stalled server.
+#[test]
+fn a_nowait_acquire_does_not_wait_for_another_instances_release() {
+    let sick = RedisServer::start(false);
+    let on_sick = Cachify::builder().prefix("same:").redis(&sick.url()).unwrap().build();
+    let on_memory = Cachify::builder().prefix("same:").build();
+    let guard = on_sick.lock("k").acquire().unwrap();
+    let pid = server_pid(sick.port());
+    signal_process(&pid, "STOP");
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async move { drop(guard) });
+    let started = Instant::now();
+    let taken = on_memory.lock("k").nowait(true).acquire();
+    let took = started.elapsed();
+    signal_process(&pid, "CONT");
+    assert!(taken.is_ok());
+    assert!(took < Duration::from_millis(500), "nowait acquire on memory took {took:?}");
+}
