@@ -143,3 +143,42 @@ fn a_nowait_acquire_does_not_wait_for_another_instances_release() {
     assert!(taken.is_ok());
     assert!(took < Duration::from_millis(500), "nowait acquire on memory took {took:?}");
 }
+
+// --- 3. a ttl too long for Redis' milliseconds: nothing is ever cached ----------------
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::LazyLock;
+
+static ON_REDIS: LazyLock<Cachify> = LazyLock::new(|| {
+    Cachify::builder()
+        .prefix(support::unique_prefix("big-ttl"))
+        .redis(&support::redis::server().url())
+        .unwrap()
+        .build()
+});
+static BIG_RUNS: AtomicUsize = AtomicUsize::new(0);
+static SECS_RUNS: AtomicUsize = AtomicUsize::new(0);
+
+#[cachify::cached(key = "big", ttl = Duration::MAX, cachify = ON_REDIS)]
+fn cached_forever() -> u32 {
+    BIG_RUNS.fetch_add(1, Ordering::SeqCst);
+    7
+}
+
+#[cachify::cached(key = "big-secs", ttl = u64::MAX, cachify = ON_REDIS)]
+fn cached_for_u64_max_seconds() -> u32 {
+    SECS_RUNS.fetch_add(1, Ordering::SeqCst);
+    7
+}
+
+/// `IntoExpiry` says "any too-long duration is never expires"; memory agrees, but Redis
+/// is sent `SET .. PX 18446744073709551615`, refuses it, and every call runs the body.
+#[test]
+fn a_duration_max_ttl_on_redis_caches_forever() {
+    for _ in 0..3 {
+        assert_eq!(cached_forever(), 7);
+        assert_eq!(cached_for_u64_max_seconds(), 7);
+    }
+    assert_eq!(BIG_RUNS.load(Ordering::SeqCst), 1, "ttl = Duration::MAX");
+    assert_eq!(SECS_RUNS.load(Ordering::SeqCst), 1, "ttl = u64::MAX (seconds)");
+}
