@@ -101,8 +101,14 @@ where
 {
     let releaser = releaser()?;
     let mut work = Box::pin(work);
-    if let Poll::Ready(output) = releaser.poll_once(work.as_mut()) {
-        return Some(output);
+    // While the thread's locals are destroyed (a guard in a `thread_local!`), no runtime
+    // can be entered here (`Handle::enter` panics, and a panic there aborts): the
+    // releaser polls it from the start.
+    let can_enter = !Handle::try_current().is_err_and(|error| error.is_thread_local_destroyed());
+    if can_enter {
+        if let Poll::Ready(output) = releaser.poll_once(work.as_mut()) {
+            return Some(output);
+        }
     }
     let (done, outcome) = mpsc::sync_channel(1);
     releaser.runtime.spawn(async move {
