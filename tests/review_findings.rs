@@ -182,3 +182,38 @@ fn a_duration_max_ttl_on_redis_caches_forever() {
     assert_eq!(BIG_RUNS.load(Ordering::SeqCst), 1, "ttl = Duration::MAX");
     assert_eq!(SECS_RUNS.load(Ordering::SeqCst), 1, "ttl = u64::MAX (seconds)");
 }
+
+// --- 4. a generic return type instantiated as a Result: its Err is cached ------------
+
+static ON_MEMORY: LazyLock<Cachify> = LazyLock::new(|| Cachify::builder().build());
+static GENERIC_RUNS: AtomicUsize = AtomicUsize::new(0);
+
+pub trait Failing {
+    fn failed() -> Self;
+}
+
+impl Failing for Result<u32, String> {
+    fn failed() -> Self {
+        Err("downstream is down".to_owned())
+    }
+}
+
+#[cachify::cached(key = "generic-{n}", cachify = ON_MEMORY)]
+fn generic_outcome<R>(n: u32) -> R
+where
+    R: Failing + serde::Serialize + serde::de::DeserializeOwned + Send + Sync + 'static,
+{
+    GENERIC_RUNS.fetch_add(1, Ordering::SeqCst);
+    let _ = n;
+    R::failed()
+}
+
+/// The shape is chosen by autoref dispatch on `R` where the function is *defined*; for
+/// a type parameter that is always `Plain`, so `generic_outcome::<Result<_, _>>` stores
+/// its `Err` and the second call returns it without running (docs: "`Err` is never cached").
+#[test]
+fn an_err_of_a_generic_return_type_is_never_cached() {
+    assert!(generic_outcome::<Result<u32, String>>(1).is_err());
+    assert!(generic_outcome::<Result<u32, String>>(1).is_err());
+    assert_eq!(GENERIC_RUNS.load(Ordering::SeqCst), 2, "the Err was served from the cache");
+}
