@@ -217,3 +217,53 @@ fn an_err_of_a_generic_return_type_is_never_cached() {
     assert!(generic_outcome::<Result<u32, String>>(1).is_err());
     assert_eq!(GENERIC_RUNS.load(Ordering::SeqCst), 2, "the Err was served from the cache");
 }
+
+// --- 5. a sync call following an async leader on the leader's own runtime thread ------
+
+static SHARED_KEY: LazyLock<Cachify> = LazyLock::new(|| Cachify::builder().build());
+
+#[cachify::cached(key = "shared", cachify = SHARED_KEY)]
+async fn shared_async() -> u32 {
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    1
+}
+
+#[cachify::cached(key = "shared", cachify = SHARED_KEY)]
+fn shared_sync() -> u32 {
+    1
+}
+
+#[test]
+#[ignore = "child of a_sync_follower_of_an_async_leader_does_not_deadlock_its_runtime"]
+fn child_sync_follower_of_async_leader() {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    runtime.block_on(async {
+        let leader = tokio::spawn(shared_async());
+        tokio::task::yield_now().await; // the leader is in its body, asleep
+        assert_eq!(shared_sync(), 1); // follows it, blocking the only thread the leader can run on
+        leader.await.unwrap();
+    });
+    println!("CHILD-OK");
+}
+
+/// Two functions sharing a key, one async and one sync (the shape the re-entry docs
+/// show): the sync follower blocks the thread its async leader needs, forever.
+#[test]
+fn a_sync_follower_of_an_async_leader_does_not_deadlock_its_runtime() {
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "child_sync_follower_of_async_leader", "--ignored", "--nocapture"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(5) {
+        if let Some(status) = child.try_wait().unwrap() {
+            assert!(status.success(), "child failed: {status:?}");
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    let _ = child.wait();
+    panic!("deadlocked: still waiting after 5 s");
+}
