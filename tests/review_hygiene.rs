@@ -90,3 +90,34 @@ mod no_prelude {
 fn hostile_scopes_compile_and_cache() {
     assert_eq!(shadow_result_alias::f(1).unwrap(), 1);
 }
+
+mod companions_generic {
+    pub trait Repo {
+        fn get(&self, id: u32) -> u32;
+        fn put(&self, id: u32) -> Result<u32, cachify::Error>;
+    }
+    pub struct Pg<T>(pub T);
+    #[cachify::companions]
+    impl<T> Repo for Pg<T>
+    where
+        T: Send + Sync + 'static,
+    {
+        #[cachify::cached(key = "pg-{id}", cachify = super::C)]
+        fn get(&self, id: u32) -> u32 { id }
+        #[cachify::lock(key = "pgl-{id}", cachify = super::C)]
+        fn put(&self, id: u32) -> Result<u32, cachify::Error> { Ok(id) }
+    }
+    pub struct Borrowed<'a>(pub &'a str);
+    #[cachify::companions]
+    impl<'a> Repo for Borrowed<'a> {
+        #[cachify::cached(key = "b-{id}-{self.0}", cachify = super::C)]
+        fn get(&self, id: u32) -> u32 { id }
+        #[cachify::lock(key = "bl-{id}", cachify = super::C)]
+        fn put(&self, id: u32) -> Result<u32, cachify::Error> { Ok(id) }
+    }
+    pub fn use_them(p: &Pg<u8>, b: &Borrowed<'_>) {
+        p.get_reset(1);
+        let _ = p.put_is_locked(1);
+        b.get_reset(1);
+    }
+}
