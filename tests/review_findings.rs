@@ -267,3 +267,38 @@ fn a_sync_follower_of_an_async_leader_does_not_deadlock_its_runtime() {
     let _ = child.wait();
     panic!("deadlocked: still waiting after 5 s");
 }
+
+// --- 6. the same at thread exit for a sync guard on Redis Cluster (io::block_on) ------
+
+#[test]
+#[ignore = "child of a_sync_cluster_guard_in_a_thread_local_is_released_at_thread_exit"]
+fn child_sync_cluster_guard_in_thread_local() {
+    let urls = support::redis::cluster().urls();
+    let urls: Vec<&str> = urls.iter().map(String::as_str).collect();
+    let cachify = Cachify::builder()
+        .prefix(support::unique_prefix("tls-cluster"))
+        .redis_cluster(&urls)
+        .unwrap()
+        .build();
+    let probe = cachify.clone();
+    std::thread::spawn(move || {
+        SYNC_HELD.with(|held| drop(held.borrow()));
+        let guard = cachify.lock("tls").acquire().unwrap();
+        SYNC_HELD.with(|held| *held.borrow_mut() = Some(guard));
+    })
+    .join()
+    .unwrap();
+    assert!(!probe.lock("tls").is_locked().unwrap());
+    println!("CHILD-OK");
+}
+
+#[test]
+fn a_sync_cluster_guard_in_a_thread_local_is_released_at_thread_exit() {
+    let out = run_child("child_sync_cluster_guard_in_thread_local");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("CHILD-OK"),
+        "child died: {:?}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
