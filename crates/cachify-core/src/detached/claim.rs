@@ -72,7 +72,15 @@ impl Side for Blocking {
     }
 
     fn dropped<C: Claim>(claim: &C, confirmed: bool) {
-        if confirmed && Handle::try_current().is_err() {
+        let context = Handle::try_current();
+        if confirmed && context.as_ref().is_err_and(|error| error.is_thread_local_destroyed()) {
+            // The thread's locals are being destroyed (a guard in a `thread_local!`): a
+            // client that parks this thread or enters a runtime would panic, and a panic
+            // here aborts. The releaser does it while this thread waits.
+            releaser::wait(give_back_on_releaser::<C, Self>(claim.clone(), confirmed));
+            return;
+        }
+        if confirmed && context.is_err() {
             settle_blocking(claim);
             claim.log_release(claim.give_back_blocking());
             return;
