@@ -19,7 +19,13 @@ thread_local! {
 /// Runs the `#[ignore]`d test `name` of this binary in a child process; its status.
 fn run_child(name: &str) -> std::process::Output {
     Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", name, "--ignored", "--nocapture", "--test-threads=1"])
+        .args([
+            "--exact",
+            name,
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .output()
         .unwrap()
 }
@@ -32,8 +38,13 @@ fn child_async_guard_in_thread_local() {
     std::thread::spawn(move || {
         // The guard's slot is registered before tokio's context, so it is destroyed after it.
         ASYNC_HELD.with(|held| drop(held.borrow()));
-        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-        let guard = runtime.block_on(cachify.lock("tls").acquire_async()).unwrap();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let guard = runtime
+            .block_on(cachify.lock("tls").acquire_async())
+            .unwrap();
         ASYNC_HELD.with(|held| *held.borrow_mut() = Some(guard));
         drop(runtime);
     })
@@ -63,7 +74,10 @@ fn child_sync_redis_guard_in_thread_local() {
     std::thread::spawn(move || {
         SYNC_HELD.with(|held| drop(held.borrow()));
         // tokio's context on this thread (any tokio use) registers after the guard's slot.
-        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
         runtime.block_on(async {});
         let guard = cachify.lock("tls").acquire().unwrap();
         SYNC_HELD.with(|held| *held.borrow_mut() = Some(guard));
@@ -95,9 +109,21 @@ fn a_sync_redis_guard_in_a_thread_local_is_released_at_thread_exit() {
 fn a_hung_server_does_not_stall_a_lease_on_a_healthy_server() {
     let sick = RedisServer::start(false);
     let healthy = RedisServer::start(false);
-    let on_sick = Cachify::builder().prefix("sick:").redis(&sick.url()).unwrap().build();
-    let on_healthy = Cachify::builder().prefix("ok:").redis(&healthy.url()).unwrap().build();
-    let other_process = Cachify::builder().prefix("ok:").redis(&healthy.url()).unwrap().build();
+    let on_sick = Cachify::builder()
+        .prefix("sick:")
+        .redis(&sick.url())
+        .unwrap()
+        .build();
+    let on_healthy = Cachify::builder()
+        .prefix("ok:")
+        .redis(&healthy.url())
+        .unwrap()
+        .build();
+    let other_process = Cachify::builder()
+        .prefix("ok:")
+        .redis(&healthy.url())
+        .unwrap()
+        .build();
 
     let job = on_healthy
         .lock("job")
@@ -105,8 +131,9 @@ fn a_hung_server_does_not_stall_a_lease_on_a_healthy_server() {
         .auto_extend(true)
         .acquire()
         .unwrap();
-    let sick_guards: Vec<LockGuard> =
-        (0..4).map(|n| on_sick.lock(format!("k{n}")).acquire().unwrap()).collect();
+    let sick_guards: Vec<LockGuard> = (0..4)
+        .map(|n| on_sick.lock(format!("k{n}")).acquire().unwrap())
+        .collect();
 
     let pid = server_pid(sick.port());
     signal_process(&pid, "STOP");
@@ -129,7 +156,11 @@ fn a_hung_server_does_not_stall_a_lease_on_a_healthy_server() {
 #[test]
 fn a_nowait_acquire_does_not_wait_for_another_instances_release() {
     let sick = RedisServer::start(false);
-    let on_sick = Cachify::builder().prefix("same:").redis(&sick.url()).unwrap().build();
+    let on_sick = Cachify::builder()
+        .prefix("same:")
+        .redis(&sick.url())
+        .unwrap()
+        .build();
     let on_memory = Cachify::builder().prefix("same:").build();
     let guard = on_sick.lock("k").acquire().unwrap();
     let pid = server_pid(sick.port());
@@ -141,7 +172,10 @@ fn a_nowait_acquire_does_not_wait_for_another_instances_release() {
     let took = started.elapsed();
     signal_process(&pid, "CONT");
     assert!(taken.is_ok());
-    assert!(took < Duration::from_millis(500), "nowait acquire on memory took {took:?}");
+    assert!(
+        took < Duration::from_millis(500),
+        "nowait acquire on memory took {took:?}"
+    );
 }
 
 // --- 3. a ttl too long for Redis' milliseconds: nothing is ever cached ----------------
@@ -180,7 +214,11 @@ fn a_duration_max_ttl_on_redis_caches_forever() {
         assert_eq!(cached_for_u64_max_seconds(), 7);
     }
     assert_eq!(BIG_RUNS.load(Ordering::SeqCst), 1, "ttl = Duration::MAX");
-    assert_eq!(SECS_RUNS.load(Ordering::SeqCst), 1, "ttl = u64::MAX (seconds)");
+    assert_eq!(
+        SECS_RUNS.load(Ordering::SeqCst),
+        1,
+        "ttl = u64::MAX (seconds)"
+    );
 }
 
 // --- 4. a generic return type instantiated as a Result: its Err is cached ------------
@@ -215,7 +253,11 @@ where
 fn an_err_of_a_generic_return_type_is_never_cached() {
     assert!(generic_outcome::<Result<u32, String>>(1).is_err());
     assert!(generic_outcome::<Result<u32, String>>(1).is_err());
-    assert_eq!(GENERIC_RUNS.load(Ordering::SeqCst), 2, "the Err was served from the cache");
+    assert_eq!(
+        GENERIC_RUNS.load(Ordering::SeqCst),
+        2,
+        "the Err was served from the cache"
+    );
 }
 
 // --- 5. a sync call following an async leader on the leader's own runtime thread ------
@@ -236,7 +278,10 @@ fn shared_sync() -> u32 {
 #[test]
 #[ignore = "child of a_sync_follower_of_an_async_leader_does_not_deadlock_its_runtime"]
 fn child_sync_follower_of_async_leader() {
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     runtime.block_on(async {
         let leader = tokio::spawn(shared_async());
         tokio::task::yield_now().await; // the leader is in its body, asleep
@@ -251,7 +296,12 @@ fn child_sync_follower_of_async_leader() {
 #[test]
 fn a_sync_follower_of_an_async_leader_does_not_deadlock_its_runtime() {
     let mut child = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "child_sync_follower_of_async_leader", "--ignored", "--nocapture"])
+        .args([
+            "--exact",
+            "child_sync_follower_of_async_leader",
+            "--ignored",
+            "--nocapture",
+        ])
         .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap();

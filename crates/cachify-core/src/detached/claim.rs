@@ -73,7 +73,11 @@ impl Side for Blocking {
 
     fn dropped<C: Claim>(claim: &C, confirmed: bool) {
         let context = Handle::try_current();
-        if confirmed && context.as_ref().is_err_and(|error| error.is_thread_local_destroyed()) {
+        if confirmed
+            && context
+                .as_ref()
+                .is_err_and(|error| error.is_thread_local_destroyed())
+        {
             // The thread's locals are being destroyed (a guard in a `thread_local!`): a
             // client that parks this thread or enters a runtime would panic, and a panic
             // here aborts. The releaser does it while this thread waits.
