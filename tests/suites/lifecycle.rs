@@ -417,3 +417,85 @@ fn duration_max_means_never_expire_and_wait_forever() -> Result<(), Error> {
     slot.release()?;
     Ok(())
 }
+
+// --- a guard kept in a thread-local, dropped while its thread's locals are destroyed --
+
+thread_local! {
+    static ASYNC_GUARD_OF_THREAD: std::cell::RefCell<Option<AsyncLockGuard>> = const { std::cell::RefCell::new(None) };
+    static SYNC_GUARD_OF_THREAD: std::cell::RefCell<Option<LockGuard>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Runs the `#[ignore]`d test `name` of this binary in a child process (a guard dropped
+/// in a thread-local destructor that panics aborts the whole process), and asserts that
+/// it printed `CHILD-OK`.
+fn assert_child_passes(name: &str) {
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", name, "--ignored", "--nocapture", "--test-threads=1"])
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("CHILD-OK"),
+        "child died: {:?}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A thread that stores a guard taken by `acquire` in `slot` and ends with it there;
+/// `touch_tokio`: tokio's thread context is created after the guard's slot, so it is
+/// destroyed before it.
+fn exit_thread_holding<G: Send + 'static>(
+    slot: &'static std::thread::LocalKey<std::cell::RefCell<Option<G>>>,
+    touch_tokio: bool,
+    acquire: impl FnOnce(&tokio::runtime::Runtime) -> G + Send + 'static,
+) {
+    std::thread::spawn(move || {
+        // Registers the slot's destructor first, so it runs after tokio's.
+        slot.with(|held| drop(held.borrow()));
+        let runtime = current_thread_runtime();
+        if touch_tokio {
+            runtime.block_on(async {});
+        }
+        let guard = acquire(&runtime);
+        slot.with(|held| *held.borrow_mut() = Some(guard));
+        drop(runtime);
+    })
+    .join()
+    .unwrap();
+}
+
+#[test]
+#[ignore = "run by an_async_guard_in_a_thread_local_is_released_at_thread_exit"]
+fn child_async_guard_in_a_thread_local() {
+    let cachify = backend().instance("async-guard-in-tls");
+    let lock = cachify.lock("k");
+    let held = lock.clone();
+    exit_thread_holding(&ASYNC_GUARD_OF_THREAD, true, move |runtime| {
+        runtime.block_on(held.acquire_async()).unwrap()
+    });
+    eventually("the lock is released", || !lock.is_locked().unwrap());
+    println!("CHILD-OK");
+}
+
+#[test]
+fn an_async_guard_in_a_thread_local_is_released_at_thread_exit() {
+    assert_child_passes("child_async_guard_in_a_thread_local");
+}
+
+#[test]
+#[ignore = "run by a_sync_guard_in_a_thread_local_is_released_at_thread_exit"]
+fn child_sync_guard_in_a_thread_local() {
+    let cachify = backend().instance("sync-guard-in-tls");
+    for touch_tokio in [true, false] {
+        let lock = cachify.lock(format!("k-{touch_tokio}"));
+        let held = lock.clone();
+        exit_thread_holding(&SYNC_GUARD_OF_THREAD, touch_tokio, move |_| held.acquire().unwrap());
+        assert!(!lock.is_locked().unwrap(), "released before the thread ended");
+    }
+    println!("CHILD-OK");
+}
+
+#[test]
+fn a_sync_guard_in_a_thread_local_is_released_at_thread_exit() {
+    assert_child_passes("child_sync_guard_in_a_thread_local");
+}
