@@ -23,6 +23,7 @@ use tokio::runtime::Handle;
 use super::in_flight::InFlight;
 use super::releaser;
 use crate::error::Error;
+use crate::instance::Cachify;
 
 /// Work to finish before a claim is given back (a lock's lease to stop).
 pub(crate) type Settle = Pin<Box<dyn Future<Output = ()> + Send>>;
@@ -31,6 +32,9 @@ pub(crate) type Settle = Pin<Box<dyn Future<Output = ()> + Send>>;
 pub(crate) trait Claim: Clone + Send + Sync + 'static {
     /// The storage key the claim is held under.
     fn storage_key(&self) -> &str;
+
+    /// The instance whose client holds the claim.
+    fn cachify(&self) -> &Cachify;
 
     /// What must end before the give-back (a lease renewing the claim), if anything.
     fn settle(&self) -> Option<Settle> {
@@ -120,7 +124,7 @@ fn give_back_on_releaser<C: Claim, S: Side>(
     claim: C,
     confirmed: bool,
 ) -> impl Future<Output = ()> + Send + 'static {
-    let in_flight = confirmed.then(|| InFlight::begin(claim.storage_key()));
+    let in_flight = confirmed.then(|| InFlight::begin(claim.cachify(), claim.storage_key()));
     async move {
         if let Some(settle) = claim.settle() {
             settle.await;

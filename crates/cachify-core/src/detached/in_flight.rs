@@ -1,21 +1,36 @@
-//! Releases handed to the releaser and not finished yet, by storage key.
+//! Releases handed to the releaser and not finished yet, by client and storage key.
 //!
 //! A sync guard dropped inside async code hands its release over instead of blocking a
 //! runtime worker. So that this never shows the program a lock or slot it has already
 //! dropped, every later lock or pool call of this process on the same key first waits
 //! for those releases: `drop(guard); lock.is_locked()` still answers `false`, on every
 //! backend. Calls with nothing in flight pay one atomic load.
+//!
+//! Only the same client's releases are waited for (two instances with one prefix on
+//! different backends share storage keys, not locks), and an acquire waits no longer
+//! than its own timeout allows: a release stuck on a hung server then shows as a held
+//! lock, which is what the server would answer anyway.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::LazyLock;
+use std::time::{Duration, Instant};
 
 use parking_lot::{Condvar, Mutex};
 use tokio::sync::Notify;
 
-/// How many releases are in flight, per storage key.
+use crate::instance::Cachify;
+
+/// A release's place: the identity of its instance's client, and its storage key.
+type Place = (usize, String);
+
+fn place(cachify: &Cachify, key: &str) -> Place {
+    (cachify.client_id(), key.to_owned())
+}
+
+/// How many releases are in flight, per client and storage key.
 struct Registry {
-    keys: Mutex<HashMap<String, usize>>,
+    keys: Mutex<HashMap<Place, usize>>,
     /// Wakes sync waiters when a release finishes.
     finished: Condvar,
     /// Wakes async waiters when a release finishes.
@@ -33,20 +48,19 @@ static REGISTRY: LazyLock<Registry> = LazyLock::new(|| Registry {
 
 /// One release in flight; finished when dropped (also if its task is dropped).
 pub(crate) struct InFlight {
-    key: String,
+    place: Place,
 }
 
 impl InFlight {
-    /// Registers a release of `key`, before it is handed over.
-    pub(crate) fn begin(key: &str) -> Self {
+    /// Registers a release of `key` on `cachify`'s client, before it is handed over.
+    pub(crate) fn begin(cachify: &Cachify, key: &str) -> Self {
         let registry = &*REGISTRY;
-        *registry.keys.lock().entry(key.to_owned()).or_default() += 1;
+        let place = place(cachify, key);
+        *registry.keys.lock().entry(place.clone()).or_default() += 1;
         // ordering: counted after the entry exists, so a waiter that sees the count
         // also finds the entry.
         registry.total.fetch_add(1, Ordering::Release);
-        Self {
-            key: key.to_owned(),
-        }
+        Self { place }
     }
 }
 
@@ -55,10 +69,10 @@ impl Drop for InFlight {
         let registry = &*REGISTRY;
         {
             let mut keys = registry.keys.lock();
-            if let Some(count) = keys.get_mut(&self.key) {
+            if let Some(count) = keys.get_mut(&self.place) {
                 *count -= 1;
                 if *count == 0 {
-                    keys.remove(&self.key);
+                    keys.remove(&self.place);
                 }
             }
             registry.total.fetch_sub(1, Ordering::Release);
@@ -68,24 +82,58 @@ impl Drop for InFlight {
     }
 }
 
-fn in_flight(keys: &HashMap<String, usize>, key: &str) -> bool {
-    keys.contains_key(key)
+/// How long an acquire waits for releases in flight on its key: a `nowait` one briefly
+/// (a release on a healthy server takes a round trip), others for their `timeout`.
+pub(crate) fn release_patience(nowait: bool, timeout: Option<Duration>) -> Option<Duration> {
+    if nowait {
+        Some(NOWAIT_PATIENCE)
+    } else {
+        timeout
+    }
 }
 
-/// Blocks until no release of `key` is in flight.
-pub(crate) fn wait_blocking(key: &str) {
+/// The longest a `nowait` acquire waits for a release in flight.
+const NOWAIT_PATIENCE: Duration = Duration::from_millis(200);
+
+/// Blocks until no release of `key` on `cachify`'s client is in flight, or for at most
+/// `within` (`None`: no bound).
+pub(crate) fn wait_blocking(cachify: &Cachify, key: &str, within: Option<Duration>) {
     let registry = &*REGISTRY;
     if registry.total.load(Ordering::Acquire) == 0 {
         return;
     }
+    let place = place(cachify, key);
+    let deadline = within.and_then(|within| Instant::now().checked_add(within));
     let mut keys = registry.keys.lock();
-    while in_flight(&keys, key) {
-        registry.finished.wait(&mut keys);
+    while keys.contains_key(&place) {
+        match deadline {
+            Some(deadline) => {
+                if registry.finished.wait_until(&mut keys, deadline).timed_out() {
+                    return;
+                }
+            }
+            None => registry.finished.wait(&mut keys),
+        }
     }
 }
 
-/// Waits until no release of `key` is in flight.
-pub(crate) async fn wait(key: &str) {
+/// Waits until no release of `key` on `cachify`'s client is in flight, or for at most
+/// `within` (`None`: no bound).
+pub(crate) async fn wait(cachify: &Cachify, key: &str, within: Option<Duration>) {
+    if REGISTRY.total.load(Ordering::Acquire) == 0 {
+        return;
+    }
+    let place = place(cachify, key);
+    match within {
+        // tokio saturates a bound past its timer's range to "never".
+        Some(within) => {
+            let _ = tokio::time::timeout(within, wait_for(&place)).await;
+        }
+        None => wait_for(&place).await,
+    }
+}
+
+async fn wait_for(place: &Place) {
     let registry = &*REGISTRY;
     loop {
         if registry.total.load(Ordering::Acquire) == 0 {
@@ -95,7 +143,7 @@ pub(crate) async fn wait(key: &str) {
         tokio::pin!(finished);
         // Registered before the check, so a release finishing in between still wakes us.
         finished.as_mut().enable();
-        if !in_flight(&registry.keys.lock(), key) {
+        if !registry.keys.lock().contains_key(place) {
             return;
         }
         finished.await;
