@@ -471,8 +471,8 @@ mod hostile_scopes {
                 + 'static,
         >(
             x: T,
-        ) -> T {
-            x
+        ) -> Vec<T> {
+            vec![x]
         }
         #[cachify::cached(key = "l-{x}", cachify = C)]
         fn lifetimes<'a>(x: &'a str) -> String {
