@@ -499,3 +499,15 @@ fn child_sync_guard_in_a_thread_local() {
 fn a_sync_guard_in_a_thread_local_is_released_at_thread_exit() {
     assert_child_passes("child_sync_guard_in_a_thread_local");
 }
+
+#[test]
+fn a_zero_default_lock_or_slot_expiration_fails_each_acquire() {
+    let cachify = backend()
+        .builder("zero-defaults")
+        .default_lock_expiration(Duration::ZERO)
+        .default_pool_slot_expiration(Duration::ZERO)
+        .build();
+    assert!(matches!(cachify.lock("k").acquire(), Err(Error::InvalidOption { option: "exp", .. })));
+    assert!(matches!(cachify.pool("p", 1).acquire(), Err(Error::InvalidOption { option: "slot_exp", .. })));
+    assert!(cachify.lock("k").exp(Duration::from_secs(5)).acquire().is_ok(), "an explicit exp wins");
+}
