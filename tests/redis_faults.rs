@@ -731,9 +731,21 @@ mod releases_of_a_hung_server {
     fn a_hung_server_does_not_stall_a_lease_on_a_healthy_server() {
         let sick = RedisServer::start(false);
         let healthy = RedisServer::start(false);
-        let on_sick = Cachify::builder().prefix("sick:").redis(&sick.url()).unwrap().build();
-        let on_healthy = Cachify::builder().prefix("ok:").redis(&healthy.url()).unwrap().build();
-        let other_process = Cachify::builder().prefix("ok:").redis(&healthy.url()).unwrap().build();
+        let on_sick = Cachify::builder()
+            .prefix("sick:")
+            .redis(&sick.url())
+            .unwrap()
+            .build();
+        let on_healthy = Cachify::builder()
+            .prefix("ok:")
+            .redis(&healthy.url())
+            .unwrap()
+            .build();
+        let other_process = Cachify::builder()
+            .prefix("ok:")
+            .redis(&healthy.url())
+            .unwrap()
+            .build();
 
         let job = on_healthy
             .lock("job")
@@ -766,7 +778,11 @@ mod releases_of_a_hung_server {
     #[test]
     fn a_nowait_acquire_does_not_wait_for_another_instances_release() {
         let sick = RedisServer::start(false);
-        let on_sick = Cachify::builder().prefix("same:").redis(&sick.url()).unwrap().build();
+        let on_sick = Cachify::builder()
+            .prefix("same:")
+            .redis(&sick.url())
+            .unwrap()
+            .build();
         let on_memory = Cachify::builder().prefix("same:").build();
         let guard = on_sick.lock("k").acquire().unwrap();
         sick.pause();
@@ -777,6 +793,9 @@ mod releases_of_a_hung_server {
         let took = started.elapsed();
         sick.resume();
         assert!(taken.is_ok());
-        assert!(took < Duration::from_millis(500), "nowait acquire on memory took {took:?}");
+        assert!(
+            took < Duration::from_millis(500),
+            "nowait acquire on memory took {took:?}"
+        );
     }
 }

@@ -312,7 +312,10 @@ mod tests {
         let lead = leader(flights.join("k", Caller::Sync));
         lead.run_sync(|| {
             assert!(matches!(flights.join("k", Caller::Sync), Join::RunAlone));
-            assert!(matches!(flights.join("other", Caller::Sync), Join::Leader(_)));
+            assert!(matches!(
+                flights.join("other", Caller::Sync),
+                Join::Leader(_)
+            ));
         });
         assert!(
             matches!(flights.join("k", Caller::Sync), Join::Follower(_)),
@@ -336,9 +339,14 @@ mod tests {
         let flights = Flights::default();
         let _lead = leader(flights.join("k", Caller::Async));
         assert!(matches!(flights.join("k", Caller::Sync), Join::RunAlone));
-        assert!(matches!(flights.join("k", Caller::Async), Join::Follower(_)));
+        assert!(matches!(
+            flights.join("k", Caller::Async),
+            Join::Follower(_)
+        ));
         let outside = std::thread::scope(|scope| {
-            scope.spawn(|| matches!(flights.join("k", Caller::Sync), Join::Follower(_))).join()
+            scope
+                .spawn(|| matches!(flights.join("k", Caller::Sync), Join::Follower(_)))
+                .join()
         });
         assert!(outside.unwrap(), "a plain thread may block");
     }

@@ -164,7 +164,9 @@ impl Expiry {
         let expiry: Self = input.parse()?;
         let zero = match &expiry {
             Expiry::Seconds(int) => int.base10_parse::<u128>().is_ok_and(|secs| secs == 0),
-            Expiry::FloatSeconds(float) => float.base10_parse::<f64>().is_ok_and(|secs| secs == 0.0),
+            Expiry::FloatSeconds(float) => {
+                float.base10_parse::<f64>().is_ok_and(|secs| secs == 0.0)
+            }
             _ => false,
         };
         if zero {

@@ -328,12 +328,22 @@ mod tests {
     fn a_return_type_that_is_a_type_parameter_is_named() {
         let generic = |sig: Signature| analyse(sig).unwrap().output.generic.map(|t| t.to_string());
         assert_eq!(generic(parse_quote!(fn f<R>() -> R)).as_deref(), Some("R"));
-        assert_eq!(generic(parse_quote!(fn f<T: Tr>() -> T::Output)).as_deref(), Some("T"));
-        assert_eq!(generic(parse_quote!(fn f<T: Tr>() -> <T as Tr>::Output)).as_deref(), Some("T"));
+        assert_eq!(
+            generic(parse_quote!(fn f<T: Tr>() -> T::Output)).as_deref(),
+            Some("T")
+        );
+        assert_eq!(
+            generic(parse_quote!(fn f<T: Tr>() -> <T as Tr>::Output)).as_deref(),
+            Some("T")
+        );
         assert_eq!(generic(parse_quote!(fn f<T>() -> Vec<T>)), None);
         assert_eq!(generic(parse_quote!(fn f<T>() -> Option<T>)), None);
         assert_eq!(generic(parse_quote!(fn f<T>() -> Result<T, E>)), None);
-        assert_eq!(generic(parse_quote!(fn f() -> T)), None, "not a parameter of f");
+        assert_eq!(
+            generic(parse_quote!(fn f() -> T)),
+            None,
+            "not a parameter of f"
+        );
     }
 
     #[test]

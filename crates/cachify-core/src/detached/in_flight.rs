@@ -108,7 +108,11 @@ pub(crate) fn wait_blocking(cachify: &Cachify, key: &str, within: Option<Duratio
     while keys.contains_key(&place) {
         match deadline {
             Some(deadline) => {
-                if registry.finished.wait_until(&mut keys, deadline).timed_out() {
+                if registry
+                    .finished
+                    .wait_until(&mut keys, deadline)
+                    .timed_out()
+                {
                     return;
                 }
             }

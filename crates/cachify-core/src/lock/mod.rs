@@ -225,7 +225,11 @@ impl Lock {
         // An error leaves `claim` pending: its drop deletes the token in case the backend
         // stored it before failing to answer.
         let ticket = claim.claim().ticket();
-        detached::releases_done_blocking(ticket.cachify(), ticket.storage_key(), self.release_patience());
+        detached::releases_done_blocking(
+            ticket.cachify(),
+            ticket.storage_key(),
+            self.release_patience(),
+        );
         let taken = if self.nowait {
             ticket.take_blocking()?
         } else {
@@ -266,7 +270,12 @@ impl Lock {
         // Cancelled or failed, `claim` is dropped pending and deletes the token in the
         // background, in case the backend stored it before we stopped listening.
         let ticket = claim.claim().ticket();
-        detached::releases_done(ticket.cachify(), ticket.storage_key(), self.release_patience()).await;
+        detached::releases_done(
+            ticket.cachify(),
+            ticket.storage_key(),
+            self.release_patience(),
+        )
+        .await;
         let taken = if self.nowait {
             ticket.take_async().await?
         } else {

@@ -215,7 +215,11 @@ impl Pool {
         // An error leaves `claim` pending: its drop frees a token the backend may have
         // admitted before failing to answer.
         let seat = claim.claim();
-        detached::releases_done_blocking(seat.cachify(), seat.storage_key(), self.release_patience());
+        detached::releases_done_blocking(
+            seat.cachify(),
+            seat.storage_key(),
+            self.release_patience(),
+        );
         let admitted = if self.waits() {
             retry_blocking(
                 seat.cachify().sync_client(),
