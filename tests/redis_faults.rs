@@ -773,6 +773,42 @@ mod releases_of_a_hung_server {
         );
     }
 
+    /// A renewal still unanswered when `exp` has passed since the last confirmed one marks
+    /// the lease lost: the lock may have expired and been taken meanwhile.
+    #[test]
+    fn a_lease_whose_renewal_is_overdue_past_exp_is_lost() {
+        let server = RedisServer::start(false);
+        let options = cachify::backend::redis::RedisOptions::new()
+            .response_timeout(Duration::from_secs(30))
+            .circuit_breaker(false);
+        let cachify = Cachify::builder()
+            .redis_with(&server.url(), options)
+            .unwrap()
+            .build();
+        let exp = Duration::from_millis(600);
+        let guard = cachify
+            .lock("job")
+            .exp(exp)
+            .auto_extend(true)
+            .acquire()
+            .unwrap();
+        server.pause();
+        let paused = Instant::now();
+        // Generous, and far below the response timeout that would end the renewal.
+        let deadline = paused + exp + Duration::from_secs(5);
+        while !guard.lease_lost() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let lost = guard.lease_lost();
+        server.resume();
+        drop(guard);
+        assert!(
+            lost,
+            "lease_lost() still false {:?} after the server hung",
+            paused.elapsed()
+        );
+    }
+
     /// A nowait acquire on a memory instance does not wait for a release of the same
     /// storage key on another instance's hung server.
     #[test]

@@ -511,3 +511,56 @@ fn a_zero_default_lock_or_slot_expiration_fails_each_acquire() {
     assert!(matches!(cachify.pool("p", 1).acquire(), Err(Error::InvalidOption { option: "slot_exp", .. })));
     assert!(cachify.lock("k").exp(Duration::from_secs(5)).acquire().is_ok(), "an explicit exp wins");
 }
+
+// --- an acquire waits for its key's release in flight no longer than its own bound ----
+
+/// A sync client over `backend()` whose `delete_if_equals` (a lock's release) blocks
+/// until the gate's sender is dropped: a release stuck on a hung backend.
+struct StalledReleases {
+    inner: Cachify,
+    gate: std::sync::Mutex<std::sync::mpsc::Receiver<()>>,
+}
+
+impl SyncClient for StalledReleases {
+    fn get(&self, key: &str) -> Result<Option<Vec<u8>>, BackendError> {
+        self.inner.sync_client().get(key)
+    }
+    fn set(&self, key: &str, value: &[u8], ttl: Option<Duration>, nx: bool) -> Result<bool, BackendError> {
+        self.inner.sync_client().set(key, value, ttl, nx)
+    }
+    fn delete(&self, keys: &[&str]) -> Result<u64, BackendError> {
+        self.inner.sync_client().delete(keys)
+    }
+    fn delete_if_equals(&self, key: &str, expected: &[u8]) -> Result<bool, BackendError> {
+        let _ = self.gate.lock().unwrap().recv();
+        self.inner.sync_client().delete_if_equals(key, expected)
+    }
+    fn expire_if_equals(&self, key: &str, expected: &[u8], ttl: Option<Duration>) -> Result<bool, BackendError> {
+        self.inner.sync_client().expire_if_equals(key, expected, ttl)
+    }
+    fn remaining_ttl(&self, key: &str) -> Result<Option<Duration>, BackendError> {
+        self.inner.sync_client().remaining_ttl(key)
+    }
+}
+
+#[test]
+fn an_acquire_waits_for_a_stalled_release_no_longer_than_its_own_bound() {
+    let (open, gate) = std::sync::mpsc::channel::<()>();
+    let stalled = StalledReleases { inner: backend().instance("stalled-release"), gate: std::sync::Mutex::new(gate) };
+    let cachify = Cachify::builder().prefix(support::unique_prefix("stalled-release")).sync_client(stalled).build();
+    let guard = cachify.lock("k").acquire().unwrap();
+    current_thread_runtime().block_on(async move { drop(guard) }); // its release stalls on the releaser
+    let (answered, answer) = std::sync::mpsc::channel();
+    let lock = cachify.lock("k");
+    std::thread::spawn(move || {
+        let nowait = lock.acquire().map(drop);
+        let waiting = lock.nowait(false).timeout(Duration::from_millis(300)).acquire().map(drop);
+        let _ = answered.send((nowait, waiting));
+    });
+    let answers = answer.recv_timeout(PATIENCE);
+    drop(open);
+    let (nowait, waiting) = answers.expect("the acquires waited for the stalled release without bound");
+    assert!(matches!(nowait, Err(Error::Locked { .. })), "{nowait:?}");
+    assert!(matches!(waiting, Err(Error::Locked { .. })), "{waiting:?}");
+    eventually("the release ends once unblocked", || !cachify.lock("k").is_locked().unwrap());
+}
