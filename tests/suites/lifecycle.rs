@@ -554,13 +554,18 @@ fn an_acquire_waits_for_a_stalled_release_no_longer_than_its_own_bound() {
     let lock = cachify.lock("k");
     std::thread::spawn(move || {
         let nowait = lock.acquire().map(drop);
-        let waiting = lock.nowait(false).timeout(Duration::from_millis(300)).acquire().map(drop);
-        let _ = answered.send((nowait, waiting));
+        let waiting = lock.clone().nowait(false).timeout(Duration::from_millis(300)).acquire().map(drop);
+        // The async bound needs no timer of the caller's runtime.
+        let without_timers = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        let from_async = without_timers.block_on(lock.acquire_async()).map(drop);
+        let _ = answered.send((nowait, waiting, from_async));
     });
     let answers = answer.recv_timeout(PATIENCE);
     drop(open);
-    let (nowait, waiting) = answers.expect("the acquires waited for the stalled release without bound");
+    let (nowait, waiting, from_async) = answers.expect("the acquires waited for the stalled release without bound");
     assert!(matches!(nowait, Err(Error::Locked { .. })), "{nowait:?}");
     assert!(matches!(waiting, Err(Error::Locked { .. })), "{waiting:?}");
+    // This instance's async side is a memory client of its own, where the lock is free.
+    assert!(from_async.is_ok(), "{from_async:?}");
     eventually("the release ends once unblocked", || !cachify.lock("k").is_locked().unwrap());
 }

@@ -128,10 +128,13 @@ pub(crate) async fn wait(cachify: &Cachify, key: &str, within: Option<Duration>)
         return;
     }
     let place = place(cachify, key);
-    match within {
-        // tokio saturates a bound past its timer's range to "never".
-        Some(within) => {
-            let _ = tokio::time::timeout(within, wait_for(&place)).await;
+    // The bound runs on the releaser's timer: the caller's runtime may have none.
+    match within.and_then(super::releaser::sleep) {
+        Some(bound) => {
+            tokio::select! {
+                () = wait_for(&place) => {}
+                () = bound => {}
+            }
         }
         None => wait_for(&place).await,
     }

@@ -106,6 +106,15 @@ where
     outcome.recv().ok()
 }
 
+/// A sleep of `duration` on the releaser's timer, which any runtime (or none) can
+/// await; `None` when the releaser is not running.
+pub(crate) fn sleep(duration: std::time::Duration) -> Option<tokio::time::Sleep> {
+    let releaser = releaser()?;
+    // A sleep belongs to the timer of the runtime it is created in.
+    let _context = releaser.runtime.enter();
+    Some(tokio::time::sleep(duration))
+}
+
 /// Starts `work` on the releaser's runtime.
 pub(crate) fn spawn<F>(work: F) -> Result<(), Error>
 where
