@@ -719,3 +719,119 @@ mod hung_cluster_node {
         assert!(back.is_some(), "the slot answers again");
     }
 }
+
+/// Releases and lease renewals of one hung server, handed to cachify's releaser, never
+/// delay those of another server or instance.
+mod releases_of_a_hung_server {
+    use super::*;
+
+    /// Sync guards of a hung server dropped in async code run their releases on the
+    /// releaser; the sync lease of a lock on a healthy server keeps renewing meanwhile.
+    #[test]
+    fn a_hung_server_does_not_stall_a_lease_on_a_healthy_server() {
+        let sick = RedisServer::start(false);
+        let healthy = RedisServer::start(false);
+        let on_sick = Cachify::builder()
+            .prefix("sick:")
+            .redis(&sick.url())
+            .unwrap()
+            .build();
+        let on_healthy = Cachify::builder()
+            .prefix("ok:")
+            .redis(&healthy.url())
+            .unwrap()
+            .build();
+        let other_process = Cachify::builder()
+            .prefix("ok:")
+            .redis(&healthy.url())
+            .unwrap()
+            .build();
+
+        let job = on_healthy
+            .lock("job")
+            .exp(Duration::from_millis(900))
+            .auto_extend(true)
+            .acquire()
+            .unwrap();
+        let sick_guards: Vec<_> = (0..4)
+            .map(|n| on_sick.lock(format!("k{n}")).acquire().unwrap())
+            .collect();
+
+        sick.pause();
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        runtime.block_on(async move { drop(sick_guards) }); // handed to the releaser
+
+        // Nothing to await: the lease must outlive more than two of its exps unattended.
+        std::thread::sleep(Duration::from_millis(2500));
+        let stolen = other_process.lock("job").nowait(true).acquire();
+        sick.resume();
+        let lost = job.lease_lost();
+        drop(job);
+        assert!(
+            stolen.is_err(),
+            "another holder took a lock whose auto_extend guard is alive (lease_lost = {lost})"
+        );
+    }
+
+    /// A renewal still unanswered when `exp` has passed since the last confirmed one marks
+    /// the lease lost: the lock may have expired and been taken meanwhile.
+    #[test]
+    fn a_lease_whose_renewal_is_overdue_past_exp_is_lost() {
+        let server = RedisServer::start(false);
+        let options = cachify::backend::redis::RedisOptions::new()
+            .response_timeout(Duration::from_secs(30))
+            .circuit_breaker(false);
+        let cachify = Cachify::builder()
+            .redis_with(&server.url(), options)
+            .unwrap()
+            .build();
+        let exp = Duration::from_millis(600);
+        let guard = cachify
+            .lock("job")
+            .exp(exp)
+            .auto_extend(true)
+            .acquire()
+            .unwrap();
+        server.pause();
+        let paused = Instant::now();
+        // Generous, and far below the response timeout that would end the renewal.
+        let deadline = paused + exp + Duration::from_secs(5);
+        while !guard.lease_lost() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let lost = guard.lease_lost();
+        server.resume();
+        drop(guard);
+        assert!(
+            lost,
+            "lease_lost() still false {:?} after the server hung",
+            paused.elapsed()
+        );
+    }
+
+    /// A nowait acquire on a memory instance does not wait for a release of the same
+    /// storage key on another instance's hung server.
+    #[test]
+    fn a_nowait_acquire_does_not_wait_for_another_instances_release() {
+        let sick = RedisServer::start(false);
+        let on_sick = Cachify::builder()
+            .prefix("same:")
+            .redis(&sick.url())
+            .unwrap()
+            .build();
+        let on_memory = Cachify::builder().prefix("same:").build();
+        let guard = on_sick.lock("k").acquire().unwrap();
+        sick.pause();
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        runtime.block_on(async move { drop(guard) });
+        let started = Instant::now();
+        let taken = on_memory.lock("k").nowait(true).acquire();
+        let took = started.elapsed();
+        sick.resume();
+        assert!(taken.is_ok());
+        assert!(
+            took < Duration::from_millis(500),
+            "nowait acquire on memory took {took:?}"
+        );
+    }
+}

@@ -497,3 +497,33 @@ mod runtimes {
         assert_eq!(CALLS.load(SeqCst), 5);
     }
 }
+
+/// A ttl too long for the backend's clock (Redis counts milliseconds) never expires.
+mod longest_ttls {
+    use super::*;
+    instance!(C);
+    static FOREVER_RUNS: AtomicUsize = AtomicUsize::new(0);
+    static SECONDS_RUNS: AtomicUsize = AtomicUsize::new(0);
+
+    #[cached(key = "duration-max", ttl = Duration::MAX, cachify = C)]
+    fn cached_forever() -> u32 {
+        FOREVER_RUNS.fetch_add(1, SeqCst);
+        7
+    }
+
+    #[cached(key = "u64-max-secs", ttl = u64::MAX, cachify = C)]
+    fn cached_for_u64_max_seconds() -> u32 {
+        SECONDS_RUNS.fetch_add(1, SeqCst);
+        7
+    }
+
+    #[test]
+    fn a_ttl_of_duration_max_or_u64_max_seconds_caches_forever() {
+        for _ in 0..3 {
+            assert_eq!(cached_forever(), 7);
+            assert_eq!(cached_for_u64_max_seconds(), 7);
+        }
+        assert_eq!(FOREVER_RUNS.load(SeqCst), 1, "ttl = Duration::MAX");
+        assert_eq!(SECONDS_RUNS.load(SeqCst), 1, "ttl = u64::MAX (seconds)");
+    }
+}

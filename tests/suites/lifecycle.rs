@@ -445,3 +445,155 @@ fn a_flush_reports_a_release_held_up_by_the_server_and_a_zero_timeout_only_check
     cachify::flush_releases(PATIENCE);
     assert!(!lock.is_locked().unwrap());
 }
+
+// --- a guard kept in a thread-local, dropped while its thread's locals are destroyed --
+
+thread_local! {
+    static ASYNC_GUARD_OF_THREAD: std::cell::RefCell<Option<AsyncLockGuard>> = const { std::cell::RefCell::new(None) };
+    static SYNC_GUARD_OF_THREAD: std::cell::RefCell<Option<LockGuard>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Runs the `#[ignore]`d test `name` of this binary in a child process (a guard dropped
+/// in a thread-local destructor that panics aborts the whole process), and asserts that
+/// it printed `CHILD-OK`.
+fn assert_child_passes(name: &str) {
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", name, "--ignored", "--nocapture", "--test-threads=1"])
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("CHILD-OK"),
+        "child died: {:?}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A thread that stores a guard taken by `acquire` in `slot` and ends with it there;
+/// `touch_tokio`: tokio's thread context is created after the guard's slot, so it is
+/// destroyed before it.
+fn exit_thread_holding<G: Send + 'static>(
+    slot: &'static std::thread::LocalKey<std::cell::RefCell<Option<G>>>,
+    touch_tokio: bool,
+    acquire: impl FnOnce(&tokio::runtime::Runtime) -> G + Send + 'static,
+) {
+    std::thread::spawn(move || {
+        // Registers the slot's destructor first, so it runs after tokio's.
+        slot.with(|held| drop(held.borrow()));
+        let runtime = current_thread_runtime();
+        if touch_tokio {
+            runtime.block_on(async {});
+        }
+        let guard = acquire(&runtime);
+        slot.with(|held| *held.borrow_mut() = Some(guard));
+        drop(runtime);
+    })
+    .join()
+    .unwrap();
+}
+
+#[test]
+#[ignore = "run by an_async_guard_in_a_thread_local_is_released_at_thread_exit"]
+fn child_async_guard_in_a_thread_local() {
+    let cachify = backend().instance("async-guard-in-tls");
+    let lock = cachify.lock("k");
+    let held = lock.clone();
+    exit_thread_holding(&ASYNC_GUARD_OF_THREAD, true, move |runtime| {
+        runtime.block_on(held.acquire_async()).unwrap()
+    });
+    eventually("the lock is released", || !lock.is_locked().unwrap());
+    println!("CHILD-OK");
+}
+
+#[test]
+fn an_async_guard_in_a_thread_local_is_released_at_thread_exit() {
+    assert_child_passes("child_async_guard_in_a_thread_local");
+}
+
+#[test]
+#[ignore = "run by a_sync_guard_in_a_thread_local_is_released_at_thread_exit"]
+fn child_sync_guard_in_a_thread_local() {
+    let cachify = backend().instance("sync-guard-in-tls");
+    for touch_tokio in [true, false] {
+        let lock = cachify.lock(format!("k-{touch_tokio}"));
+        let held = lock.clone();
+        exit_thread_holding(&SYNC_GUARD_OF_THREAD, touch_tokio, move |_| held.acquire().unwrap());
+        assert!(!lock.is_locked().unwrap(), "released before the thread ended");
+    }
+    println!("CHILD-OK");
+}
+
+#[test]
+fn a_sync_guard_in_a_thread_local_is_released_at_thread_exit() {
+    assert_child_passes("child_sync_guard_in_a_thread_local");
+}
+
+#[test]
+fn a_zero_default_lock_or_slot_expiration_fails_each_acquire() {
+    let cachify = backend()
+        .builder("zero-defaults")
+        .default_lock_expiration(Duration::ZERO)
+        .default_pool_slot_expiration(Duration::ZERO)
+        .build();
+    assert!(matches!(cachify.lock("k").acquire(), Err(Error::InvalidOption { option: "exp", .. })));
+    assert!(matches!(cachify.pool("p", 1).acquire(), Err(Error::InvalidOption { option: "slot_exp", .. })));
+    assert!(cachify.lock("k").exp(Duration::from_secs(5)).acquire().is_ok(), "an explicit exp wins");
+}
+
+// --- an acquire waits for its key's release in flight no longer than its own bound ----
+
+/// A sync client over `backend()` whose `delete_if_equals` (a lock's release) blocks
+/// until the gate's sender is dropped: a release stuck on a hung backend.
+struct StalledReleases {
+    inner: Cachify,
+    gate: std::sync::Mutex<std::sync::mpsc::Receiver<()>>,
+}
+
+impl SyncClient for StalledReleases {
+    fn get(&self, key: &str) -> Result<Option<Vec<u8>>, BackendError> {
+        self.inner.sync_client().get(key)
+    }
+    fn set(&self, key: &str, value: &[u8], ttl: Option<Duration>, nx: bool) -> Result<bool, BackendError> {
+        self.inner.sync_client().set(key, value, ttl, nx)
+    }
+    fn delete(&self, keys: &[&str]) -> Result<u64, BackendError> {
+        self.inner.sync_client().delete(keys)
+    }
+    fn delete_if_equals(&self, key: &str, expected: &[u8]) -> Result<bool, BackendError> {
+        let _ = self.gate.lock().unwrap().recv();
+        self.inner.sync_client().delete_if_equals(key, expected)
+    }
+    fn expire_if_equals(&self, key: &str, expected: &[u8], ttl: Option<Duration>) -> Result<bool, BackendError> {
+        self.inner.sync_client().expire_if_equals(key, expected, ttl)
+    }
+    fn remaining_ttl(&self, key: &str) -> Result<Option<Duration>, BackendError> {
+        self.inner.sync_client().remaining_ttl(key)
+    }
+}
+
+#[test]
+fn an_acquire_waits_for_a_stalled_release_no_longer_than_its_own_bound() {
+    let (open, gate) = std::sync::mpsc::channel::<()>();
+    let stalled = StalledReleases { inner: backend().instance("stalled-release"), gate: std::sync::Mutex::new(gate) };
+    let cachify = Cachify::builder().prefix(support::unique_prefix("stalled-release")).sync_client(stalled).build();
+    let guard = cachify.lock("k").acquire().unwrap();
+    current_thread_runtime().block_on(async move { drop(guard) }); // its release stalls on the releaser
+    let (answered, answer) = std::sync::mpsc::channel();
+    let lock = cachify.lock("k");
+    std::thread::spawn(move || {
+        let nowait = lock.acquire().map(drop);
+        let waiting = lock.clone().nowait(false).timeout(Duration::from_millis(300)).acquire().map(drop);
+        // The async bound needs no timer of the caller's runtime.
+        let without_timers = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        let from_async = without_timers.block_on(lock.acquire_async()).map(drop);
+        let _ = answered.send((nowait, waiting, from_async));
+    });
+    let answers = answer.recv_timeout(PATIENCE);
+    drop(open);
+    let (nowait, waiting, from_async) = answers.expect("the acquires waited for the stalled release without bound");
+    assert!(matches!(nowait, Err(Error::Locked { .. })), "{nowait:?}");
+    assert!(matches!(waiting, Err(Error::Locked { .. })), "{waiting:?}");
+    // This instance's async side is a memory client of its own, where the lock is free.
+    assert!(from_async.is_ok(), "{from_async:?}");
+    eventually("the release ends once unblocked", || !cachify.lock("k").is_locked().unwrap());
+}

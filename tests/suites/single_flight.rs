@@ -281,4 +281,34 @@ mod reentry {
         });
         assert_eq!(answer, Some(2));
     }
+
+    #[cached(key = "led-by-async", cachify = C)]
+    async fn slow_async_leader() -> u32 {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        1
+    }
+
+    #[cached(key = "led-by-async", cachify = C)]
+    fn sync_follower() -> u32 {
+        1
+    }
+
+    /// Two functions sharing a key, one async and one sync: the sync call finds the
+    /// async one leading, on the only thread that leader can run on.
+    #[test]
+    fn a_sync_call_following_an_async_leader_on_its_runtime_thread_does_not_deadlock() {
+        let answer = within_patience(|| {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap()
+                .block_on(async {
+                    let leader = tokio::spawn(slow_async_leader());
+                    tokio::task::yield_now().await; // the leader is in its body, asleep
+                    let followed = sync_follower();
+                    leader.await.unwrap() + followed
+                })
+        });
+        assert_eq!(answer, Some(2));
+    }
 }

@@ -30,5 +30,7 @@ mod releaser;
 
 pub(crate) use claim::{Armed, Async, Blocking, Claim, Settle, Side};
 pub use flush::{flush_releases, flush_releases_async};
-pub(crate) use in_flight::{wait as releases_done, wait_blocking as releases_done_blocking};
+pub(crate) use in_flight::{
+    release_patience, wait as releases_done, wait_blocking as releases_done_blocking,
+};
 pub(crate) use releaser::{run_blocking, spawn};

@@ -23,8 +23,13 @@
 //! cached functions sharing a key) would wait for itself forever. While a leader runs the
 //! function through [`Leader::run_sync`] / [`Leader::run_async`], the flight is marked as
 //! led by this thread (sync) or this task's call chain (async, a task-local scope), and
-//! [`Flights::join`] answers [`Join::Reentered`] to a caller inside it: that caller runs
+//! [`Flights::join`] answers [`Join::RunAlone`] to a caller inside it: that caller runs
 //! the function itself.
+//!
+//! A sync caller never waits for an async leader while it runs inside a tokio runtime:
+//! it may be blocking the very thread that leader needs (a current-thread runtime, or a
+//! worker whose task holds the leader's future), so it runs the function itself
+//! ([`Join::RunAlone`]) rather than risk a deadlock.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -49,8 +54,17 @@ pub(crate) enum Join {
     Leader(Leader),
     /// Someone else is running it: wait for its outcome.
     Follower(Follower),
-    /// The caller is inside the function of this key's leader: run it, lead nothing.
-    Reentered,
+    /// Waiting could deadlock: run the function, lead nothing. The caller is inside the
+    /// function of this key's leader, or is a sync call inside a runtime whose thread
+    /// an async leader may need.
+    RunAlone,
+}
+
+/// Whether the caller of [`Flights::join`] waits by blocking or by awaiting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Caller {
+    Sync,
+    Async,
 }
 
 /// How a leader settled, as its followers see it.
@@ -65,8 +79,9 @@ pub(crate) enum Outcome {
 }
 
 /// One in-progress computation.
-#[derive(Default)]
 struct Flight {
+    /// The leader's kind: whether a sync follower may block waiting for it.
+    leader: Caller,
     /// `None` while running.
     outcome: Mutex<Option<Outcome>>,
     done: Condvar,
@@ -102,17 +117,22 @@ tokio::task_local! {
 
 impl Flights {
     /// Joins the flight for `key`, starting it if there is none.
-    pub(crate) fn join(&self, key: &str) -> Join {
+    pub(crate) fn join(&self, key: &str, caller: Caller) -> Join {
         let mut map = self.map.lock();
         if let Some(flight) = map.get(key) {
-            if is_led_here(id_of(flight)) {
-                return Join::Reentered;
+            if is_led_here(id_of(flight)) || would_block_its_runtime(caller, flight.leader) {
+                return Join::RunAlone;
             }
             return Join::Follower(Follower {
                 flight: Arc::clone(flight),
             });
         }
-        let flight = Arc::new(Flight::default());
+        let flight = Arc::new(Flight {
+            leader: caller,
+            outcome: Mutex::new(None),
+            done: Condvar::new(),
+            notify: Notify::new(),
+        });
         map.insert(key.to_owned(), Arc::clone(&flight));
         Join::Leader(Leader {
             map: Arc::clone(&self.map),
@@ -121,6 +141,14 @@ impl Flights {
             settled: false,
         })
     }
+}
+
+/// A sync caller inside a tokio runtime blocks one of its threads while it waits, maybe
+/// the one an async leader needs to finish.
+fn would_block_its_runtime(caller: Caller, leader: Caller) -> bool {
+    caller == Caller::Sync
+        && leader == Caller::Async
+        && tokio::runtime::Handle::try_current().is_ok()
 }
 
 fn id_of(flight: &Arc<Flight>) -> FlightId {
@@ -249,22 +277,22 @@ mod tests {
     #[test]
     fn followers_get_the_leaders_value() {
         let flights = Flights::default();
-        let lead = leader(flights.join("k"));
-        let waiting = follower(flights.join("k"));
+        let lead = leader(flights.join("k", Caller::Sync));
+        let waiting = follower(flights.join("k", Caller::Sync));
         let waiter = std::thread::spawn(move || waiting.wait_blocking());
         lead.finish(Some(Arc::from(&b"v"[..])));
         assert_eq!(
             waiter.join().unwrap(),
             Outcome::Stored(Arc::from(&b"v"[..]))
         );
-        leader(flights.join("k"));
+        leader(flights.join("k", Caller::Sync));
     }
 
     #[test]
     fn a_leader_with_nothing_stored_says_so() {
         let flights = Flights::default();
-        let lead = leader(flights.join("k"));
-        let waiting = follower(flights.join("k"));
+        let lead = leader(flights.join("k", Caller::Sync));
+        let waiting = follower(flights.join("k", Caller::Sync));
         lead.finish(None);
         assert_eq!(waiting.wait_blocking(), Outcome::NotStored);
     }
@@ -272,8 +300,8 @@ mod tests {
     #[test]
     fn a_dropped_leader_abandons_its_flight() {
         let flights = Flights::default();
-        let lead = leader(flights.join("k"));
-        let waiting = follower(flights.join("k"));
+        let lead = leader(flights.join("k", Caller::Sync));
+        let waiting = follower(flights.join("k", Caller::Sync));
         drop(lead);
         assert_eq!(waiting.wait_blocking(), Outcome::Abandoned);
     }
@@ -281,13 +309,16 @@ mod tests {
     #[test]
     fn a_join_inside_the_leaders_function_is_reentry() {
         let flights = Flights::default();
-        let lead = leader(flights.join("k"));
+        let lead = leader(flights.join("k", Caller::Sync));
         lead.run_sync(|| {
-            assert!(matches!(flights.join("k"), Join::Reentered));
-            assert!(matches!(flights.join("other"), Join::Leader(_)));
+            assert!(matches!(flights.join("k", Caller::Sync), Join::RunAlone));
+            assert!(matches!(
+                flights.join("other", Caller::Sync),
+                Join::Leader(_)
+            ));
         });
         assert!(
-            matches!(flights.join("k"), Join::Follower(_)),
+            matches!(flights.join("k", Caller::Sync), Join::Follower(_)),
             "unmarked after"
         );
     }
@@ -295,19 +326,36 @@ mod tests {
     #[tokio::test]
     async fn async_reentry_follows_the_call_chain_not_the_task() {
         let flights = Flights::default();
-        let lead = leader(flights.join("k"));
+        let lead = leader(flights.join("k", Caller::Sync));
         lead.run_async(async {
-            assert!(matches!(flights.join("k"), Join::Reentered));
+            assert!(matches!(flights.join("k", Caller::Sync), Join::RunAlone));
         })
         .await;
-        assert!(matches!(flights.join("k"), Join::Follower(_)));
+        assert!(matches!(flights.join("k", Caller::Sync), Join::Follower(_)));
+    }
+
+    #[tokio::test]
+    async fn a_sync_join_inside_a_runtime_runs_alone_rather_than_wait_for_an_async_leader() {
+        let flights = Flights::default();
+        let _lead = leader(flights.join("k", Caller::Async));
+        assert!(matches!(flights.join("k", Caller::Sync), Join::RunAlone));
+        assert!(matches!(
+            flights.join("k", Caller::Async),
+            Join::Follower(_)
+        ));
+        let outside = std::thread::scope(|scope| {
+            scope
+                .spawn(|| matches!(flights.join("k", Caller::Sync), Join::Follower(_)))
+                .join()
+        });
+        assert!(outside.unwrap(), "a plain thread may block");
     }
 
     #[tokio::test]
     async fn async_followers_wake() {
         let flights = Flights::default();
-        let lead = leader(flights.join("k"));
-        let waiting = follower(flights.join("k"));
+        let lead = leader(flights.join("k", Caller::Sync));
+        let waiting = follower(flights.join("k", Caller::Sync));
         let waiter = tokio::spawn(async move { waiting.wait().await });
         tokio::task::yield_now().await;
         lead.finish(None);

@@ -157,6 +157,40 @@ impl Parse for Expiry {
     }
 }
 
+impl Expiry {
+    /// Parses how long something held lives (`exp`, `slot_exp`): a literal zero, which
+    /// every acquire would refuse with `Error::InvalidOption`, is refused here.
+    fn parse_lifetime(input: ParseStream<'_>, option: &str) -> syn::Result<Self> {
+        let expiry: Self = input.parse()?;
+        let zero = match &expiry {
+            Expiry::Seconds(int) => int.base10_parse::<u128>().is_ok_and(|secs| secs == 0),
+            Expiry::FloatSeconds(float) => {
+                float.base10_parse::<f64>().is_ok_and(|secs| secs == 0.0)
+            }
+            _ => false,
+        };
+        if zero {
+            return Err(syn::Error::new(
+                expiry.span(),
+                format!(
+                    "`{option} = 0` would expire at once, so every acquire would fail; \
+                     give a positive number of seconds, or `None` for \"never expires\""
+                ),
+            ));
+        }
+        Ok(expiry)
+    }
+
+    fn span(&self) -> Span {
+        match self {
+            Expiry::Seconds(int) => int.span(),
+            Expiry::FloatSeconds(float) => float.span(),
+            Expiry::Never(span) => *span,
+            Expiry::Value(expr) => expr.span(),
+        }
+    }
+}
+
 /// The parsed options of one attribute; unset options are `None`.
 #[derive(Debug, Default)]
 pub struct Args {
@@ -222,9 +256,9 @@ impl Args {
         match opt {
             Opt::Key => self.key = Some(input.parse()?),
             Opt::Ttl => self.ttl = Some(input.parse()?),
-            Opt::Exp => self.exp = Some(input.parse()?),
+            Opt::Exp => self.exp = Some(Expiry::parse_lifetime(input, "exp")?),
             Opt::Timeout => self.timeout = Some(input.parse()?),
-            Opt::SlotExp => self.slot_exp = Some(input.parse()?),
+            Opt::SlotExp => self.slot_exp = Some(Expiry::parse_lifetime(input, "slot_exp")?),
             Opt::Cachify => self.cachify = Some(input.parse()?),
             Opt::EncDec => self.enc_dec = Some(parse_pair(input)?),
             Opt::Nowait => self.nowait = Some(input.parse()?),

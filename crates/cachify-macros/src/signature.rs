@@ -47,6 +47,9 @@ pub struct Output {
     pub kind: ReturnKind,
     /// Whether it borrows: a reference or a lifetime other than `'static` in it.
     pub borrows: bool,
+    /// The function's type parameter it is, or whose associated type it is (`T`,
+    /// `T::Output`): its shape is only known where the function is called.
+    pub generic: Option<Ident>,
 }
 
 impl Output {
@@ -66,11 +69,13 @@ impl Output {
             _ => ReturnKind::Other,
         };
         let borrows = borrows(ty.to_token_stream());
+        let generic = type_parameter_of(peel(&ty), &sig.generics);
         Self {
             ty,
             span,
             kind,
             borrows,
+            generic,
         }
     }
 
@@ -101,6 +106,32 @@ fn is_known_non_result(path: &syn::Path) -> bool {
 }
 
 /// `(T)` and invisible groups are `T`.
+/// The type parameter of `generics` that `ty` is (`T`), or whose associated type it is
+/// (`T::Output`, `<T as Trait>::Output`).
+fn type_parameter_of(ty: &Type, generics: &syn::Generics) -> Option<Ident> {
+    let Type::Path(path) = ty else { return None };
+    let first = match &path.qself {
+        Some(qself) => match peel(&qself.ty) {
+            Type::Path(inner) if inner.qself.is_none() && inner.path.segments.len() == 1 => {
+                inner.path.segments.first()?
+            }
+            _ => return None,
+        },
+        None => {
+            let first = path.path.segments.first()?;
+            let bare = path.path.segments.len() == 1;
+            if path.path.leading_colon.is_some() || (bare && !first.arguments.is_empty()) {
+                return None;
+            }
+            first
+        }
+    };
+    generics
+        .type_params()
+        .find(|param| param.ident == first.ident)
+        .map(|param| param.ident.clone())
+}
+
 fn peel(ty: &Type) -> &Type {
     match ty {
         Type::Paren(inner) => peel(&inner.elem),
@@ -290,6 +321,28 @@ mod tests {
         assert_eq!(
             analyse(parse_quote!(fn f(self))).unwrap().receiver,
             Receiver::Value
+        );
+    }
+
+    #[test]
+    fn a_return_type_that_is_a_type_parameter_is_named() {
+        let generic = |sig: Signature| analyse(sig).unwrap().output.generic.map(|t| t.to_string());
+        assert_eq!(generic(parse_quote!(fn f<R>() -> R)).as_deref(), Some("R"));
+        assert_eq!(
+            generic(parse_quote!(fn f<T: Tr>() -> T::Output)).as_deref(),
+            Some("T")
+        );
+        assert_eq!(
+            generic(parse_quote!(fn f<T: Tr>() -> <T as Tr>::Output)).as_deref(),
+            Some("T")
+        );
+        assert_eq!(generic(parse_quote!(fn f<T>() -> Vec<T>)), None);
+        assert_eq!(generic(parse_quote!(fn f<T>() -> Option<T>)), None);
+        assert_eq!(generic(parse_quote!(fn f<T>() -> Result<T, E>)), None);
+        assert_eq!(
+            generic(parse_quote!(fn f() -> T)),
+            None,
+            "not a parameter of f"
         );
     }
 

@@ -32,7 +32,7 @@ use value::{Shape, ValueCodec};
 use crate::backend::{AsyncClient, SyncClient};
 use crate::events;
 use crate::expiry::Expiry;
-use crate::flight::{Join, Leader, Outcome};
+use crate::flight::{Caller, Join, Leader, Outcome};
 use crate::instance::Cachify;
 
 /// One key of one instance: what a miss, an async lookup and `reset` work on.
@@ -132,7 +132,7 @@ impl Entry {
     {
         let (cachify, key) = (&self.cachify, &self.key);
         loop {
-            match cachify.cache_flights().join(key) {
+            match cachify.cache_flights().join(key, Caller::Sync) {
                 Join::Leader(leader) => {
                     // A flight that settled between our miss and our join has stored
                     // its value: look once more rather than run the function again.
@@ -142,7 +142,7 @@ impl Entry {
                         None => Turn::Lead(leader),
                     };
                 }
-                Join::Reentered => return Turn::RunAlone,
+                Join::RunAlone => return Turn::RunAlone,
                 Join::Follower(flight) => {
                     events::single_flight_wait(cachify.prefix(), key);
                     if let Some(turn) = self.after::<S, R, C>(codec, flight.wait_blocking()) {
@@ -161,7 +161,7 @@ impl Entry {
     {
         let (cachify, key) = (&self.cachify, &self.key);
         loop {
-            let joined = cachify.cache_flights().join(key);
+            let joined = cachify.cache_flights().join(key, Caller::Async);
             match joined {
                 Join::Leader(leader) => {
                     let found = read_async::<S, R, C>(cachify.async_client(), key, codec).await;
@@ -170,7 +170,7 @@ impl Entry {
                         None => Turn::Lead(leader),
                     };
                 }
-                Join::Reentered => return Turn::RunAlone,
+                Join::RunAlone => return Turn::RunAlone,
                 Join::Follower(flight) => {
                     events::single_flight_wait(cachify.prefix(), key);
                     if let Some(turn) = self.after::<S, R, C>(codec, flight.wait().await) {

@@ -23,6 +23,7 @@ use tokio::runtime::Handle;
 use super::in_flight::InFlight;
 use super::releaser;
 use crate::error::Error;
+use crate::instance::Cachify;
 
 /// Work to finish before a claim is given back (a lock's lease to stop).
 pub(crate) type Settle = Pin<Box<dyn Future<Output = ()> + Send>>;
@@ -31,6 +32,9 @@ pub(crate) type Settle = Pin<Box<dyn Future<Output = ()> + Send>>;
 pub(crate) trait Claim: Clone + Send + Sync + 'static {
     /// The storage key the claim is held under.
     fn storage_key(&self) -> &str;
+
+    /// The instance whose client holds the claim.
+    fn cachify(&self) -> &Cachify;
 
     /// What must end before the give-back (a lease renewing the claim), if anything.
     fn settle(&self) -> Option<Settle> {
@@ -72,7 +76,19 @@ impl Side for Blocking {
     }
 
     fn dropped<C: Claim>(claim: &C, confirmed: bool) {
-        if confirmed && Handle::try_current().is_err() {
+        let context = Handle::try_current();
+        if confirmed
+            && context
+                .as_ref()
+                .is_err_and(|error| error.is_thread_local_destroyed())
+        {
+            // The thread's locals are being destroyed (a guard in a `thread_local!`): a
+            // client that parks this thread or enters a runtime would panic, and a panic
+            // here aborts. The releaser does it while this thread waits.
+            releaser::wait(give_back_on_releaser::<C, Self>(claim.clone(), confirmed));
+            return;
+        }
+        if confirmed && context.is_err() {
             settle_blocking(claim);
             claim.log_release(claim.give_back_blocking());
             return;
@@ -109,7 +125,7 @@ fn give_back_on_releaser<C: Claim, S: Side>(
     confirmed: bool,
 ) -> impl Future<Output = ()> + Send + 'static {
     let in_flight = if confirmed {
-        InFlight::begin(claim.storage_key())
+        InFlight::begin(claim.cachify(), claim.storage_key())
     } else {
         InFlight::begin_unkeyed()
     };

@@ -76,12 +76,13 @@ pub async fn flush_releases_async(timeout: Duration) -> bool {
     if timeout.is_zero() {
         return false;
     }
-    let Ok(alarm) = releaser::alarm(timeout) else {
+    // The time limit runs on the releaser's timer: the caller's runtime may have none.
+    let Some(alarm) = releaser::sleep(timeout) else {
         return in_flight::none();
     };
     tokio::select! {
         biased;
         () = in_flight::wait_all() => true,
-        _ = alarm => in_flight::none(),
+        () = alarm => in_flight::none(),
     }
 }

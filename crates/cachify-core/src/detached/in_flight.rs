@@ -1,11 +1,16 @@
-//! Releases handed to the releaser and not finished yet, by storage key, and in all
-//! (what [`flush_releases`](crate::flush_releases) waits for).
+//! Releases handed to the releaser and not finished yet, by client and storage key, and
+//! in all (what [`flush_releases`](crate::flush_releases) waits for).
 //!
 //! A sync guard dropped inside async code hands its release over instead of blocking a
 //! runtime worker. So that this never shows the program a lock or slot it has already
 //! dropped, every later lock or pool call of this process on the same key first waits
 //! for those releases: `drop(guard); lock.is_locked()` still answers `false`, on every
 //! backend. Calls with nothing in flight pay one atomic load.
+//!
+//! Only the same client's releases are waited for (two instances with one prefix on
+//! different backends share storage keys, not locks), and an acquire waits no longer
+//! than its own timeout allows: a release stuck on a hung server then shows as a held
+//! lock, which is what the server would answer anyway.
 //!
 //! Each release is also counted for the thread that handed it off, and a thread that
 //! ends waits a little for its own ([`THREAD_END_WAIT`]): when that thread is `main`'s,
@@ -22,15 +27,24 @@ use std::time::{Duration, Instant};
 use parking_lot::{Condvar, Mutex};
 use tokio::sync::Notify;
 
-/// How many releases are in flight, per storage key and in all.
+use crate::instance::Cachify;
+
+/// A release's place: the identity of its instance's client, and its storage key.
+type Place = (usize, String);
+
+fn place(cachify: &Cachify, key: &str) -> Place {
+    (cachify.client_id(), key.to_owned())
+}
+
+/// How many releases are in flight, per client and storage key, and in all.
 struct Registry {
-    keys: Mutex<HashMap<String, usize>>,
+    keys: Mutex<HashMap<Place, usize>>,
     /// Wakes sync waiters when a release finishes.
     finished: Condvar,
     /// Wakes async waiters when a release finishes.
     notify: Notify,
-    /// Every release in flight, keyed or not: the fast path when nothing is in flight.
-    /// Only lowered with `keys` locked, so that a sync waiter cannot miss the wake-up.
+    /// Every release in flight, keyed or not: the fast path when nothing is in flight,
+    /// and what a flush waits for.
     total: AtomicUsize,
 }
 
@@ -58,8 +72,8 @@ thread_local! {
 impl Drop for ThreadHandoffs {
     fn drop(&mut self) {
         let pending = &self.0;
-        let none_left = || pending.load(Ordering::Acquire) == 0;
-        if !none_left()
+        let none_left = |_: &HashMap<Place, usize>| pending.load(Ordering::Acquire) == 0;
+        if !none_left(&HashMap::new())
             && !wait_blocking_until(none_left, Instant::now().checked_add(THREAD_END_WAIT))
         {
             tracing::warn!(target: crate::events::TARGET, "a thread ended before the releases it handed off were done; they may expire instead");
@@ -69,23 +83,24 @@ impl Drop for ThreadHandoffs {
 
 /// One release in flight; finished when dropped (also if its task is dropped).
 pub(crate) struct InFlight {
-    /// The key later calls wait on; `None`: only a flush waits for it.
-    key: Option<String>,
+    /// Where later calls wait on it; `None`: only a flush waits for it.
+    place: Option<Place>,
     /// The count of the thread that handed it off (none while that thread's
     /// thread-locals are being destroyed).
     handoffs: Option<Arc<AtomicUsize>>,
 }
 
 impl InFlight {
-    /// Registers a release of `key`, before it is handed over.
-    pub(crate) fn begin(key: &str) -> Self {
+    /// Registers a release of `key` on `cachify`'s client, before it is handed over.
+    pub(crate) fn begin(cachify: &Cachify, key: &str) -> Self {
         let registry = &*REGISTRY;
-        *registry.keys.lock().entry(key.to_owned()).or_default() += 1;
+        let place = place(cachify, key);
+        *registry.keys.lock().entry(place.clone()).or_default() += 1;
         // ordering: counted after the entry exists, so a waiter that sees the count
         // also finds the entry.
         registry.total.fetch_add(1, Ordering::Release);
         Self {
-            key: Some(key.to_owned()),
+            place: Some(place),
             handoffs: Self::count_for_this_thread(),
         }
     }
@@ -95,7 +110,7 @@ impl InFlight {
     pub(crate) fn begin_unkeyed() -> Self {
         REGISTRY.total.fetch_add(1, Ordering::Release);
         Self {
-            key: None,
+            place: None,
             handoffs: Self::count_for_this_thread(),
         }
     }
@@ -115,11 +130,11 @@ impl Drop for InFlight {
         let registry = &*REGISTRY;
         {
             let mut keys = registry.keys.lock();
-            if let Some(key) = &self.key {
-                if let Some(count) = keys.get_mut(key) {
+            if let Some(place) = &self.place {
+                if let Some(count) = keys.get_mut(place) {
                     *count -= 1;
                     if *count == 0 {
-                        keys.remove(key);
+                        keys.remove(place);
                     }
                 }
             }
@@ -133,37 +148,47 @@ impl Drop for InFlight {
     }
 }
 
-fn in_flight(keys: &HashMap<String, usize>, key: &str) -> bool {
-    keys.contains_key(key)
+/// How long an acquire waits for releases in flight on its key: a `nowait` one briefly
+/// (a release on a healthy server takes a round trip), others for their `timeout`.
+pub(crate) fn release_patience(nowait: bool, timeout: Option<Duration>) -> Option<Duration> {
+    if nowait {
+        Some(NOWAIT_PATIENCE)
+    } else {
+        timeout
+    }
 }
 
-/// Blocks until no release of `key` is in flight.
-pub(crate) fn wait_blocking(key: &str) {
-    let registry = &*REGISTRY;
-    if registry.total.load(Ordering::Acquire) == 0 {
+/// The longest a `nowait` acquire waits for a release in flight.
+const NOWAIT_PATIENCE: Duration = Duration::from_millis(200);
+
+/// Blocks until no release of `key` on `cachify`'s client is in flight, or for at most
+/// `within` (`None`: no bound).
+pub(crate) fn wait_blocking(cachify: &Cachify, key: &str, within: Option<Duration>) {
+    if none() {
         return;
     }
-    let mut keys = registry.keys.lock();
-    while in_flight(&keys, key) {
-        registry.finished.wait(&mut keys);
-    }
+    let place = place(cachify, key);
+    let deadline = within.and_then(|within| Instant::now().checked_add(within));
+    wait_blocking_until(|keys| !keys.contains_key(&place), deadline);
 }
 
-/// Waits until no release of `key` is in flight.
-pub(crate) async fn wait(key: &str) {
-    let registry = &*REGISTRY;
-    loop {
-        if registry.total.load(Ordering::Acquire) == 0 {
-            return;
+/// Waits until no release of `key` on `cachify`'s client is in flight, or for at most
+/// `within` (`None`: no bound).
+pub(crate) async fn wait(cachify: &Cachify, key: &str, within: Option<Duration>) {
+    if none() {
+        return;
+    }
+    let place = place(cachify, key);
+    let done = |keys: &HashMap<Place, usize>| !keys.contains_key(&place);
+    // The bound runs on the releaser's timer: the caller's runtime may have none.
+    match within.and_then(super::releaser::sleep) {
+        Some(bound) => {
+            tokio::select! {
+                () = wait_until(done) => {}
+                () = bound => {}
+            }
         }
-        let finished = registry.notify.notified();
-        tokio::pin!(finished);
-        // Registered before the check, so a release finishing in between still wakes us.
-        finished.as_mut().enable();
-        if !in_flight(&registry.keys.lock(), key) {
-            return;
-        }
-        finished.await;
+        None => wait_until(done).await,
     }
 }
 
@@ -175,15 +200,23 @@ pub(crate) fn none() -> bool {
 /// Blocks until no release at all is in flight, or until `deadline` (`None`: no
 /// deadline); whether none is.
 pub(crate) fn wait_all_blocking(deadline: Option<Instant>) -> bool {
-    wait_blocking_until(none, deadline)
+    wait_blocking_until(|_| none(), deadline)
 }
 
-/// Blocks until `done()`, re-checked whenever a release finishes, or until `deadline`
-/// (`None`: no deadline); whether it is done.
-fn wait_blocking_until(done: impl Fn() -> bool, deadline: Option<Instant>) -> bool {
+/// Waits until no release at all is in flight.
+pub(crate) async fn wait_all() {
+    wait_until(|_| none()).await;
+}
+
+/// Blocks until `done(keys)`, re-checked whenever a release finishes, or until
+/// `deadline` (`None`: no deadline); whether it is done.
+fn wait_blocking_until(
+    done: impl Fn(&HashMap<Place, usize>) -> bool,
+    deadline: Option<Instant>,
+) -> bool {
     let registry = &*REGISTRY;
     let mut keys = registry.keys.lock();
-    while !done() {
+    while !done(&keys) {
         match deadline {
             None => registry.finished.wait(&mut keys),
             Some(deadline) => {
@@ -192,7 +225,7 @@ fn wait_blocking_until(done: impl Fn() -> bool, deadline: Option<Instant>) -> bo
                     .wait_until(&mut keys, deadline)
                     .timed_out()
                 {
-                    return done();
+                    return done(&keys);
                 }
             }
         }
@@ -200,15 +233,15 @@ fn wait_blocking_until(done: impl Fn() -> bool, deadline: Option<Instant>) -> bo
     true
 }
 
-/// Waits until no release at all is in flight.
-pub(crate) async fn wait_all() {
+/// Waits until `done(keys)`, re-checked whenever a release finishes.
+async fn wait_until(done: impl Fn(&HashMap<Place, usize>) -> bool) {
     let registry = &*REGISTRY;
     loop {
         let finished = registry.notify.notified();
         tokio::pin!(finished);
         // Registered before the check, so a release finishing in between still wakes us.
         finished.as_mut().enable();
-        if none() {
+        if done(&registry.keys.lock()) {
             return;
         }
         finished.await;

@@ -1,31 +1,29 @@
 //! The releaser: where releases and renewals run when their caller cannot wait for them.
 //!
-//! Two threads, started together on first use and living as long as the process:
-//! - `cachify-releaser` drives a current-thread tokio runtime that only runs cachify's
-//!   own tasks (detached releases, lease renewals), so none of them depends on the
-//!   caller's runtime being alive, or being polled;
-//! - `cachify-blocking` runs blocking sync-client calls one after another, so that a
-//!   sync guard released from async code, and every sync lease, costs no thread of its
-//!   own and never blocks a runtime worker.
+//! A current-thread tokio runtime, started on first use on a `cachify-releaser` thread
+//! that lives as long as the process, runs cachify's own tasks (detached releases, lease
+//! renewals), so none of them depends on the caller's runtime being alive, or polled.
+//! Blocking sync-client calls (a sync guard released from async code, every sync lease)
+//! run on that runtime's blocking pool: each on a thread of its own, so a call stuck on
+//! a hung server delays no other (up to [`BLOCKING_THREADS`] calls at once), and none
+//! ever blocks a runtime worker.
 
 use std::future::Future;
-use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::sync::{mpsc, OnceLock};
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use tokio::runtime::Handle;
-use tokio::sync::oneshot;
 
 use crate::error::{BackendError, Error};
 
-/// A blocking call for the `cachify-blocking` thread.
-type Job = Box<dyn FnOnce() + Send>;
+/// The most blocking calls that run at once; more wait for a thread. Idle threads end
+/// after a few seconds.
+const BLOCKING_THREADS: usize = 64;
 
 struct Releaser {
     runtime: Handle,
-    blocking: mpsc::Sender<Job>,
 }
 
 /// The process's releaser; `None` if its threads could not be started.
@@ -46,24 +44,14 @@ impl Releaser {
     fn start() -> std::io::Result<Self> {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
+            .thread_name("cachify-blocking")
+            .max_blocking_threads(BLOCKING_THREADS)
             .build()?;
         let handle = runtime.handle().clone();
         std::thread::Builder::new()
             .name("cachify-releaser".into())
             .spawn(move || runtime.block_on(std::future::pending::<()>()))?;
-        let (blocking, jobs) = mpsc::channel::<Job>();
-        std::thread::Builder::new()
-            .name("cachify-blocking".into())
-            .spawn(move || {
-                for job in jobs {
-                    // A panicking backend must not take every later release down with it.
-                    let _ = std::panic::catch_unwind(AssertUnwindSafe(job));
-                }
-            })?;
-        Ok(Self {
-            runtime: handle,
-            blocking,
-        })
+        Ok(Self { runtime: handle })
     }
 
     /// Polls `work` once, on the calling thread but in the releaser's runtime context:
@@ -103,14 +91,29 @@ where
 {
     let releaser = releaser()?;
     let mut work = Box::pin(work);
-    if let Poll::Ready(output) = releaser.poll_once(work.as_mut()) {
-        return Some(output);
+    // While the thread's locals are destroyed (a guard in a `thread_local!`), no runtime
+    // can be entered here (`Handle::enter` panics, and a panic there aborts): the
+    // releaser polls it from the start.
+    let can_enter = !Handle::try_current().is_err_and(|error| error.is_thread_local_destroyed());
+    if can_enter {
+        if let Poll::Ready(output) = releaser.poll_once(work.as_mut()) {
+            return Some(output);
+        }
     }
     let (done, outcome) = mpsc::sync_channel(1);
     releaser.runtime.spawn(async move {
         let _ = done.send(work.await);
     });
     outcome.recv().ok()
+}
+
+/// A sleep of `duration` on the releaser's timer, which any runtime (or none) can
+/// await; `None` when the releaser is not running.
+pub(crate) fn sleep(duration: Duration) -> Option<tokio::time::Sleep> {
+    let releaser = releaser()?;
+    // A sleep belongs to the timer of the runtime it is created in.
+    let _context = releaser.runtime.enter();
+    Some(tokio::time::sleep(duration))
 }
 
 /// Starts `work` on the releaser's runtime.
@@ -123,34 +126,19 @@ where
     Ok(())
 }
 
-/// A receiver that completes (with an error: nothing is ever sent) once `after` has
-/// passed on the releaser's clock, so that callers on any executor, or on a runtime
-/// without timers, can wait with a time limit. Dropping it ends the timer.
-pub(crate) fn alarm(after: Duration) -> Result<oneshot::Receiver<()>, Error> {
-    let (mut ring, alarm) = oneshot::channel();
-    spawn(async move {
-        tokio::select! {
-            () = tokio::time::sleep(after) => {}
-            () = ring.closed() => {}
-        }
-        drop(ring);
-    })?;
-    Ok(alarm)
-}
-
-/// Runs a blocking call on the `cachify-blocking` thread and awaits its result.
+/// Runs a blocking call on the releaser's blocking pool and awaits its result.
 pub(crate) async fn run_blocking<T, F>(call: F) -> Result<T, Error>
 where
     F: FnOnce() -> Result<T, Error> + Send + 'static,
     T: Send + 'static,
 {
     let releaser = releaser().ok_or_else(unavailable)?;
-    let (done, outcome) = oneshot::channel();
-    let job: Job = Box::new(move || {
-        let _ = done.send(call());
-    });
-    releaser.blocking.send(job).map_err(|_| unavailable())?;
-    outcome.await.map_err(|_| unavailable())?
+    // A panicking backend fails this call only (the pool catches the panic).
+    releaser
+        .runtime
+        .spawn_blocking(call)
+        .await
+        .map_err(|error| BackendError::new(format!("a blocking backend call failed: {error}")))?
 }
 
 fn unavailable() -> Error {

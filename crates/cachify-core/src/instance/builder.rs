@@ -69,7 +69,8 @@ impl CachifyBuilder {
     }
 
     /// The expiry of locks that omit `exp` (default [`DEFAULT_LOCK_EXPIRATION`](super::DEFAULT_LOCK_EXPIRATION), 30 s;
-    /// `None`: locks never expire by themselves).
+    /// `None`: locks never expire by themselves). `Duration::ZERO` is accepted here, but
+    /// every acquire that uses it fails with [`Error::InvalidOption`](crate::Error::InvalidOption).
     ///
     /// ```
     /// use std::time::Duration;
@@ -83,6 +84,8 @@ impl CachifyBuilder {
 
     /// The expiry of pool slots whose pool omits `slot_exp` (default
     /// [`DEFAULT_POOL_SLOT_EXPIRATION`](super::DEFAULT_POOL_SLOT_EXPIRATION), 600 s; `None`: slots never expire).
+    /// `Duration::ZERO` is accepted here, but every acquire that uses it fails with
+    /// [`Error::InvalidOption`](crate::Error::InvalidOption).
     ///
     /// ```
     /// let cachify = cachify::Cachify::builder().default_pool_slot_expiration(None).build();

@@ -222,6 +222,12 @@ impl Cachify {
         self.inner.config.lock_poll_interval
     }
 
+    /// The identity of this instance's backend client, shared by its clones: releases in
+    /// flight are waited for per client.
+    pub(crate) fn client_id(&self) -> usize {
+        Arc::as_ptr(&self.inner.sync_client).cast::<()>() as usize
+    }
+
     /// The backend used by sync code.
     ///
     /// ```

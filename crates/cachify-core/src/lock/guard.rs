@@ -12,6 +12,7 @@ use super::lease::{Lease, Renewal};
 use super::ticket::Ticket;
 use crate::detached::{Armed, Async, Blocking, Claim, Settle, Side};
 use crate::error::Error;
+use crate::instance::Cachify;
 
 /// What a guard gives back: its ticket, and the lease renewing it, if any.
 #[derive(Debug, Clone)]
@@ -36,6 +37,10 @@ impl Held {
 impl Claim for Held {
     fn storage_key(&self) -> &str {
         self.ticket.storage_key()
+    }
+
+    fn cachify(&self) -> &Cachify {
+        self.ticket.cachify()
     }
 
     fn settle(&self) -> Option<Settle> {

@@ -6,10 +6,11 @@
 //! `exp` before the lock could expire.
 //!
 //! Every lease is a task on cachify's releaser (see [`crate::detached`]), sync leases
-//! included (their renewals run on its blocking thread): no thread per lease, and no
+//! included (their renewals run on its blocking pool): no thread per lease, and no
 //! dependence on the caller's runtime being polled. A renewal that finds the lock gone,
 //! or failures that last past `exp`, end the lease and mark it lost
-//! ([`Lease::lost`]).
+//! ([`Lease::lost`]); so does a renewal still unanswered when `exp` has passed since the
+//! last confirmed one (the lock may have expired and been taken meanwhile).
 //!
 //! Stopping is synchronous with the release: a guard first stops its lease and waits for
 //! any renewal in flight, then deletes the key. Otherwise a non-atomic custom backend
@@ -108,11 +109,22 @@ async fn renew(
             _ = stopped.wait_for(|stop| *stop) => break,
             () = tokio::time::sleep(period) => {}
         }
-        let outcome = match renewal {
-            Renewal::Async => ticket.extend_async().await,
-            Renewal::Blocking => {
-                let ticket = ticket.clone();
-                detached::run_blocking(move || ticket.extend_blocking()).await
+        let extend = extend(&ticket, renewal);
+        tokio::pin!(extend);
+        let overdue = async {
+            match confirmed.checked_add(exp) {
+                Some(at) => tokio::time::sleep_until(at.into()).await,
+                None => std::future::pending().await,
+            }
+        };
+        let outcome = tokio::select! {
+            biased;
+            outcome = &mut extend => outcome,
+            () = overdue => {
+                status.send_replace(Status::Lost);
+                // Still awaited: a release waits for the renewal in flight to end.
+                let _ = extend.await;
+                break;
             }
         };
         match outcome {
@@ -132,6 +144,17 @@ async fn renew(
         }
     }
     // `status` drops here: what `Lease::stop` waits for.
+}
+
+/// One renewal, on the client the lock was taken with.
+async fn extend(ticket: &Ticket, renewal: Renewal) -> Result<bool, Error> {
+    match renewal {
+        Renewal::Async => ticket.extend_async().await,
+        Renewal::Blocking => {
+            let ticket = ticket.clone();
+            detached::run_blocking(move || ticket.extend_blocking()).await
+        }
+    }
 }
 
 impl fmt::Debug for Lease {

@@ -225,7 +225,11 @@ impl Lock {
         // An error leaves `claim` pending: its drop deletes the token in case the backend
         // stored it before failing to answer.
         let ticket = claim.claim().ticket();
-        detached::releases_done_blocking(ticket.storage_key());
+        detached::releases_done_blocking(
+            ticket.cachify(),
+            ticket.storage_key(),
+            self.release_patience(),
+        );
         let taken = if self.nowait {
             ticket.take_blocking()?
         } else {
@@ -266,7 +270,12 @@ impl Lock {
         // Cancelled or failed, `claim` is dropped pending and deletes the token in the
         // background, in case the backend stored it before we stopped listening.
         let ticket = claim.claim().ticket();
-        detached::releases_done(ticket.storage_key()).await;
+        detached::releases_done(
+            ticket.cachify(),
+            ticket.storage_key(),
+            self.release_patience(),
+        )
+        .await;
         let taken = if self.nowait {
             ticket.take_async().await?
         } else {
@@ -298,7 +307,7 @@ impl Lock {
     pub fn is_locked(&self) -> Result<bool, Error> {
         let cachify = self.instance.resolve()?;
         let storage_key = cachify.lock_key(&self.key);
-        detached::releases_done_blocking(&storage_key);
+        detached::releases_done_blocking(&cachify, &storage_key, None);
         Ok(cachify.sync_client().get(&storage_key)?.is_some())
     }
 
@@ -315,7 +324,7 @@ impl Lock {
     pub async fn is_locked_async(&self) -> Result<bool, Error> {
         let cachify = self.instance.resolve()?;
         let storage_key = cachify.lock_key(&self.key);
-        detached::releases_done(&storage_key).await;
+        detached::releases_done(&cachify, &storage_key, None).await;
         Ok(cachify.async_client().get(&storage_key).await?.is_some())
     }
 
@@ -362,6 +371,11 @@ impl Lock {
             .unwrap_or_else(|| cachify.default_lock_expiration());
         let exp = ticket::lifetime("exp", exp)?;
         Ok(Ticket::new(cachify, &self.key, exp))
+    }
+
+    /// How long an acquire waits for this process's releases of its lock in flight.
+    fn release_patience(&self) -> Option<Duration> {
+        detached::release_patience(self.nowait, self.timeout)
     }
 
     fn patience(&self, ticket: &Ticket) -> Patience {

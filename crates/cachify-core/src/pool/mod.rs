@@ -215,7 +215,11 @@ impl Pool {
         // An error leaves `claim` pending: its drop frees a token the backend may have
         // admitted before failing to answer.
         let seat = claim.claim();
-        detached::releases_done_blocking(seat.storage_key());
+        detached::releases_done_blocking(
+            seat.cachify(),
+            seat.storage_key(),
+            self.release_patience(),
+        );
         let admitted = if self.waits() {
             retry_blocking(
                 seat.cachify().sync_client(),
@@ -257,7 +261,7 @@ impl Pool {
         // Cancelled or failed, `claim` is dropped pending and frees the token in the
         // background, in case the backend admitted it before we stopped listening.
         let seat = claim.claim();
-        detached::releases_done(seat.storage_key()).await;
+        detached::releases_done(seat.cachify(), seat.storage_key(), self.release_patience()).await;
         let admitted = if self.waits() {
             retry_async(
                 seat.cachify().async_client(),
@@ -292,7 +296,7 @@ impl Pool {
     pub fn size(&self) -> Result<usize, Error> {
         let cachify = self.instance.resolve()?;
         let storage_key = cachify.pool_key(&self.key);
-        detached::releases_done_blocking(&storage_key);
+        detached::releases_done_blocking(&cachify, &storage_key, None);
         Ok(cachify.sync_client().pool_size(&storage_key)?)
     }
 
@@ -309,7 +313,7 @@ impl Pool {
     pub async fn size_async(&self) -> Result<usize, Error> {
         let cachify = self.instance.resolve()?;
         let storage_key = cachify.pool_key(&self.key);
-        detached::releases_done(&storage_key).await;
+        detached::releases_done(&cachify, &storage_key, None).await;
         Ok(cachify.async_client().pool_size(&storage_key).await?)
     }
 
@@ -327,6 +331,11 @@ impl Pool {
     /// so waiting on it could only end at the timeout, or never.
     fn waits(&self) -> bool {
         !self.nowait && self.max_size > 0
+    }
+
+    /// How long an acquire waits for this process's releases of its slots in flight.
+    fn release_patience(&self) -> Option<Duration> {
+        detached::release_patience(!self.waits(), self.timeout)
     }
 
     fn patience(&self, seat: &Seat) -> Patience {

@@ -14,10 +14,15 @@ use std::fmt;
 use super::seat::Seat;
 use crate::detached::{Armed, Async, Blocking, Claim};
 use crate::error::Error;
+use crate::instance::Cachify;
 
 impl Claim for Seat {
     fn storage_key(&self) -> &str {
         Seat::storage_key(self)
+    }
+
+    fn cachify(&self) -> &Cachify {
+        Seat::cachify(self)
     }
 
     fn give_back_blocking(&self) -> Result<bool, Error> {

@@ -25,6 +25,17 @@ pub fn validate(sig: &Analysed) -> syn::Result<()> {
             "#[cached] stores the return value, so it needs a concrete type, not `impl Trait`",
         ));
     }
+    if let Some(parameter) = &output.generic {
+        return Err(syn::Error::new(
+            output.span,
+            format!(
+                "#[cached] cannot return the type parameter `{parameter}` or a type of it: \
+                 which results are stored is decided where the function is defined, so if \
+                 `{parameter}` were a `Result`, its `Err` would be cached; spell the shape \
+                 out instead, e.g. `Result<T, E>`, `Option<T>` or `Vec<T>` with `T` generic"
+            ),
+        ));
+    }
     if output.borrows {
         return Err(syn::Error::new(
             output.span,

@@ -283,7 +283,7 @@ pub fn flag(option: Option<&syn::LitBool>, default: bool) -> TokenStream {
 
 /// An identifier no user code can clash with.
 pub fn private_ident(name: &str) -> syn::Ident {
-    syn::Ident::new(&format!("__cachify_{name}"), Span::call_site())
+    syn::Ident::new(&format!("__cachify_{name}"), Span::mixed_site())
 }
 
 /// What a refused call returns, by the function's return type (see

@@ -69,9 +69,16 @@ pub(crate) async fn within<F: Future>(runtime: &Handle, work: F) -> F::Output {
 /// Runs `work` with the I/O runtime as its context, blocking this thread until it ends.
 pub(crate) fn block_on<F: Future>(work: F) -> Result<F::Output, BackendError> {
     let handle = handle()?;
+    if Handle::try_current().is_err_and(|error| error.is_thread_local_destroyed()) {
+        // Entering a runtime would panic: this thread's locals are being destroyed.
+        return Err(BackendError::new(
+            "cannot call redis while this thread's locals are destroyed",
+        ));
+    }
     let mut work = pin!(work);
-    let waker = THREAD_WAKER.with(Waker::clone);
-    let mut cx = Context::from_waker(&waker);
+    // While this thread's locals are destroyed, its waker is gone too: poll on a timer.
+    let parker = THREAD_WAKER.try_with(Waker::clone).ok();
+    let mut cx = Context::from_waker(parker.as_ref().unwrap_or(Waker::noop()));
     loop {
         let polled = {
             let _context = handle.enter();
@@ -80,10 +87,16 @@ pub(crate) fn block_on<F: Future>(work: F) -> Result<F::Output, BackendError> {
         if let Poll::Ready(output) = polled {
             return Ok(output);
         }
-        // A spurious wake-up only costs one more poll.
-        thread::park();
+        match parker {
+            // A spurious wake-up only costs one more poll.
+            Some(_) => thread::park(),
+            None => thread::sleep(UNPARKED_POLL),
+        }
     }
 }
+
+/// How often [`block_on`] polls when it has no waker of its own.
+const UNPARKED_POLL: std::time::Duration = std::time::Duration::from_millis(1);
 
 struct Unparker(Thread);
 
