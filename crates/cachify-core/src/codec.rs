@@ -10,6 +10,7 @@
 //! # Examples
 //!
 //! ```
+//! # use cachify_core as cachify;
 //! use std::collections::BTreeMap;
 //! use cachify::codec;
 //!
@@ -25,6 +26,7 @@ use serde::Serialize;
 /// The envelope version written in front of every encoded value.
 ///
 /// ```
+/// # use cachify_core as cachify;
 /// let bytes = cachify::codec::encode("hello").unwrap();
 /// assert_eq!(bytes[0], cachify::codec::FORMAT_VERSION);
 /// ```
@@ -35,6 +37,7 @@ pub const FORMAT_VERSION: u8 = 1;
 /// # Examples
 ///
 /// ```
+/// # use cachify_core as cachify;
 /// use cachify::codec;
 ///
 /// let bytes = codec::encode(&vec![1u32, 2, 3]).unwrap();
@@ -53,6 +56,7 @@ pub fn encode<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, CodecError> {
 /// # Examples
 ///
 /// ```
+/// # use cachify_core as cachify;
 /// use cachify::codec;
 ///
 /// assert!(codec::decode::<u32>(b"garbage").is_err());
@@ -73,6 +77,7 @@ pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, CodecError> {
 /// # Examples
 ///
 /// ```
+/// # use cachify_core as cachify;
 /// use cachify::{codec, CodecError};
 ///
 /// let err = codec::decode::<String>(&[codec::FORMAT_VERSION, 0xc1]).unwrap_err();
@@ -84,6 +89,7 @@ pub enum CodecError {
     /// The value's `Serialize` impl failed.
     ///
     /// ```
+    /// # use cachify_core as cachify;
     /// use serde::ser::{Error as _, Serialize, Serializer};
     ///
     /// struct Unencodable;
@@ -101,6 +107,7 @@ pub enum CodecError {
     /// The bytes are not a MessagePack value of the expected type.
     ///
     /// ```
+    /// # use cachify_core as cachify;
     /// let bytes = cachify::codec::encode("not a number").unwrap();
     /// let err = cachify::codec::decode::<u64>(&bytes).unwrap_err();
     /// assert!(matches!(err, cachify::CodecError::Decode(_)));
@@ -110,6 +117,7 @@ pub enum CodecError {
     /// The bytes are empty or carry an envelope version this build does not know.
     ///
     /// ```
+    /// # use cachify_core as cachify;
     /// use cachify::{codec, CodecError};
     ///
     /// assert!(matches!(codec::decode::<u32>(&[]), Err(CodecError::Envelope(None))));

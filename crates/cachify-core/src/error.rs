@@ -6,6 +6,7 @@
 //! # Examples
 //!
 //! ```
+//! # use cachify_core as cachify;
 //! use cachify::Error;
 //!
 //! let cachify = cachify::Cachify::builder().build();
@@ -29,6 +30,7 @@ pub use crate::codec::CodecError;
 /// # Examples
 ///
 /// ```
+/// # use cachify_core as cachify;
 /// let err = cachify::Error::Locked { key: "report-42".into() };
 /// assert_eq!(err.to_string(), "report-42 is already locked!");
 /// ```
@@ -39,6 +41,7 @@ pub enum Error {
     /// without waiting, or within the timeout. `key` is the key as the caller wrote it.
     ///
     /// ```
+    /// # use cachify_core as cachify;
     /// let cachify = cachify::Cachify::builder().build();
     /// let _held = cachify.lock("job").acquire()?;
     /// match cachify.lock("job").acquire() {
@@ -56,6 +59,7 @@ pub enum Error {
     /// or expires. `key` is the key as the caller wrote it.
     ///
     /// ```
+    /// # use cachify_core as cachify;
     /// let cachify = cachify::Cachify::builder().build();
     /// let _slot = cachify.pool("api", 1).acquire()?;
     /// let full = cachify.pool("api", 1).acquire().unwrap_err();
@@ -74,6 +78,7 @@ pub enum Error {
     /// `Cachify::builder()...init()`) registered one.
     ///
     /// ```
+    /// # use cachify_core as cachify;
     /// // In a program that never called `init_cachify()`:
     /// let err = cachify::lock("job").is_locked().unwrap_err();
     /// assert!(matches!(err, cachify::Error::NotInitialized));
@@ -83,6 +88,7 @@ pub enum Error {
     /// `try_init` found a global instance already registered and left it in place.
     ///
     /// ```
+    /// # use cachify_core as cachify;
     /// cachify::init_cachify();
     /// let err = cachify::try_init_cachify().unwrap_err();
     /// assert!(matches!(err, cachify::Error::AlreadyInitialized));
@@ -95,6 +101,7 @@ pub enum Error {
     /// that expires as it is taken would exclude nobody).
     ///
     /// ```
+    /// # use cachify_core as cachify;
     /// use std::time::Duration;
     /// let cachify = cachify::Cachify::builder().build();
     /// let err = cachify.lock("job").exp(Duration::ZERO).acquire().unwrap_err();
@@ -111,6 +118,7 @@ pub enum Error {
     /// The backend failed: connection lost, wrong data type, script error, ...
     ///
     /// ```
+    /// # use cachify_core as cachify;
     /// let err = cachify::Error::from(cachify::BackendError::new("connection refused"));
     /// assert!(matches!(err, cachify::Error::Backend(_)));
     /// assert_eq!(err.to_string(), "backend error: connection refused");
@@ -120,6 +128,7 @@ pub enum Error {
     /// A value could not be encoded for storage, or stored bytes could not be decoded.
     ///
     /// ```
+    /// # use cachify_core as cachify;
     /// let codec_error = cachify::codec::decode::<u32>(&[]).unwrap_err();
     /// let err = cachify::Error::from(codec_error);
     /// assert!(matches!(err, cachify::Error::Codec(_)));
@@ -135,6 +144,7 @@ pub enum Error {
 /// # Examples
 ///
 /// ```
+/// # use cachify_core as cachify;
 /// use cachify::BackendError;
 ///
 /// let from_text = BackendError::new("connection refused");
@@ -151,6 +161,7 @@ impl BackendError {
     /// Wraps a message or an error value.
     ///
     /// ```
+    /// # use cachify_core as cachify;
     /// let err = cachify::BackendError::new(format!("server {} is read-only", "10.0.0.1"));
     /// assert_eq!(err.to_string(), "backend error: server 10.0.0.1 is read-only");
     /// ```
@@ -163,6 +174,7 @@ impl BackendError {
     /// The wrapped error, to downcast to the backend's own error type.
     ///
     /// ```
+    /// # use cachify_core as cachify;
     /// let err = cachify::BackendError::new(std::io::Error::from(std::io::ErrorKind::TimedOut));
     /// let io = err.inner().downcast_ref::<std::io::Error>().expect("an io::Error");
     /// assert_eq!(io.kind(), std::io::ErrorKind::TimedOut);

@@ -9,6 +9,7 @@ use std::time::Duration;
 /// An expiry as written on an attribute, resolved against an instance's default.
 ///
 /// ```
+/// # use cachify_core as cachify;
 /// use std::time::Duration;
 /// use cachify::__private::Expiry;
 ///
@@ -55,6 +56,7 @@ impl Expiry {
 /// what a `Duration` holds mean "never expires".
 ///
 /// ```
+/// # use cachify_core as cachify;
 /// use std::time::Duration;
 /// use cachify::__private::{Expiry, IntoExpiry};
 ///

@@ -42,6 +42,7 @@ pub use instance::{init_cachify, try_init_cachify, Cachify, CachifyBuilder};
 /// that the backend needs no dependency of its own on `async-trait`.
 ///
 /// ```
+/// # use cachify_core as cachify;
 /// use std::time::Duration;
 /// use cachify::{async_trait, AsyncClient, BackendError};
 ///

@@ -15,6 +15,7 @@
 //! An instance over a store the application keeps a handle to:
 //!
 //! ```
+//! # use cachify_core as cachify;
 //! use cachify::{backend::MemoryClient, Cachify};
 //!
 //! let store = MemoryClient::new();
@@ -51,6 +52,7 @@ use crate::error::BackendError;
 /// A custom client needs only the three required methods:
 ///
 /// ```
+/// # use cachify_core as cachify;
 /// use std::collections::HashMap;
 /// use std::time::Duration;
 /// use cachify::{BackendError, SyncClient};
@@ -86,6 +88,7 @@ pub trait SyncClient: Send + Sync + 'static {
     /// The value stored under `key`, or `None` when there is none (or it expired).
     ///
     /// ```
+    /// # use cachify_core as cachify;
     /// # use cachify::{MemoryClient, SyncClient};
     /// let client = MemoryClient::new();
     /// client.set("k", b"v", None, false)?;
@@ -101,6 +104,7 @@ pub trait SyncClient: Send + Sync + 'static {
     /// must atomically store only if no live value exists, and return whether it stored.
     ///
     /// ```
+    /// # use cachify_core as cachify;
     /// # use cachify::{MemoryClient, SyncClient};
     /// let client = MemoryClient::new();
     /// use std::time::Duration;
@@ -120,6 +124,7 @@ pub trait SyncClient: Send + Sync + 'static {
     /// Deletes `keys`, returning how many existed.
     ///
     /// ```
+    /// # use cachify_core as cachify;
     /// # use cachify::{MemoryClient, SyncClient};
     /// let client = MemoryClient::new();
     /// client.set("a", b"1", None, false)?;
@@ -136,6 +141,7 @@ pub trait SyncClient: Send + Sync + 'static {
     /// [`get`](Self::get).
     ///
     /// ```
+    /// # use cachify_core as cachify;
     /// use cachify::{MemoryClient, SyncClient};
     ///
     /// let client = MemoryClient::new();
@@ -162,6 +168,7 @@ pub trait SyncClient: Send + Sync + 'static {
     /// owner between the two calls, that owner's lock is deleted.
     ///
     /// ```
+    /// # use cachify_core as cachify;
     /// # use cachify::{MemoryClient, SyncClient};
     /// let client = MemoryClient::new();
     /// client.set("lock:job", b"mine", None, false)?;
@@ -183,6 +190,7 @@ pub trait SyncClient: Send + Sync + 'static {
     /// is taken in between is overwritten.
     ///
     /// ```
+    /// # use cachify_core as cachify;
     /// # use cachify::{MemoryClient, SyncClient};
     /// let client = MemoryClient::new();
     /// use std::time::Duration;
@@ -209,6 +217,7 @@ pub trait SyncClient: Send + Sync + 'static {
     /// with the time until its *soonest* live slot expires, when a waiter could get in.
     ///
     /// ```
+    /// # use cachify_core as cachify;
     /// # use cachify::{MemoryClient, SyncClient};
     /// let client = MemoryClient::new();
     /// use std::time::Duration;
@@ -230,6 +239,7 @@ pub trait SyncClient: Send + Sync + 'static {
     /// is atomic, but it polls under contention and takes several round trips.
     ///
     /// ```
+    /// # use cachify_core as cachify;
     /// # use cachify::{MemoryClient, SyncClient};
     /// let client = MemoryClient::new();
     /// use std::time::Duration;
@@ -257,6 +267,7 @@ pub trait SyncClient: Send + Sync + 'static {
     /// The default uses the same meta-lock as [`pool_acquire`](Self::pool_acquire).
     ///
     /// ```
+    /// # use cachify_core as cachify;
     /// # use cachify::{MemoryClient, SyncClient};
     /// let client = MemoryClient::new();
     /// client.pool_acquire("pool:api", "token-1", 2, None)?;
@@ -273,6 +284,7 @@ pub trait SyncClient: Send + Sync + 'static {
     /// The number of live (unexpired) slots in the pool at `key`.
     ///
     /// ```
+    /// # use cachify_core as cachify;
     /// # use cachify::{MemoryClient, SyncClient};
     /// let client = MemoryClient::new();
     /// client.pool_acquire("pool:api", "token-1", 2, None)?;
@@ -288,6 +300,7 @@ pub trait SyncClient: Send + Sync + 'static {
     /// at its next poll. `None` (the default): this backend cannot notify; waiters poll.
     ///
     /// ```
+    /// # use cachify_core as cachify;
     /// # use cachify::{MemoryClient, SyncClient};
     /// let client = MemoryClient::new();
     /// use std::time::Duration;
@@ -310,6 +323,7 @@ pub trait SyncClient: Send + Sync + 'static {
 /// # Examples
 ///
 /// ```
+/// # use cachify_core as cachify;
 /// use std::collections::HashMap;
 /// use std::time::Duration;
 /// use async_trait::async_trait;
@@ -343,6 +357,7 @@ pub trait AsyncClient: Send + Sync + 'static {
     /// The value stored under `key`, or `None` when there is none (or it expired).
     ///
     /// ```
+    /// # use cachify_core as cachify;
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), cachify::BackendError> {
     /// # use cachify::{AsyncClient, MemoryClient};
@@ -357,6 +372,7 @@ pub trait AsyncClient: Send + Sync + 'static {
     /// Stores `value` under `key`; see [`SyncClient::set`] for the `nx` contract.
     ///
     /// ```
+    /// # use cachify_core as cachify;
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), cachify::BackendError> {
     /// # use cachify::{AsyncClient, MemoryClient};
@@ -377,6 +393,7 @@ pub trait AsyncClient: Send + Sync + 'static {
     /// Deletes `keys`, returning how many existed.
     ///
     /// ```
+    /// # use cachify_core as cachify;
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), cachify::BackendError> {
     /// # use cachify::{AsyncClient, MemoryClient};
@@ -392,6 +409,7 @@ pub trait AsyncClient: Send + Sync + 'static {
     /// (the default is likewise not atomic).
     ///
     /// ```
+    /// # use cachify_core as cachify;
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), cachify::BackendError> {
     /// # use cachify::{AsyncClient, MemoryClient};
@@ -413,6 +431,7 @@ pub trait AsyncClient: Send + Sync + 'static {
     /// [`SyncClient::expire_if_equals`] (the default is likewise not atomic).
     ///
     /// ```
+    /// # use cachify_core as cachify;
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), cachify::BackendError> {
     /// # use cachify::{AsyncClient, MemoryClient};
@@ -438,6 +457,7 @@ pub trait AsyncClient: Send + Sync + 'static {
     /// How long `key` has left to live; see [`SyncClient::remaining_ttl`].
     ///
     /// ```
+    /// # use cachify_core as cachify;
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), cachify::BackendError> {
     /// # use cachify::{AsyncClient, MemoryClient};
@@ -457,6 +477,7 @@ pub trait AsyncClient: Send + Sync + 'static {
     /// [`SyncClient::pool_acquire`] (the default uses the same `set(nx)` meta-lock).
     ///
     /// ```
+    /// # use cachify_core as cachify;
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), cachify::BackendError> {
     /// # use cachify::{AsyncClient, MemoryClient};
@@ -484,6 +505,7 @@ pub trait AsyncClient: Send + Sync + 'static {
     /// Removes `token` from the pool at `key`; see [`SyncClient::pool_release`].
     ///
     /// ```
+    /// # use cachify_core as cachify;
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), cachify::BackendError> {
     /// # use cachify::{AsyncClient, MemoryClient};
@@ -503,6 +525,7 @@ pub trait AsyncClient: Send + Sync + 'static {
     /// The number of live slots in the pool at `key`; see [`SyncClient::pool_size`].
     ///
     /// ```
+    /// # use cachify_core as cachify;
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), cachify::BackendError> {
     /// # use cachify::{AsyncClient, MemoryClient};
@@ -521,6 +544,7 @@ pub trait AsyncClient: Send + Sync + 'static {
     /// backend can finish subscribing before the waiter's next attempt.
     ///
     /// ```
+    /// # use cachify_core as cachify;
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), cachify::BackendError> {
     /// # use cachify::{AsyncClient, MemoryClient};

@@ -44,6 +44,7 @@ impl Signal {
 /// # Examples
 ///
 /// ```
+/// # use cachify_core as cachify;
 /// use std::time::Duration;
 /// use cachify::backend::ReleaseHub;
 ///
@@ -61,6 +62,7 @@ impl ReleaseHub {
     /// An empty hub.
     ///
     /// ```
+    /// # use cachify_core as cachify;
     /// let hub = cachify::backend::ReleaseHub::new();
     /// assert!(!hub.is_watched("lock:a"));
     /// ```
@@ -72,6 +74,7 @@ impl ReleaseHub {
     /// `key` made from now on.
     ///
     /// ```
+    /// # use cachify_core as cachify;
     /// use std::time::Duration;
     /// let hub = cachify::backend::ReleaseHub::new();
     /// let mut watch = hub.watch("lock:a"); // before the attempt it may have to retry
@@ -101,6 +104,7 @@ impl ReleaseHub {
     /// Wakes everyone watching `key`. Cheap when nobody is.
     ///
     /// ```
+    /// # use cachify_core as cachify;
     /// use std::time::Duration;
     /// let hub = cachify::backend::ReleaseHub::new();
     /// let mut a = hub.watch("lock:a");
@@ -127,6 +131,7 @@ impl ReleaseHub {
     /// Whether anyone is watching `key` now.
     ///
     /// ```
+    /// # use cachify_core as cachify;
     /// let hub = cachify::backend::ReleaseHub::new();
     /// let watch = hub.watch("lock:a");
     /// assert!(hub.is_watched("lock:a"));
@@ -157,6 +162,7 @@ impl fmt::Debug for ReleaseHub {
 /// # Examples
 ///
 /// ```
+/// # use cachify_core as cachify;
 /// use std::time::Duration;
 /// use cachify::backend::ReleaseHub;
 ///
@@ -175,6 +181,7 @@ impl ReleaseWatch {
     /// Blocks the thread until a release or the timeout.
     ///
     /// ```
+    /// # use cachify_core as cachify;
     /// use std::sync::Arc;
     /// use std::time::Duration;
     /// let hub = Arc::new(cachify::backend::ReleaseHub::new());
@@ -206,6 +213,7 @@ impl ReleaseWatch {
     /// Waits, without blocking the thread, until a release or the timeout.
     ///
     /// ```
+    /// # use cachify_core as cachify;
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() {
     /// use std::time::Duration;

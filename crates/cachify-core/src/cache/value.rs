@@ -25,6 +25,7 @@ pub trait Shape<R> {
 /// Every result is stored, `None`, `()`, `0` and `""` included.
 ///
 /// ```
+/// # use cachify_core as cachify;
 /// use cachify::__private::cache::{Plain, Shape};
 /// assert_eq!(<Plain as Shape<Option<u8>>>::cacheable(&None), Some(&None));
 /// ```
@@ -46,6 +47,7 @@ impl<R> Shape<R> for Plain {
 /// For `Result<T, E>`: only `Ok` values are stored; a stored `T` comes back as `Ok`.
 ///
 /// ```
+/// # use cachify_core as cachify;
 /// use cachify::__private::cache::{OkOnly, Shape};
 /// let err: Result<u8, String> = Err("no".into());
 /// assert!(<OkOnly as Shape<Result<u8, String>>>::cacheable(&err).is_none());
@@ -71,6 +73,7 @@ impl<T, E> Shape<Result<T, E>> for OkOnly {
 /// [`AnyShape`] trait method on `&ShapeOf<R>` (one auto-reference further away).
 ///
 /// ```
+/// # use cachify_core as cachify;
 /// use cachify::__private::cache::{AnyShape as _, OkOnly, Plain, ShapeOf};
 /// type Outcome<T> = Result<T, std::io::Error>;
 /// let _: OkOnly = (&ShapeOf::<Outcome<u8>>::new()).shape();
@@ -122,6 +125,7 @@ pub fn shaped<S, R>(
 /// [`enc_dec`] for the value `shape` stores, so closures need no annotations.
 ///
 /// ```
+/// # use cachify_core as cachify;
 /// use cachify::__private::cache::{enc_dec_for, OkOnly, ValueCodec};
 /// let codec = enc_dec_for::<_, Result<i32, ()>, _, _, _>(&OkOnly, |v| v * 2, |v: i32| v * 3);
 /// assert_eq!(codec.decode(&codec.encode(&5).unwrap()).unwrap(), 30);
@@ -146,6 +150,7 @@ pub trait ValueCodec<T> {
 /// The default: [`crate::codec`] (MessagePack in a versioned envelope).
 ///
 /// ```
+/// # use cachify_core as cachify;
 /// use cachify::__private::cache::{Serde, ValueCodec};
 /// let bytes = Serde.encode(&7u64).unwrap();
 /// assert_eq!(ValueCodec::<u64>::decode(&Serde, &bytes).unwrap(), 7);
@@ -174,6 +179,7 @@ pub struct EncDec<T, E, F, G> {
 /// Builds an [`EncDec`]; the macro names `T`, so closures need no annotations.
 ///
 /// ```
+/// # use cachify_core as cachify;
 /// use cachify::__private::cache::{enc_dec, ValueCodec};
 /// let codec = enc_dec::<i32, _, _, _>(|v| v * 2, |v: i32| v * 3);
 /// let bytes = codec.encode(&5).unwrap();

@@ -24,6 +24,7 @@ use super::{in_flight, releaser};
 /// which does not block the runtime's thread.
 ///
 /// ```
+/// # use cachify_core as cachify;
 /// use std::time::Duration;
 ///
 /// # fn main() -> Result<(), cachify::Error> {
@@ -54,6 +55,7 @@ pub fn flush_releases(timeout: Duration) -> bool {
 /// step of an async `main`, once the guards are out of scope.
 ///
 /// ```
+/// # use cachify_core as cachify;
 /// use std::time::Duration;
 ///
 /// #[tokio::main(flavor = "current_thread")]

@@ -19,6 +19,7 @@ use crate::flight::Flights;
 /// # Examples
 ///
 /// ```
+/// # use cachify_core as cachify;
 /// use std::time::Duration;
 /// use cachify::{Cachify, MemoryClient};
 ///
@@ -47,6 +48,7 @@ impl CachifyBuilder {
     /// prefixes never see each other's entries, even on one backend.
     ///
     /// ```
+    /// # use cachify_core as cachify;
     /// let cachify = cachify::Cachify::builder().prefix("BILLING-").build();
     /// assert_eq!(cachify.lock_key("invoice"), "BILLING-lock:invoice");
     /// ```
@@ -59,6 +61,7 @@ impl CachifyBuilder {
     /// expire). Accepts a `Duration` or an `Option<Duration>`.
     ///
     /// ```
+    /// # use cachify_core as cachify;
     /// use std::time::Duration;
     /// let cachify = cachify::Cachify::builder().default_cache_ttl(Duration::from_secs(300)).build();
     /// assert_eq!(cachify.default_cache_ttl(), Some(Duration::from_secs(300)));
@@ -73,6 +76,7 @@ impl CachifyBuilder {
     /// every acquire that uses it fails with [`Error::InvalidOption`](crate::Error::InvalidOption).
     ///
     /// ```
+    /// # use cachify_core as cachify;
     /// use std::time::Duration;
     /// let cachify = cachify::Cachify::builder().default_lock_expiration(Duration::from_secs(90)).build();
     /// assert_eq!(cachify.default_lock_expiration(), Some(Duration::from_secs(90)));
@@ -88,6 +92,7 @@ impl CachifyBuilder {
     /// [`Error::InvalidOption`](crate::Error::InvalidOption).
     ///
     /// ```
+    /// # use cachify_core as cachify;
     /// let cachify = cachify::Cachify::builder().default_pool_slot_expiration(None).build();
     /// assert_eq!(cachify.default_pool_slot_expiration(), None);
     /// ```
@@ -100,6 +105,7 @@ impl CachifyBuilder {
     /// [`DEFAULT_LOCK_POLL_INTERVAL`](super::DEFAULT_LOCK_POLL_INTERVAL), 100 ms; raised to [`MIN_LOCK_POLL_INTERVAL`]).
     ///
     /// ```
+    /// # use cachify_core as cachify;
     /// use std::time::Duration;
     /// let cachify = cachify::Cachify::builder().lock_poll_interval(Duration::from_millis(10)).build();
     /// assert_eq!(cachify.lock_poll_interval(), Duration::from_millis(10));
@@ -113,6 +119,7 @@ impl CachifyBuilder {
     /// side unless that gets a client of its own.
     ///
     /// ```
+    /// # use cachify_core as cachify;
     /// use cachify::{Cachify, MemoryClient, SyncClient};
     ///
     /// let store = MemoryClient::new();
@@ -131,6 +138,7 @@ impl CachifyBuilder {
     /// side unless that gets a client of its own.
     ///
     /// ```
+    /// # use cachify_core as cachify;
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), cachify::BackendError> {
     /// use cachify::{AsyncClient, Cachify, MemoryClient};
@@ -151,6 +159,7 @@ impl CachifyBuilder {
     /// Builds an independent instance; the global one is left alone.
     ///
     /// ```
+    /// # use cachify_core as cachify;
     /// let reports = cachify::Cachify::builder().prefix("REPORTS-").build();
     /// assert_eq!(reports.prefix(), "REPORTS-");
     /// ```
@@ -174,6 +183,7 @@ impl CachifyBuilder {
     /// warning); returns it. [`try_init`](Self::try_init) never replaces.
     ///
     /// ```
+    /// # use cachify_core as cachify;
     /// use std::time::Duration;
     /// let cachify = cachify::Cachify::builder()
     ///     .default_cache_ttl(Duration::from_secs(60))
@@ -191,6 +201,7 @@ impl CachifyBuilder {
     /// otherwise [`Error::AlreadyInitialized`], and the global is left alone.
     ///
     /// ```
+    /// # use cachify_core as cachify;
     /// let first = cachify::Cachify::builder().prefix("FIRST-").try_init()?;
     /// let second = cachify::Cachify::builder().prefix("SECOND-").try_init();
     /// assert!(matches!(second, Err(cachify::Error::AlreadyInitialized)));

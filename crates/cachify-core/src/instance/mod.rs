@@ -11,6 +11,7 @@
 //! # Examples
 //!
 //! ```
+//! # use cachify_core as cachify;
 //! use cachify::instance::{DEFAULT_LOCK_EXPIRATION, DEFAULT_PREFIX};
 //!
 //! let global = cachify::init_cachify(); // every default, in memory
@@ -41,6 +42,7 @@ use crate::flight::Flights;
 /// The prefix put in front of every key when none is configured.
 ///
 /// ```
+/// # use cachify_core as cachify;
 /// let cachify = cachify::Cachify::builder().build();
 /// assert_eq!(cachify.prefix(), cachify::instance::DEFAULT_PREFIX);
 /// assert_eq!(cachify.cache_key("k"), "CACHIFY-k");
@@ -49,6 +51,7 @@ pub const DEFAULT_PREFIX: &str = "CACHIFY-";
 /// How long a lock lives when its holder never releases it, unless configured.
 ///
 /// ```
+/// # use cachify_core as cachify;
 /// use cachify::instance::DEFAULT_LOCK_EXPIRATION;
 /// let cachify = cachify::Cachify::builder().build();
 /// assert_eq!(cachify.default_lock_expiration(), Some(DEFAULT_LOCK_EXPIRATION));
@@ -57,6 +60,7 @@ pub const DEFAULT_LOCK_EXPIRATION: Duration = Duration::from_secs(30);
 /// How long a pool slot lives when its holder never releases it, unless configured.
 ///
 /// ```
+/// # use cachify_core as cachify;
 /// use cachify::instance::DEFAULT_POOL_SLOT_EXPIRATION;
 /// let cachify = cachify::Cachify::builder().build();
 /// assert_eq!(cachify.default_pool_slot_expiration(), Some(DEFAULT_POOL_SLOT_EXPIRATION));
@@ -65,6 +69,7 @@ pub const DEFAULT_POOL_SLOT_EXPIRATION: Duration = Duration::from_secs(600);
 /// How often a waiting lock retries when no release wakes it first, unless configured.
 ///
 /// ```
+/// # use cachify_core as cachify;
 /// use cachify::instance::DEFAULT_LOCK_POLL_INTERVAL;
 /// let cachify = cachify::Cachify::builder().build();
 /// assert_eq!(cachify.lock_poll_interval(), DEFAULT_LOCK_POLL_INTERVAL);
@@ -73,6 +78,7 @@ pub const DEFAULT_LOCK_POLL_INTERVAL: Duration = Duration::from_millis(100);
 /// The shortest poll interval accepted; shorter ones are raised to it.
 ///
 /// ```
+/// # use cachify_core as cachify;
 /// use std::time::Duration;
 /// use cachify::instance::MIN_LOCK_POLL_INTERVAL;
 /// let cachify = cachify::Cachify::builder().lock_poll_interval(Duration::ZERO).build();
@@ -90,6 +96,7 @@ pub const MIN_LOCK_POLL_INTERVAL: Duration = Duration::from_millis(1);
 /// # Examples
 ///
 /// ```
+/// # use cachify_core as cachify;
 /// use std::sync::LazyLock;
 /// use std::time::Duration;
 /// use cachify::Cachify;
@@ -141,6 +148,7 @@ impl Cachify {
     /// Starts configuring an instance; every option has py-cachify's default.
     ///
     /// ```
+    /// # use cachify_core as cachify;
     /// let cachify = cachify::Cachify::builder().build();
     /// assert_eq!(cachify.prefix(), cachify::instance::DEFAULT_PREFIX);
     /// ```
@@ -152,6 +160,7 @@ impl Cachify {
     /// [`CachifyBuilder::init`].
     ///
     /// ```
+    /// # use cachify_core as cachify;
     /// cachify::init_cachify();
     /// assert!(cachify::Cachify::global().is_ok());
     /// ```
@@ -168,6 +177,7 @@ impl Cachify {
     /// The prefix put in front of every key of this instance.
     ///
     /// ```
+    /// # use cachify_core as cachify;
     /// let cachify = cachify::Cachify::builder().prefix("APP-").build();
     /// assert_eq!(cachify.prefix(), "APP-");
     /// ```
@@ -178,6 +188,7 @@ impl Cachify {
     /// The ttl of cached values whose `#[cached]` omits `ttl` (`None`: never expire).
     ///
     /// ```
+    /// # use cachify_core as cachify;
     /// use std::time::Duration;
     /// let cachify = cachify::Cachify::builder().build();
     /// assert_eq!(cachify.default_cache_ttl(), None);
@@ -191,6 +202,7 @@ impl Cachify {
     /// The expiry of locks that do not set `exp` (`None`: never expire).
     ///
     /// ```
+    /// # use cachify_core as cachify;
     /// let cachify = cachify::Cachify::builder().default_lock_expiration(None).build();
     /// assert_eq!(cachify.default_lock_expiration(), None);
     /// ```
@@ -201,6 +213,7 @@ impl Cachify {
     /// The expiry of pool slots whose pool does not set `slot_exp` (`None`: never).
     ///
     /// ```
+    /// # use cachify_core as cachify;
     /// use std::time::Duration;
     /// let cachify = cachify::Cachify::builder()
     ///     .default_pool_slot_expiration(Duration::from_secs(120))
@@ -214,6 +227,7 @@ impl Cachify {
     /// How often a waiting lock or pool retries when no release wakes it first.
     ///
     /// ```
+    /// # use cachify_core as cachify;
     /// use std::time::Duration;
     /// let cachify = cachify::Cachify::builder().lock_poll_interval(Duration::from_millis(20)).build();
     /// assert_eq!(cachify.lock_poll_interval(), Duration::from_millis(20));
@@ -231,6 +245,7 @@ impl Cachify {
     /// The backend used by sync code.
     ///
     /// ```
+    /// # use cachify_core as cachify;
     /// let cachify = cachify::Cachify::builder().prefix("APP-").build();
     /// let key = cachify.cache_key("greeting");
     /// cachify.sync_client().set(&key, b"hello", None, false)?;
@@ -244,6 +259,7 @@ impl Cachify {
     /// The backend used by async code.
     ///
     /// ```
+    /// # use cachify_core as cachify;
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), cachify::BackendError> {
     /// let cachify = cachify::Cachify::builder().build();
@@ -261,6 +277,7 @@ impl Cachify {
     /// The storage key of a cached value: the prefix, then the rendered key.
     ///
     /// ```
+    /// # use cachify_core as cachify;
     /// let cachify = cachify::Cachify::builder().prefix("APP-").build();
     /// assert_eq!(cachify.cache_key("sum-1-2"), "APP-sum-1-2");
     /// ```
@@ -271,6 +288,7 @@ impl Cachify {
     /// The storage key of a lock (also used by `#[once]`).
     ///
     /// ```
+    /// # use cachify_core as cachify;
     /// let cachify = cachify::Cachify::builder().prefix("APP-").build();
     /// assert_eq!(cachify.lock_key("job"), "APP-lock:job");
     /// ```
@@ -281,6 +299,7 @@ impl Cachify {
     /// The storage key of a pool's slot set.
     ///
     /// ```
+    /// # use cachify_core as cachify;
     /// let cachify = cachify::Cachify::builder().prefix("APP-").build();
     /// assert_eq!(cachify.pool_key("api"), "APP-pool:api");
     /// ```
@@ -305,6 +324,7 @@ impl Cachify {
     /// Whether two handles are the same instance (clones of one another).
     ///
     /// ```
+    /// # use cachify_core as cachify;
     /// let a = cachify::Cachify::builder().build();
     /// let b = cachify::Cachify::builder().build();
     /// assert!(a.same_instance(&a.clone()));
@@ -328,6 +348,7 @@ impl fmt::Debug for Cachify {
 /// in py-cachify, and logs a warning; [`try_init_cachify`] keeps the first one.
 ///
 /// ```
+/// # use cachify_core as cachify;
 /// let cachify = cachify::init_cachify();
 /// assert!(cachify.same_instance(&cachify::Cachify::global().unwrap()));
 /// ```
@@ -342,6 +363,7 @@ pub fn init_cachify() -> Cachify {
 /// the cache or hide the locks of the instance already in use.
 ///
 /// ```
+/// # use cachify_core as cachify;
 /// let first = cachify::try_init_cachify()?;
 /// assert!(matches!(cachify::try_init_cachify(), Err(cachify::Error::AlreadyInitialized)));
 /// assert!(first.same_instance(&cachify::Cachify::global()?));

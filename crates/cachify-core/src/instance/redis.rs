@@ -16,6 +16,7 @@ impl CachifyBuilder {
     /// instance is used).
     ///
     /// ```
+    /// # use cachify_core as cachify;
     /// let builder = cachify::Cachify::builder().redis("redis://127.0.0.1:6379/0");
     /// assert!(builder.is_ok());
     /// assert!(cachify::Cachify::builder().redis("http://nope").is_err());
@@ -28,6 +29,7 @@ impl CachifyBuilder {
     /// breaker, connection limits.
     ///
     /// ```
+    /// # use cachify_core as cachify;
     /// use std::time::Duration;
     /// use cachify::backend::redis::RedisOptions;
     ///
@@ -44,6 +46,7 @@ impl CachifyBuilder {
     /// Uses `client` for both the sync and the async side.
     ///
     /// ```
+    /// # use cachify_core as cachify;
     /// let redis = cachify::backend::RedisClient::open("redis://127.0.0.1:6379").unwrap();
     /// let cachify = cachify::Cachify::builder().redis_client(redis).build();
     /// ```
@@ -56,6 +59,7 @@ impl CachifyBuilder {
     /// unreachable cluster is not (yet).
     ///
     /// ```
+    /// # use cachify_core as cachify;
     /// let builder = cachify::Cachify::builder().redis_cluster(&["redis://127.0.0.1:7000"]);
     /// assert!(builder.is_ok());
     /// ```
@@ -67,6 +71,7 @@ impl CachifyBuilder {
     /// [`redis_cluster`](Self::redis_cluster) with `options`.
     ///
     /// ```
+    /// # use cachify_core as cachify;
     /// use std::time::Duration;
     /// use cachify::backend::redis::RedisOptions;
     ///
@@ -83,6 +88,7 @@ impl CachifyBuilder {
     /// Uses `client` for both the sync and the async side.
     ///
     /// ```
+    /// # use cachify_core as cachify;
     /// let cluster = cachify::backend::RedisClusterClient::open(&["redis://127.0.0.1:7000"]).unwrap();
     /// let cachify = cachify::Cachify::builder().redis_cluster_client(cluster).build();
     /// ```

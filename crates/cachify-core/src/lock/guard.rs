@@ -96,6 +96,7 @@ fn lease_lost(held: &Held) -> bool {
 /// # Examples
 ///
 /// ```
+/// # use cachify_core as cachify;
 /// let cachify = cachify::Cachify::builder().build();
 /// let guard = cachify.lock("invoice-7").acquire()?;
 /// assert_eq!(guard.key(), "invoice-7");
@@ -118,6 +119,7 @@ impl LockGuard {
     /// The key as written by the caller.
     ///
     /// ```
+    /// # use cachify_core as cachify;
     /// let cachify = cachify::Cachify::builder().build();
     /// let guard = cachify.lock("invoice-7").acquire()?;
     /// assert_eq!(guard.key(), "invoice-7");
@@ -133,6 +135,7 @@ impl LockGuard {
     /// A long job can check it between steps and stop when it no longer holds the lock.
     ///
     /// ```
+    /// # use cachify_core as cachify;
     /// use std::time::Duration;
     /// let cachify = cachify::Cachify::builder().build();
     /// let lock = cachify.lock("import").exp(Duration::from_secs(10)).auto_extend(true);
@@ -153,6 +156,7 @@ impl LockGuard {
     /// expired or was force-released is not an error: there is nothing left to free.
     ///
     /// ```
+    /// # use cachify_core as cachify;
     /// let cachify = cachify::Cachify::builder().build();
     /// let guard = cachify.lock("k").acquire()?;
     /// guard.release()?;
@@ -182,6 +186,7 @@ impl fmt::Debug for LockGuard {
 /// # Examples
 ///
 /// ```
+/// # use cachify_core as cachify;
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> Result<(), cachify::Error> {
 /// let cachify = cachify::Cachify::builder().build();
@@ -210,6 +215,7 @@ impl AsyncLockGuard {
     /// The key as written by the caller.
     ///
     /// ```
+    /// # use cachify_core as cachify;
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), cachify::Error> {
     /// let cachify = cachify::Cachify::builder().build();
@@ -226,6 +232,7 @@ impl AsyncLockGuard {
     /// taken by someone else before a renewal. Always `false` without `auto_extend`.
     ///
     /// ```
+    /// # use cachify_core as cachify;
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), cachify::Error> {
     /// use std::time::Duration;
@@ -245,6 +252,7 @@ impl AsyncLockGuard {
     /// the job to stop the job when the lock is gone.
     ///
     /// ```
+    /// # use cachify_core as cachify;
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), cachify::Error> {
     /// use std::time::Duration;
@@ -275,6 +283,7 @@ impl AsyncLockGuard {
     /// still releases the lock in the background.
     ///
     /// ```
+    /// # use cachify_core as cachify;
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), cachify::Error> {
     /// let cachify = cachify::Cachify::builder().build();

@@ -46,6 +46,7 @@ use crate::wait::{retry_async, retry_blocking, Patience};
 /// # Examples
 ///
 /// ```
+/// # use cachify_core as cachify;
 /// cachify::init_cachify();
 ///
 /// let _guard = cachify::lock("nightly-import").acquire()?;
@@ -72,6 +73,7 @@ pub fn lock(key: impl Into<String>) -> Lock {
 /// # Examples
 ///
 /// ```
+/// # use cachify_core as cachify;
 /// use std::time::Duration;
 /// use cachify::{Cachify, Error};
 ///
@@ -101,6 +103,7 @@ impl Cachify {
     /// A lock on this instance (py-cachify's `instance.lock(key)`); see [`Lock`].
     ///
     /// ```
+    /// # use cachify_core as cachify;
     /// let cachify = cachify::Cachify::builder().prefix("JOBS-").build();
     /// let guard = cachify.lock("import").acquire()?;
     /// assert!(cachify.lock("import").is_locked()?);
@@ -128,6 +131,7 @@ impl Lock {
     /// waits for its release, up to [`timeout`](Self::timeout).
     ///
     /// ```
+    /// # use cachify_core as cachify;
     /// use std::time::Duration;
     /// let cachify = cachify::Cachify::builder().build();
     /// let waiting = cachify.lock("k").nowait(false).timeout(Duration::from_secs(5));
@@ -143,6 +147,7 @@ impl Lock {
     /// `nowait(true)`, as in py-cachify.
     ///
     /// ```
+    /// # use cachify_core as cachify;
     /// use std::time::Duration;
     /// let cachify = cachify::Cachify::builder().build();
     /// let _ = cachify.lock("k").nowait(false).timeout(Duration::from_millis(250));
@@ -162,6 +167,7 @@ impl Lock {
     /// never expires.
     ///
     /// ```
+    /// # use cachify_core as cachify;
     /// use std::time::Duration;
     /// let cachify = cachify::Cachify::builder().build();
     /// let _ = cachify.lock("k").exp(Duration::from_secs(120));
@@ -183,6 +189,7 @@ impl Lock {
     /// [`AsyncLockGuard::wait_lease_lost`].
     ///
     /// ```
+    /// # use cachify_core as cachify;
     /// use std::time::Duration;
     /// let cachify = cachify::Cachify::builder().build();
     /// let guard = cachify.lock("long-job").exp(Duration::from_secs(10)).auto_extend(true).acquire()?;
@@ -198,6 +205,7 @@ impl Lock {
     /// The key as written by the caller (without the instance prefix).
     ///
     /// ```
+    /// # use cachify_core as cachify;
     /// let cachify = cachify::Cachify::builder().prefix("APP-").build();
     /// assert_eq!(cachify.lock("nightly").key(), "nightly");
     /// ```
@@ -212,6 +220,7 @@ impl Lock {
     /// timeout passes.
     ///
     /// ```
+    /// # use cachify_core as cachify;
     /// let cachify = cachify::Cachify::builder().build();
     /// {
     ///     let _guard = cachify.lock("section").acquire()?;
@@ -255,6 +264,7 @@ impl Lock {
     /// was cancelled, the task panicked) still releases the lock, in the background.
     ///
     /// ```
+    /// # use cachify_core as cachify;
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), cachify::Error> {
     /// let cachify = cachify::Cachify::builder().build();
@@ -300,6 +310,7 @@ impl Lock {
     /// Whether anyone holds the lock now (any holder, in any process sharing the backend).
     ///
     /// ```
+    /// # use cachify_core as cachify;
     /// let cachify = cachify::Cachify::builder().build();
     /// assert!(!cachify.lock("k").is_locked()?);
     /// # Ok::<(), cachify::Error>(())
@@ -314,6 +325,7 @@ impl Lock {
     /// The async [`is_locked`](Self::is_locked) (py-cachify's `is_alocked`).
     ///
     /// ```
+    /// # use cachify_core as cachify;
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), cachify::Error> {
     /// let cachify = cachify::Cachify::builder().build();
@@ -332,6 +344,7 @@ impl Lock {
     /// override. The holder's guard then releases nothing when it ends.
     ///
     /// ```
+    /// # use cachify_core as cachify;
     /// let cachify = cachify::Cachify::builder().build();
     /// let guard = cachify.lock("stuck").acquire()?;
     /// cachify.lock("stuck").release()?;
@@ -349,6 +362,7 @@ impl Lock {
     /// The async [`release`](Self::release) (py-cachify's `arelease`): unconditional.
     ///
     /// ```
+    /// # use cachify_core as cachify;
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), cachify::Error> {
     /// let cachify = cachify::Cachify::builder().build();

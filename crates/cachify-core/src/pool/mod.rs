@@ -48,6 +48,7 @@ use crate::wait::{retry_async, retry_blocking, Patience};
 /// # Examples
 ///
 /// ```
+/// # use cachify_core as cachify;
 /// cachify::init_cachify();
 ///
 /// let _slot = cachify::pool("api-pool-7", 5).acquire()?;
@@ -75,6 +76,7 @@ pub fn pool(key: impl Into<String>, max_size: usize) -> Pool {
 /// # Examples
 ///
 /// ```
+/// # use cachify_core as cachify;
 /// use std::time::Duration;
 /// use cachify::{Cachify, Error};
 ///
@@ -107,6 +109,7 @@ impl Cachify {
     /// `instance.pool(key, max_size)`); see [`Pool`].
     ///
     /// ```
+    /// # use cachify_core as cachify;
     /// let cachify = cachify::Cachify::builder().prefix("JOBS-").build();
     /// let slot = cachify.pool("encoders", 3).acquire()?;
     /// assert_eq!(cachify.pool("encoders", 3).size()?, 1);
@@ -139,6 +142,7 @@ impl Pool {
     /// century or more (up to `Duration::MAX`) means never expires.
     ///
     /// ```
+    /// # use cachify_core as cachify;
     /// use std::time::Duration;
     /// let cachify = cachify::Cachify::builder().build();
     /// let _ = cachify.pool("k", 3).slot_exp(Duration::from_secs(30));
@@ -153,6 +157,7 @@ impl Pool {
     /// waits for a slot to be released or to expire, up to [`timeout`](Self::timeout).
     ///
     /// ```
+    /// # use cachify_core as cachify;
     /// use std::time::Duration;
     /// let cachify = cachify::Cachify::builder().build();
     /// let _ = cachify.pool("k", 3).nowait(false).timeout(Duration::from_secs(5));
@@ -167,6 +172,7 @@ impl Pool {
     /// `nowait(true)`.
     ///
     /// ```
+    /// # use cachify_core as cachify;
     /// use std::time::Duration;
     /// let cachify = cachify::Cachify::builder().build();
     /// let _ = cachify.pool("k", 3).nowait(false).timeout(Duration::from_millis(250));
@@ -180,6 +186,7 @@ impl Pool {
     /// The key as written by the caller (without the instance prefix).
     ///
     /// ```
+    /// # use cachify_core as cachify;
     /// assert_eq!(cachify::pool("api", 5).key(), "api");
     /// ```
     pub fn key(&self) -> &str {
@@ -189,6 +196,7 @@ impl Pool {
     /// The most holders the pool admits at once.
     ///
     /// ```
+    /// # use cachify_core as cachify;
     /// assert_eq!(cachify::pool("api", 5).max_size(), 5);
     /// ```
     pub fn max_size(&self) -> usize {
@@ -202,6 +210,7 @@ impl Pool {
     /// or the timeout passes.
     ///
     /// ```
+    /// # use cachify_core as cachify;
     /// let cachify = cachify::Cachify::builder().build();
     /// {
     ///     let _slot = cachify.pool("db", 10).acquire()?;
@@ -246,6 +255,7 @@ impl Pool {
     /// whose acquisition was cancelled after the backend admitted it.
     ///
     /// ```
+    /// # use cachify_core as cachify;
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), cachify::Error> {
     /// let cachify = cachify::Cachify::builder().build();
@@ -287,6 +297,7 @@ impl Pool {
     /// the backend (py-cachify's `size()`).
     ///
     /// ```
+    /// # use cachify_core as cachify;
     /// let cachify = cachify::Cachify::builder().build();
     /// let pool = cachify.pool("k", 3);
     /// let _slot = pool.acquire()?;
@@ -303,6 +314,7 @@ impl Pool {
     /// The async [`size`](Self::size) (py-cachify's `asize()`).
     ///
     /// ```
+    /// # use cachify_core as cachify;
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), cachify::Error> {
     /// let cachify = cachify::Cachify::builder().build();

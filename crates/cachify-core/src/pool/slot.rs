@@ -53,6 +53,7 @@ impl Claim for Seat {
 /// # Examples
 ///
 /// ```
+/// # use cachify_core as cachify;
 /// let cachify = cachify::Cachify::builder().build();
 /// let pool = cachify.pool("exports", 2);
 /// let slot = pool.acquire()?;
@@ -77,6 +78,7 @@ impl PoolSlot {
     /// The pool key as written by the caller.
     ///
     /// ```
+    /// # use cachify_core as cachify;
     /// let cachify = cachify::Cachify::builder().build();
     /// let slot = cachify.pool("exports", 2).acquire()?;
     /// assert_eq!(slot.key(), "exports");
@@ -90,6 +92,7 @@ impl PoolSlot {
     /// expired is not an error: there is nothing left to free.
     ///
     /// ```
+    /// # use cachify_core as cachify;
     /// let cachify = cachify::Cachify::builder().build();
     /// let slot = cachify.pool("k", 1).acquire()?;
     /// slot.release()?;
@@ -119,6 +122,7 @@ impl fmt::Debug for PoolSlot {
 /// # Examples
 ///
 /// ```
+/// # use cachify_core as cachify;
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> Result<(), cachify::Error> {
 /// let cachify = cachify::Cachify::builder().build();
@@ -148,6 +152,7 @@ impl AsyncPoolSlot {
     /// The pool key as written by the caller.
     ///
     /// ```
+    /// # use cachify_core as cachify;
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), cachify::Error> {
     /// let cachify = cachify::Cachify::builder().build();
@@ -166,6 +171,7 @@ impl AsyncPoolSlot {
     /// If this future is itself cancelled, the slot is still released in the background.
     ///
     /// ```
+    /// # use cachify_core as cachify;
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), cachify::Error> {
     /// let cachify = cachify::Cachify::builder().build();

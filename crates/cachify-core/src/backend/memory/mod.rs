@@ -35,6 +35,7 @@ use store::{deadline_after, wrong_type, Entry, Store, Value};
 /// # Examples
 ///
 /// ```
+/// # use cachify_core as cachify;
 /// use std::time::Duration;
 /// use cachify::{MemoryClient, SyncClient};
 ///
@@ -53,6 +54,7 @@ impl MemoryClient {
     /// A new, empty store.
     ///
     /// ```
+    /// # use cachify_core as cachify;
     /// let store = cachify::MemoryClient::new();
     /// let cachify = cachify::Cachify::builder().sync_client(store.clone()).build();
     /// # let _ = cachify;
@@ -67,6 +69,7 @@ impl MemoryClient {
     /// How many entries the store holds, counting expired ones not reclaimed yet.
     ///
     /// ```
+    /// # use cachify_core as cachify;
     /// let client = cachify::MemoryClient::new();
     /// assert_eq!(client.len(), 0);
     /// ```
@@ -77,6 +80,7 @@ impl MemoryClient {
     /// Whether the store holds no entry at all.
     ///
     /// ```
+    /// # use cachify_core as cachify;
     /// assert!(cachify::MemoryClient::new().is_empty());
     /// ```
     pub fn is_empty(&self) -> bool {
@@ -86,6 +90,7 @@ impl MemoryClient {
     /// Removes every entry, waking anyone waiting on a lock or pool.
     ///
     /// ```
+    /// # use cachify_core as cachify;
     /// use cachify::SyncClient;
     /// let client = cachify::MemoryClient::new();
     /// client.set("k", b"v", None, false).unwrap();

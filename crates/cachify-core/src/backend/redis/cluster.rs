@@ -30,6 +30,7 @@ const RETRIES: u32 = 3;
 /// # Examples
 ///
 /// ```no_run
+/// # use cachify_core as cachify;
 /// use cachify::{backend::RedisClusterClient, Cachify};
 ///
 /// # fn main() -> Result<(), cachify::Error> {
@@ -61,6 +62,7 @@ impl RedisClusterClient {
     /// of these nodes and move to another when it is lost: list more than one.
     ///
     /// ```
+    /// # use cachify_core as cachify;
     /// use cachify::backend::RedisClusterClient;
     ///
     /// assert!(RedisClusterClient::open(&["redis://127.0.0.1:7000"]).is_ok());
@@ -74,6 +76,7 @@ impl RedisClusterClient {
     /// [`open`](Self::open) with `options` (timeouts, circuit breaker).
     ///
     /// ```
+    /// # use cachify_core as cachify;
     /// use std::time::Duration;
     /// use cachify::backend::{redis::RedisOptions, RedisClusterClient};
     ///
@@ -102,6 +105,7 @@ impl RedisClusterClient {
     /// cluster, for the pub/sub connection that release wake-ups use.
     ///
     /// ```no_run
+    /// # use cachify_core as cachify;
     /// let cluster = redis::cluster::ClusterClient::new(vec!["redis://127.0.0.1:7000"]).unwrap();
     /// let node = redis::Client::open("redis://127.0.0.1:7000").unwrap();
     /// let client = cachify::backend::RedisClusterClient::from_client(cluster, &node).unwrap();

@@ -32,6 +32,7 @@
 //! # Examples
 //!
 //! ```no_run
+//! # use cachify_core as cachify;
 //! # fn main() -> Result<(), cachify::Error> {
 //! // Needs a Redis server on localhost.
 //! let cachify = cachify::Cachify::builder().redis("redis://127.0.0.1:6379/0")?.build();
@@ -83,6 +84,7 @@ use crate::error::{BackendError, Error};
 /// # Examples
 ///
 /// ```no_run
+/// # use cachify_core as cachify;
 /// use cachify::{backend::RedisClient, Cachify};
 ///
 /// # fn main() -> Result<(), cachify::Error> {
@@ -116,6 +118,7 @@ impl RedisClient {
     /// calls made while it is. A malformed URL is.
     ///
     /// ```
+    /// # use cachify_core as cachify;
     /// use cachify::backend::RedisClient;
     ///
     /// assert!(RedisClient::open("redis://127.0.0.1:6379/0").is_ok());
@@ -128,6 +131,7 @@ impl RedisClient {
     /// [`open`](Self::open) with `options` (timeouts, circuit breaker, sizes).
     ///
     /// ```
+    /// # use cachify_core as cachify;
     /// use std::time::Duration;
     /// use cachify::backend::{redis::RedisOptions, RedisClient};
     ///
@@ -143,6 +147,7 @@ impl RedisClient {
     /// database and protocol settings), with the default [`RedisOptions`].
     ///
     /// ```
+    /// # use cachify_core as cachify;
     /// let client = redis::Client::open("redis://127.0.0.1:6379/2").unwrap();
     /// let redis = cachify::backend::RedisClient::from_client(client).unwrap();
     /// ```
@@ -153,6 +158,7 @@ impl RedisClient {
     /// [`from_client`](Self::from_client) with `options`.
     ///
     /// ```
+    /// # use cachify_core as cachify;
     /// use cachify::backend::{redis::RedisOptions, RedisClient};
     ///
     /// let client = redis::Client::open("redis://127.0.0.1:6379/2").unwrap();
@@ -175,6 +181,7 @@ impl RedisClient {
     /// wake-ups use, which take the default [`RedisOptions`].
     ///
     /// ```no_run
+    /// # use cachify_core as cachify;
     /// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
     /// let client = redis::Client::open("redis://127.0.0.1:6379/0")?;
     /// let manager = client.get_connection_manager().await?;

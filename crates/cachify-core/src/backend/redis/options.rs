@@ -22,6 +22,7 @@ use std::time::Duration;
 /// # Examples
 ///
 /// ```
+/// # use cachify_core as cachify;
 /// use std::time::Duration;
 /// use cachify::backend::redis::RedisOptions;
 ///
@@ -68,6 +69,7 @@ impl RedisOptions {
     /// The defaults (see the table above).
     ///
     /// ```
+    /// # use cachify_core as cachify;
     /// let options = cachify::backend::redis::RedisOptions::new();
     /// let client = cachify::backend::RedisClient::open_with("redis://127.0.0.1:6379", options)?;
     /// # Ok::<(), cachify::Error>(())
@@ -80,6 +82,7 @@ impl RedisOptions {
     /// least 1 ms).
     ///
     /// ```
+    /// # use cachify_core as cachify;
     /// use std::time::Duration;
     /// let options = cachify::backend::redis::RedisOptions::new().connect_timeout(Duration::from_secs(2));
     /// ```
@@ -93,6 +96,7 @@ impl RedisOptions {
     /// the circuit breaker skips it (see [`circuit_breaker`](Self::circuit_breaker)).
     ///
     /// ```
+    /// # use cachify_core as cachify;
     /// use std::time::Duration;
     /// let options = cachify::backend::redis::RedisOptions::new().response_timeout(Duration::from_millis(300));
     /// ```
@@ -113,6 +117,7 @@ impl RedisOptions {
     /// cut off the slots of the others.
     ///
     /// ```
+    /// # use cachify_core as cachify;
     /// let options = cachify::backend::redis::RedisOptions::new().circuit_breaker(false);
     /// ```
     pub fn circuit_breaker(mut self, enabled: bool) -> Self {
@@ -124,6 +129,7 @@ impl RedisOptions {
     /// 100 ms; raised to at least 1 ms). A probe waits at most the response timeout.
     ///
     /// ```
+    /// # use cachify_core as cachify;
     /// use std::time::Duration;
     /// let options = cachify::backend::redis::RedisOptions::new().probe_interval(Duration::from_millis(50));
     /// ```
@@ -138,6 +144,7 @@ impl RedisOptions {
     /// [`RedisClient`]: super::RedisClient
     ///
     /// ```
+    /// # use cachify_core as cachify;
     /// let options = cachify::backend::redis::RedisOptions::new().max_idle_connections(4);
     /// ```
     pub fn max_idle_connections(mut self, count: usize) -> Self {
@@ -150,6 +157,7 @@ impl RedisOptions {
     /// thread.
     ///
     /// ```
+    /// # use cachify_core as cachify;
     /// let options = cachify::backend::redis::RedisOptions::new().max_runtime_connections(0);
     /// ```
     pub fn max_runtime_connections(mut self, count: usize) -> Self {
