@@ -1,3 +1,4 @@
+// Over 500 lines: one module per fault (restart, hung server, hung cluster node, wake-ups across node loss, huge expiries, releases of a hung server), each starting its own servers.
 //! The Redis backend under faults and odd use: a server killed and restarted mid-run,
 //! one instance used from several tokio runtimes in turn, foreign data types, flushed
 //! scripts, and releases crossing clients.

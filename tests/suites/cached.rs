@@ -1,3 +1,4 @@
+// Over 500 lines: a suite run on every backend, one module per behaviour; splitting it would add test binaries (link time) or scatter one subject.
 // The `#[cached]` suite, written once against `backend()` and included by one binary per
 // backend. Each test lives in its own module with its own instance, so tests run in
 // parallel without sharing keys.

@@ -1,3 +1,4 @@
+// Over 500 lines: a suite run on every backend, one module per behaviour; splitting it would add test binaries (link time) or scatter one subject.
 // Locks and pool slots through the lifecycle of runtimes and a sick server: a guard
 // dropped as its runtime ends, a cancelled or unanswered acquire, a sync guard dropped in
 // async code, leases that outlive the caller's runtime, and extreme durations.

@@ -1,3 +1,4 @@
+// Over 500 lines: a suite run on every backend, one module per behaviour; splitting it would add test binaries (link time) or scatter one subject.
 // The lock engine: `Cachify::lock`, its guards, waiting, owner checks, cancellation,
 // lease extension and mutual exclusion under load. Included by one binary per backend,
 // which defines `fn backend() -> support::Backend`.

@@ -1,3 +1,4 @@
+// Over 500 lines: a suite run on every backend, one module per behaviour; splitting it would add test binaries (link time) or scatter one subject.
 // The function shapes of everyday services, on `backend()`: tuple fields and positional
 // keys, durations from constants and floats, `Result` behind an alias, associated
 // functions, trait impls under `#[cachify::companions]`, and long jobs that keep their
