@@ -31,6 +31,9 @@ static GENERATION: AtomicU64 = AtomicU64::new(0);
 /// its buffer forever.
 const KEEP: usize = 64 * 1024;
 
+/// The first capacity of the hit path's buffers: two cache lines.
+const BUFFER_LINES: usize = 128;
+
 struct PerThread {
     key: String,
     value: Vec<u8>,
@@ -112,6 +115,13 @@ pub(crate) fn with_per_thread<R>(
         let mut per_thread = cell.try_borrow_mut().ok()?;
         let PerThread { key, value, global } = &mut *per_thread;
         let f = f.take()?;
+        if key.capacity() == 0 {
+            // Buffers of whole cache lines: threads started together allocate theirs side
+            // by side, and a buffer one thread writes on every call must not share a line
+            // with another thread's.
+            key.reserve(BUFFER_LINES);
+            value.reserve(BUFFER_LINES);
+        }
         key.clear();
         let result = match given {
             Some(cachify) => Ok(f(cachify, key, value)),
