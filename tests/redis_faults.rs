@@ -835,3 +835,249 @@ mod releases_of_a_hung_server {
         );
     }
 }
+
+/// The breaker closes on any answer of the server, releases refused by an open breaker
+/// are not lost, and a least-privilege ACL user keeps working.
+mod breaker_answers_and_releases {
+    use cachify::backend::redis::RedisOptions;
+    use support::redis::command;
+
+    use super::*;
+
+    fn acl(server: &RedisServer, rules: &[&str]) -> String {
+        let mut args = vec!["ACL", "SETUSER", "app", "on", ">pw"];
+        args.extend_from_slice(rules);
+        let reply = command(server.port(), &args).unwrap();
+        assert!(reply.starts_with("+OK"), "ACL SETUSER: {reply}");
+        format!("redis://app:pw@127.0.0.1:{}", server.port())
+    }
+
+    fn short_timeouts() -> RedisOptions {
+        RedisOptions::new().response_timeout(Duration::from_millis(200))
+    }
+
+    /// A user who may not run the probe's command still gets service back: a server
+    /// that answers (even with an error) is a server that answers.
+    #[test]
+    fn the_breaker_closes_when_the_server_answers_the_probe_with_an_error() {
+        let server = RedisServer::start(false);
+        let url = acl(&server, &["~*", "&*", "+@all", "-exists"]);
+        let cachify = Cachify::builder()
+            .redis_with(&url, short_timeouts())
+            .unwrap()
+            .build();
+        let key = cachify.cache_key("k");
+        let client = cachify.sync_client();
+        client.set(&key, b"1", None, false).unwrap();
+        server.pause();
+        assert!(client.get(&key).is_err(), "the server hangs");
+        server.resume();
+        let back = recovers_within(Duration::from_secs(5), || client.get(&key));
+        assert!(
+            back.is_some(),
+            "calls still skip a server that answers again"
+        );
+    }
+
+    /// A guard dropped while the breaker is open is released once the server answers,
+    /// not left locked until its exp (here: forever).
+    #[test]
+    fn a_guard_dropped_while_the_breaker_is_open_is_released_once_the_server_answers() {
+        let server = RedisServer::start(false);
+        let cachify = Cachify::builder()
+            .redis_with(&server.url(), short_timeouts())
+            .unwrap()
+            .build();
+        let guard = cachify.lock("job").acquire().unwrap();
+        server.pause();
+        assert!(cachify.sync_client().get("x").is_err(), "the breaker opens");
+        drop(guard); // on a plain thread: released inline, refused by the open breaker
+        server.resume();
+        let freed = recovers_within(Duration::from_secs(15), || {
+            match cachify.lock("job").is_locked() {
+                Ok(false) => Ok(()),
+                _ => Err(()),
+            }
+        });
+        assert!(freed.is_some(), "the lock stays held with no holder");
+    }
+
+    /// Redis 7 gives a new ACL user no channel: `PUBLISH` is denied. A release must
+    /// still succeed (and say so) when only its wake-up cannot be announced.
+    #[test]
+    fn releases_succeed_for_a_user_who_may_not_publish() {
+        let server = RedisServer::start(false);
+        let url = acl(&server, &["~*", "resetchannels", "+@all"]);
+        let cachify = Cachify::builder().redis(&url).unwrap().build();
+        let guard = cachify.lock("job").acquire().unwrap();
+        guard.release().expect("the lock is released");
+        assert!(!cachify.lock("job").is_locked().unwrap());
+        let slot = cachify.pool("api", 1).acquire().unwrap();
+        slot.release().expect("the slot is released");
+        assert_eq!(cachify.pool("api", 1).size().unwrap(), 0);
+        let key = cachify.cache_key("v");
+        cachify.sync_client().set(&key, b"1", None, false).unwrap();
+        assert_eq!(cachify.sync_client().delete(&[&key]).unwrap(), 1);
+    }
+
+    /// A runtime built without tokio's timers or I/O driver can still call: its own
+    /// connection would need both.
+    #[test]
+    fn async_calls_from_a_runtime_without_drivers_do_not_panic() {
+        let server = support::redis::server();
+        let cachify = Cachify::builder().redis(&server.url()).unwrap().build();
+        let key = cachify.cache_key("k");
+        let bare = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        for _ in 0..3 {
+            bare.block_on(cachify.async_client().get(&key)).unwrap();
+        }
+    }
+}
+
+/// A hung cluster node costs one timeout, not one per hash slot touched.
+mod hung_cluster_node_many_slots {
+    use support::redis::RedisCluster;
+
+    use super::*;
+
+    #[test]
+    fn calls_on_ten_slots_of_a_hung_node_fail_promptly() {
+        let cluster = RedisCluster::start();
+        let urls = cluster.urls();
+        let urls: Vec<&str> = urls.iter().map(String::as_str).collect();
+        let cachify = Cachify::builder().redis_cluster(&urls).unwrap().build();
+        let client = cachify.sync_client();
+        client.set("warm", b"1", None, false).unwrap();
+        let mut seed = redis::Client::open(urls[0])
+            .unwrap()
+            .get_connection()
+            .unwrap();
+        let slot_of = |key: &str, seed: &mut redis::Connection| -> u16 {
+            redis::cmd("CLUSTER")
+                .arg("KEYSLOT")
+                .arg(key)
+                .query(seed)
+                .unwrap()
+        };
+        let hung = super::cluster_wake_ups::owner_of_slot(&cluster, slot_of("k-0", &mut seed));
+        let mut slots = std::collections::HashSet::new();
+        let keys: Vec<String> = (0..)
+            .map(|n| format!("k-{n}"))
+            .filter(|key| {
+                let slot = slot_of(key, &mut seed);
+                super::cluster_wake_ups::owner_of_slot(&cluster, slot) == hung && slots.insert(slot)
+            })
+            .take(10)
+            .collect();
+        cluster.nodes[hung].pause();
+        let start = Instant::now();
+        for key in &keys {
+            assert!(client.get(key).is_err(), "the node hangs");
+        }
+        let took = start.elapsed();
+        cluster.nodes[hung].resume();
+        println!("10 calls on 10 slots of a hung node: {took:?}");
+        assert!(took < Duration::from_secs(3), "took {took:?}");
+    }
+}
+
+/// A waiter whose SUBSCRIBE is the one that finds the pub/sub node hung is subscribed on
+/// the node the wake-ups move to.
+mod cluster_wake_ups_first_subscriber {
+    use cachify::backend::redis::RedisOptions;
+    use support::redis::RedisCluster;
+
+    use super::*;
+
+    const POLL: Duration = Duration::from_secs(20);
+
+    fn subscribers(port: u16, channel: &str) -> i64 {
+        let node = redis::Client::open(format!("redis://127.0.0.1:{port}")).unwrap();
+        let Ok(mut node) = node.get_connection_with_timeout(Duration::from_millis(300)) else {
+            return 0;
+        };
+        let _ = node.set_read_timeout(Some(Duration::from_millis(300)));
+        let counts: Vec<(String, i64)> = redis::cmd("PUBSUB")
+            .arg("NUMSUB")
+            .arg(channel)
+            .query(&mut node)
+            .unwrap_or_default();
+        counts.first().map_or(0, |(_, count)| *count)
+    }
+
+    #[test]
+    fn a_waiter_whose_subscribe_finds_the_pub_sub_node_hung_is_woken_by_the_release() {
+        let cluster = RedisCluster::start();
+        let urls = cluster.urls();
+        let urls: Vec<&str> = urls.iter().map(String::as_str).collect();
+        let options = RedisOptions::new().response_timeout(Duration::from_millis(300));
+        let cachify = Cachify::builder()
+            .prefix("first-sub:")
+            .lock_poll_interval(POLL)
+            .redis_cluster_with(&urls, options)
+            .unwrap()
+            .build();
+        let mut seed = redis::Client::open(urls[0])
+            .unwrap()
+            .get_connection()
+            .unwrap();
+        let name = (0..)
+            .map(|i| format!("hand-off-{i}"))
+            .find(|name| {
+                let slot: u16 = redis::cmd("CLUSTER")
+                    .arg("KEYSLOT")
+                    .arg(cachify.lock_key(name))
+                    .query(&mut seed)
+                    .unwrap();
+                super::cluster_wake_ups::owner_of_slot(&cluster, slot) != 0
+            })
+            .unwrap();
+        // The pub/sub link is up on node 0, then its only subscription is swept.
+        drop(cachify.sync_client().watch("warm"));
+        let warm = "cachify:release:warm";
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while subscribers(cluster.nodes[0].port(), warm) != 0 {
+            assert!(Instant::now() < deadline, "the sweep never unsubscribed");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let holder = cachify.lock(name.as_str()).acquire().unwrap();
+        cluster.nodes[0].pause();
+        let waiter = {
+            let cachify = cachify.clone();
+            let name = name.clone();
+            std::thread::spawn(move || {
+                let guard = cachify
+                    .lock(name.as_str())
+                    .nowait(false)
+                    .timeout(Duration::from_secs(60))
+                    .acquire();
+                (Instant::now(), guard.map(|guard| guard.release()))
+            })
+        };
+        let channel = format!("cachify:release:{}", cachify.lock_key(&name));
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let moved = loop {
+            if cluster.nodes[1..]
+                .iter()
+                .any(|node| subscribers(node.port(), &channel) == 1)
+            {
+                break true;
+            }
+            if Instant::now() >= deadline {
+                break false;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        let released = Instant::now();
+        drop(holder);
+        let (acquired, outcome) = waiter.join().unwrap();
+        cluster.nodes[0].resume();
+        outcome.expect("the waiter got the lock").unwrap();
+        let hand_off = acquired.saturating_duration_since(released);
+        println!("hand-off after the first subscribe found the node hung: {hand_off:?}");
+        assert!(moved, "the waiter's subscription never reached a live node");
+        assert!(hand_off < POLL / 4, "woken by the poll: {hand_off:?}");
+    }
+}
