@@ -145,7 +145,14 @@ impl Core {
                 let mut connection = core.connections.on_io();
                 let call = commands::probe(&key);
                 let answer = tokio::time::timeout(patience, call.run_async(&mut connection)).await;
-                if matches!(answer, Ok(Ok(_))) {
+                // Any reply, a server error included (an ACL that denies the probe's
+                // command, `LOADING`), means the server answers again.
+                let answered = match &answer {
+                    Ok(Ok(_)) => true,
+                    Ok(Err(error)) => !unreachable(error),
+                    Err(_) => false,
+                };
+                if answered {
                     core.breaker.close(route);
                     tracing::info!(target: crate::events::TARGET, server = %core.server, "redis answers again");
                     return;
@@ -162,6 +169,14 @@ impl Core {
         let subscribe = self.breaker.check(self.route(key)).is_ok();
         self.releases.watch(key, subscribe).await
     }
+}
+
+/// Whether `error` says the server did not answer (rather than answering with an error).
+fn unreachable(error: &RedisError) -> bool {
+    error.is_timeout()
+        || error.is_connection_refusal()
+        || error.is_io_error()
+        || error.is_connection_dropped()
 }
 
 /// A failed call, saying what failed against which server.
@@ -192,7 +207,7 @@ impl Failure {
             (what, true)
         } else if error.is_connection_refusal() {
             ("redis refused the connection".to_owned(), true)
-        } else if error.is_io_error() || error.is_connection_dropped() {
+        } else if unreachable(&error) {
             (format!("redis connection failed: {error}"), true)
         } else {
             (error.to_string(), false)
