@@ -90,8 +90,12 @@ impl Side for Blocking {
         }
         if confirmed && context.is_err() {
             settle_blocking(claim);
-            claim.log_release(claim.give_back_blocking());
-            return;
+            match claim.give_back_blocking() {
+                // A refused call (an open circuit breaker, a lost connection) is
+                // retried on the releaser rather than left to expire.
+                Err(_) => {}
+                outcome => return claim.log_release(outcome),
+            }
         }
         let release = give_back_on_releaser::<C, Self>(claim.clone(), confirmed);
         if let Err(error) = releaser::spawn(release) {
@@ -134,7 +138,7 @@ fn give_back_on_releaser<C: Claim, S: Side>(
             settle.await;
         }
         if confirmed {
-            claim.log_release(S::give_back(&claim).await);
+            give_back_confirmed::<C, S>(&claim).await;
         } else {
             give_back_unconfirmed::<C, S>(&claim).await;
         }
@@ -151,6 +155,21 @@ const RETRY_PAUSES: [Duration; 5] = [
     Duration::from_secs(2),
     Duration::from_secs(4),
 ];
+
+/// Gives back an admitted claim, retrying a failed give-back (a server that hung for a
+/// moment, a circuit breaker still open) for a few seconds: a release given up at once
+/// would leave the lock or slot held by nobody until its expiry, or forever.
+async fn give_back_confirmed<C: Claim, S: Side>(claim: &C) {
+    let mut outcome = S::give_back(claim).await;
+    for pause in RETRY_PAUSES {
+        if outcome.is_ok() {
+            break;
+        }
+        tokio::time::sleep(pause).await;
+        outcome = S::give_back(claim).await;
+    }
+    claim.log_release(outcome);
+}
 
 /// Gives back a claim whose admission was never confirmed (a cancelled call, a lost
 /// reply). Its request may still be on its way to the server, and a give-back sent on
