@@ -902,6 +902,66 @@ mod breaker_answers_and_releases {
         assert!(freed.is_some(), "the lock stays held with no holder");
     }
 
+    /// An explicit release refused by the open breaker reports the error, and the lock
+    /// is still freed once the server answers: the guard it consumed cannot retry.
+    #[test]
+    fn an_explicit_release_refused_by_the_open_breaker_is_still_carried_out() {
+        let server = RedisServer::start(false);
+        let cachify = Cachify::builder()
+            .redis_with(&server.url(), short_timeouts())
+            .unwrap()
+            .build();
+        let guard = cachify.lock("job").acquire().unwrap();
+        let slot = cachify.pool("api", 1).acquire().unwrap();
+        server.pause();
+        assert!(cachify.sync_client().get("x").is_err(), "the breaker opens");
+        assert!(
+            guard.release().is_err(),
+            "refused while the breaker is open"
+        );
+        assert!(slot.release().is_err(), "refused while the breaker is open");
+        server.resume();
+        let freed = recovers_within(Duration::from_secs(15), || {
+            match (
+                cachify.lock("job").is_locked(),
+                cachify.pool("api", 1).size(),
+            ) {
+                (Ok(false), Ok(0)) => Ok(()),
+                _ => Err(()),
+            }
+        });
+        assert!(
+            freed.is_some(),
+            "the lock or slot stays held with no holder"
+        );
+    }
+
+    /// Extreme timeouts are accepted and used without panicking.
+    #[test]
+    fn duration_max_and_zero_options_work() {
+        let server = support::redis::server();
+        for options in [
+            RedisOptions::new()
+                .connect_timeout(Duration::MAX)
+                .response_timeout(Duration::MAX)
+                .probe_interval(Duration::MAX),
+            RedisOptions::new().probe_interval(Duration::ZERO),
+        ] {
+            let cachify = Cachify::builder()
+                .redis_with(&server.url(), options)
+                .unwrap()
+                .build();
+            let key = cachify.cache_key("k");
+            cachify.sync_client().set(&key, b"1", None, false).unwrap();
+            let runtime = tokio::runtime::Runtime::new().unwrap();
+            for _ in 0..3 {
+                runtime.block_on(cachify.async_client().get(&key)).unwrap();
+            }
+            cachify.lock("job").acquire().unwrap().release().unwrap();
+            drop(cachify.sync_client().watch(&key));
+        }
+    }
+
     /// Redis 7 gives a new ACL user no channel: `PUBLISH` is denied. A release must
     /// still succeed (and say so) when only its wake-up cannot be announced.
     #[test]
