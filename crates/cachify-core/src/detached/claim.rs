@@ -247,14 +247,16 @@ impl<C: Claim, S: Side> Armed<C, S> {
 }
 
 impl<C: Claim> Armed<C, Blocking> {
-    /// Gives the claim back now, reporting a failure (which `Drop` does not retry).
+    /// Gives the claim back now, reporting a failure (which `Drop` then retries).
     pub(crate) fn release(&mut self) -> Result<(), Error> {
         if !self.is_held() {
             return Ok(());
         }
-        self.state = State::Done;
         settle_blocking(&self.claim);
-        if !self.claim.give_back_blocking()? {
+        // A failed give-back stays armed: the consumed guard's drop retries it.
+        let given_back = self.claim.give_back_blocking()?;
+        self.state = State::Done;
+        if !given_back {
             self.claim.log_gone();
         }
         Ok(())
@@ -271,9 +273,10 @@ impl<C: Claim> Armed<C, Async> {
         if let Some(settle) = self.claim.settle() {
             settle.await;
         }
-        let given_back = self.claim.give_back_async().await;
+        // A failed give-back stays armed: the consumed guard's drop retries it.
+        let given_back = self.claim.give_back_async().await?;
         self.state = State::Done;
-        if !given_back? {
+        if !given_back {
             self.claim.log_gone();
         }
         Ok(())
