@@ -128,7 +128,7 @@ fn give_back_on_releaser<C: Claim, S: Side>(
     claim: C,
     confirmed: bool,
 ) -> impl Future<Output = ()> + Send + 'static {
-    let in_flight = if confirmed {
+    let mut in_flight = if confirmed {
         InFlight::begin(claim.cachify(), claim.storage_key())
     } else {
         InFlight::begin_unkeyed()
@@ -138,7 +138,7 @@ fn give_back_on_releaser<C: Claim, S: Side>(
             settle.await;
         }
         if confirmed {
-            give_back_confirmed::<C, S>(&claim).await;
+            give_back_confirmed::<C, S>(&claim, &mut in_flight).await;
         } else {
             give_back_unconfirmed::<C, S>(&claim).await;
         }
@@ -159,12 +159,14 @@ const RETRY_PAUSES: [Duration; 5] = [
 /// Gives back an admitted claim, retrying a failed give-back (a server that hung for a
 /// moment, a circuit breaker still open) for a few seconds: a release given up at once
 /// would leave the lock or slot held by nobody until its expiry, or forever.
-async fn give_back_confirmed<C: Claim, S: Side>(claim: &C) {
+/// Once it has failed, later calls on its key no longer wait for it.
+async fn give_back_confirmed<C: Claim, S: Side>(claim: &C, in_flight: &mut InFlight) {
     let mut outcome = S::give_back(claim).await;
     for pause in RETRY_PAUSES {
         if outcome.is_ok() {
             break;
         }
+        in_flight.unkey();
         tokio::time::sleep(pause).await;
         outcome = S::give_back(claim).await;
     }
