@@ -1141,3 +1141,81 @@ mod cluster_wake_ups_first_subscriber {
         assert!(hand_off < POLL / 4, "woken by the poll: {hand_off:?}");
     }
 }
+
+/// Locks keep working while their hash slot moves to another node (`ASK`, then `MOVED`).
+mod resharding {
+    use support::redis::{command, RedisCluster};
+
+    use super::*;
+
+    fn bulk(reply: &str) -> String {
+        reply.lines().nth(1).unwrap_or("").trim().to_owned()
+    }
+
+    fn ok(port: u16, args: &[&str]) {
+        let reply = command(port, args).unwrap();
+        assert!(reply.starts_with("+OK"), "{args:?}: {reply}");
+    }
+
+    #[test]
+    fn locks_are_taken_and_released_while_their_slot_migrates() {
+        let cluster = RedisCluster::start();
+        let urls = cluster.urls();
+        let urls: Vec<&str> = urls.iter().map(String::as_str).collect();
+        let cachify = Cachify::builder()
+            .prefix("reshard:")
+            .redis_cluster(&urls)
+            .unwrap()
+            .build();
+        let held = cachify.lock("{t}held").acquire().unwrap();
+        let key = cachify.lock_key("{t}held");
+        let port = |n: usize| cluster.nodes[n].port();
+        let slot = command(port(0), &["CLUSTER", "KEYSLOT", &key]).unwrap();
+        let slot = slot.trim().trim_start_matches(':').to_owned();
+        let src = super::cluster_wake_ups::owner_of_slot(&cluster, slot.parse().unwrap());
+        let dst = (src + 1) % 3;
+        let id = |n: usize| bulk(&command(port(n), &["CLUSTER", "MYID"]).unwrap());
+        let (src_id, dst_id) = (id(src), id(dst));
+        ok(
+            port(dst),
+            &["CLUSTER", "SETSLOT", &slot, "IMPORTING", &src_id],
+        );
+        ok(
+            port(src),
+            &["CLUSTER", "SETSLOT", &slot, "MIGRATING", &dst_id],
+        );
+
+        // Mid-migration: a new key of the slot is created on the importing node (ASK).
+        let fresh = cachify.lock("{t}fresh").acquire().unwrap();
+        assert!(cachify.lock("{t}fresh").is_locked().unwrap());
+        let waiter = cachify.lock("{t}held").nowait(true).acquire();
+        assert!(matches!(waiter, Err(Error::Locked { .. })), "{waiter:?}");
+
+        let dst_port = port(dst).to_string();
+        let migrated = command(
+            port(src),
+            &[
+                "MIGRATE",
+                "127.0.0.1",
+                &dst_port,
+                "",
+                "0",
+                "5000",
+                "KEYS",
+                &key,
+            ],
+        )
+        .unwrap();
+        assert!(migrated.starts_with("+OK"), "MIGRATE: {migrated}");
+        for n in 0..3 {
+            ok(port(n), &["CLUSTER", "SETSLOT", &slot, "NODE", &dst_id]);
+        }
+
+        held.release().expect("released after the move (MOVED)");
+        fresh.release().expect("released after the move");
+        assert!(!cachify.lock("{t}held").is_locked().unwrap());
+        assert!(!cachify.lock("{t}fresh").is_locked().unwrap());
+        let again = cachify.lock("{t}held").acquire().expect("taken again");
+        again.release().unwrap();
+    }
+}
