@@ -1219,3 +1219,41 @@ mod resharding {
         again.release().unwrap();
     }
 }
+
+/// Servers (and proxies) close idle connections (`timeout` in redis.conf): a call on a
+/// connection the server closed while it sat idle is not a failure of the server.
+mod idle_connections {
+    use support::redis::command;
+
+    use super::*;
+
+    #[test]
+    fn calls_after_the_server_closed_idle_connections_succeed() {
+        let server = RedisServer::start(false);
+        let reply = command(server.port(), &["CONFIG", "SET", "timeout", "1"]).unwrap();
+        assert!(reply.starts_with("+OK"), "{reply}");
+        let cachify = Cachify::builder().redis(&server.url()).unwrap().build();
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        cachify.lock("job").acquire().unwrap().release().unwrap();
+        for _ in 0..2 {
+            runtime.block_on(async {
+                let guard = cachify.lock("job").acquire_async().await.unwrap();
+                guard.release_async().await.unwrap();
+            });
+        }
+        // The server's cron closes connections idle for over 1 s.
+        std::thread::sleep(Duration::from_millis(3500));
+        let async_side = runtime.block_on(async {
+            let guard = cachify.lock("job").acquire_async().await;
+            let ok = guard.is_ok();
+            if let Ok(guard) = guard {
+                guard.release_async().await.unwrap();
+            }
+            ok
+        });
+        assert!(async_side, "async acquire after idle failed");
+        let sync = cachify.lock("job").acquire();
+        assert!(sync.is_ok(), "sync acquire after idle: {sync:?}");
+        drop(sync);
+    }
+}
