@@ -13,7 +13,8 @@ use redis::RedisError;
 use super::blocking::{BlockingConnections, Phase};
 use super::breaker::{Breaker, Route};
 use super::commands::{self, Call};
-use super::connection::AsyncConnections;
+use super::connection::{AsyncConnections, Connection};
+use super::idle;
 use super::options::RedisOptions;
 use super::releases::Releases;
 use super::runtime;
@@ -94,7 +95,7 @@ impl Core {
             SyncSide::Blocking(connections) => {
                 self.breaker.check(self.route(call.key))?;
                 connections
-                    .with(|conn| call.run(conn))
+                    .with(call.is_retry_safe(), |conn| call.run(conn))
                     .map_err(|(phase, error)| self.fail(call.key, phase, error))
             }
             #[cfg(feature = "redis-cluster")]
@@ -106,9 +107,37 @@ impl Core {
     async fn run<T>(self: &Arc<Self>, call: Call<'_, T>) -> Result<T, BackendError> {
         self.breaker.check(self.route(call.key))?;
         let mut connection = self.connections.for_caller();
-        match call.run_async(&mut connection).await {
-            Ok(reply) => Ok(reply),
+        match Self::run_on(&mut connection, &call).await {
+            Ok(reply) => {
+                connection.touch();
+                Ok(reply)
+            }
             Err(error) => Err(self.fail(call.key, Phase::Response, error)),
+        }
+    }
+
+    /// Runs `call` on `connection` following the rule of [`idle`]: a standalone
+    /// connection reconnects by itself after a lost connection, failing the request
+    /// that found it lost.
+    async fn run_on<T>(connection: &mut Connection, call: &Call<'_, T>) -> redis::RedisResult<T> {
+        if !connection.reconnects_on_loss() {
+            return call.run_async(connection).await;
+        }
+        if !call.is_retry_safe() && connection.is_stale() {
+            // Either answered, or lost (the manager reconnects) and then sent once more.
+            let ping = redis::cmd("PING");
+            if let Err(error) = ping.query_async::<()>(connection).await {
+                if !idle::is_lost_connection(&error) {
+                    return Err(error);
+                }
+                ping.query_async::<()>(connection).await?;
+            }
+        }
+        match call.run_async(connection).await {
+            Err(error) if call.is_retry_safe() && idle::is_lost_connection(&error) => {
+                call.run_async(connection).await
+            }
+            result => result,
         }
     }
 
@@ -208,7 +237,10 @@ impl Failure {
         } else if error.is_connection_refusal() {
             ("redis refused the connection".to_owned(), true)
         } else if unreachable(&error) {
-            (format!("redis connection failed: {error}"), true)
+            // A lost connection alone says nothing of the server: the next call's
+            // connect does (see `idle`).
+            let lost = phase == Phase::Response && idle::is_lost_connection(&error);
+            (format!("redis connection failed: {error}"), !lost)
         } else {
             (error.to_string(), false)
         };

@@ -48,6 +48,7 @@ mod client;
 mod cluster;
 mod commands;
 mod connection;
+mod idle;
 mod options;
 mod per_runtime;
 mod releases;
@@ -198,6 +199,7 @@ impl RedisClient {
                 connection: shared,
                 runtime: runtime::handle()?,
             },
+            shared_use: Arc::default(),
             per_runtime,
         };
         let sync_side = SyncSide::Blocking(BlockingConnections::new(client, &options));

@@ -30,6 +30,7 @@ use parking_lot::Mutex;
 use redis::aio::ConnectionManager;
 use tokio::runtime::{Handle, Id};
 
+use super::idle::LastUse;
 use super::options::RedisOptions;
 
 /// Runtimes remembered as having called once, so their next call binds a manager.
@@ -50,12 +51,17 @@ pub(crate) struct PerRuntime {
 struct Binding {
     runtime: Id,
     manager: ConnectionManager,
+    last_use: Arc<LastUse>,
     alive: Arc<AtomicBool>,
     /// Dropped with the client: ends the sentinel task.
     _client_alive: Arc<tokio::sync::oneshot::Sender<()>>,
 }
 
 impl Binding {
+    fn connection(&self) -> (ConnectionManager, Arc<LastUse>) {
+        (self.manager.clone(), Arc::clone(&self.last_use))
+    }
+
     fn is_alive(&self) -> bool {
         self.alive.load(Ordering::Acquire)
     }
@@ -83,7 +89,7 @@ impl PerRuntime {
 
     /// The manager driven by the caller's runtime, or `None` when the call should go
     /// over the I/O thread (no runtime, its first call, or too many runtimes).
-    pub(crate) fn manager(&self) -> Option<ConnectionManager> {
+    pub(crate) fn manager(&self) -> Option<(ConnectionManager, Arc<LastUse>)> {
         let runtime = Handle::try_current().ok()?;
         let id = runtime.id();
         let found = self
@@ -91,12 +97,12 @@ impl PerRuntime {
             .load()
             .iter()
             .find(|binding| binding.runtime == id && binding.is_alive())
-            .map(|binding| binding.manager.clone());
+            .map(Binding::connection);
         found.or_else(|| self.bind(&runtime, id))
     }
 
     /// The slow path: binds a manager to `runtime` if it has called before.
-    fn bind(&self, runtime: &Handle, id: Id) -> Option<ConnectionManager> {
+    fn bind(&self, runtime: &Handle, id: Id) -> Option<(ConnectionManager, Arc<LastUse>)> {
         // The lock also makes concurrent first callers of one runtime build one manager.
         let mut recent = self.recent.lock();
         if !recent.contains(&id) {
@@ -108,7 +114,7 @@ impl PerRuntime {
         }
         let current = self.bound.load_full();
         if let Some(binding) = current.iter().find(|b| b.runtime == id && b.is_alive()) {
-            return Some(binding.manager.clone());
+            return Some(binding.connection());
         }
         let mut live: Vec<Binding> = current.iter().filter(|b| b.is_alive()).cloned().collect();
         if live.len() >= self.max_runtimes {
@@ -131,14 +137,17 @@ impl PerRuntime {
         if !alive.load(Ordering::Acquire) {
             return None;
         }
-        live.push(Binding {
+        let binding = Binding {
             runtime: id,
-            manager: manager.clone(),
+            manager,
+            last_use: Arc::default(),
             alive,
             _client_alive: Arc::new(client_alive),
-        });
+        };
+        let connection = binding.connection();
+        live.push(binding);
         self.bound.store(Arc::new(live));
-        Some(manager)
+        Some(connection)
     }
 }
 
