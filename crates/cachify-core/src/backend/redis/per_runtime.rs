@@ -20,6 +20,8 @@
 //!   pay a connect per call. Until then, and for callers outside any runtime, and beyond
 //!   [`RedisOptions::max_runtime_connections`] live runtimes, calls go over the I/O
 //!   thread's shared manager as before.
+//! - A runtime built without timers or the I/O driver is never bound (its connection
+//!   would panic inside redis-rs): its calls go over the I/O thread ([`has_drivers`]).
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -45,6 +47,8 @@ pub(crate) struct PerRuntime {
     bound: ArcSwap<Vec<Binding>>,
     /// Runtimes seen once without a manager; only touched off the hot path.
     recent: Mutex<VecDeque<Id>>,
+    /// Runtimes found without timers or an I/O driver: never bound.
+    driverless: Mutex<VecDeque<Id>>,
 }
 
 #[derive(Clone)]
@@ -84,6 +88,7 @@ impl PerRuntime {
             max_runtimes: options.max_runtime_connections,
             bound: ArcSwap::from_pointee(Vec::new()),
             recent: Mutex::new(VecDeque::with_capacity(RECENT)),
+            driverless: Mutex::new(VecDeque::with_capacity(RECENT)),
         }
     }
 
@@ -106,10 +111,15 @@ impl PerRuntime {
         // The lock also makes concurrent first callers of one runtime build one manager.
         let mut recent = self.recent.lock();
         if !recent.contains(&id) {
-            if recent.len() == RECENT {
-                recent.pop_front();
-            }
-            recent.push_back(id);
+            remember(&mut recent, id);
+            return None;
+        }
+        let mut driverless = self.driverless.lock();
+        if driverless.contains(&id) {
+            return None;
+        }
+        if !has_drivers() {
+            remember(&mut driverless, id);
             return None;
         }
         let current = self.bound.load_full();
@@ -149,6 +159,53 @@ impl PerRuntime {
         self.bound.store(Arc::new(live));
         Some(connection)
     }
+}
+
+/// Adds `id` to a bounded list of runtimes, forgetting the oldest.
+fn remember(runtimes: &mut VecDeque<Id>, id: Id) {
+    if runtimes.len() == RECENT {
+        runtimes.pop_front();
+    }
+    runtimes.push_back(id);
+}
+
+/// Whether the current runtime has the timers and the I/O driver a connection needs
+/// (a runtime built without `enable_time` / `enable_io` lacks them).
+///
+/// Tokio has no query for it: creating a timer or a socket without its driver panics.
+/// So the check creates one of each inside `catch_unwind`, once per runtime that calls
+/// twice; on a runtime without drivers the panic hook still prints its message once.
+/// Built with `panic = "abort"` the check would end the process instead: then no
+/// runtime is bound, and every async call goes over the I/O thread.
+fn has_drivers() -> bool {
+    #[cfg(panic = "unwind")]
+    {
+        std::panic::catch_unwind(|| {
+            drop(tokio::time::sleep(std::time::Duration::ZERO));
+            opens_a_socket()
+        })
+        .unwrap_or(false)
+    }
+    #[cfg(not(panic = "unwind"))]
+    {
+        false
+    }
+}
+
+/// Registers a socket that never touches the network with the I/O driver.
+#[cfg(all(panic = "unwind", unix))]
+fn opens_a_socket() -> bool {
+    tokio::net::UnixDatagram::unbound().is_ok()
+}
+
+#[cfg(all(panic = "unwind", not(unix)))]
+fn opens_a_socket() -> bool {
+    std::net::UdpSocket::bind((std::net::Ipv4Addr::LOCALHOST, 0))
+        .and_then(|socket| {
+            socket.set_nonblocking(true)?;
+            tokio::net::UdpSocket::from_std(socket)
+        })
+        .is_ok()
 }
 
 #[cfg(test)]
@@ -229,6 +286,27 @@ mod tests {
             }
         });
         assert!(!alive.load(Ordering::Acquire), "the sentinel task ended");
+    }
+
+    #[test]
+    fn a_runtime_without_timers_or_io_never_binds() {
+        let local = local();
+        let without_timers = tokio::runtime::Builder::new_current_thread()
+            .enable_io()
+            .build()
+            .unwrap();
+        let without_io = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap();
+        for runtime in [without_timers, without_io] {
+            runtime.block_on(async {
+                for _ in 0..3 {
+                    assert!(local.manager().is_none());
+                }
+            });
+        }
+        assert!(local.bound.load().is_empty());
     }
 
     #[test]
