@@ -18,6 +18,8 @@ use super::idle;
 use super::options::RedisOptions;
 use super::releases::Releases;
 use super::runtime;
+#[cfg(feature = "redis-cluster")]
+use super::slots::{self, SlotOwners};
 use crate::backend::{AsyncClient, ReleaseWatch, SyncClient};
 use crate::error::BackendError;
 
@@ -47,6 +49,9 @@ pub struct Core {
     pub(crate) options: RedisOptions,
     /// Names the server (or the cluster's seed nodes) in error messages.
     pub(crate) server: Arc<str>,
+    /// The node of each cluster slot, for the breaker's routes.
+    #[cfg(feature = "redis-cluster")]
+    pub(crate) owners: SlotOwners,
 }
 
 /// The clients built on a [`Core`]: implementing it implements both client traits.
@@ -74,6 +79,8 @@ impl Core {
             breaker: Breaker::new(options.circuit_breaker),
             options,
             server,
+            #[cfg(feature = "redis-cluster")]
+            owners: SlotOwners::default(),
         })
     }
 
@@ -85,7 +92,32 @@ impl Core {
                 Route::Server
             }
             #[cfg(feature = "redis-cluster")]
-            AsyncConnections::Cluster(_) => Route::Slot(redis::cluster_routing::Slot::for_key(key)),
+            AsyncConnections::Cluster(_) => {
+                let slot = slots::slot_of(key.as_bytes());
+                self.owners
+                    .node_of(slot)
+                    .map_or(Route::Slot(slot), Route::Node)
+            }
+        }
+    }
+
+    /// Asks the cluster, in the background, which node serves each slot (nothing for a
+    /// standalone server).
+    pub(crate) fn refresh_owners(self: &Arc<Self>) {
+        #[cfg(feature = "redis-cluster")]
+        if let (AsyncConnections::Cluster(_), Ok(handle)) = (&self.connections, runtime::handle()) {
+            let core: Weak<Self> = Arc::downgrade(self);
+            let patience = self.options.response_timeout;
+            handle.spawn(async move {
+                let Some(core) = core.upgrade() else {
+                    return;
+                };
+                let mut connection = core.connections.on_io();
+                let refresh = core.owners.refresh(&mut connection);
+                if let Ok(Err(error)) = tokio::time::timeout(patience, refresh).await {
+                    tracing::debug!(target: crate::events::TARGET, %error, "CLUSTER SLOTS failed");
+                }
+            });
         }
     }
 
@@ -148,6 +180,7 @@ impl Core {
         if failure.unreachable && self.breaker.trip(route, &failure) {
             tracing::warn!(target: crate::events::TARGET, error = %failure, "redis is not answering: calls skip it until it does");
             self.probe(route, key.to_owned());
+            self.refresh_owners();
         }
         BackendError::new(failure)
     }
@@ -183,6 +216,7 @@ impl Core {
                 };
                 if answered {
                     core.breaker.close(route);
+                    core.refresh_owners();
                     tracing::info!(target: crate::events::TARGET, server = %core.server, "redis answers again");
                     return;
                 }

@@ -54,6 +54,8 @@ mod per_runtime;
 mod releases;
 pub(crate) mod runtime;
 mod scripts;
+#[cfg(feature = "redis-cluster")]
+mod slots;
 
 use std::fmt;
 use std::sync::Arc;
