@@ -204,6 +204,12 @@ impl Core {
                 let Some(core) = core.upgrade() else {
                     return;
                 };
+                if core.route(&key) != route {
+                    // The slot's node was a stale guess, or not known yet, or a failover
+                    // moved the slot: the next failure trips the node serving it now.
+                    core.breaker.close(route);
+                    return;
+                }
                 let mut connection = core.connections.on_io();
                 let call = commands::probe(&key);
                 let answer = tokio::time::timeout(patience, call.run_async(&mut connection)).await;
