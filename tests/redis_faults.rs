@@ -836,3 +836,425 @@ mod releases_of_a_hung_server {
         );
     }
 }
+
+/// The breaker closes on any answer of the server, releases refused by an open breaker
+/// are not lost, and a least-privilege ACL user keeps working.
+mod breaker_answers_and_releases {
+    use cachify::backend::redis::RedisOptions;
+    use support::redis::command;
+
+    use super::*;
+
+    fn acl(server: &RedisServer, rules: &[&str]) -> String {
+        let mut args = vec!["ACL", "SETUSER", "app", "on", ">pw"];
+        args.extend_from_slice(rules);
+        let reply = command(server.port(), &args).unwrap();
+        assert!(reply.starts_with("+OK"), "ACL SETUSER: {reply}");
+        format!("redis://app:pw@127.0.0.1:{}", server.port())
+    }
+
+    fn short_timeouts() -> RedisOptions {
+        RedisOptions::new().response_timeout(Duration::from_millis(200))
+    }
+
+    /// A user who may not run the probe's command still gets service back: a server
+    /// that answers (even with an error) is a server that answers.
+    #[test]
+    fn the_breaker_closes_when_the_server_answers_the_probe_with_an_error() {
+        let server = RedisServer::start(false);
+        let url = acl(&server, &["~*", "&*", "+@all", "-exists"]);
+        let cachify = Cachify::builder()
+            .redis_with(&url, short_timeouts())
+            .unwrap()
+            .build();
+        let key = cachify.cache_key("k");
+        let client = cachify.sync_client();
+        client.set(&key, b"1", None, false).unwrap();
+        server.pause();
+        assert!(client.get(&key).is_err(), "the server hangs");
+        server.resume();
+        let back = recovers_within(Duration::from_secs(5), || client.get(&key));
+        assert!(
+            back.is_some(),
+            "calls still skip a server that answers again"
+        );
+    }
+
+    /// A guard dropped while the breaker is open is released once the server answers,
+    /// not left locked until its exp (here: forever).
+    #[test]
+    fn a_guard_dropped_while_the_breaker_is_open_is_released_once_the_server_answers() {
+        let server = RedisServer::start(false);
+        let cachify = Cachify::builder()
+            .redis_with(&server.url(), short_timeouts())
+            .unwrap()
+            .build();
+        let guard = cachify.lock("job").acquire().unwrap();
+        server.pause();
+        assert!(cachify.sync_client().get("x").is_err(), "the breaker opens");
+        drop(guard); // on a plain thread: released inline, refused by the open breaker
+        server.resume();
+        let freed = recovers_within(Duration::from_secs(15), || {
+            match cachify.lock("job").is_locked() {
+                Ok(false) => Ok(()),
+                _ => Err(()),
+            }
+        });
+        assert!(freed.is_some(), "the lock stays held with no holder");
+    }
+
+    /// An explicit release refused by the open breaker reports the error, and the lock
+    /// is still freed once the server answers: the guard it consumed cannot retry.
+    #[test]
+    fn an_explicit_release_refused_by_the_open_breaker_is_still_carried_out() {
+        let server = RedisServer::start(false);
+        let cachify = Cachify::builder()
+            .redis_with(&server.url(), short_timeouts())
+            .unwrap()
+            .build();
+        let guard = cachify.lock("job").acquire().unwrap();
+        let slot = cachify.pool("api", 1).acquire().unwrap();
+        server.pause();
+        assert!(cachify.sync_client().get("x").is_err(), "the breaker opens");
+        assert!(
+            guard.release().is_err(),
+            "refused while the breaker is open"
+        );
+        assert!(slot.release().is_err(), "refused while the breaker is open");
+        server.resume();
+        let freed = recovers_within(Duration::from_secs(15), || {
+            match (
+                cachify.lock("job").is_locked(),
+                cachify.pool("api", 1).size(),
+            ) {
+                (Ok(false), Ok(0)) => Ok(()),
+                _ => Err(()),
+            }
+        });
+        assert!(
+            freed.is_some(),
+            "the lock or slot stays held with no holder"
+        );
+    }
+
+    /// Extreme timeouts are accepted and used without panicking.
+    #[test]
+    fn duration_max_and_zero_options_work() {
+        let server = support::redis::server();
+        for options in [
+            RedisOptions::new()
+                .connect_timeout(Duration::MAX)
+                .response_timeout(Duration::MAX)
+                .probe_interval(Duration::MAX),
+            RedisOptions::new().probe_interval(Duration::ZERO),
+        ] {
+            let cachify = Cachify::builder()
+                .redis_with(&server.url(), options)
+                .unwrap()
+                .build();
+            let key = cachify.cache_key("k");
+            cachify.sync_client().set(&key, b"1", None, false).unwrap();
+            let runtime = tokio::runtime::Runtime::new().unwrap();
+            for _ in 0..3 {
+                runtime.block_on(cachify.async_client().get(&key)).unwrap();
+            }
+            cachify.lock("job").acquire().unwrap().release().unwrap();
+            drop(cachify.sync_client().watch(&key));
+        }
+    }
+
+    /// Redis 7 gives a new ACL user no channel: `PUBLISH` is denied. A release must
+    /// still succeed (and say so) when only its wake-up cannot be announced.
+    #[test]
+    fn releases_succeed_for_a_user_who_may_not_publish() {
+        let server = RedisServer::start(false);
+        let url = acl(&server, &["~*", "resetchannels", "+@all"]);
+        let cachify = Cachify::builder().redis(&url).unwrap().build();
+        let guard = cachify.lock("job").acquire().unwrap();
+        guard.release().expect("the lock is released");
+        assert!(!cachify.lock("job").is_locked().unwrap());
+        let slot = cachify.pool("api", 1).acquire().unwrap();
+        slot.release().expect("the slot is released");
+        assert_eq!(cachify.pool("api", 1).size().unwrap(), 0);
+        let key = cachify.cache_key("v");
+        cachify.sync_client().set(&key, b"1", None, false).unwrap();
+        assert_eq!(cachify.sync_client().delete(&[&key]).unwrap(), 1);
+    }
+
+    /// A runtime built without tokio's timers or I/O driver can still call: its own
+    /// connection would need both.
+    #[test]
+    fn async_calls_from_a_runtime_without_drivers_do_not_panic() {
+        let server = support::redis::server();
+        let cachify = Cachify::builder().redis(&server.url()).unwrap().build();
+        let key = cachify.cache_key("k");
+        let bare = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        for _ in 0..3 {
+            bare.block_on(cachify.async_client().get(&key)).unwrap();
+        }
+    }
+}
+
+/// A hung cluster node costs one timeout, not one per hash slot touched.
+mod hung_cluster_node_many_slots {
+    use support::redis::RedisCluster;
+
+    use super::*;
+
+    #[test]
+    fn calls_on_ten_slots_of_a_hung_node_fail_promptly() {
+        let cluster = RedisCluster::start();
+        let urls = cluster.urls();
+        let urls: Vec<&str> = urls.iter().map(String::as_str).collect();
+        let cachify = Cachify::builder().redis_cluster(&urls).unwrap().build();
+        let client = cachify.sync_client();
+        client.set("warm", b"1", None, false).unwrap();
+        let mut seed = redis::Client::open(urls[0])
+            .unwrap()
+            .get_connection()
+            .unwrap();
+        let slot_of = |key: &str, seed: &mut redis::Connection| -> u16 {
+            redis::cmd("CLUSTER")
+                .arg("KEYSLOT")
+                .arg(key)
+                .query(seed)
+                .unwrap()
+        };
+        let hung = super::cluster_wake_ups::owner_of_slot(&cluster, slot_of("k-0", &mut seed));
+        let mut slots = std::collections::HashSet::new();
+        let keys: Vec<String> = (0..)
+            .map(|n| format!("k-{n}"))
+            .filter(|key| {
+                let slot = slot_of(key, &mut seed);
+                super::cluster_wake_ups::owner_of_slot(&cluster, slot) == hung && slots.insert(slot)
+            })
+            .take(10)
+            .collect();
+        cluster.nodes[hung].pause();
+        let start = Instant::now();
+        for key in &keys {
+            assert!(client.get(key).is_err(), "the node hangs");
+        }
+        let took = start.elapsed();
+        cluster.nodes[hung].resume();
+        println!("10 calls on 10 slots of a hung node: {took:?}");
+        assert!(took < Duration::from_secs(3), "took {took:?}");
+    }
+}
+
+/// A waiter whose SUBSCRIBE is the one that finds the pub/sub node hung is subscribed on
+/// the node the wake-ups move to.
+mod cluster_wake_ups_first_subscriber {
+    use cachify::backend::redis::RedisOptions;
+    use support::redis::RedisCluster;
+
+    use super::*;
+
+    const POLL: Duration = Duration::from_secs(20);
+
+    fn subscribers(port: u16, channel: &str) -> i64 {
+        let node = redis::Client::open(format!("redis://127.0.0.1:{port}")).unwrap();
+        let Ok(mut node) = node.get_connection_with_timeout(Duration::from_millis(300)) else {
+            return 0;
+        };
+        let _ = node.set_read_timeout(Some(Duration::from_millis(300)));
+        let counts: Vec<(String, i64)> = redis::cmd("PUBSUB")
+            .arg("NUMSUB")
+            .arg(channel)
+            .query(&mut node)
+            .unwrap_or_default();
+        counts.first().map_or(0, |(_, count)| *count)
+    }
+
+    #[test]
+    fn a_waiter_whose_subscribe_finds_the_pub_sub_node_hung_is_woken_by_the_release() {
+        let cluster = RedisCluster::start();
+        let urls = cluster.urls();
+        let urls: Vec<&str> = urls.iter().map(String::as_str).collect();
+        let options = RedisOptions::new().response_timeout(Duration::from_millis(300));
+        let cachify = Cachify::builder()
+            .prefix("first-sub:")
+            .lock_poll_interval(POLL)
+            .redis_cluster_with(&urls, options)
+            .unwrap()
+            .build();
+        let mut seed = redis::Client::open(urls[0])
+            .unwrap()
+            .get_connection()
+            .unwrap();
+        let name = (0..)
+            .map(|i| format!("hand-off-{i}"))
+            .find(|name| {
+                let slot: u16 = redis::cmd("CLUSTER")
+                    .arg("KEYSLOT")
+                    .arg(cachify.lock_key(name))
+                    .query(&mut seed)
+                    .unwrap();
+                super::cluster_wake_ups::owner_of_slot(&cluster, slot) != 0
+            })
+            .unwrap();
+        // The pub/sub link is up on node 0, then its only subscription is swept.
+        drop(cachify.sync_client().watch("warm"));
+        let warm = "cachify:release:warm";
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while subscribers(cluster.nodes[0].port(), warm) != 0 {
+            assert!(Instant::now() < deadline, "the sweep never unsubscribed");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let holder = cachify.lock(name.as_str()).acquire().unwrap();
+        cluster.nodes[0].pause();
+        let waiter = {
+            let cachify = cachify.clone();
+            let name = name.clone();
+            std::thread::spawn(move || {
+                let guard = cachify
+                    .lock(name.as_str())
+                    .nowait(false)
+                    .timeout(Duration::from_secs(60))
+                    .acquire();
+                (Instant::now(), guard.map(|guard| guard.release()))
+            })
+        };
+        let channel = format!("cachify:release:{}", cachify.lock_key(&name));
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let moved = loop {
+            if cluster.nodes[1..]
+                .iter()
+                .any(|node| subscribers(node.port(), &channel) == 1)
+            {
+                break true;
+            }
+            if Instant::now() >= deadline {
+                break false;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        let released = Instant::now();
+        drop(holder);
+        let (acquired, outcome) = waiter.join().unwrap();
+        cluster.nodes[0].resume();
+        outcome.expect("the waiter got the lock").unwrap();
+        let hand_off = acquired.saturating_duration_since(released);
+        println!("hand-off after the first subscribe found the node hung: {hand_off:?}");
+        assert!(moved, "the waiter's subscription never reached a live node");
+        assert!(hand_off < POLL / 4, "woken by the poll: {hand_off:?}");
+    }
+}
+
+/// Locks keep working while their hash slot moves to another node (`ASK`, then `MOVED`).
+mod resharding {
+    use support::redis::{command, RedisCluster};
+
+    use super::*;
+
+    fn bulk(reply: &str) -> String {
+        reply.lines().nth(1).unwrap_or("").trim().to_owned()
+    }
+
+    fn ok(port: u16, args: &[&str]) {
+        let reply = command(port, args).unwrap();
+        assert!(reply.starts_with("+OK"), "{args:?}: {reply}");
+    }
+
+    #[test]
+    fn locks_are_taken_and_released_while_their_slot_migrates() {
+        let cluster = RedisCluster::start();
+        let urls = cluster.urls();
+        let urls: Vec<&str> = urls.iter().map(String::as_str).collect();
+        let cachify = Cachify::builder()
+            .prefix("reshard:")
+            .redis_cluster(&urls)
+            .unwrap()
+            .build();
+        let held = cachify.lock("{t}held").acquire().unwrap();
+        let key = cachify.lock_key("{t}held");
+        let port = |n: usize| cluster.nodes[n].port();
+        let slot = command(port(0), &["CLUSTER", "KEYSLOT", &key]).unwrap();
+        let slot = slot.trim().trim_start_matches(':').to_owned();
+        let src = super::cluster_wake_ups::owner_of_slot(&cluster, slot.parse().unwrap());
+        let dst = (src + 1) % 3;
+        let id = |n: usize| bulk(&command(port(n), &["CLUSTER", "MYID"]).unwrap());
+        let (src_id, dst_id) = (id(src), id(dst));
+        ok(
+            port(dst),
+            &["CLUSTER", "SETSLOT", &slot, "IMPORTING", &src_id],
+        );
+        ok(
+            port(src),
+            &["CLUSTER", "SETSLOT", &slot, "MIGRATING", &dst_id],
+        );
+
+        // Mid-migration: a new key of the slot is created on the importing node (ASK).
+        let fresh = cachify.lock("{t}fresh").acquire().unwrap();
+        assert!(cachify.lock("{t}fresh").is_locked().unwrap());
+        let waiter = cachify.lock("{t}held").nowait(true).acquire();
+        assert!(matches!(waiter, Err(Error::Locked { .. })), "{waiter:?}");
+
+        let dst_port = port(dst).to_string();
+        let migrated = command(
+            port(src),
+            &[
+                "MIGRATE",
+                "127.0.0.1",
+                &dst_port,
+                "",
+                "0",
+                "5000",
+                "KEYS",
+                &key,
+            ],
+        )
+        .unwrap();
+        assert!(migrated.starts_with("+OK"), "MIGRATE: {migrated}");
+        for n in 0..3 {
+            ok(port(n), &["CLUSTER", "SETSLOT", &slot, "NODE", &dst_id]);
+        }
+
+        held.release().expect("released after the move (MOVED)");
+        fresh.release().expect("released after the move");
+        assert!(!cachify.lock("{t}held").is_locked().unwrap());
+        assert!(!cachify.lock("{t}fresh").is_locked().unwrap());
+        let again = cachify.lock("{t}held").acquire().expect("taken again");
+        again.release().unwrap();
+    }
+}
+
+/// Servers (and proxies) close idle connections (`timeout` in redis.conf): a call on a
+/// connection the server closed while it sat idle is not a failure of the server.
+mod idle_connections {
+    use support::redis::command;
+
+    use super::*;
+
+    #[test]
+    fn calls_after_the_server_closed_idle_connections_succeed() {
+        let server = RedisServer::start(false);
+        let reply = command(server.port(), &["CONFIG", "SET", "timeout", "1"]).unwrap();
+        assert!(reply.starts_with("+OK"), "{reply}");
+        let cachify = Cachify::builder().redis(&server.url()).unwrap().build();
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        cachify.lock("job").acquire().unwrap().release().unwrap();
+        for _ in 0..2 {
+            runtime.block_on(async {
+                let guard = cachify.lock("job").acquire_async().await.unwrap();
+                guard.release_async().await.unwrap();
+            });
+        }
+        // The server's cron closes connections idle for over 1 s.
+        std::thread::sleep(Duration::from_millis(3500));
+        let async_side = runtime.block_on(async {
+            let guard = cachify.lock("job").acquire_async().await;
+            let ok = guard.is_ok();
+            if let Ok(guard) = guard {
+                guard.release_async().await.unwrap();
+            }
+            ok
+        });
+        assert!(async_side, "async acquire after idle failed");
+        let sync = cachify.lock("job").acquire();
+        assert!(sync.is_ok(), "sync acquire after idle: {sync:?}");
+        drop(sync);
+    }
+}

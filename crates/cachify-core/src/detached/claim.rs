@@ -90,8 +90,12 @@ impl Side for Blocking {
         }
         if confirmed && context.is_err() {
             settle_blocking(claim);
-            claim.log_release(claim.give_back_blocking());
-            return;
+            match claim.give_back_blocking() {
+                // A refused call (an open circuit breaker, a lost connection) is
+                // retried on the releaser rather than left to expire.
+                Err(_) => {}
+                outcome => return claim.log_release(outcome),
+            }
         }
         let release = give_back_on_releaser::<C, Self>(claim.clone(), confirmed);
         if let Err(error) = releaser::spawn(release) {
@@ -124,7 +128,7 @@ fn give_back_on_releaser<C: Claim, S: Side>(
     claim: C,
     confirmed: bool,
 ) -> impl Future<Output = ()> + Send + 'static {
-    let in_flight = if confirmed {
+    let mut in_flight = if confirmed {
         InFlight::begin(claim.cachify(), claim.storage_key())
     } else {
         InFlight::begin_unkeyed()
@@ -134,7 +138,7 @@ fn give_back_on_releaser<C: Claim, S: Side>(
             settle.await;
         }
         if confirmed {
-            claim.log_release(S::give_back(&claim).await);
+            give_back_confirmed::<C, S>(&claim, &mut in_flight).await;
         } else {
             give_back_unconfirmed::<C, S>(&claim).await;
         }
@@ -151,6 +155,23 @@ const RETRY_PAUSES: [Duration; 5] = [
     Duration::from_secs(2),
     Duration::from_secs(4),
 ];
+
+/// Gives back an admitted claim, retrying a failed give-back (a server that hung for a
+/// moment, a circuit breaker still open) for a few seconds: a release given up at once
+/// would leave the lock or slot held by nobody until its expiry, or forever.
+/// Once it has failed, later calls on its key no longer wait for it.
+async fn give_back_confirmed<C: Claim, S: Side>(claim: &C, in_flight: &mut InFlight) {
+    let mut outcome = S::give_back(claim).await;
+    for pause in RETRY_PAUSES {
+        if outcome.is_ok() {
+            break;
+        }
+        in_flight.unkey();
+        tokio::time::sleep(pause).await;
+        outcome = S::give_back(claim).await;
+    }
+    claim.log_release(outcome);
+}
 
 /// Gives back a claim whose admission was never confirmed (a cancelled call, a lost
 /// reply). Its request may still be on its way to the server, and a give-back sent on
@@ -228,14 +249,16 @@ impl<C: Claim, S: Side> Armed<C, S> {
 }
 
 impl<C: Claim> Armed<C, Blocking> {
-    /// Gives the claim back now, reporting a failure (which `Drop` does not retry).
+    /// Gives the claim back now, reporting a failure (which `Drop` then retries).
     pub(crate) fn release(&mut self) -> Result<(), Error> {
         if !self.is_held() {
             return Ok(());
         }
-        self.state = State::Done;
         settle_blocking(&self.claim);
-        if !self.claim.give_back_blocking()? {
+        // A failed give-back stays armed: the consumed guard's drop retries it.
+        let given_back = self.claim.give_back_blocking()?;
+        self.state = State::Done;
+        if !given_back {
             self.claim.log_gone();
         }
         Ok(())
@@ -252,9 +275,10 @@ impl<C: Claim> Armed<C, Async> {
         if let Some(settle) = self.claim.settle() {
             settle.await;
         }
-        let given_back = self.claim.give_back_async().await;
+        // A failed give-back stays armed: the consumed guard's drop retries it.
+        let given_back = self.claim.give_back_async().await?;
         self.state = State::Done;
-        if !given_back? {
+        if !given_back {
             self.claim.log_gone();
         }
         Ok(())

@@ -125,19 +125,37 @@ impl InFlight {
     }
 }
 
+impl InFlight {
+    /// Later calls on the key stop waiting for this release (a flush still does): one
+    /// that keeps failing is retried for seconds, and their own calls would fail anyway.
+    pub(crate) fn unkey(&mut self) {
+        if self.place.is_none() {
+            return;
+        }
+        let registry = &*REGISTRY;
+        Self::unregister(&mut registry.keys.lock(), self.place.take());
+        registry.finished.notify_all();
+        registry.notify.notify_waiters();
+    }
+
+    fn unregister(keys: &mut HashMap<Place, usize>, place: Option<Place>) {
+        if let Some(place) = place {
+            if let Some(count) = keys.get_mut(&place) {
+                *count -= 1;
+                if *count == 0 {
+                    keys.remove(&place);
+                }
+            }
+        }
+    }
+}
+
 impl Drop for InFlight {
     fn drop(&mut self) {
         let registry = &*REGISTRY;
         {
             let mut keys = registry.keys.lock();
-            if let Some(place) = &self.place {
-                if let Some(count) = keys.get_mut(place) {
-                    *count -= 1;
-                    if *count == 0 {
-                        keys.remove(place);
-                    }
-                }
-            }
+            Self::unregister(&mut keys, self.place.take());
             registry.total.fetch_sub(1, Ordering::Release);
             if let Some(handoffs) = &self.handoffs {
                 handoffs.fetch_sub(1, Ordering::Release);

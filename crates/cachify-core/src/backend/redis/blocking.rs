@@ -10,16 +10,18 @@
 //!
 //! A caller never waits for another's connection: a thread that finds no idle connection
 //! opens one, and at most [`RedisOptions::max_idle_connections`] are kept. Connections
-//! are not pinged on checkout; a connection that fails with an I/O error (a timeout
+//! are pinged on checkout only for a call that must not be sent twice, after sitting
+//! idle a while ([`idle`]); a connection that fails with an I/O error (a timeout
 //! included: its reply may still arrive and would be read as the next command's) is
 //! dropped together with every idle one (a restarted server broke them all), so the next
 //! call connects afresh.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 use redis::{Connection, ConnectionLike, RedisError, RedisResult};
 
+use super::idle;
 use super::options::RedisOptions;
 
 /// Whether a failure happened while connecting or while waiting for a reply: the
@@ -33,7 +35,8 @@ pub(crate) enum Phase {
 /// The idle blocking connections of one client.
 pub(crate) struct BlockingConnections {
     client: redis::Client,
-    idle: Mutex<Vec<Connection>>,
+    /// With when each was last used.
+    idle: Mutex<Vec<(Connection, Instant)>>,
     max_idle: usize,
     connect_timeout: Duration,
     response_timeout: Duration,
@@ -50,30 +53,60 @@ impl BlockingConnections {
         }
     }
 
-    /// Runs `command` on an idle or a new connection.
+    /// Runs `command` on an idle or a new connection; `retry_safe`: it may be sent again
+    /// after a lost connection (the rule is in [`idle`](super::idle)).
     pub(crate) fn with<T>(
         &self,
-        command: impl FnOnce(&mut Connection) -> RedisResult<T>,
+        retry_safe: bool,
+        command: impl Fn(&mut Connection) -> RedisResult<T>,
     ) -> Result<T, (Phase, RedisError)> {
+        let (mut connection, reused) = self.checkout(retry_safe)?;
+        let mut result = command(&mut connection);
+        if reused && retry_safe && matches!(&result, Err(error) if idle::is_lost_connection(error))
+        {
+            // The server closed it (idle timeout, restart): so did it the others.
+            self.idle.lock().clear();
+            connection = self.connect().map_err(|error| (Phase::Connect, error))?;
+            result = command(&mut connection);
+        }
+        self.checkin(connection, &result);
+        result.map_err(|error| (Phase::Response, error))
+    }
+
+    /// An idle connection (`true`) or a new one. A call that must not be sent twice gets
+    /// a connection idle for long only once a `PING` found it open.
+    fn checkout(&self, retry_safe: bool) -> Result<(Connection, bool), (Phase, RedisError)> {
         let idle = self.idle.lock().pop();
-        let mut connection = match idle {
-            Some(connection) => connection,
-            None => self.connect().map_err(|error| (Phase::Connect, error))?,
-        };
-        let result = command(&mut connection);
-        match &result {
+        if let Some((mut connection, since)) = idle {
+            if retry_safe || since.elapsed() <= idle::CHECK_AFTER {
+                return Ok((connection, true));
+            }
+            match redis::cmd("PING").query::<()>(&mut connection) {
+                Ok(()) => return Ok((connection, true)),
+                Err(error) if idle::is_lost_connection(&error) => self.idle.lock().clear(),
+                // A hung server: connecting again would only wait as long once more.
+                Err(error) => return Err((Phase::Response, error)),
+            }
+        }
+        let connection = self.connect().map_err(|error| (Phase::Connect, error))?;
+        Ok((connection, false))
+    }
+
+    /// Keeps `connection` for reuse unless its call failed on I/O (a timeout included:
+    /// its reply may still arrive and would be read as the next command's).
+    fn checkin<T>(&self, connection: Connection, result: &RedisResult<T>) {
+        match result {
             Err(error) if error.is_io_error() || error.is_unrecoverable_error() => {
                 self.idle.lock().clear();
             }
             _ if connection.is_open() => {
                 let mut idle = self.idle.lock();
                 if idle.len() < self.max_idle {
-                    idle.push(connection);
+                    idle.push((connection, Instant::now()));
                 }
             }
             _ => {}
         }
-        result.map_err(|error| (Phase::Response, error))
     }
 
     fn connect(&self) -> RedisResult<Connection> {

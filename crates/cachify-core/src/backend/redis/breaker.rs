@@ -8,8 +8,9 @@
 //!   [`Core`](super::client::Core)), which asks the server every probe interval and closes
 //!   the route on its first answer: full service returns within a probe interval (or the
 //!   moment a hung server answers the probe already waiting on it).
-//! - A route is the whole server for a [`RedisClient`](super::RedisClient) and one hash
-//!   slot on Redis Cluster, so a hung node does not cut off the slots of the others.
+//! - A route is the whole server for a [`RedisClient`](super::RedisClient) and one node
+//!   on Redis Cluster (the one serving the key's slot, see [`slots`](super::slots)), so
+//!   a hung node costs one timeout and does not cut off the slots of the others.
 //! - The hot path, with every route closed, is one atomic load.
 
 use std::collections::HashMap;
@@ -25,9 +26,12 @@ use crate::error::BackendError;
 pub(crate) enum Route {
     /// The one server of a standalone client.
     Server,
-    /// One hash slot of a cluster.
+    /// One cluster node, by its index in the client's [`SlotOwners`](super::slots::SlotOwners).
     #[cfg(feature = "redis-cluster")]
-    Slot(redis::cluster_routing::Slot),
+    Node(u32),
+    /// One hash slot of a cluster whose node is not known yet.
+    #[cfg(feature = "redis-cluster")]
+    Slot(u16),
 }
 
 pub(crate) struct Breaker {

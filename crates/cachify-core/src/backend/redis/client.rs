@@ -13,10 +13,13 @@ use redis::RedisError;
 use super::blocking::{BlockingConnections, Phase};
 use super::breaker::{Breaker, Route};
 use super::commands::{self, Call};
-use super::connection::AsyncConnections;
+use super::connection::{AsyncConnections, Connection};
+use super::idle;
 use super::options::RedisOptions;
 use super::releases::Releases;
 use super::runtime;
+#[cfg(feature = "redis-cluster")]
+use super::slots::{self, SlotOwners};
 use crate::backend::{AsyncClient, ReleaseWatch, SyncClient};
 use crate::error::BackendError;
 
@@ -46,6 +49,9 @@ pub struct Core {
     pub(crate) options: RedisOptions,
     /// Names the server (or the cluster's seed nodes) in error messages.
     pub(crate) server: Arc<str>,
+    /// The node of each cluster slot, for the breaker's routes.
+    #[cfg(feature = "redis-cluster")]
+    pub(crate) owners: SlotOwners,
 }
 
 /// The clients built on a [`Core`]: implementing it implements both client traits.
@@ -73,6 +79,8 @@ impl Core {
             breaker: Breaker::new(options.circuit_breaker),
             options,
             server,
+            #[cfg(feature = "redis-cluster")]
+            owners: SlotOwners::default(),
         })
     }
 
@@ -84,7 +92,32 @@ impl Core {
                 Route::Server
             }
             #[cfg(feature = "redis-cluster")]
-            AsyncConnections::Cluster(_) => Route::Slot(redis::cluster_routing::Slot::for_key(key)),
+            AsyncConnections::Cluster(_) => {
+                let slot = slots::slot_of(key.as_bytes());
+                self.owners
+                    .node_of(slot)
+                    .map_or(Route::Slot(slot), Route::Node)
+            }
+        }
+    }
+
+    /// Asks the cluster, in the background, which node serves each slot (nothing for a
+    /// standalone server).
+    pub(crate) fn refresh_owners(self: &Arc<Self>) {
+        #[cfg(feature = "redis-cluster")]
+        if let (AsyncConnections::Cluster(_), Ok(handle)) = (&self.connections, runtime::handle()) {
+            let core: Weak<Self> = Arc::downgrade(self);
+            let patience = self.options.response_timeout;
+            handle.spawn(async move {
+                let Some(core) = core.upgrade() else {
+                    return;
+                };
+                let mut connection = core.connections.on_io();
+                let refresh = core.owners.refresh(&mut connection);
+                if let Ok(Err(error)) = tokio::time::timeout(patience, refresh).await {
+                    tracing::debug!(target: crate::events::TARGET, %error, "CLUSTER SLOTS failed");
+                }
+            });
         }
     }
 
@@ -94,7 +127,7 @@ impl Core {
             SyncSide::Blocking(connections) => {
                 self.breaker.check(self.route(call.key))?;
                 connections
-                    .with(|conn| call.run(conn))
+                    .with(call.is_retry_safe(), |conn| call.run(conn))
                     .map_err(|(phase, error)| self.fail(call.key, phase, error))
             }
             #[cfg(feature = "redis-cluster")]
@@ -106,9 +139,37 @@ impl Core {
     async fn run<T>(self: &Arc<Self>, call: Call<'_, T>) -> Result<T, BackendError> {
         self.breaker.check(self.route(call.key))?;
         let mut connection = self.connections.for_caller();
-        match call.run_async(&mut connection).await {
-            Ok(reply) => Ok(reply),
+        match Self::run_on(&mut connection, &call).await {
+            Ok(reply) => {
+                connection.touch();
+                Ok(reply)
+            }
             Err(error) => Err(self.fail(call.key, Phase::Response, error)),
+        }
+    }
+
+    /// Runs `call` on `connection` following the rule of [`idle`]: a standalone
+    /// connection reconnects by itself after a lost connection, failing the request
+    /// that found it lost.
+    async fn run_on<T>(connection: &mut Connection, call: &Call<'_, T>) -> redis::RedisResult<T> {
+        if !connection.reconnects_on_loss() {
+            return call.run_async(connection).await;
+        }
+        if !call.is_retry_safe() && connection.is_stale() {
+            // Either answered, or lost (the manager reconnects) and then sent once more.
+            let ping = redis::cmd("PING");
+            if let Err(error) = ping.query_async::<()>(connection).await {
+                if !idle::is_lost_connection(&error) {
+                    return Err(error);
+                }
+                ping.query_async::<()>(connection).await?;
+            }
+        }
+        match call.run_async(connection).await {
+            Err(error) if call.is_retry_safe() && idle::is_lost_connection(&error) => {
+                call.run_async(connection).await
+            }
+            result => result,
         }
     }
 
@@ -119,6 +180,7 @@ impl Core {
         if failure.unreachable && self.breaker.trip(route, &failure) {
             tracing::warn!(target: crate::events::TARGET, error = %failure, "redis is not answering: calls skip it until it does");
             self.probe(route, key.to_owned());
+            self.refresh_owners();
         }
         BackendError::new(failure)
     }
@@ -142,11 +204,25 @@ impl Core {
                 let Some(core) = core.upgrade() else {
                     return;
                 };
+                if core.route(&key) != route {
+                    // The slot's node was a stale guess, or not known yet, or a failover
+                    // moved the slot: the next failure trips the node serving it now.
+                    core.breaker.close(route);
+                    return;
+                }
                 let mut connection = core.connections.on_io();
                 let call = commands::probe(&key);
                 let answer = tokio::time::timeout(patience, call.run_async(&mut connection)).await;
-                if matches!(answer, Ok(Ok(_))) {
+                // Any reply, a server error included (an ACL that denies the probe's
+                // command, `LOADING`), means the server answers again.
+                let answered = match &answer {
+                    Ok(Ok(_)) => true,
+                    Ok(Err(error)) => !unreachable(error),
+                    Err(_) => false,
+                };
+                if answered {
                     core.breaker.close(route);
+                    core.refresh_owners();
                     tracing::info!(target: crate::events::TARGET, server = %core.server, "redis answers again");
                     return;
                 }
@@ -162,6 +238,14 @@ impl Core {
         let subscribe = self.breaker.check(self.route(key)).is_ok();
         self.releases.watch(key, subscribe).await
     }
+}
+
+/// Whether `error` says the server did not answer (rather than answering with an error).
+fn unreachable(error: &RedisError) -> bool {
+    error.is_timeout()
+        || error.is_connection_refusal()
+        || error.is_io_error()
+        || error.is_connection_dropped()
 }
 
 /// A failed call, saying what failed against which server.
@@ -192,8 +276,11 @@ impl Failure {
             (what, true)
         } else if error.is_connection_refusal() {
             ("redis refused the connection".to_owned(), true)
-        } else if error.is_io_error() || error.is_connection_dropped() {
-            (format!("redis connection failed: {error}"), true)
+        } else if unreachable(&error) {
+            // A lost connection alone says nothing of the server: the next call's
+            // connect does (see `idle`).
+            let lost = phase == Phase::Response && idle::is_lost_connection(&error);
+            (format!("redis connection failed: {error}"), !lost)
         } else {
             (error.to_string(), false)
         };

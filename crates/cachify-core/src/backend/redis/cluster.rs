@@ -5,7 +5,8 @@
 //! the entry of one lock or one pool is one key. Release channels use classic pub/sub,
 //! which the cluster bus forwards to every node, so the pub/sub connection may be to any
 //! node: it starts on the first seed node and moves to the next when its node is lost.
-//! The circuit breaker is per hash slot, so a hung node does not cut off the others.
+//! The circuit breaker is per node, so a hung node costs one timeout and does not cut
+//! off the others.
 
 use std::fmt;
 use std::sync::Arc;
@@ -139,14 +140,16 @@ impl RedisClusterClient {
             connection,
             runtime,
         });
+        let core = Core::new(
+            connections,
+            SyncSide::BlockOnAsync,
+            releases,
+            options,
+            format!("cluster {server}").into(),
+        );
+        core.refresh_owners();
         Ok(Self {
-            core: Core::new(
-                connections,
-                SyncSide::BlockOnAsync,
-                releases,
-                options,
-                format!("cluster {server}").into(),
-            ),
+            core,
             nodes: seeds.len(),
         })
     }

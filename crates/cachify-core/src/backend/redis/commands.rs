@@ -25,6 +25,8 @@ pub(crate) struct Call<'k, T> {
     pub(crate) key: &'k str,
     request: Request,
     reply: fn(Value) -> RedisResult<T>,
+    /// Running it twice leaves the same state as once: see [`Call::is_retry_safe`].
+    retry_safe: bool,
 }
 
 enum Request {
@@ -54,6 +56,15 @@ fn is_noscript<T>(result: &RedisResult<T>) -> bool {
 }
 
 impl<T> Call<'_, T> {
+    /// Whether the call may be sent again after a lost connection when it may have
+    /// reached the server: reads, deletions and the token-checked scripts (release,
+    /// extend, slot release) are idempotent; `SET NX` and the pool's acquire are not (a
+    /// lost reply after the server applied them would, sent again, be answered
+    /// "taken", by our own first attempt).
+    pub(crate) fn is_retry_safe(&self) -> bool {
+        self.retry_safe
+    }
+
     /// Runs the call on a blocking connection.
     pub(crate) fn run(&self, conn: &mut dyn redis::ConnectionLike) -> RedisResult<T> {
         let value = match &self.request {
@@ -99,6 +110,7 @@ fn command<T: redis::FromRedisValue>(key: &str, cmd: Cmd) -> Call<'_, T> {
         key,
         request: Request::Command(cmd),
         reply: parse::<T>,
+        retry_safe: true,
     }
 }
 
@@ -120,6 +132,7 @@ fn script<'k, T: redis::FromRedisValue>(
             source: script.source,
         },
         reply: parse::<T>,
+        retry_safe: true,
     }
 }
 
@@ -166,6 +179,7 @@ pub(crate) fn set<'k>(
         key,
         request: Request::Command(cmd),
         reply: |reply| Ok(!matches!(reply, Value::Nil)),
+        retry_safe: !nx,
     }
 }
 
@@ -201,6 +215,7 @@ pub(crate) fn remaining_ttl(key: &str) -> Call<'_, Option<Duration>> {
             let pttl: i64 = redis::from_redis_value(reply)?;
             Ok(u64::try_from(pttl).ok().map(Duration::from_millis))
         },
+        retry_safe: true,
     }
 }
 
@@ -211,7 +226,7 @@ pub(crate) fn pool_acquire<'k>(
     max_size: usize,
     slot_ttl: Option<Duration>,
 ) -> Call<'k, bool> {
-    script(
+    let mut call = script(
         &scripts::POOL_ACQUIRE,
         key,
         &[
@@ -219,7 +234,9 @@ pub(crate) fn pool_acquire<'k>(
             max_size.to_string().as_bytes(),
             ttl_arg(slot_ttl).as_bytes(),
         ],
-    )
+    );
+    call.retry_safe = false;
+    call
 }
 
 /// Removes slot `token` from the pool, announcing the release; `true` when it was there.

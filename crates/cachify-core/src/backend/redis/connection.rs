@@ -5,6 +5,9 @@ use redis::aio::{ConnectionLike, ConnectionManager};
 use redis::{Cmd, Pipeline, RedisFuture, Value};
 use tokio::runtime::Handle;
 
+use std::sync::Arc;
+
+use super::idle::LastUse;
 use super::per_runtime::PerRuntime;
 use super::runtime;
 
@@ -53,6 +56,8 @@ pub(crate) enum AsyncConnections {
     /// of the caller's runtime when it has one, else the shared one.
     Server {
         shared: OnIo<ConnectionManager>,
+        /// When `shared` last answered.
+        shared_use: Arc<LastUse>,
         /// `None` for the application's own manager, which is always the one used.
         per_runtime: Option<PerRuntime>,
     },
@@ -69,10 +74,11 @@ impl AsyncConnections {
         match self {
             Self::Server {
                 shared,
+                shared_use,
                 per_runtime,
             } => match per_runtime.as_ref().and_then(PerRuntime::manager) {
-                Some(manager) => Connection::Local(manager),
-                None => Connection::Shared(shared.clone()),
+                Some((manager, last_use)) => Connection::Local(manager, last_use),
+                None => Connection::Shared(shared.clone(), Arc::clone(shared_use)),
             },
             #[cfg(feature = "redis-cluster")]
             Self::Cluster(cluster) => Connection::Cluster(cluster.clone()),
@@ -83,7 +89,9 @@ impl AsyncConnections {
     /// breaker's probe), never binding a manager to that runtime.
     pub(crate) fn on_io(&self) -> Connection {
         match self {
-            Self::Server { shared, .. } => Connection::Shared(shared.clone()),
+            Self::Server {
+                shared, shared_use, ..
+            } => Connection::Shared(shared.clone(), Arc::clone(shared_use)),
             #[cfg(feature = "redis-cluster")]
             Self::Cluster(cluster) => Connection::Cluster(cluster.clone()),
         }
@@ -93,18 +101,47 @@ impl AsyncConnections {
 /// The connection one command goes over.
 pub(crate) enum Connection {
     /// Driven by the caller's runtime: no thread hop.
-    Local(ConnectionManager),
+    Local(ConnectionManager, Arc<LastUse>),
     /// Driven by the private runtime.
-    Shared(OnIo<ConnectionManager>),
+    Shared(OnIo<ConnectionManager>, Arc<LastUse>),
     #[cfg(feature = "redis-cluster")]
     Cluster(OnIo<redis::cluster_async::ClusterConnection>),
+}
+
+impl Connection {
+    /// Whether it is a standalone connection, which reconnects by itself after a lost
+    /// connection and fails the request that found it lost (a cluster connection
+    /// retries by itself).
+    pub(crate) fn reconnects_on_loss(&self) -> bool {
+        self.last_use().is_some()
+    }
+
+    /// Whether it has not answered for a while, so the server may have closed it.
+    pub(crate) fn is_stale(&self) -> bool {
+        self.last_use().is_some_and(|last_use| last_use.is_stale())
+    }
+
+    /// Records an answer.
+    pub(crate) fn touch(&self) {
+        if let Some(last_use) = self.last_use() {
+            last_use.touch();
+        }
+    }
+
+    fn last_use(&self) -> Option<&LastUse> {
+        match self {
+            Self::Local(_, last_use) | Self::Shared(_, last_use) => Some(last_use),
+            #[cfg(feature = "redis-cluster")]
+            Self::Cluster(_) => None,
+        }
+    }
 }
 
 impl ConnectionLike for Connection {
     fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
         match self {
-            Self::Local(manager) => manager.req_packed_command(cmd),
-            Self::Shared(manager) => manager.req_packed_command(cmd),
+            Self::Local(manager, _) => manager.req_packed_command(cmd),
+            Self::Shared(manager, _) => manager.req_packed_command(cmd),
             #[cfg(feature = "redis-cluster")]
             Self::Cluster(cluster) => cluster.req_packed_command(cmd),
         }
@@ -117,8 +154,8 @@ impl ConnectionLike for Connection {
         count: usize,
     ) -> RedisFuture<'a, Vec<Value>> {
         match self {
-            Self::Local(manager) => manager.req_packed_commands(pipeline, offset, count),
-            Self::Shared(manager) => manager.req_packed_commands(pipeline, offset, count),
+            Self::Local(manager, _) => manager.req_packed_commands(pipeline, offset, count),
+            Self::Shared(manager, _) => manager.req_packed_commands(pipeline, offset, count),
             #[cfg(feature = "redis-cluster")]
             Self::Cluster(cluster) => cluster.req_packed_commands(pipeline, offset, count),
         }
@@ -126,8 +163,8 @@ impl ConnectionLike for Connection {
 
     fn get_db(&self) -> i64 {
         match self {
-            Self::Local(manager) => manager.get_db(),
-            Self::Shared(manager) => manager.get_db(),
+            Self::Local(manager, _) => manager.get_db(),
+            Self::Shared(manager, _) => manager.get_db(),
             #[cfg(feature = "redis-cluster")]
             Self::Cluster(cluster) => cluster.get_db(),
         }

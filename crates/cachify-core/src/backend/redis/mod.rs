@@ -49,11 +49,14 @@ mod client;
 mod cluster;
 mod commands;
 mod connection;
+mod idle;
 mod options;
 mod per_runtime;
 mod releases;
 pub(crate) mod runtime;
 mod scripts;
+#[cfg(feature = "redis-cluster")]
+mod slots;
 
 use std::fmt;
 use std::sync::Arc;
@@ -205,6 +208,7 @@ impl RedisClient {
                 connection: shared,
                 runtime: runtime::handle()?,
             },
+            shared_use: Arc::default(),
             per_runtime,
         };
         let sync_side = SyncSide::Blocking(BlockingConnections::new(client, &options));

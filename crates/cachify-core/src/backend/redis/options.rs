@@ -113,8 +113,8 @@ impl RedisOptions {
     /// `#[cached]` runs the body at once (fails open), locks and pools return
     /// [`Error::Backend`](crate::Error::Backend) at once. One probe per server asks it
     /// every [`probe_interval`](Self::probe_interval); its first answer closes the
-    /// breaker. On Redis Cluster the breaker is per hash slot, so a hung node does not
-    /// cut off the slots of the others.
+    /// breaker. On Redis Cluster the breaker is per node, so a hung node costs one
+    /// timeout and does not cut off the slots of the others.
     ///
     /// ```
     /// # use cachify_core as cachify;

@@ -20,6 +20,8 @@
 //!   pay a connect per call. Until then, and for callers outside any runtime, and beyond
 //!   [`RedisOptions::max_runtime_connections`] live runtimes, calls go over the I/O
 //!   thread's shared manager as before.
+//! - A runtime built without timers or the I/O driver is never bound (its connection
+//!   would panic inside redis-rs): its calls go over the I/O thread ([`has_drivers`]).
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -30,6 +32,7 @@ use parking_lot::Mutex;
 use redis::aio::ConnectionManager;
 use tokio::runtime::{Handle, Id};
 
+use super::idle::LastUse;
 use super::options::RedisOptions;
 
 /// Runtimes remembered as having called once, so their next call binds a manager.
@@ -44,18 +47,25 @@ pub(crate) struct PerRuntime {
     bound: ArcSwap<Vec<Binding>>,
     /// Runtimes seen once without a manager; only touched off the hot path.
     recent: Mutex<VecDeque<Id>>,
+    /// Runtimes found without timers or an I/O driver: never bound.
+    driverless: Mutex<VecDeque<Id>>,
 }
 
 #[derive(Clone)]
 struct Binding {
     runtime: Id,
     manager: ConnectionManager,
+    last_use: Arc<LastUse>,
     alive: Arc<AtomicBool>,
     /// Dropped with the client: ends the sentinel task.
     _client_alive: Arc<tokio::sync::oneshot::Sender<()>>,
 }
 
 impl Binding {
+    fn connection(&self) -> (ConnectionManager, Arc<LastUse>) {
+        (self.manager.clone(), Arc::clone(&self.last_use))
+    }
+
     fn is_alive(&self) -> bool {
         self.alive.load(Ordering::Acquire)
     }
@@ -78,12 +88,13 @@ impl PerRuntime {
             max_runtimes: options.max_runtime_connections,
             bound: ArcSwap::from_pointee(Vec::new()),
             recent: Mutex::new(VecDeque::with_capacity(RECENT)),
+            driverless: Mutex::new(VecDeque::with_capacity(RECENT)),
         }
     }
 
     /// The manager driven by the caller's runtime, or `None` when the call should go
     /// over the I/O thread (no runtime, its first call, or too many runtimes).
-    pub(crate) fn manager(&self) -> Option<ConnectionManager> {
+    pub(crate) fn manager(&self) -> Option<(ConnectionManager, Arc<LastUse>)> {
         let runtime = Handle::try_current().ok()?;
         let id = runtime.id();
         let found = self
@@ -91,24 +102,29 @@ impl PerRuntime {
             .load()
             .iter()
             .find(|binding| binding.runtime == id && binding.is_alive())
-            .map(|binding| binding.manager.clone());
+            .map(Binding::connection);
         found.or_else(|| self.bind(&runtime, id))
     }
 
     /// The slow path: binds a manager to `runtime` if it has called before.
-    fn bind(&self, runtime: &Handle, id: Id) -> Option<ConnectionManager> {
+    fn bind(&self, runtime: &Handle, id: Id) -> Option<(ConnectionManager, Arc<LastUse>)> {
         // The lock also makes concurrent first callers of one runtime build one manager.
         let mut recent = self.recent.lock();
         if !recent.contains(&id) {
-            if recent.len() == RECENT {
-                recent.pop_front();
-            }
-            recent.push_back(id);
+            remember(&mut recent, id);
+            return None;
+        }
+        let mut driverless = self.driverless.lock();
+        if driverless.contains(&id) {
+            return None;
+        }
+        if !has_drivers() {
+            remember(&mut driverless, id);
             return None;
         }
         let current = self.bound.load_full();
         if let Some(binding) = current.iter().find(|b| b.runtime == id && b.is_alive()) {
-            return Some(binding.manager.clone());
+            return Some(binding.connection());
         }
         let mut live: Vec<Binding> = current.iter().filter(|b| b.is_alive()).cloned().collect();
         if live.len() >= self.max_runtimes {
@@ -131,15 +147,65 @@ impl PerRuntime {
         if !alive.load(Ordering::Acquire) {
             return None;
         }
-        live.push(Binding {
+        let binding = Binding {
             runtime: id,
-            manager: manager.clone(),
+            manager,
+            last_use: Arc::default(),
             alive,
             _client_alive: Arc::new(client_alive),
-        });
+        };
+        let connection = binding.connection();
+        live.push(binding);
         self.bound.store(Arc::new(live));
-        Some(manager)
+        Some(connection)
     }
+}
+
+/// Adds `id` to a bounded list of runtimes, forgetting the oldest.
+fn remember(runtimes: &mut VecDeque<Id>, id: Id) {
+    if runtimes.len() == RECENT {
+        runtimes.pop_front();
+    }
+    runtimes.push_back(id);
+}
+
+/// Whether the current runtime has the timers and the I/O driver a connection needs
+/// (a runtime built without `enable_time` / `enable_io` lacks them).
+///
+/// Tokio has no query for it: creating a timer or a socket without its driver panics.
+/// So the check creates one of each inside `catch_unwind`, once per runtime that calls
+/// twice; on a runtime without drivers the panic hook still prints its message once.
+/// Built with `panic = "abort"` the check would end the process instead: then no
+/// runtime is bound, and every async call goes over the I/O thread.
+fn has_drivers() -> bool {
+    #[cfg(panic = "unwind")]
+    {
+        std::panic::catch_unwind(|| {
+            drop(tokio::time::sleep(std::time::Duration::ZERO));
+            opens_a_socket()
+        })
+        .unwrap_or(false)
+    }
+    #[cfg(not(panic = "unwind"))]
+    {
+        false
+    }
+}
+
+/// Registers a socket that never touches the network with the I/O driver.
+#[cfg(all(panic = "unwind", unix))]
+fn opens_a_socket() -> bool {
+    tokio::net::UnixDatagram::unbound().is_ok()
+}
+
+#[cfg(all(panic = "unwind", not(unix)))]
+fn opens_a_socket() -> bool {
+    std::net::UdpSocket::bind((std::net::Ipv4Addr::LOCALHOST, 0))
+        .and_then(|socket| {
+            socket.set_nonblocking(true)?;
+            tokio::net::UdpSocket::from_std(socket)
+        })
+        .is_ok()
 }
 
 #[cfg(test)]
@@ -220,6 +286,27 @@ mod tests {
             }
         });
         assert!(!alive.load(Ordering::Acquire), "the sentinel task ended");
+    }
+
+    #[test]
+    fn a_runtime_without_timers_or_io_never_binds() {
+        let local = local();
+        let without_timers = tokio::runtime::Builder::new_current_thread()
+            .enable_io()
+            .build()
+            .unwrap();
+        let without_io = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap();
+        for runtime in [without_timers, without_io] {
+            runtime.block_on(async {
+                for _ in 0..3 {
+                    assert!(local.manager().is_none());
+                }
+            });
+        }
+        assert!(local.bound.load().is_empty());
     }
 
     #[test]

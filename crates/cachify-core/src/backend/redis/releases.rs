@@ -143,7 +143,11 @@ impl Releases {
                 Err(error) => {
                     tracing::debug!(target: crate::events::TARGET, %error, storage_key = key, "cannot subscribe to releases");
                     state.failed(link.generation, &error);
-                    break;
+                    // This failure moved the link to another node: subscribe there, or
+                    // nobody carries this channel over.
+                    if state.link.lock().generation == link.generation {
+                        break;
+                    }
                 }
             }
         }

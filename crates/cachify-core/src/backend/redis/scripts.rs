@@ -42,12 +42,14 @@ macro_rules! now_ms {
 /// Returns 1 when it deleted.
 ///
 /// The publish comes after the delete inside one script, so a woken waiter always finds
-/// the key gone (or already taken by a faster one).
+/// the key gone (or already taken by a faster one). It is a `pcall`: a user the ACL
+/// denies `PUBLISH` (Redis 7 gives a new user no channel) still releases; its waiters
+/// only poll.
 pub(crate) static RELEASE: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         "if redis.call('GET', KEYS[1]) == ARGV[1] then\n\
            redis.call('DEL', KEYS[1])\n\
-           redis.call('PUBLISH', ARGV[2], '')\n\
+           redis.pcall('PUBLISH', ARGV[2], '')\n\
            return 1\n\
          end\n\
          return 0",
@@ -73,7 +75,7 @@ pub(crate) static EXTEND: LazyLock<Script> = LazyLock::new(|| {
 pub(crate) static DELETE: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         "if redis.call('DEL', KEYS[1]) == 0 then return 0 end\n\
-         redis.call('PUBLISH', ARGV[1], '')\n\
+         redis.pcall('PUBLISH', ARGV[1], '')\n\
          return 1",
     )
 });
@@ -108,7 +110,7 @@ pub(crate) static POOL_ACQUIRE: LazyLock<Script> = LazyLock::new(|| {
 pub(crate) static POOL_RELEASE: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         "if redis.call('ZREM', KEYS[1], ARGV[1]) == 0 then return 0 end\n\
-         redis.call('PUBLISH', ARGV[2], '')\n\
+         redis.pcall('PUBLISH', ARGV[2], '')\n\
          return 1",
     )
 });
