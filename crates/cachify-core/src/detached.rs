@@ -4,8 +4,8 @@
 //! A guard may be dropped where nothing can await: at the end of `block_on`, while a
 //! runtime shuts down, on a runtime that is no longer driven, or a sync guard inside
 //! async code, where a blocking round trip would stall a runtime worker. So that work
-//! runs on cachify's [releaser]: one process-wide thread driving a tokio
-//! runtime of its own, and one thread for blocking (sync-client) calls, both started on
+//! runs on cachify's [releaser]: one process-wide thread driving a tokio runtime of its
+//! own, and a bounded pool of threads for blocking (sync-client) calls, both started on
 //! first use and never tied to the caller's runtime.
 //!
 //! A release handed over stays visible to this process: later lock and pool calls on

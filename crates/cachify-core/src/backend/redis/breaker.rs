@@ -9,7 +9,7 @@
 //!   the route on its first answer: full service returns within a probe interval (or the
 //!   moment a hung server answers the probe already waiting on it).
 //! - A route is the whole server for a [`RedisClient`](super::RedisClient) and one node
-//!   on Redis Cluster (the one serving the key's slot, see [`slots`](super::slots)), so
+//!   on Redis Cluster (the one serving the key's slot, see [`hash_slots`](super::hash_slots)), so
 //!   a hung node costs one timeout and does not cut off the slots of the others.
 //! - The hot path, with every route closed, is one atomic load.
 
@@ -26,7 +26,7 @@ use crate::error::BackendError;
 pub(crate) enum Route {
     /// The one server of a standalone client.
     Server,
-    /// One cluster node, by its index in the client's [`SlotOwners`](super::slots::SlotOwners).
+    /// One cluster node, by its index in the client's [`SlotOwners`](super::hash_slots::SlotOwners).
     #[cfg(feature = "redis-cluster")]
     Node(u32),
     /// One hash slot of a cluster whose node is not known yet.

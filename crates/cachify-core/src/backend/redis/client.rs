@@ -14,12 +14,12 @@ use super::blocking::{BlockingConnections, Phase};
 use super::breaker::{Breaker, Route};
 use super::commands::{self, Call};
 use super::connection::{AsyncConnections, Connection};
+#[cfg(feature = "redis-cluster")]
+use super::hash_slots::{self, SlotOwners};
 use super::idle;
 use super::options::RedisOptions;
 use super::releases::Releases;
 use super::runtime;
-#[cfg(feature = "redis-cluster")]
-use super::slots::{self, SlotOwners};
 use crate::backend::{AsyncClient, ReleaseWatch, SyncClient};
 use crate::error::BackendError;
 
@@ -93,7 +93,7 @@ impl Core {
             }
             #[cfg(feature = "redis-cluster")]
             AsyncConnections::Cluster(_) => {
-                let slot = slots::slot_of(key.as_bytes());
+                let slot = hash_slots::slot_of(key.as_bytes());
                 self.owners
                     .node_of(slot)
                     .map_or(Route::Slot(slot), Route::Node)

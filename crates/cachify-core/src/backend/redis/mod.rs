@@ -49,14 +49,14 @@ mod client;
 mod cluster;
 mod commands;
 mod connection;
+#[cfg(feature = "redis-cluster")]
+mod hash_slots;
 mod idle;
 mod options;
 mod per_runtime;
 mod releases;
 pub(crate) mod runtime;
 mod scripts;
-#[cfg(feature = "redis-cluster")]
-mod slots;
 
 use std::fmt;
 use std::sync::Arc;

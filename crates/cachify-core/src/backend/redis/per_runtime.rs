@@ -1,7 +1,7 @@
 //! Connections that live on the async caller's own tokio runtime.
 //!
-//! A command over a connection whose driver task runs on the private I/O thread
-//! ([`io`](super::io)) crosses threads twice: the caller hands it to the I/O thread and
+//! A command over a connection whose driver task runs on the private runtime thread
+//! ([`runtime`](super::runtime)) crosses threads twice: the caller hands it to that thread and
 //! the reply comes back the same way. That is what makes the backend work from any
 //! runtime, but it costs about as much again as the round trip itself. So each tokio
 //! runtime that calls again and again gets a `ConnectionManager` of its own, created
@@ -21,7 +21,7 @@
 //!   [`RedisOptions::max_runtime_connections`] live runtimes, calls go over the I/O
 //!   thread's shared manager as before.
 //! - A runtime built without timers or the I/O driver is never bound (its connection
-//!   would panic inside redis-rs): its calls go over the I/O thread ([`has_drivers`]).
+//!   would panic inside redis-rs): its calls go over the private runtime thread ([`has_drivers`]).
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -93,7 +93,7 @@ impl PerRuntime {
     }
 
     /// The manager driven by the caller's runtime, or `None` when the call should go
-    /// over the I/O thread (no runtime, its first call, or too many runtimes).
+    /// over the private runtime thread (no runtime, its first call, or too many runtimes).
     pub(crate) fn manager(&self) -> Option<(ConnectionManager, Arc<LastUse>)> {
         let runtime = Handle::try_current().ok()?;
         let id = runtime.id();

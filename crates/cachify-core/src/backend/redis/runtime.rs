@@ -6,7 +6,7 @@
 //! `#[tokio::test]` has its own), so a connection whose tasks live on a caller's runtime
 //! dies with it. The connections that must never die (the pub/sub connection, the
 //! cluster connection, and the shared connection of async callers that have no
-//! connection of their own, see [`local`](super::local)) live on one process-wide
+//! connection of their own, see [`per_runtime`](super::per_runtime)) live on one process-wide
 //! current-thread runtime, on a thread of its own that is never shut down:
 //!
 //! - [`on_io`] polls a caller's future *inside* that runtime's context. No task is spawned
