@@ -11,6 +11,11 @@ use std::time::{Duration, Instant};
 use cachify::{Cachify, Error, RedisClient};
 use support::redis::RedisServer;
 
+/// An instance on the server at `url` with `options`.
+fn redis_instance(url: &str, options: cachify::RedisOptions) -> Cachify {
+    Cachify::builder().redis_with(url, options).unwrap().build()
+}
+
 /// Retries `call` every few milliseconds until it succeeds; returns how long that took.
 fn recovers_within<T, E>(
     patience: Duration,
@@ -379,10 +384,7 @@ mod hung_server {
         let options = RedisOptions::new()
             .response_timeout(Duration::from_millis(150))
             .circuit_breaker(false);
-        let cachify = Cachify::builder()
-            .redis_with(&server.url(), options)
-            .unwrap()
-            .build();
+        let cachify = redis_instance(&server.url(), options);
         hung(&server, &cachify);
         let key = cachify.cache_key("k");
         for _ in 0..2 {
@@ -782,10 +784,7 @@ mod releases_of_a_hung_server {
         let options = cachify::backend::redis::RedisOptions::new()
             .response_timeout(Duration::from_secs(30))
             .circuit_breaker(false);
-        let cachify = Cachify::builder()
-            .redis_with(&server.url(), options)
-            .unwrap()
-            .build();
+        let cachify = redis_instance(&server.url(), options);
         let exp = Duration::from_millis(600);
         let guard = cachify
             .lock("job")
@@ -863,10 +862,7 @@ mod breaker_answers_and_releases {
     fn the_breaker_closes_when_the_server_answers_the_probe_with_an_error() {
         let server = RedisServer::start(false);
         let url = acl(&server, &["~*", "&*", "+@all", "-exists"]);
-        let cachify = Cachify::builder()
-            .redis_with(&url, short_timeouts())
-            .unwrap()
-            .build();
+        let cachify = redis_instance(&url, short_timeouts());
         let key = cachify.cache_key("k");
         let client = cachify.sync_client();
         client.set(&key, b"1", None, false).unwrap();
@@ -885,10 +881,7 @@ mod breaker_answers_and_releases {
     #[test]
     fn a_guard_dropped_while_the_breaker_is_open_is_released_once_the_server_answers() {
         let server = RedisServer::start(false);
-        let cachify = Cachify::builder()
-            .redis_with(&server.url(), short_timeouts())
-            .unwrap()
-            .build();
+        let cachify = redis_instance(&server.url(), short_timeouts());
         let guard = cachify.lock("job").acquire().unwrap();
         server.pause();
         assert!(cachify.sync_client().get("x").is_err(), "the breaker opens");
@@ -908,10 +901,7 @@ mod breaker_answers_and_releases {
     #[test]
     fn an_explicit_release_refused_by_the_open_breaker_is_still_carried_out() {
         let server = RedisServer::start(false);
-        let cachify = Cachify::builder()
-            .redis_with(&server.url(), short_timeouts())
-            .unwrap()
-            .build();
+        let cachify = redis_instance(&server.url(), short_timeouts());
         let guard = cachify.lock("job").acquire().unwrap();
         let slot = cachify.pool("api", 1).acquire().unwrap();
         server.pause();
@@ -948,10 +938,7 @@ mod breaker_answers_and_releases {
                 .probe_interval(Duration::MAX),
             RedisOptions::new().probe_interval(Duration::ZERO),
         ] {
-            let cachify = Cachify::builder()
-                .redis_with(&server.url(), options)
-                .unwrap()
-                .build();
+            let cachify = redis_instance(&server.url(), options);
             let key = cachify.cache_key("k");
             cachify.sync_client().set(&key, b"1", None, false).unwrap();
             let runtime = tokio::runtime::Runtime::new().unwrap();
