@@ -6,7 +6,7 @@
 
 pub use crate::cache::for_macros::Source;
 pub use crate::expiry::{Expiry, IntoExpiry};
-pub use crate::instance::Cachify;
+pub use crate::instance::{Cachify, Operation};
 /// What a refused call returns, chosen by the function's return type (shared by
 /// `#[lock]`, `#[once]` and `#[pooled]`).
 pub use crate::lock::for_macros::{

@@ -20,6 +20,9 @@
 //! # Ok::<(), cachify::CodecError>(())
 //! ```
 
+#[cfg(feature = "py-cachify")]
+pub mod pickle;
+
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
@@ -66,6 +69,58 @@ pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, CodecError> {
         Some((&FORMAT_VERSION, payload)) => Ok(rmp_serde::from_slice(payload)?),
         Some((&other, _)) => Err(CodecError::Envelope(Some(other))),
         None => Err(CodecError::Envelope(None)),
+    }
+}
+
+/// How an instance's cached values are encoded: chosen by its
+/// [`Layout`](crate::instance::Layout).
+///
+/// ```
+/// # use cachify_core as cachify;
+/// use cachify::codec::Format;
+/// let bytes = Format::MessagePack.encode(&7u8)?;
+/// assert_eq!(Format::MessagePack.decode::<u8>(&bytes)?, 7);
+/// # Ok::<(), cachify::CodecError>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Format {
+    /// [`encode`] / [`decode`]: MessagePack in a versioned envelope.
+    MessagePack,
+    /// [`pickle::encode`] / [`pickle::decode`]: what py-cachify stores.
+    #[cfg(feature = "py-cachify")]
+    Pickle,
+}
+
+impl Format {
+    /// Encodes `value` in this format.
+    ///
+    /// ```
+    /// # use cachify_core as cachify;
+    /// let bytes = cachify::codec::Format::MessagePack.encode("hi")?;
+    /// assert_eq!(bytes[0], cachify::codec::FORMAT_VERSION);
+    /// # Ok::<(), cachify::CodecError>(())
+    /// ```
+    pub fn encode<T: Serialize + ?Sized>(self, value: &T) -> Result<Vec<u8>, CodecError> {
+        match self {
+            Format::MessagePack => encode(value),
+            #[cfg(feature = "py-cachify")]
+            Format::Pickle => pickle::encode(value),
+        }
+    }
+
+    /// Decodes bytes written in this format.
+    ///
+    /// ```
+    /// # use cachify_core as cachify;
+    /// assert!(cachify::codec::Format::MessagePack.decode::<u8>(b"").is_err());
+    /// ```
+    pub fn decode<T: DeserializeOwned>(self, bytes: &[u8]) -> Result<T, CodecError> {
+        match self {
+            Format::MessagePack => decode(bytes),
+            #[cfg(feature = "py-cachify")]
+            Format::Pickle => pickle::decode(bytes),
+        }
     }
 }
 
@@ -125,4 +180,19 @@ pub enum CodecError {
     /// ```
     #[error("unknown envelope version {0:?}, expected {expected}", expected = FORMAT_VERSION)]
     Envelope(Option<u8>),
+    /// A value that has no pickle form, or a pickle that is not a value of the expected
+    /// type: among them every pickled Python object other than the built-in types, which
+    /// is refused, never constructed (see [`pickle`]).
+    ///
+    /// ```
+    /// # use cachify_core as cachify;
+    /// use cachify::{codec::pickle, CodecError};
+    /// // `datetime.date(2024, 1, 2)` as Python pickles it: a call of a global.
+    /// let date = b"\x80\x04\x95 \x00\x00\x00\x00\x00\x00\x00\x8c\x08datetime\x94\x8c\x04date\x94\x93\x94C\x04\x07\xe8\x01\x02\x94\x85\x94R\x94.";
+    /// let err = pickle::decode::<String>(date).unwrap_err();
+    /// assert!(matches!(err, CodecError::Pickle(_)));
+    /// ```
+    #[cfg(feature = "py-cachify")]
+    #[error("pickle: {0}")]
+    Pickle(#[from] serde_pickle::Error),
 }

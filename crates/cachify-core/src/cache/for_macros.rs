@@ -19,6 +19,7 @@ use super::{read_async, read_sync};
 use crate::error::Error;
 use crate::events;
 use crate::expiry::Expiry;
+use crate::instance::Operation;
 
 pub use crate::instance::selector::Source;
 
@@ -70,7 +71,8 @@ where
     let found = spec.source.with_buffers(|cachify, key, value| {
         key.push_str(cachify.prefix());
         render(key);
-        match read_sync::<S, R, C>(cachify.sync_client(), key, &spec.codec, value) {
+        cachify.layout().push_postfix(Operation::Cached, key);
+        match read_sync::<S, R, C>(cachify, key, &spec.codec, value) {
             Some(hit) => {
                 events::cache_hit(cachify.prefix(), key);
                 Lookup::Hit(hit)
@@ -93,6 +95,7 @@ impl Entry {
         source.with(|cachify| {
             let mut key = String::from(cachify.prefix());
             render(&mut key);
+            cachify.layout().push_postfix(Operation::Cached, &mut key);
             Entry {
                 cachify: cachify.clone(),
                 key,
@@ -106,7 +109,7 @@ impl Entry {
         S: Shape<R>,
         C: ValueCodec<S::Value>,
     {
-        match read_async::<S, R, C>(self.cachify.async_client(), &self.key, &spec.codec).await {
+        match read_async::<S, R, C>(&self.cachify, &self.key, &spec.codec).await {
             Some(hit) => {
                 events::cache_hit(self.cachify.prefix(), &self.key);
                 Lookup::Hit(hit)

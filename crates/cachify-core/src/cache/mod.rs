@@ -18,7 +18,7 @@
 //!
 //! What generated code calls is in [`for_macros`]; this module is the engine. The sync
 //! hit path renders the key into a per-thread buffer and reads the value into another
-//! ([`SyncClient::get_into`]), so a hit on the memory backend allocates nothing.
+//! ([`SyncClient::get_into`](crate::SyncClient::get_into)), so a hit on the memory backend allocates nothing.
 
 pub mod for_macros;
 mod key_part;
@@ -29,7 +29,7 @@ use std::sync::Arc;
 
 use value::{Shape, ValueCodec};
 
-use crate::backend::{AsyncClient, SyncClient};
+use crate::codec::Format;
 use crate::events;
 use crate::expiry::Expiry;
 use crate::flight::{Caller, Join, Leader, Outcome};
@@ -53,6 +53,10 @@ enum Turn<R> {
 }
 
 impl Entry {
+    fn format(&self) -> Format {
+        self.cachify.layout().format()
+    }
+
     fn store_sync(&self, bytes: &[u8], ttl: Expiry) {
         let ttl = ttl.resolve(self.cachify.default_cache_ttl());
         if let Err(error) = self.cachify.sync_client().set(&self.key, bytes, ttl, false) {
@@ -88,7 +92,7 @@ impl Entry {
             Some(leader) => leader.run_sync(body),
             None => body(),
         };
-        let stored = encode::<S, R, C>(&self.key, codec, &result);
+        let stored = encode::<S, R, C>(&self.key, codec, self.format(), &result);
         if let Some(bytes) = &stored {
             self.store_sync(bytes, ttl);
         }
@@ -113,7 +117,7 @@ impl Entry {
             Some(leader) => leader.run_async(body).await,
             None => body.await,
         };
-        let stored = encode::<S, R, C>(&self.key, codec, &result);
+        let stored = encode::<S, R, C>(&self.key, codec, self.format(), &result);
         if let Some(bytes) = &stored {
             self.store_async(bytes, ttl).await;
         }
@@ -137,7 +141,8 @@ impl Entry {
                     // A flight that settled between our miss and our join has stored
                     // its value: look once more rather than run the function again.
                     let mut buf = Vec::new();
-                    return match read_sync::<S, R, C>(cachify.sync_client(), key, codec, &mut buf) {
+                    let found = read_sync::<S, R, C>(cachify, key, codec, &mut buf);
+                    return match found {
                         Some(value) => Turn::Found(value),
                         None => Turn::Lead(leader),
                     };
@@ -164,7 +169,7 @@ impl Entry {
             let joined = cachify.cache_flights().join(key, Caller::Async);
             match joined {
                 Join::Leader(leader) => {
-                    let found = read_async::<S, R, C>(cachify.async_client(), key, codec).await;
+                    let found = read_async::<S, R, C>(cachify, key, codec).await;
                     return match found {
                         Some(value) => Turn::Found(value),
                         None => Turn::Lead(leader),
@@ -190,7 +195,8 @@ impl Entry {
         match outcome {
             // A value that does not decode here will not decode for anyone: run alone.
             Outcome::Stored(bytes) => Some(
-                decode::<S, R, C>(&self.key, codec, &bytes).map_or(Turn::RunAlone, Turn::Found),
+                decode::<S, R, C>(&self.key, codec, self.format(), &bytes)
+                    .map_or(Turn::RunAlone, Turn::Found),
             ),
             Outcome::NotStored => Some(Turn::RunAlone),
             Outcome::Abandoned => None,
@@ -198,13 +204,13 @@ impl Entry {
     }
 }
 
-fn read_sync<S, R, C>(client: &dyn SyncClient, key: &str, codec: &C, buf: &mut Vec<u8>) -> Option<R>
+fn read_sync<S, R, C>(cachify: &Cachify, key: &str, codec: &C, buf: &mut Vec<u8>) -> Option<R>
 where
     S: Shape<R>,
     C: ValueCodec<S::Value>,
 {
-    match client.get_into(key, buf) {
-        Ok(true) => decode::<S, R, C>(key, codec, buf),
+    match cachify.sync_client().get_into(key, buf) {
+        Ok(true) => decode::<S, R, C>(key, codec, cachify.layout().format(), buf),
         Ok(false) => None,
         Err(error) => {
             tracing::warn!(target: crate::events::TARGET, storage_key = %key, %error, "cache read failed; running the function");
@@ -213,13 +219,13 @@ where
     }
 }
 
-async fn read_async<S, R, C>(client: &dyn AsyncClient, key: &str, codec: &C) -> Option<R>
+async fn read_async<S, R, C>(cachify: &Cachify, key: &str, codec: &C) -> Option<R>
 where
     S: Shape<R>,
     C: ValueCodec<S::Value>,
 {
-    match client.get(key).await {
-        Ok(Some(bytes)) => decode::<S, R, C>(key, codec, &bytes),
+    match cachify.async_client().get(key).await {
+        Ok(Some(bytes)) => decode::<S, R, C>(key, codec, cachify.layout().format(), &bytes),
         Ok(None) => None,
         Err(error) => {
             tracing::warn!(target: crate::events::TARGET, storage_key = %key, %error, "cache read failed; running the function");
@@ -228,12 +234,12 @@ where
     }
 }
 
-fn decode<S, R, C>(key: &str, codec: &C, bytes: &[u8]) -> Option<R>
+fn decode<S, R, C>(key: &str, codec: &C, format: Format, bytes: &[u8]) -> Option<R>
 where
     S: Shape<R>,
     C: ValueCodec<S::Value>,
 {
-    match codec.decode(bytes) {
+    match codec.decode(bytes, format) {
         Ok(value) => Some(S::from_value(value)),
         Err(error) => {
             tracing::warn!(target: crate::events::TARGET, storage_key = %key, %error, "stored value does not decode; recomputing it");
@@ -244,13 +250,13 @@ where
 
 /// The bytes to store for `result`, or `None` when it is not cacheable (or does not
 /// encode, which is logged).
-fn encode<S, R, C>(key: &str, codec: &C, result: &R) -> Option<Arc<[u8]>>
+fn encode<S, R, C>(key: &str, codec: &C, format: Format, result: &R) -> Option<Arc<[u8]>>
 where
     S: Shape<R>,
     C: ValueCodec<S::Value>,
 {
     let value = S::cacheable(result)?;
-    match codec.encode(value) {
+    match codec.encode(value, format) {
         Ok(bytes) => Some(Arc::from(bytes)),
         Err(error) => {
             tracing::warn!(target: crate::events::TARGET, storage_key = %key, %error, "result does not encode; not caching it");

@@ -7,7 +7,7 @@ use std::marker::PhantomData;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use crate::codec;
+use crate::codec::Format;
 use crate::error::CodecError;
 
 /// Which results of a function are stored, and how a stored value becomes a result
@@ -127,8 +127,10 @@ pub fn shaped<S, R>(
 /// ```
 /// # use cachify_core as cachify;
 /// use cachify::__private::cache::{enc_dec_for, OkOnly, ValueCodec};
+/// use cachify::codec::Format::MessagePack;
 /// let codec = enc_dec_for::<_, Result<i32, ()>, _, _, _>(&OkOnly, |v| v * 2, |v: i32| v * 3);
-/// assert_eq!(codec.decode(&codec.encode(&5).unwrap()).unwrap(), 30);
+/// let bytes = codec.encode(&5, MessagePack).unwrap();
+/// assert_eq!(codec.decode(&bytes, MessagePack).unwrap(), 30);
 /// ```
 pub fn enc_dec_for<S, R, E, F, G>(_shape: &S, encode: F, decode: G) -> EncDec<S::Value, E, F, G>
 where
@@ -139,37 +141,38 @@ where
     enc_dec(encode, decode)
 }
 
-/// Turns a stored value into bytes and back.
+/// Turns a stored value into bytes and back, in the instance's [`Format`].
 pub trait ValueCodec<T> {
     /// The bytes to store for `value`.
-    fn encode(&self, value: &T) -> Result<Vec<u8>, CodecError>;
+    fn encode(&self, value: &T, format: Format) -> Result<Vec<u8>, CodecError>;
     /// The value stored as `bytes`.
-    fn decode(&self, bytes: &[u8]) -> Result<T, CodecError>;
+    fn decode(&self, bytes: &[u8], format: Format) -> Result<T, CodecError>;
 }
 
-/// The default: [`crate::codec`] (MessagePack in a versioned envelope).
+/// The default: the value itself goes through the instance's format.
 ///
 /// ```
 /// # use cachify_core as cachify;
 /// use cachify::__private::cache::{Serde, ValueCodec};
-/// let bytes = Serde.encode(&7u64).unwrap();
-/// assert_eq!(ValueCodec::<u64>::decode(&Serde, &bytes).unwrap(), 7);
+/// use cachify::codec::Format::MessagePack;
+/// let bytes = Serde.encode(&7u64, MessagePack).unwrap();
+/// assert_eq!(ValueCodec::<u64>::decode(&Serde, &bytes, MessagePack).unwrap(), 7);
 /// ```
 #[derive(Debug, Clone, Copy)]
 pub struct Serde;
 
 impl<T: Serialize + DeserializeOwned> ValueCodec<T> for Serde {
-    fn encode(&self, value: &T) -> Result<Vec<u8>, CodecError> {
-        codec::encode(value)
+    fn encode(&self, value: &T, format: Format) -> Result<Vec<u8>, CodecError> {
+        format.encode(value)
     }
 
-    fn decode(&self, bytes: &[u8]) -> Result<T, CodecError> {
-        codec::decode(bytes)
+    fn decode(&self, bytes: &[u8], format: Format) -> Result<T, CodecError> {
+        format.decode(bytes)
     }
 }
 
 /// `enc_dec = (encode, decode)`: `encode` runs on the value before it is stored, `decode`
-/// on what was loaded; the intermediate `E` goes through [`crate::codec`].
+/// on what was loaded; the intermediate `E` goes through the instance's format.
 pub struct EncDec<T, E, F, G> {
     encode: F,
     decode: G,
@@ -181,9 +184,10 @@ pub struct EncDec<T, E, F, G> {
 /// ```
 /// # use cachify_core as cachify;
 /// use cachify::__private::cache::{enc_dec, ValueCodec};
+/// use cachify::codec::Format::MessagePack;
 /// let codec = enc_dec::<i32, _, _, _>(|v| v * 2, |v: i32| v * 3);
-/// let bytes = codec.encode(&5).unwrap();
-/// assert_eq!(codec.decode(&bytes).unwrap(), 30);
+/// let bytes = codec.encode(&5, MessagePack).unwrap();
+/// assert_eq!(codec.decode(&bytes, MessagePack).unwrap(), 30);
 /// ```
 pub fn enc_dec<T, E, F, G>(encode: F, decode: G) -> EncDec<T, E, F, G>
 where
@@ -203,12 +207,12 @@ where
     F: Fn(&T) -> E,
     G: Fn(E) -> T,
 {
-    fn encode(&self, value: &T) -> Result<Vec<u8>, CodecError> {
-        codec::encode(&(self.encode)(value))
+    fn encode(&self, value: &T, format: Format) -> Result<Vec<u8>, CodecError> {
+        format.encode(&(self.encode)(value))
     }
 
-    fn decode(&self, bytes: &[u8]) -> Result<T, CodecError> {
-        codec::decode(bytes).map(&self.decode)
+    fn decode(&self, bytes: &[u8], format: Format) -> Result<T, CodecError> {
+        format.decode(bytes).map(&self.decode)
     }
 }
 

@@ -5,7 +5,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::{global, Cachify, Config, Inner, MIN_LOCK_POLL_INTERVAL};
+use super::{global, Cachify, Config, Inner, Layout, MIN_LOCK_POLL_INTERVAL};
 use crate::backend::{AsyncClient, MemoryClient, SyncClient};
 use crate::error::Error;
 use crate::flight::Flights;
@@ -98,6 +98,20 @@ impl CachifyBuilder {
     /// ```
     pub fn default_pool_slot_expiration(mut self, exp: impl Into<Option<Duration>>) -> Self {
         self.config.default_pool_slot_expiration = exp.into();
+        self
+    }
+
+    /// How keys and values are laid out in the store; `Layout::PyCachify` (cargo
+    /// feature `py-cachify`) shares them with py-cachify 3.1 processes.
+    ///
+    /// ```
+    /// # use cachify_core as cachify;
+    /// use cachify::instance::Layout;
+    /// let cachify = cachify::Cachify::builder().layout(Layout::Cachify).build();
+    /// assert_eq!(cachify.layout(), Layout::Cachify);
+    /// ```
+    pub fn layout(mut self, layout: Layout) -> Self {
+        self.config.layout = layout;
         self
     }
 

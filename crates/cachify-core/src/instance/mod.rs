@@ -24,6 +24,7 @@
 
 mod builder;
 mod global;
+mod layout;
 #[cfg(feature = "redis")]
 mod redis;
 pub(crate) mod selector;
@@ -33,6 +34,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use builder::CachifyBuilder;
+pub use layout::{Layout, Operation};
 pub(crate) use selector::Selector;
 
 use crate::backend::{AsyncClient, SyncClient};
@@ -130,6 +132,7 @@ struct Config {
     default_lock_expiration: Option<Duration>,
     default_pool_slot_expiration: Option<Duration>,
     lock_poll_interval: Duration,
+    layout: Layout,
 }
 
 impl Default for Config {
@@ -140,6 +143,7 @@ impl Default for Config {
             default_lock_expiration: Some(DEFAULT_LOCK_EXPIRATION),
             default_pool_slot_expiration: Some(DEFAULT_POOL_SLOT_EXPIRATION),
             lock_poll_interval: DEFAULT_LOCK_POLL_INTERVAL,
+            layout: Layout::Cachify,
         }
     }
 }
@@ -236,6 +240,17 @@ impl Cachify {
         self.inner.config.lock_poll_interval
     }
 
+    /// How this instance names its keys and encodes its values.
+    ///
+    /// ```
+    /// # use cachify_core as cachify;
+    /// let cachify = cachify::Cachify::builder().build();
+    /// assert_eq!(cachify.layout(), cachify::instance::Layout::Cachify);
+    /// ```
+    pub fn layout(&self) -> Layout {
+        self.inner.config.layout
+    }
+
     /// The identity of this instance's backend client, shared by its clones: releases in
     /// flight are waited for per client.
     pub(crate) fn client_id(&self) -> usize {
@@ -274,7 +289,8 @@ impl Cachify {
         &*self.inner.async_client
     }
 
-    /// The storage key of a cached value: the prefix, then the rendered key.
+    /// The storage key of a `#[cached]` value: the prefix, then the rendered key (with
+    /// `-cached` after it under `Layout::PyCachify`).
     ///
     /// ```
     /// # use cachify_core as cachify;
@@ -282,10 +298,13 @@ impl Cachify {
     /// assert_eq!(cachify.cache_key("sum-1-2"), "APP-sum-1-2");
     /// ```
     pub fn cache_key(&self, key: &str) -> String {
-        self.namespaced("", key)
+        let mut full = self.namespaced(Operation::Cached, key);
+        self.layout().push_postfix(Operation::Cached, &mut full);
+        full
     }
 
-    /// The storage key of a lock (also used by `#[once]`).
+    /// The storage key of a lock (also used by `#[once]`); under `Layout::PyCachify`,
+    /// the prefix and the key as given (py-cachify's `lock(key)`).
     ///
     /// ```
     /// # use cachify_core as cachify;
@@ -293,10 +312,11 @@ impl Cachify {
     /// assert_eq!(cachify.lock_key("job"), "APP-lock:job");
     /// ```
     pub fn lock_key(&self, key: &str) -> String {
-        self.namespaced("lock:", key)
+        self.namespaced(Operation::Lock, key)
     }
 
-    /// The storage key of a pool's slot set.
+    /// The storage key of a pool's slot set; under `Layout::PyCachify`, the prefix and
+    /// the key as given (py-cachify's `pool(key)`, whose state is at `{this}-state`).
     ///
     /// ```
     /// # use cachify_core as cachify;
@@ -304,11 +324,12 @@ impl Cachify {
     /// assert_eq!(cachify.pool_key("api"), "APP-pool:api");
     /// ```
     pub fn pool_key(&self, key: &str) -> String {
-        self.namespaced("pool:", key)
+        self.namespaced(Operation::Pool, key)
     }
 
-    fn namespaced(&self, kind: &str, key: &str) -> String {
+    fn namespaced(&self, operation: Operation, key: &str) -> String {
         let prefix = self.prefix();
+        let kind = self.layout().namespace(operation);
         let mut full = String::with_capacity(prefix.len() + kind.len() + key.len());
         full.push_str(prefix);
         full.push_str(kind);

@@ -3,7 +3,7 @@
 
 use std::borrow::Borrow;
 
-use super::{global, Cachify};
+use super::{global, Cachify, Layout};
 use crate::error::Error;
 
 /// The global instance, or a given one: owned (`Selector<Cachify>`, what a [`Lock`] or a
@@ -49,6 +49,12 @@ impl<C: Borrow<Cachify>> Selector<C> {
         f: impl FnOnce(&Cachify, &mut String, &mut Vec<u8>) -> R,
     ) -> Result<R, Error> {
         global::with_per_thread(self.given(), f)
+    }
+
+    /// The instance's layout; the default one when the global is not set yet (using it
+    /// then fails anyway, saying so).
+    pub(crate) fn layout(&self) -> Layout {
+        self.with(Cachify::layout).unwrap_or_default()
     }
 
     fn given(&self) -> Option<&Cachify> {

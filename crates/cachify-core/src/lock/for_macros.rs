@@ -19,6 +19,7 @@ use super::{AsyncLockGuard, Lock};
 use crate::error::Error;
 use crate::expiry::Expiry;
 use crate::instance::selector::Source;
+use crate::instance::Operation;
 
 /// The options of one `#[lock]` / `#[once]` function.
 #[derive(Debug, Clone, Copy)]
@@ -33,11 +34,14 @@ pub struct LockSpec<'a> {
     pub exp: Expiry,
     /// `auto_extend`.
     pub auto_extend: bool,
+    /// `#[lock]` or `#[once]`: py-cachify names their keys apart.
+    pub operation: Operation,
 }
 
 impl LockSpec<'_> {
     /// The lock on the rendered `key`.
     pub fn lock(&self, key: String) -> Lock {
+        let key = self.source.layout().attribute_key(self.operation, key);
         let lock = match self.source {
             Source::Global => super::lock(key),
             Source::Instance(cachify) => cachify.lock(key),

@@ -45,7 +45,7 @@ pub(crate) struct Ticket {
 impl Ticket {
     pub(crate) fn new(cachify: Cachify, key: &str, exp: Option<Duration>) -> Self {
         let storage_key = cachify.lock_key(key);
-        let token = uuid::Uuid::new_v4().simple().to_string();
+        let token = cachify.layout().lock_token();
         Self {
             cachify,
             key: key.to_owned(),

@@ -8,6 +8,7 @@
 use super::{AsyncPoolSlot, Pool};
 use crate::expiry::Expiry;
 use crate::instance::selector::Source;
+use crate::instance::Operation;
 
 /// The options of one `#[pooled]` function.
 #[derive(Debug, Clone, Copy)]
@@ -23,6 +24,7 @@ pub struct PoolSpec<'a> {
 impl PoolSpec<'_> {
     /// The pool named by the rendered `key`.
     pub fn pool(&self, key: String) -> Pool {
+        let key = self.source.layout().attribute_key(Operation::Pool, key);
         let pool = match self.source {
             Source::Global => super::pool(key, self.max_size),
             Source::Instance(cachify) => cachify.pool(key, self.max_size),

@@ -25,6 +25,8 @@
 
 #[doc(hidden)]
 pub mod for_macros;
+#[cfg(feature = "py-cachify")]
+mod py_state;
 mod seat;
 mod slot;
 
@@ -308,6 +310,10 @@ impl Pool {
         let cachify = self.instance.resolve()?;
         let storage_key = cachify.pool_key(&self.key);
         detached::releases_done_blocking(&cachify, &storage_key, None);
+        #[cfg(feature = "py-cachify")]
+        if cachify.layout() == crate::instance::Layout::PyCachify {
+            return Ok(py_state::size_blocking(cachify.sync_client(), &storage_key)?);
+        }
         Ok(cachify.sync_client().pool_size(&storage_key)?)
     }
 
@@ -326,6 +332,10 @@ impl Pool {
         let cachify = self.instance.resolve()?;
         let storage_key = cachify.pool_key(&self.key);
         detached::releases_done(&cachify, &storage_key, None).await;
+        #[cfg(feature = "py-cachify")]
+        if cachify.layout() == crate::instance::Layout::PyCachify {
+            return Ok(py_state::size_async(cachify.async_client(), &storage_key).await?);
+        }
         Ok(cachify.async_client().pool_size(&storage_key).await?)
     }
 

@@ -13,6 +13,8 @@ use std::fmt;
 use std::time::Duration;
 
 use crate::error::Error;
+#[cfg(feature = "py-cachify")]
+use super::py_state;
 use crate::events::{self, Kind, Subject};
 use crate::instance::Cachify;
 
@@ -84,15 +86,31 @@ impl Seat {
         self.full()
     }
 
+    /// Whether the pool is py-cachify's pickled state rather than the backend's own.
+    #[cfg(feature = "py-cachify")]
+    fn py_state(&self) -> bool {
+        self.cachify.layout() == crate::instance::Layout::PyCachify
+    }
+
     /// One attempt to be admitted; whether it was.
     pub(crate) fn take_blocking(&self) -> Result<bool, Error> {
         let client = self.cachify.sync_client();
+        #[cfg(feature = "py-cachify")]
+        if self.py_state() {
+            let (key, token, max_size) = (&self.storage_key, &self.token, self.max_size);
+            return Ok(py_state::acquire_blocking(client, key, token, max_size, self.slot_exp)?);
+        }
         Ok(client.pool_acquire(&self.storage_key, &self.token, self.max_size, self.slot_exp)?)
     }
 
     /// The async [`take_blocking`](Self::take_blocking).
     pub(crate) async fn take_async(&self) -> Result<bool, Error> {
         let client = self.cachify.async_client();
+        #[cfg(feature = "py-cachify")]
+        if self.py_state() {
+            let (key, token, max_size) = (&self.storage_key, &self.token, self.max_size);
+            return Ok(py_state::acquire_async(client, key, token, max_size, self.slot_exp).await?);
+        }
         Ok(client
             .pool_acquire(&self.storage_key, &self.token, self.max_size, self.slot_exp)
             .await?)
@@ -101,12 +119,22 @@ impl Seat {
     /// Frees this seat's slot; whether it was still in the pool.
     pub(crate) fn give_back_blocking(&self) -> Result<bool, Error> {
         let client = self.cachify.sync_client();
+        #[cfg(feature = "py-cachify")]
+        if self.py_state() {
+            let (key, token, max_size) = (&self.storage_key, &self.token, self.max_size);
+            return Ok(py_state::release_blocking(client, key, token, max_size)?);
+        }
         Ok(client.pool_release(&self.storage_key, &self.token)?)
     }
 
     /// The async [`give_back_blocking`](Self::give_back_blocking).
     pub(crate) async fn give_back_async(&self) -> Result<bool, Error> {
         let client = self.cachify.async_client();
+        #[cfg(feature = "py-cachify")]
+        if self.py_state() {
+            let (key, token, max_size) = (&self.storage_key, &self.token, self.max_size);
+            return Ok(py_state::release_async(client, key, token, max_size).await?);
+        }
         Ok(client.pool_release(&self.storage_key, &self.token).await?)
     }
 

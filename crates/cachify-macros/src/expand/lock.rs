@@ -15,7 +15,7 @@ use proc_macro2::{Ident, TokenStream};
 use quote::quote;
 
 use super::{expiry, flag, private_ident, raise, Expansion, Target};
-use crate::attribute::CompanionKind;
+use crate::attribute::{Attribute, CompanionKind};
 use crate::companions::{Companion, Placement};
 use crate::signature::Analysed;
 
@@ -30,10 +30,9 @@ pub fn validate(sig: &Analysed) -> syn::Result<()> {
 
 /// Expands `#[lock]`.
 pub fn expand(target: Target) -> Expansion {
-    let body = guarded_body(&target, &spec(&target, Placement::Impl), |error| {
-        raise(&target, error)
-    });
-    let companions = companions(&target);
+    let spec = spec(&target, Placement::Impl, Attribute::Lock);
+    let body = guarded_body(&target, &spec, |error| raise(&target, error));
+    let companions = companions(&target, Attribute::Lock);
     target.finish(body, &companions)
 }
 
@@ -48,13 +47,18 @@ pub fn require_result(sig: &Analysed, message: &str) -> syn::Result<()> {
     }
 }
 
-/// `LockSpec { .. }` with the function's options, its instance seen from `placement`.
-pub fn spec(target: &Target, placement: Placement) -> TokenStream {
+/// `LockSpec { .. }` with the function's options, its instance seen from `placement`;
+/// `attribute` is `Lock` or `Once` (py-cachify's layout names their keys apart).
+pub fn spec(target: &Target, placement: Placement, attribute: Attribute) -> TokenStream {
     let source = target.source(placement);
     let nowait = flag(target.args.nowait.as_ref(), true);
     let auto_extend = flag(target.args.auto_extend.as_ref(), false);
     let timeout = expiry(target.args.timeout.as_ref());
     let exp = expiry(target.args.exp.as_ref());
+    let operation = match attribute {
+        Attribute::Once => quote!(Once),
+        _ => quote!(Lock),
+    };
     quote! {
         ::cachify::__private::lock::LockSpec {
             source: #source,
@@ -62,6 +66,7 @@ pub fn spec(target: &Target, placement: Placement) -> TokenStream {
             timeout: #timeout,
             exp: #exp,
             auto_extend: #auto_extend,
+            operation: ::cachify::__private::Operation::#operation,
         }
     }
 }
@@ -117,8 +122,8 @@ pub fn guarded_body(
 
 /// `is_locked(args..)` and `release(args..)` (force release), with the function's
 /// asyncness.
-pub fn companions(target: &Target) -> Vec<Companion> {
-    let lock = lock_expr(target, &spec(target, target.placement()));
+pub fn companions(target: &Target, attribute: Attribute) -> Vec<Companion> {
+    let lock = lock_expr(target, &spec(target, target.placement(), attribute));
     let name = &target.sig.name;
     let (is_locked, release) = if target.sig.is_async {
         (

@@ -49,14 +49,15 @@ pub fn validate(args: &Args, sig: &Analysed) -> syn::Result<()> {
 /// Expands `#[once]`.
 pub fn expand(target: Target) -> Expansion {
     let raise_on_locked = raises(&target.args);
-    let body = guarded_body(&target, &spec(&target, Placement::Impl), |error| {
+    let spec = spec(&target, Placement::Impl, Attribute::Once);
+    let body = guarded_body(&target, &spec, |error| {
         if raise_on_locked {
             raise(&target, error)
         } else {
             refusal(&target, Attribute::Once, error, on_locked(&target))
         }
     });
-    let companions = companions(&target);
+    let companions = companions(&target, Attribute::Once);
     target.finish(body, &companions)
 }
 
