@@ -42,4 +42,6 @@ mod guide {
     struct Once;
     #[doc = include_str!("../docs/src/observability.md")]
     struct Observability;
+    #[cfg_attr(feature = "py-cachify", doc = include_str!("../docs/src/migration.md"))]
+    struct Migration;
 }

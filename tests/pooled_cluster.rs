@@ -7,3 +7,4 @@ fn backend() -> support::Backend {
 }
 
 include!("suites/pooled.rs");
+include!("suites/py_layout.rs");

@@ -316,14 +316,21 @@ waiting()
 "#,
     );
     assert_eq!(python.line(), "locked");
-    assert_eq!(python.line(), "is_locked True", "Python unpickles Rust's lock value");
+    assert_eq!(
+        python.line(),
+        "is_locked True",
+        "Python unpickles Rust's lock value"
+    );
     assert_eq!(python.line(), "waiting");
     release.send(()).unwrap();
     holder.join().unwrap().unwrap();
     assert_eq!(python.line(), "acquired");
     python.finish();
     let rjob = PY.lock("rjob-lock");
-    assert!(!rjob.is_locked().unwrap(), "Python released the lock it took");
+    assert!(
+        !rjob.is_locked().unwrap(),
+        "Python released the lock it took"
+    );
 }
 
 static NIGHTLY_RUNS: AtomicUsize = AtomicUsize::new(0);
@@ -465,5 +472,8 @@ print('size', work.size())
         .arg(&most)
         .query(&mut client.get_connection().unwrap())
         .unwrap();
-    assert!((1..=3).contains(&most), "at most max_size inside at once: {most}");
+    assert!(
+        (1..=3).contains(&most),
+        "at most max_size inside at once: {most}"
+    );
 }

@@ -312,7 +312,10 @@ impl Pool {
         detached::releases_done_blocking(&cachify, &storage_key, None);
         #[cfg(feature = "py-cachify")]
         if cachify.layout() == crate::instance::Layout::PyCachify {
-            return Ok(py_state::size_blocking(cachify.sync_client(), &storage_key)?);
+            return Ok(py_state::size_blocking(
+                cachify.sync_client(),
+                &storage_key,
+            )?);
         }
         Ok(cachify.sync_client().pool_size(&storage_key)?)
     }

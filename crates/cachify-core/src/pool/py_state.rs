@@ -40,7 +40,9 @@ impl PoolState {
             return Ok(Self::default());
         };
         pickle::decode(bytes).map_err(|error| {
-            BackendError::new(format!("a py-cachify pool state that does not decode: {error}"))
+            BackendError::new(format!(
+                "a py-cachify pool state that does not decode: {error}"
+            ))
         })
     }
 
@@ -282,7 +284,10 @@ mod tests {
     fn expired_slots_free_their_place_and_count_for_nothing_on_release() {
         let mut state = PoolState::default();
         state.slots.insert("old".into(), now_secs() - 1.0);
-        assert!(admit(&mut state, "new", 1, None), "the expired slot was dropped");
+        assert!(
+            admit(&mut state, "new", 1, None),
+            "the expired slot was dropped"
+        );
         state.slots.insert("old".into(), now_secs() - 1.0);
         assert!(!remove(&mut state, "old"));
         assert!(remove(&mut state, "new"));

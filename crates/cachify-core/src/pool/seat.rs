@@ -12,9 +12,9 @@
 use std::fmt;
 use std::time::Duration;
 
-use crate::error::Error;
 #[cfg(feature = "py-cachify")]
 use super::py_state;
+use crate::error::Error;
 use crate::events::{self, Kind, Subject};
 use crate::instance::Cachify;
 
@@ -98,7 +98,13 @@ impl Seat {
         #[cfg(feature = "py-cachify")]
         if self.py_state() {
             let (key, token, max_size) = (&self.storage_key, &self.token, self.max_size);
-            return Ok(py_state::acquire_blocking(client, key, token, max_size, self.slot_exp)?);
+            return Ok(py_state::acquire_blocking(
+                client,
+                key,
+                token,
+                max_size,
+                self.slot_exp,
+            )?);
         }
         Ok(client.pool_acquire(&self.storage_key, &self.token, self.max_size, self.slot_exp)?)
     }

@@ -1,0 +1,100 @@
+// `Layout::PyCachify` against `backend()`, without Python: the keys and values it writes
+// are py-cachify 3.1's, and locks, `#[once]` and pools work and release through them.
+// (`tests/py_fleet.rs` runs real py-cachify processes next to it on Redis.)
+
+mod py_layout {
+    use std::collections::BTreeMap;
+    use std::sync::{mpsc, LazyLock};
+
+    use cachify::codec::pickle;
+    use cachify::instance::Layout;
+    use cachify::{cached, lock, once, pooled, Cachify, Error};
+
+    use super::backend;
+
+    static PY: LazyLock<Cachify> = LazyLock::new(|| {
+        backend()
+            .builder("py-layout")
+            .layout(Layout::PyCachify)
+            .build()
+    });
+
+    fn stored(key: &str) -> Option<Vec<u8>> {
+        PY.sync_client().get(&format!("{}{key}", PY.prefix())).unwrap()
+    }
+
+    #[cached(key = "total-{a}", cachify = PY)]
+    fn total(a: i64) -> (i64, String) {
+        (a + 1, "one more".to_owned())
+    }
+
+    #[test]
+    fn a_cached_value_is_a_pickle_at_the_py_cachify_key() {
+        assert_eq!(total(1), (2, "one more".to_owned()));
+        let bytes = stored("total-1-cached").expect("stored at {prefix}{key}-cached");
+        let value: (i64, String) = pickle::decode(&bytes).unwrap();
+        assert_eq!(value, (2, "one more".to_owned()));
+        assert_eq!(total(1), (2, "one more".to_owned()), "and a hit");
+    }
+
+    #[lock(key = "job", cachify = PY)]
+    fn job(held: &mpsc::Sender<Option<Vec<u8>>>) -> Result<(), Error> {
+        held.send(stored("job-lock")).unwrap();
+        Ok(())
+    }
+
+    #[once(key = "job", cachify = PY)]
+    fn once_job(held: &mpsc::Sender<Option<Vec<u8>>>) -> Option<()> {
+        held.send(stored("job-once")).unwrap();
+        Some(())
+    }
+
+    #[test]
+    fn locks_and_once_hold_py_cachify_keys_with_pickled_tokens_and_release_them() {
+        let (held, values) = mpsc::channel();
+        job(&held).unwrap();
+        assert_eq!(once_job(&held), Some(()));
+        for value in values.try_iter() {
+            let token: String = pickle::decode(&value.expect("held while the body runs"))
+                .expect("py-cachify unpickles a lock value to answer is_locked");
+            assert_eq!(token.len(), 32, "a unique token: {token}");
+        }
+        assert_eq!(stored("job-lock"), None, "released through the guard");
+        assert_eq!(stored("job-once"), None, "released through the guard");
+        let handle = PY.lock("job-lock");
+        let guard = handle.acquire().unwrap();
+        assert!(handle.is_locked().unwrap());
+        guard.release().unwrap();
+        assert!(!handle.is_locked().unwrap());
+    }
+
+    #[pooled(key = "workers", max_size = 2, cachify = PY)]
+    fn work() -> Option<()> {
+        Some(())
+    }
+
+    /// py-cachify's `PoolState.__dict__`.
+    #[derive(serde::Deserialize)]
+    struct PoolState {
+        slots: BTreeMap<String, f64>,
+    }
+
+    #[test]
+    fn a_pool_is_py_cachify_pool_state_and_admits_max_size() {
+        let pool = PY.pool("workers-pool", 2);
+        let first = pool.acquire().unwrap();
+        let second = pool.acquire().unwrap();
+        assert!(matches!(pool.acquire(), Err(Error::PoolFull { .. })));
+        assert_eq!(work(), None, "#[pooled] shares the pool: full");
+        let bytes = stored("workers-pool-state").expect("the state at {key}-state");
+        let state: PoolState = pickle::decode(&bytes).unwrap();
+        assert_eq!(state.slots.len(), 2);
+        assert!(state.slots.values().all(|expiry| *expiry > 1e9), "Unix seconds");
+        assert_eq!(stored("workers-pool-lock"), None, "the meta-lock is released");
+        first.release().unwrap();
+        assert_eq!(pool.size().unwrap(), 1);
+        drop(second);
+        cachify::flush_releases(std::time::Duration::from_secs(5));
+        assert_eq!(pool.size().unwrap(), 0);
+    }
+}
