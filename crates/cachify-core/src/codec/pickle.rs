@@ -65,3 +65,27 @@ pub fn encode<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, CodecError> {
 pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, CodecError> {
     Ok(serde_pickle::from_slice(bytes, DeOptions::new())?)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    #[test]
+    fn a_pickle_that_calls_a_global_is_refused_not_run() {
+        // `pickle.dumps(E())` where `E.__reduce__` returns `(os.system, ('touch ...',))`.
+        let exploit = b"\x80\x04\x95+\x00\x00\x00\x00\x00\x00\x00\x8c\x05posix\x94\x8c\x06system\x94\x93\x94\x8c\x10touch /tmp/pwned\x94\x85\x94R\x94.";
+        let refused = decode::<String>(exploit).unwrap_err();
+        assert!(matches!(refused, CodecError::Pickle(_)), "{refused}");
+        assert!(decode::<serde_pickle::Value>(exploit).is_err());
+    }
+
+    #[test]
+    fn a_plain_object_reads_as_its_attribute_dict() {
+        // `pickle.dumps(P(3))` for `@dataclass class P: x: int`.
+        let object = b"\x80\x04\x95\x1f\x00\x00\x00\x00\x00\x00\x00\x8c\x08__main__\x94\x8c\x01P\x94\x93\x94)\x81\x94}\x94\x8c\x01x\x94K\x03sb.";
+        let fields: HashMap<String, i64> = decode(object).unwrap();
+        assert_eq!(fields, HashMap::from([("x".to_owned(), 3)]));
+    }
+}
