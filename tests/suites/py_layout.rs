@@ -97,4 +97,18 @@ mod py_layout {
         cachify::flush_releases(std::time::Duration::from_secs(5));
         assert_eq!(pool.size().unwrap(), 0);
     }
+
+    #[test]
+    fn a_release_waits_out_a_meta_lock_left_behind() {
+        let pool = PY.pool("left-behind", 1);
+        let slot = pool.acquire().unwrap();
+        // What a process that died (or an acquire cancelled) inside the critical section
+        // leaves: the meta-lock, until it expires.
+        let meta_lock = format!("{}left-behind-lock", PY.prefix());
+        let ttl = Some(std::time::Duration::from_secs(1));
+        assert!(PY.sync_client().set(&meta_lock, b"\x80\x04K\x01.", ttl, true).unwrap());
+        slot.release().unwrap();
+        assert_eq!(pool.size().unwrap(), 0, "the slot was given back");
+        assert!(pool.acquire().is_ok());
+    }
 }

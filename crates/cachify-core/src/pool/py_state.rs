@@ -213,6 +213,12 @@ pub(crate) async fn acquire_async(
     .await
 }
 
+/// How long a release waits for the meta-lock: longer than one of ours can be left
+/// behind (by an acquire cancelled while holding it), so a slot is not left counted.
+fn release_patience(max_size: usize) -> Duration {
+    patience(max_size) + META_LOCK_TTL
+}
+
 /// Frees `token`'s slot; whether it was there and still counted.
 pub(crate) fn release_blocking(
     client: &dyn SyncClient,
@@ -220,7 +226,7 @@ pub(crate) fn release_blocking(
     token: &str,
     max_size: usize,
 ) -> Result<bool, BackendError> {
-    with_meta_lock_blocking(client, key, patience(max_size), |state| {
+    with_meta_lock_blocking(client, key, release_patience(max_size), |state| {
         remove(state, token)
     })
 }
@@ -232,7 +238,7 @@ pub(crate) async fn release_async(
     token: &str,
     max_size: usize,
 ) -> Result<bool, BackendError> {
-    with_meta_lock_async(client, key, patience(max_size), |state| {
+    with_meta_lock_async(client, key, release_patience(max_size), |state| {
         remove(state, token)
     })
     .await
