@@ -111,4 +111,25 @@ mod py_layout {
         assert_eq!(pool.size().unwrap(), 0, "the slot was given back");
         assert!(pool.acquire().is_ok());
     }
+
+    #[cached(key = "async-{a}", cachify = PY)]
+    async fn async_total(a: i64) -> Vec<i64> {
+        vec![a, a + 1]
+    }
+
+    #[tokio::test]
+    async fn the_async_side_reads_and_writes_the_same_layout() {
+        assert_eq!(async_total(4).await, [4, 5]);
+        let bytes = stored("async-4-cached").expect("stored at {prefix}{key}-cached");
+        assert_eq!(pickle::decode::<Vec<i64>>(&bytes).unwrap(), [4, 5]);
+        assert_eq!(async_total(4).await, [4, 5], "and a hit");
+
+        let pool = PY.pool("async-pool", 1);
+        let slot = pool.acquire_async().await.unwrap();
+        assert!(stored("async-pool-state").is_some());
+        assert!(matches!(pool.acquire_async().await, Err(Error::PoolFull { .. })));
+        assert_eq!(pool.size_async().await.unwrap(), 1);
+        slot.release_async().await.unwrap();
+        assert_eq!(pool.size_async().await.unwrap(), 0);
+    }
 }
