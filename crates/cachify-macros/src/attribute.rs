@@ -108,6 +108,8 @@ impl Attribute {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CompanionKind {
     Reset,
+    /// `#[cached]`'s `clear()`: every value of the function, so it takes no arguments.
+    Clear,
     IsLocked,
     Release,
     Size,
@@ -119,6 +121,7 @@ impl CompanionKind {
     pub fn name(self) -> &'static str {
         match self {
             CompanionKind::Reset => "reset",
+            CompanionKind::Clear => "clear",
             CompanionKind::IsLocked => "is_locked",
             CompanionKind::Release => "release",
             CompanionKind::Size => "size",
@@ -131,6 +134,13 @@ impl CompanionKind {
             CompanionKind::Reset | CompanionKind::Release => quote!(()),
             CompanionKind::IsLocked => quote!(bool),
             CompanionKind::Size => quote!(usize),
+            CompanionKind::Clear => quote!(u64),
         }
+    }
+
+    /// Whether it takes the function's receiver, arguments and generics: one call's
+    /// companions do, the function-wide `clear` does not.
+    pub fn takes_arguments(self) -> bool {
+        self != CompanionKind::Clear
     }
 }

@@ -24,6 +24,7 @@
 
 mod builder;
 mod global;
+mod invalidate;
 #[cfg(feature = "redis")]
 mod redis;
 pub(crate) mod selector;

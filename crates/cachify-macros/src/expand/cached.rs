@@ -50,7 +50,10 @@ pub fn validate(sig: &Analysed) -> syn::Result<()> {
 pub fn expand(target: Target) -> Expansion {
     let body = wrapper_body(&target);
     let reset = reset_companion(&target);
-    target.finish(body, &[reset])
+    let companions: Vec<Companion> = std::iter::once(reset)
+        .chain(clear_companion(&target))
+        .collect();
+    target.finish(body, &companions)
 }
 
 fn wrapper_body(target: &Target) -> TokenStream {
@@ -166,4 +169,35 @@ fn reset_companion(target: &Target) -> Companion {
             #reset
         },
     }
+}
+
+/// `clear()`: deletes every value of this layer, by the glob of its key template's
+/// literal start. Not generated when the template opens with a placeholder: its keys
+/// share no text that tells them from other functions' keys.
+fn clear_companion(target: &Target) -> Option<Companion> {
+    let (literal, has_placeholders) = target.key().literal_start();
+    if literal.is_empty() {
+        return None;
+    }
+    let source = target.source(target.placement());
+    let clear = if target.sig.is_async {
+        quote!(::cachify::__private::cache::clear_async(#source, #literal, #has_placeholders).await)
+    } else {
+        quote!(::cachify::__private::cache::clear_sync(#source, #literal, #has_placeholders))
+    };
+    let name = &target.sig.name;
+    let matched = if has_placeholders {
+        format!("starts with `{literal}`")
+    } else {
+        format!("is `{literal}`")
+    };
+    Some(Companion {
+        kind: CompanionKind::Clear,
+        doc: format!(
+            "Deletes every value cached by `{name}`: each key of this instance that \
+             {matched}, whatever the arguments; returns how many. A full scan of the \
+             backend's keyspace (`SCAN` on Redis): see `Cachify::delete_matching`."
+        ),
+        body: clear,
+    })
 }

@@ -14,6 +14,7 @@
 //!   same process through a [`ReleaseHub`](super::ReleaseHub).
 
 mod reaper;
+mod scan;
 mod store;
 
 use std::fmt;
@@ -294,6 +295,14 @@ impl SyncClient for MemoryClient {
         }
     }
 
+    fn delete_matching(
+        &self,
+        pattern: &str,
+        except_prefixes: &[&str],
+    ) -> Result<u64, BackendError> {
+        Ok(scan::delete_matching(&self.store, pattern, except_prefixes))
+    }
+
     fn watch(&self, key: &str) -> Option<ReleaseWatch> {
         Some(self.store.hub.watch(key))
     }
@@ -354,6 +363,14 @@ impl AsyncClient for MemoryClient {
 
     async fn pool_size(&self, key: &str) -> Result<usize, BackendError> {
         SyncClient::pool_size(self, key)
+    }
+
+    async fn delete_matching(
+        &self,
+        pattern: &str,
+        except_prefixes: &[&str],
+    ) -> Result<u64, BackendError> {
+        scan::delete_matching_async(&self.store, pattern, except_prefixes).await
     }
 
     async fn watch(&self, key: &str) -> Option<ReleaseWatch> {
