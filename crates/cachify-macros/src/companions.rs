@@ -149,7 +149,12 @@ fn companion_fn(item: &ItemFn, sig: &Analysed, companion: &Companion) -> TokenSt
     let receiver = (per_call && sig.is_method()).then(|| quote!(&self,));
     let asyncness = &item.sig.asyncness;
     let generics = per_call.then_some(&item.sig.generics);
-    let where_clause = generics.and_then(|generics| generics.where_clause.as_ref());
+    let where_clause = match companion.kind.refusal() {
+        Some(refusal) => Some(quote!(where #refusal)),
+        None => generics
+            .and_then(|generics| generics.where_clause.as_ref())
+            .map(|where_clause| quote!(#where_clause)),
+    };
     let args = sig.args.iter().filter(|_| per_call).map(|arg| {
         let (ident, ty) = (&arg.ident, &arg.ty);
         quote!(#ident: #ty)

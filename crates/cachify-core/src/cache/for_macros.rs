@@ -152,6 +152,23 @@ pub async fn clear_async(
     cachify.delete_matching_async(&pattern).await
 }
 
+/// What a `clear` companion that cannot be called would answer (its bound is never met).
+pub fn clear_refused() -> Result<u64, Error> {
+    Err(Error::InvalidOption {
+        option: "key",
+        reason: "clear needs a key template that starts with literal text",
+    })
+}
+
+/// The bound of a refused `clear` companion: never implemented, so a call is a compile
+/// error with this message.
+#[diagnostic::on_unimplemented(
+    message = "this `#[cached]` function has no `clear`: its key template starts with a placeholder",
+    label = "`clear` deletes by the literal text a key starts with, and this key has none",
+    note = "give the key a literal start of its own, e.g. `key = \"user-profile-{{id}}\"`, or delete with `Cachify::delete_matching`"
+)]
+pub trait ClearNeedsLiteralKeyStart {}
+
 /// The glob of the keys a template renders: its literal start, escaped, then `*` when
 /// placeholders follow it (a template without any renders exactly its text).
 fn template_pattern(literal: &str, has_placeholders: bool) -> String {

@@ -50,10 +50,8 @@ pub fn validate(sig: &Analysed) -> syn::Result<()> {
 pub fn expand(target: Target) -> Expansion {
     let body = wrapper_body(&target);
     let reset = reset_companion(&target);
-    let companions: Vec<Companion> = std::iter::once(reset)
-        .chain(clear_companion(&target))
-        .collect();
-    target.finish(body, &companions)
+    let clear = clear_companion(&target);
+    target.finish(body, &[reset, clear])
 }
 
 fn wrapper_body(target: &Target) -> TokenStream {
@@ -172,12 +170,20 @@ fn reset_companion(target: &Target) -> Companion {
 }
 
 /// `clear()`: deletes every value of this layer, by the glob of its key template's
-/// literal start. Not generated when the template opens with a placeholder: its keys
-/// share no text that tells them from other functions' keys.
-fn clear_companion(target: &Target) -> Option<Companion> {
+/// literal start. A template that opens with a placeholder has keys that share no text
+/// telling them from other functions' keys: its `clear` is refused where it is called.
+fn clear_companion(target: &Target) -> Companion {
     let (literal, has_placeholders) = target.key().literal_start();
+    let name = &target.sig.name;
     if literal.is_empty() {
-        return None;
+        return Companion {
+            kind: CompanionKind::ClearRefused,
+            doc: format!(
+                "Not available: the key of `{name}` opens with a placeholder, so its \
+                 values share no text to find them by. Calling it is a compile error."
+            ),
+            body: quote!(::cachify::__private::cache::clear_refused()),
+        };
     }
     let source = target.source(target.placement());
     let clear = if target.sig.is_async {
@@ -185,13 +191,12 @@ fn clear_companion(target: &Target) -> Option<Companion> {
     } else {
         quote!(::cachify::__private::cache::clear_sync(#source, #literal, #has_placeholders))
     };
-    let name = &target.sig.name;
     let matched = if has_placeholders {
         format!("starts with `{literal}`")
     } else {
         format!("is `{literal}`")
     };
-    Some(Companion {
+    Companion {
         kind: CompanionKind::Clear,
         doc: format!(
             "Deletes every value cached by `{name}`: each key of this instance that \
@@ -199,5 +204,5 @@ fn clear_companion(target: &Target) -> Option<Companion> {
              backend's keyspace (`SCAN` on Redis): see `Cachify::delete_matching`."
         ),
         body: clear,
-    })
+    }
 }
