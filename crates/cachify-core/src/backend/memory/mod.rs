@@ -12,6 +12,8 @@
 //! - An expiry beyond what the clock can represent (`Duration::MAX`) never expires.
 //! - Releases (compare-and-delete, delete, pool release, expiry) wake waiters in the
 //!   same process through a [`ReleaseHub`](super::ReleaseHub).
+//! - Deleting by pattern ([`scan`]) walks the keys without a lock and removes each match
+//!   under its own shard lock; the async form runs on tokio's blocking pool.
 
 mod reaper;
 mod scan;

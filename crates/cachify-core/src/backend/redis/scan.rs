@@ -26,13 +26,13 @@ pub(super) async fn delete_matching(
     pattern: &str,
     except_prefixes: &[&str],
 ) -> Result<u64, BackendError> {
-    let batches = Batches {
+    let selection = Selection {
         pattern,
         except_prefixes,
     };
     #[cfg(feature = "redis-cluster")]
     if let Connection::Cluster(cluster) = connection {
-        return cluster::delete_matching(core, cluster, &batches).await;
+        return cluster::delete_matching(core, cluster, &selection).await;
     }
     core.breaker.check(Route::Server)?;
     let mut deleted = 0;
@@ -40,7 +40,7 @@ pub(super) async fn delete_matching(
     loop {
         let step = scan(cursor, pattern).query_async(&mut connection).await;
         let (next, keys) = step.map_err(|error| core.fail("", Phase::Response, error))?;
-        let keys = batches.kept(keys);
+        let keys = selection.kept(keys);
         if !keys.is_empty() {
             let unlinked = unlink_on(&mut connection, &keys).await;
             deleted += unlinked.map_err(|error| core.fail("", Phase::Response, error))?;
@@ -52,13 +52,13 @@ pub(super) async fn delete_matching(
     }
 }
 
-/// What a deletion looks for.
-struct Batches<'a> {
+/// Which keys a deletion deletes.
+struct Selection<'a> {
     pattern: &'a str,
     except_prefixes: &'a [&'a str],
 }
 
-impl Batches<'_> {
+impl Selection<'_> {
     /// The keys of a `SCAN` step that are not excepted.
     fn kept(&self, mut keys: Vec<Vec<u8>>) -> Vec<Vec<u8>> {
         keys.retain(|key| {
@@ -110,7 +110,7 @@ mod cluster {
     pub(super) async fn delete_matching(
         core: &Arc<Core>,
         mut cluster: ClusterConnection,
-        batches: &Batches<'_>,
+        selection: &Selection<'_>,
     ) -> Result<u64, BackendError> {
         core.owners
             .refresh(&mut cluster)
@@ -125,7 +125,7 @@ mod cluster {
         let mut deleted = 0;
         for (node, address) in masters {
             core.breaker.check(Route::Node(node))?;
-            deleted += delete_on_node(&mut cluster, &address, batches).await?;
+            deleted += delete_on_node(&mut cluster, &address, selection).await?;
         }
         Ok(deleted)
     }
@@ -133,7 +133,7 @@ mod cluster {
     async fn delete_on_node(
         cluster: &mut ClusterConnection,
         address: &str,
-        batches: &Batches<'_>,
+        selection: &Selection<'_>,
     ) -> Result<u64, BackendError> {
         let routing = by_address(address)?;
         let mut deleted = 0;
@@ -143,12 +143,12 @@ mod cluster {
                 cluster.runtime,
                 cluster
                     .connection
-                    .route_command(scan(cursor, batches.pattern), routing.clone()),
+                    .route_command(scan(cursor, selection.pattern), routing.clone()),
             )
             .await
             .and_then(|reply| Ok(redis::from_redis_value::<(u64, Vec<Vec<u8>>)>(reply)?));
             let (next, keys) = step.map_err(|error| named(address, "SCAN", error))?;
-            let keys = batches.kept(keys);
+            let keys = selection.kept(keys);
             if !keys.is_empty() {
                 let unlinked = unlink_on(cluster, &keys).await;
                 deleted += unlinked.map_err(|error| named(address, "UNLINK", error))?;
