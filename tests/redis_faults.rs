@@ -1247,8 +1247,9 @@ mod idle_connections {
 }
 
 /// Deleting by pattern where a server or a cluster node is down fails: it never returns
-/// a count that silently left the unreachable node's keys out.
-mod pattern_deletion_with_a_node_down {
+/// a count that silently left the unreachable node's keys out. A connection the server
+/// closed while idle is replaced, as for every other call.
+mod pattern_deletion_under_faults {
     use support::redis::RedisCluster;
 
     use super::*;
@@ -1261,6 +1262,29 @@ mod pattern_deletion_with_a_node_down {
         cachify.sync_client().set(&key, b"v", None, false).unwrap();
         server.kill();
         assert!(cachify.delete_matching("report-*").is_err());
+    }
+
+    #[tokio::test]
+    async fn a_deletion_survives_the_server_closing_its_idle_connections() {
+        let server = RedisServer::start(false);
+        let cachify = redis_instance(&server.url(), cachify::RedisOptions::new());
+        for i in 0..3 {
+            let key = cachify.cache_key(&format!("report-{i}"));
+            cachify.sync_client().set(&key, b"v", None, false).unwrap();
+            cachify.async_client().get(&key).await.unwrap();
+        }
+        let kill_clients = || {
+            let killed =
+                support::redis::command(server.port(), &["CLIENT", "KILL", "TYPE", "normal"]);
+            assert!(killed.is_ok(), "{killed:?}");
+        };
+        kill_clients();
+        assert_eq!(
+            cachify.delete_matching_async("report-[01]").await.unwrap(),
+            2
+        );
+        kill_clients();
+        assert_eq!(cachify.delete_matching("report-?").unwrap(), 1);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

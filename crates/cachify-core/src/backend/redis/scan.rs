@@ -12,6 +12,7 @@ use super::blocking::Phase;
 use super::breaker::Route;
 use super::client::Core;
 use super::connection::Connection;
+use super::idle;
 use crate::error::BackendError;
 
 /// How many keys one `SCAN` step asks the server to look at: a few milliseconds of its
@@ -38,7 +39,7 @@ pub(super) async fn delete_matching(
     let mut deleted = 0;
     let mut cursor = 0;
     loop {
-        let step = scan(cursor, pattern).query_async(&mut connection).await;
+        let step = scan_step(&mut connection, cursor, pattern).await;
         let (next, keys) = step.map_err(|error| core.fail("", Phase::Response, error))?;
         let keys = selection.kept(keys);
         if !keys.is_empty() {
@@ -80,6 +81,23 @@ fn scan(cursor: u64, pattern: &str) -> Cmd {
         .arg("COUNT")
         .arg(SCAN_COUNT);
     cmd
+}
+
+/// One `SCAN` step on a standalone connection, sent once more when it finds its
+/// connection lost (the server closed it while idle; the manager reconnects): a `SCAN`
+/// may be repeated. The `UNLINK` after it goes out on a connection that just answered.
+async fn scan_step(
+    connection: &mut Connection,
+    cursor: u64,
+    pattern: &str,
+) -> RedisResult<(u64, Vec<Vec<u8>>)> {
+    let step = scan(cursor, pattern);
+    match step.query_async(connection).await {
+        Err(error) if connection.reconnects_on_loss() && idle::is_lost_connection(&error) => {
+            step.query_async(connection).await
+        }
+        result => result,
+    }
 }
 
 /// `UNLINK keys..`: how many existed. On a cluster connection redis-rs splits it per
