@@ -75,6 +75,18 @@ mod invalidation {
     }
 
     #[test]
+    fn a_deletion_can_be_the_first_call_of_a_fresh_client() {
+        let cachify = backend().instance("fresh");
+        assert_eq!(cachify.delete_matching("*").unwrap(), 0);
+        let fresh = backend().instance("fresh-async");
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        assert_eq!(runtime.block_on(fresh.delete_matching_async("*")).unwrap(), 0);
+    }
+
+    #[test]
     fn an_instance_never_deletes_the_keys_of_another_prefix() {
         let (a, b) = (backend().instance("iso-a"), backend().instance("iso-b"));
         for cachify in [&a, &b] {
