@@ -11,7 +11,7 @@ impl Cachify {
     /// returns how many it deleted.
     ///
     /// `*` matches any text, `?` one byte, `[a-z]` / `[^a]` one byte of (or not of) a
-    /// set, `\*` a literal `*` (see [`glob`](crate::glob); [`glob::escape`] quotes a
+    /// set, `\*` a literal `*` (see [`glob`]; [`glob::escape`] quotes a
     /// value). The prefix is put in front by cachify, escaped, so the keys of an instance
     /// whose prefix is not a prefix of this one's are never touched. Locks and pools of
     /// the instance are kept; so is a cached value whose key starts with `lock:` or
