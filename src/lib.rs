@@ -3,7 +3,7 @@
 #![deny(missing_docs)]
 
 pub use cachify_core::{
-    async_trait, backend, codec, error, flush_releases, flush_releases_async, init_cachify,
+    async_trait, backend, codec, error, flush_releases, flush_releases_async, glob, init_cachify,
     instance, try_init_cachify, AsyncClient, BackendError, Cachify, CachifyBuilder, CodecError,
     Error, MemoryClient, SyncClient,
 };

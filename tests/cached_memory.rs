@@ -10,3 +10,5 @@ include!("suites/cached.rs");
 
 include!("suites/single_flight.rs");
 include!("suites/shapes.rs");
+
+include!("suites/invalidation.rs");

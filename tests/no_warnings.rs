@@ -18,6 +18,12 @@ fn cached_sync_one(a: u32) -> u32 {
     a + 1
 }
 
+// Opens with a placeholder: its `clear` companion is refused where called, silently here.
+#[cached("{a}-cached_placeholder_first")]
+fn cached_placeholder_first(a: u32) -> u32 {
+    a + 1
+}
+
 #[cached("cached_sync_multi-{a}")]
 fn cached_sync_multi(a: u32) -> u32 {
     let b = a * 2;
@@ -371,6 +377,8 @@ async fn every_shape_compiles_without_warnings_and_runs() {
     cachify::init_cachify();
     let s = Service(7);
     cached_sync_one(1);
+    cached_placeholder_first(1);
+    assert_eq!(cached_sync_one::clear().unwrap(), 1);
     s.cached_sync_one(1);
     cached_sync_multi(1);
     s.cached_sync_multi(1);

@@ -188,3 +188,24 @@ fn a_pool_key_holding_garbage_is_a_backend_error() {
     assert!(SyncClient::pool_acquire(&client, "pool", "t", 1, None).is_err());
     assert!(SyncClient::pool_size(&client, "pool").is_err());
 }
+
+#[tokio::test]
+async fn deleting_by_pattern_is_unsupported_by_default_and_says_so() {
+    let cachify = cachify::Cachify::builder()
+        .sync_client(ThreeMethods::default())
+        .async_client(ThreeMethods::default())
+        .build();
+    let key = cachify.cache_key("report-1");
+    cachify.sync_client().set(&key, b"v", None, false).unwrap();
+    for error in [
+        cachify.delete_matching("report-*").unwrap_err(),
+        cachify.delete_matching_async("report-*").await.unwrap_err(),
+    ] {
+        assert!(matches!(error, cachify::Error::Backend(_)), "{error:?}");
+        assert!(
+            error.to_string().contains("cannot delete by pattern"),
+            "{error}"
+        );
+    }
+    assert!(cachify.sync_client().get(&key).unwrap().is_some());
+}

@@ -1245,3 +1245,72 @@ mod idle_connections {
         drop(sync);
     }
 }
+
+/// Deleting by pattern where a server or a cluster node is down fails: it never returns
+/// a count that silently left the unreachable node's keys out. A connection the server
+/// closed while idle is replaced, as for every other call.
+mod pattern_deletion_under_faults {
+    use support::redis::RedisCluster;
+
+    use super::*;
+
+    #[test]
+    fn a_server_down_is_an_error() {
+        let server = RedisServer::start(false);
+        let cachify = redis_instance(&server.url(), cachify::RedisOptions::new());
+        let key = cachify.cache_key("report-1");
+        cachify.sync_client().set(&key, b"v", None, false).unwrap();
+        server.kill();
+        assert!(cachify.delete_matching("report-*").is_err());
+    }
+
+    #[tokio::test]
+    async fn a_deletion_survives_the_server_closing_its_idle_connections() {
+        let server = RedisServer::start(false);
+        let cachify = redis_instance(&server.url(), cachify::RedisOptions::new());
+        for i in 0..3 {
+            let key = cachify.cache_key(&format!("report-{i}"));
+            cachify.sync_client().set(&key, b"v", None, false).unwrap();
+            cachify.async_client().get(&key).await.unwrap();
+        }
+        let kill_clients = || {
+            let killed =
+                support::redis::command(server.port(), &["CLIENT", "KILL", "TYPE", "normal"]);
+            assert!(killed.is_ok(), "{killed:?}");
+        };
+        kill_clients();
+        assert_eq!(
+            cachify.delete_matching_async("report-[01]").await.unwrap(),
+            2
+        );
+        kill_clients();
+        assert_eq!(cachify.delete_matching("report-?").unwrap(), 1);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_cluster_node_down_is_an_error_not_a_partial_count() {
+        let cluster = RedisCluster::start();
+        let urls = cluster.urls();
+        let urls: Vec<&str> = urls.iter().map(String::as_str).collect();
+        let cachify = support::Backend::Memory
+            .builder("node-down")
+            .redis_cluster(&urls)
+            .unwrap()
+            .build();
+        for i in 0..300 {
+            let key = cachify.cache_key(&format!("report-{i}"));
+            cachify
+                .async_client()
+                .set(&key, b"v", None, false)
+                .await
+                .unwrap();
+        }
+        cluster.nodes[2].kill();
+        let deleted = cachify.delete_matching_async("report-*").await;
+        println!("with a node down: {deleted:?}");
+        assert!(deleted.is_err(), "{deleted:?}");
+        let deleted = tokio::task::spawn_blocking(move || cachify.delete_matching("report-*"));
+        let deleted = deleted.await.unwrap();
+        assert!(deleted.is_err(), "{deleted:?}");
+    }
+}

@@ -37,6 +37,22 @@ mod py_layout {
         assert_eq!(total(1), (2, "one more".to_owned()), "and a hit");
     }
 
+    #[cached(key = "wiped-{a}", cachify = PY)]
+    fn wiped(a: i64) -> i64 {
+        a
+    }
+
+    #[test]
+    fn deleting_by_pattern_removes_cached_values_and_spares_locks_and_pools() {
+        assert_eq!(wiped(1) + wiped(2), 3);
+        let _lock = PY.lock("wiped-job").acquire().unwrap();
+        let _slot = PY.pool("wiped-pool", 2).acquire().unwrap();
+        assert_eq!(PY.delete_matching("wiped-*").unwrap(), 2, "the two cached values");
+        assert!(stored("wiped-1-cached").is_none());
+        assert!(PY.lock("wiped-job").is_locked().unwrap(), "a lock is not a cached value");
+        assert_eq!(PY.pool("wiped-pool", 2).size().unwrap(), 1, "nor a pool slot");
+    }
+
     #[lock(key = "job", cachify = PY)]
     fn job(held: &mpsc::Sender<Option<Vec<u8>>>) -> Result<(), Error> {
         held.send(stored("job-lock")).unwrap();

@@ -11,6 +11,7 @@
 pub mod backend;
 pub mod codec;
 pub mod error;
+pub mod glob;
 pub mod instance;
 mod lock;
 

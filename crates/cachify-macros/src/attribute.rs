@@ -108,6 +108,11 @@ impl Attribute {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CompanionKind {
     Reset,
+    /// `#[cached]`'s `clear()`: every value of the function, so it takes no arguments.
+    Clear,
+    /// `clear()` of a key template that opens with a placeholder: a compile error where
+    /// it is called (see [`CompanionKind::refusal`]).
+    ClearRefused,
     IsLocked,
     Release,
     Size,
@@ -119,6 +124,7 @@ impl CompanionKind {
     pub fn name(self) -> &'static str {
         match self {
             CompanionKind::Reset => "reset",
+            CompanionKind::Clear | CompanionKind::ClearRefused => "clear",
             CompanionKind::IsLocked => "is_locked",
             CompanionKind::Release => "release",
             CompanionKind::Size => "size",
@@ -131,6 +137,22 @@ impl CompanionKind {
             CompanionKind::Reset | CompanionKind::Release => quote!(()),
             CompanionKind::IsLocked => quote!(bool),
             CompanionKind::Size => quote!(usize),
+            CompanionKind::Clear | CompanionKind::ClearRefused => quote!(u64),
         }
+    }
+
+    /// Whether it takes the function's receiver, arguments and generics: one call's
+    /// companions do, the function-wide `clear` does not.
+    pub fn takes_arguments(self) -> bool {
+        !matches!(self, CompanionKind::Clear | CompanionKind::ClearRefused)
+    }
+
+    /// A bound that no type meets, checked where the companion is called rather than
+    /// where it is defined (a higher-ranked bound is never trivially false), so calling
+    /// it is a compile error whose message the bound's trait words.
+    pub fn refusal(self) -> Option<TokenStream> {
+        (self == CompanionKind::ClearRefused).then(|| {
+            quote!(for<'__cachify> &'__cachify (): ::cachify::__private::cache::ClearNeedsLiteralKeyStart)
+        })
     }
 }

@@ -6,8 +6,8 @@
 //! function per companion. A function in an `impl` gets sibling functions `{f}_{name}`:
 //! in the same `impl`, or, under `#[cachify::companions]`, in an inherent `impl` beside
 //! it (a trait `impl` may hold only the trait's items). Companions take exactly the
-//! function's arguments and generics, have its asyncness, and return
-//! `Result<_, ::cachify::Error>`.
+//! function's arguments and generics (except the function-wide `clear`, which takes
+//! none), have its asyncness, and return `Result<_, ::cachify::Error>`.
 
 use proc_macro2::{Ident, TokenStream};
 use quote::{format_ident, quote};
@@ -145,11 +145,17 @@ fn companion_fn(item: &ItemFn, sig: &Analysed, companion: &Companion) -> TokenSt
             (method_name(&sig.name, companion.kind), quote!(#vis))
         }
     };
-    let receiver = sig.is_method().then(|| quote!(&self,));
+    let per_call = companion.kind.takes_arguments();
+    let receiver = (per_call && sig.is_method()).then(|| quote!(&self,));
     let asyncness = &item.sig.asyncness;
-    let generics = &item.sig.generics;
-    let where_clause = &item.sig.generics.where_clause;
-    let args = sig.args.iter().map(|arg| {
+    let generics = per_call.then_some(&item.sig.generics);
+    let where_clause = match companion.kind.refusal() {
+        Some(refusal) => Some(quote!(where #refusal)),
+        None => generics
+            .and_then(|generics| generics.where_clause.as_ref())
+            .map(|where_clause| quote!(#where_clause)),
+    };
+    let args = sig.args.iter().filter(|_| per_call).map(|arg| {
         let (ident, ty) = (&arg.ident, &arg.ty);
         quote!(#ident: #ty)
     });

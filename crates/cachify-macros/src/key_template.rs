@@ -79,6 +79,19 @@ impl KeyTemplate {
         quote_spanned!(self.span=> ::core::format_args!(#format #(, #holes)*))
     }
 
+    /// The literal text every rendered key starts with (empty when the template opens
+    /// with a placeholder), and whether placeholders follow it.
+    pub fn literal_start(&self) -> (String, bool) {
+        let mut literal = String::new();
+        for piece in &self.pieces {
+            match piece {
+                Piece::Text(text) => literal.push_str(text),
+                Piece::Hole(_) => return (literal, true),
+            }
+        }
+        (literal, false)
+    }
+
     /// Statements that write the key into `buf` (a `&mut String` binding): literal text
     /// with `push_str`, plain placeholders through `KeyPart` (integers and strings
     /// without `fmt`), the others (and any type `KeyPart` does not know) through

@@ -296,6 +296,41 @@ pub trait SyncClient: Send + Sync + 'static {
         Ok(slots.live_count(default_pool::unix_millis()))
     }
 
+    /// Deletes every key matching the Redis glob `pattern` (see [`crate::glob`]) except
+    /// those starting with one of `except_prefixes`; returns how many live keys it deleted.
+    ///
+    /// This is what [`Cachify::delete_matching`](crate::Cachify::delete_matching) calls,
+    /// with the instance's prefix escaped in front of the pattern and its lock and pool
+    /// keys excepted. Built-in backends scan the store in bounded batches (`SCAN` and
+    /// `UNLINK` on Redis, on every master of a cluster), so other callers are never held
+    /// up for long; keys written while it runs may or may not be deleted. A failure
+    /// part-way returns the error after some keys may already have been deleted.
+    ///
+    /// The default fails with a [`BackendError`] saying this backend cannot delete by
+    /// pattern: a store that can list its keys implements it, with
+    /// [`glob::matches`](crate::glob::matches) for the pattern.
+    ///
+    /// ```
+    /// # use cachify_core as cachify;
+    /// # use cachify::{MemoryClient, SyncClient};
+    /// let client = MemoryClient::new();
+    /// for key in ["user-7-name", "user-7-mail", "user-70-name", "user-7-lock"] {
+    ///     client.set(key, b"v", None, false)?;
+    /// }
+    /// assert_eq!(client.delete_matching("user-7-*", &["user-7-lock"])?, 2);
+    /// assert!(client.get("user-70-name")?.is_some());
+    /// assert!(client.get("user-7-lock")?.is_some());
+    /// # Ok::<(), cachify::BackendError>(())
+    /// ```
+    fn delete_matching(
+        &self,
+        pattern: &str,
+        except_prefixes: &[&str],
+    ) -> Result<u64, BackendError> {
+        let _ = (pattern, except_prefixes);
+        Err(unsupported_pattern_deletion())
+    }
+
     /// Starts watching `key` for releases, so a waiter wakes when it is freed rather than
     /// at its next poll. `None` (the default): this backend cannot notify; waiters poll.
     ///
@@ -540,6 +575,31 @@ pub trait AsyncClient: Send + Sync + 'static {
         Ok(slots.live_count(default_pool::unix_millis()))
     }
 
+    /// Deletes every key matching `pattern` except those starting with one of
+    /// `except_prefixes`; see [`SyncClient::delete_matching`] (the default likewise fails
+    /// with an "unsupported" [`BackendError`]).
+    ///
+    /// ```
+    /// # use cachify_core as cachify;
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), cachify::BackendError> {
+    /// # use cachify::{AsyncClient, MemoryClient};
+    /// let client = MemoryClient::new();
+    /// client.set("user-7-name", b"v", None, false).await?;
+    /// client.set("user-8-name", b"v", None, false).await?;
+    /// assert_eq!(client.delete_matching("user-7-*", &[]).await?, 1);
+    /// # Ok(())
+    /// # }
+    /// ```
+    async fn delete_matching(
+        &self,
+        pattern: &str,
+        except_prefixes: &[&str],
+    ) -> Result<u64, BackendError> {
+        let _ = (pattern, except_prefixes);
+        Err(unsupported_pattern_deletion())
+    }
+
     /// Starts watching `key` for releases; see [`SyncClient::watch`]. Async so that a
     /// backend can finish subscribing before the waiter's next attempt.
     ///
@@ -561,4 +621,12 @@ pub trait AsyncClient: Send + Sync + 'static {
         let _ = key;
         None
     }
+}
+
+/// What the default [`SyncClient::delete_matching`] and [`AsyncClient::delete_matching`]
+/// answer.
+fn unsupported_pattern_deletion() -> BackendError {
+    BackendError::new(
+        "this backend cannot delete by pattern: its client does not implement delete_matching",
+    )
 }

@@ -4,7 +4,8 @@
 //! The generated function builds a [`CacheSpec`] from its options, looks its key up
 //! ([`lookup_sync`], or [`CacheSpec::entry`] then [`Entry::lookup_async`]), returns a
 //! [`Lookup::Hit`], and on a [`Lookup::Miss`] hands its body to [`Miss::run_sync`] /
-//! [`Miss::run_async`]. Its `reset` companion deletes the [`Entry`].
+//! [`Miss::run_async`]. Its `reset` companion deletes the [`Entry`]; its `clear`
+//! companion calls [`clear_sync`] / [`clear_async`].
 
 use std::future::Future;
 use std::marker::PhantomData;
@@ -19,6 +20,8 @@ use super::{read_async, read_sync};
 use crate::error::Error;
 use crate::events;
 use crate::expiry::Expiry;
+use crate::glob;
+use crate::instance::Cachify;
 use crate::instance::Operation;
 
 pub use crate::instance::selector::Source;
@@ -132,6 +135,51 @@ impl Entry {
         self.cachify.async_client().delete(&[&self.key]).await?;
         Ok(())
     }
+}
+
+/// Deletes every value a key template starting with `literal` renders, through the
+/// sync backend (`f::clear`); returns how many.
+pub fn clear_sync(source: Source<'_>, literal: &str, has_placeholders: bool) -> Result<u64, Error> {
+    let cachify = source.with(Cachify::clone)?;
+    cachify.delete_matching(&template_pattern(literal, has_placeholders))
+}
+
+/// [`clear_sync`] through the async backend (`f::clear().await`).
+pub async fn clear_async(
+    source: Source<'_>,
+    literal: &str,
+    has_placeholders: bool,
+) -> Result<u64, Error> {
+    let cachify = source.with(Cachify::clone)?;
+    let pattern = template_pattern(literal, has_placeholders);
+    cachify.delete_matching_async(&pattern).await
+}
+
+/// What a `clear` companion that cannot be called would answer (its bound is never met).
+pub fn clear_refused() -> Result<u64, Error> {
+    Err(Error::InvalidOption {
+        option: "key",
+        reason: "clear needs a key template that starts with literal text",
+    })
+}
+
+/// The bound of a refused `clear` companion: never implemented, so a call is a compile
+/// error with this message.
+#[diagnostic::on_unimplemented(
+    message = "this `#[cached]` function has no `clear`: its key template starts with a placeholder",
+    label = "`clear` deletes by the literal text a key starts with, and this key has none",
+    note = "give the key a literal start of its own, e.g. `key = \"user-profile-{{id}}\"`, or delete with `Cachify::delete_matching`"
+)]
+pub trait ClearNeedsLiteralKeyStart {}
+
+/// The glob of the keys a template renders: its literal start, escaped, then `*` when
+/// placeholders follow it (a template without any renders exactly its text).
+fn template_pattern(literal: &str, has_placeholders: bool) -> String {
+    let mut pattern = glob::escape(literal);
+    if has_placeholders {
+        pattern.push('*');
+    }
+    pattern
 }
 
 impl<S> Miss<S> {

@@ -24,6 +24,7 @@
 
 mod builder;
 mod global;
+mod invalidate;
 mod layout;
 #[cfg(feature = "redis")]
 mod redis;

@@ -50,7 +50,8 @@ pub fn validate(sig: &Analysed) -> syn::Result<()> {
 pub fn expand(target: Target) -> Expansion {
     let body = wrapper_body(&target);
     let reset = reset_companion(&target);
-    target.finish(body, &[reset])
+    let clear = clear_companion(&target);
+    target.finish(body, &[reset, clear])
 }
 
 fn wrapper_body(target: &Target) -> TokenStream {
@@ -165,5 +166,43 @@ fn reset_companion(target: &Target) -> Companion {
             #chain
             #reset
         },
+    }
+}
+
+/// `clear()`: deletes every value of this layer, by the glob of its key template's
+/// literal start. A template that opens with a placeholder has keys that share no text
+/// telling them from other functions' keys: its `clear` is refused where it is called.
+fn clear_companion(target: &Target) -> Companion {
+    let (literal, has_placeholders) = target.key().literal_start();
+    let name = &target.sig.name;
+    if literal.is_empty() {
+        return Companion {
+            kind: CompanionKind::ClearRefused,
+            doc: format!(
+                "Not available: the key of `{name}` opens with a placeholder, so its \
+                 values share no text to find them by. Calling it is a compile error."
+            ),
+            body: quote!(::cachify::__private::cache::clear_refused()),
+        };
+    }
+    let source = target.source(target.placement());
+    let clear = if target.sig.is_async {
+        quote!(::cachify::__private::cache::clear_async(#source, #literal, #has_placeholders).await)
+    } else {
+        quote!(::cachify::__private::cache::clear_sync(#source, #literal, #has_placeholders))
+    };
+    let matched = if has_placeholders {
+        format!("starts with `{literal}`")
+    } else {
+        format!("is `{literal}`")
+    };
+    Companion {
+        kind: CompanionKind::Clear,
+        doc: format!(
+            "Deletes every value cached by `{name}`: each key of this instance that \
+             {matched}, whatever the arguments; returns how many. A full scan of the \
+             backend's keyspace (`SCAN` on Redis): see `Cachify::delete_matching`."
+        ),
+        body: clear,
     }
 }

@@ -160,3 +160,26 @@ fn arbitrary_templates_never_panic() {
         check(&template);
     }
 }
+
+#[test]
+fn the_literal_start_is_the_text_before_the_first_placeholder() {
+    let literal_start = |template: &str| {
+        let args = idents(&["a", "b"]);
+        let fn_name = Ident::new("f", Span::call_site());
+        let scope = Scope {
+            args: &args,
+            has_receiver: false,
+            fn_name: &fn_name,
+        };
+        let pieces = resolve(parse(template).unwrap(), scope, Span::call_site()).unwrap();
+        let template = KeyTemplate {
+            pieces,
+            span: Span::call_site(),
+        };
+        template.literal_start()
+    };
+    assert_eq!(literal_start("user-{a}-{b}"), ("user-".into(), true));
+    assert_eq!(literal_start("{{x}}-{a}"), ("{x}-".into(), true));
+    assert_eq!(literal_start("{a}-user"), (String::new(), true));
+    assert_eq!(literal_start("settings"), ("settings".into(), false));
+}

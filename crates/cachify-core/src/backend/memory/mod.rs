@@ -12,8 +12,11 @@
 //! - An expiry beyond what the clock can represent (`Duration::MAX`) never expires.
 //! - Releases (compare-and-delete, delete, pool release, expiry) wake waiters in the
 //!   same process through a [`ReleaseHub`](super::ReleaseHub).
+//! - Deleting by pattern ([`scan`]) walks the keys without a lock and removes each match
+//!   under its own shard lock; the async form runs on tokio's blocking pool.
 
 mod reaper;
+mod scan;
 mod store;
 
 use std::fmt;
@@ -294,6 +297,14 @@ impl SyncClient for MemoryClient {
         }
     }
 
+    fn delete_matching(
+        &self,
+        pattern: &str,
+        except_prefixes: &[&str],
+    ) -> Result<u64, BackendError> {
+        Ok(scan::delete_matching(&self.store, pattern, except_prefixes))
+    }
+
     fn watch(&self, key: &str) -> Option<ReleaseWatch> {
         Some(self.store.hub.watch(key))
     }
@@ -354,6 +365,14 @@ impl AsyncClient for MemoryClient {
 
     async fn pool_size(&self, key: &str) -> Result<usize, BackendError> {
         SyncClient::pool_size(self, key)
+    }
+
+    async fn delete_matching(
+        &self,
+        pattern: &str,
+        except_prefixes: &[&str],
+    ) -> Result<u64, BackendError> {
+        scan::delete_matching_async(&self.store, pattern, except_prefixes).await
     }
 
     async fn watch(&self, key: &str) -> Option<ReleaseWatch> {

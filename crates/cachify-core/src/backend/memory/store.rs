@@ -176,6 +176,14 @@ impl Store {
         self.entries.pin().keys().cloned().collect()
     }
 
+    /// Calls `visit` with every key, live or expired, taking no lock: keys written
+    /// meanwhile may or may not be visited.
+    pub(super) fn for_each_key(&self, mut visit: impl FnMut(&str)) {
+        for key in self.entries.pin().keys() {
+            visit(key);
+        }
+    }
+
     fn shard(&self, key: &str) -> &Mutex<Shard> {
         let hash = self.hasher.hash_one(key);
         // High bits: the map's own table uses the low ones.

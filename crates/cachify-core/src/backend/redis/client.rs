@@ -20,6 +20,7 @@ use super::idle;
 use super::options::RedisOptions;
 use super::releases::Releases;
 use super::runtime;
+use super::scan;
 use crate::backend::{AsyncClient, ReleaseWatch, SyncClient};
 use crate::error::BackendError;
 
@@ -174,7 +175,12 @@ impl Core {
     }
 
     /// Names the failure, and trips the breaker when the server did not answer.
-    fn fail(self: &Arc<Self>, key: &str, phase: Phase, error: RedisError) -> BackendError {
+    pub(super) fn fail(
+        self: &Arc<Self>,
+        key: &str,
+        phase: Phase,
+        error: RedisError,
+    ) -> BackendError {
         let failure = Failure::new(phase, error, &self.server, &self.options);
         let route = self.route(key);
         if failure.unreachable && self.breaker.trip(route, &failure) {
@@ -364,6 +370,21 @@ impl<C: RedisBacked> SyncClient for C {
         self.core().run_blocking(commands::pool_size(key))
     }
 
+    fn delete_matching(
+        &self,
+        pattern: &str,
+        except_prefixes: &[&str],
+    ) -> Result<u64, BackendError> {
+        let core = self.core();
+        let connection = core.connections.on_io();
+        runtime::block_on(scan::delete_matching(
+            core,
+            connection,
+            pattern,
+            except_prefixes,
+        ))?
+    }
+
     fn watch(&self, key: &str) -> Option<ReleaseWatch> {
         // Subscribing happens on the pub/sub connection of the private runtime.
         runtime::block_on(self.core().watch(key)).ok()
@@ -433,6 +454,16 @@ impl<C: RedisBacked> AsyncClient for C {
 
     async fn pool_size(&self, key: &str) -> Result<usize, BackendError> {
         self.core().run(commands::pool_size(key)).await
+    }
+
+    async fn delete_matching(
+        &self,
+        pattern: &str,
+        except_prefixes: &[&str],
+    ) -> Result<u64, BackendError> {
+        let core = self.core();
+        let connection = core.connections.for_caller();
+        scan::delete_matching(core, connection, pattern, except_prefixes).await
     }
 
     async fn watch(&self, key: &str) -> Option<ReleaseWatch> {

@@ -68,6 +68,30 @@ impl SlotOwners {
         (slot <= range.last).then_some(range.node)
     }
 
+    /// Each node serving slots (its index and `host:port`), once; `None` when the last
+    /// answer leaves some slot without a node.
+    pub(crate) fn masters(&self) -> Option<Vec<(u32, Arc<str>)>> {
+        let ranges = self.ranges.load();
+        let mut next = 0;
+        for range in ranges.iter() {
+            if range.first > next {
+                return None;
+            }
+            next = next.max(range.last.saturating_add(1));
+        }
+        if next < SLOTS {
+            return None;
+        }
+        let mut masters: Vec<u32> = ranges.iter().map(|range| range.node).collect();
+        masters.sort_unstable();
+        masters.dedup();
+        let nodes = self.nodes.lock();
+        masters
+            .into_iter()
+            .map(|node| Some((node, Arc::clone(nodes.get(usize::try_from(node).ok()?)?))))
+            .collect()
+    }
+
     /// Asks `CLUSTER SLOTS` over `connection` and keeps the answer.
     pub(crate) async fn refresh<C>(&self, connection: &mut C) -> RedisResult<()>
     where
@@ -185,7 +209,13 @@ mod tests {
         assert!(low.is_some() && high.is_some() && low != high);
         assert_eq!(owners.node_of(8191), low);
         assert_eq!(owners.node_of(8192), high);
+        let masters = owners.masters().expect("every slot is served");
+        assert_eq!(masters.len(), 2);
+        assert!(masters
+            .iter()
+            .any(|(_, address)| &**address == "127.0.0.1:7001"));
         owners.keep(&Value::Array(vec![entry(0, 100, 7001)]));
+        assert_eq!(owners.masters(), None, "slots 101.. have no node");
         assert_eq!(owners.node_of(0), high, "the same node keeps its index");
         assert_eq!(owners.node_of(101), None);
     }

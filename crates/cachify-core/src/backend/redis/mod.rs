@@ -56,6 +56,7 @@ mod options;
 mod per_runtime;
 mod releases;
 pub(crate) mod runtime;
+mod scan;
 mod scripts;
 
 use std::fmt;
