@@ -57,11 +57,15 @@ mod per_runtime;
 mod releases;
 pub(crate) mod runtime;
 mod scripts;
+#[cfg(feature = "sentinel")]
+mod sentinel;
+mod tls;
 
 use std::fmt;
 use std::sync::Arc;
 
 use redis::aio::ConnectionManager;
+use tokio::runtime::Handle;
 
 #[cfg(feature = "redis-cluster")]
 pub use cluster::RedisClusterClient;
@@ -71,11 +75,10 @@ pub use options::{
 
 use blocking::BlockingConnections;
 use client::{Core, RedisBacked, SyncSide};
-use connection::{AsyncConnections, OnIo};
-use per_runtime::PerRuntime;
+use connection::{AsyncConnections, ServerConnections};
 use releases::Releases;
 
-use crate::error::{BackendError, Error};
+use crate::error::Error;
 
 /// A Redis backend implementing both [`SyncClient`](crate::SyncClient) and
 /// [`AsyncClient`](crate::AsyncClient) over multiplexed connections.
@@ -114,7 +117,7 @@ impl RedisBacked for RedisClient {
 
 impl RedisClient {
     /// A client for the server at `url` (`redis://[user:password@]host[:port][/db]`,
-    /// `rediss://` for TLS where redis-rs is built with it, `redis+unix:///path`), with
+    /// `rediss://` for TLS with the cargo feature `tls`, `redis+unix:///path`), with
     /// the default [`RedisOptions`].
     ///
     /// Connects lazily: a server that is down now is not an error here, only for the
@@ -131,7 +134,8 @@ impl RedisClient {
         Self::open_with(url, RedisOptions::default())
     }
 
-    /// [`open`](Self::open) with `options` (timeouts, circuit breaker, sizes).
+    /// [`open`](Self::open) with `options` (timeouts, circuit breaker, sizes, TLS
+    /// certificates).
     ///
     /// ```
     /// # use cachify_core as cachify;
@@ -142,8 +146,7 @@ impl RedisClient {
     /// assert!(RedisClient::open_with("redis://127.0.0.1:6379/0", options).is_ok());
     /// ```
     pub fn open_with(url: &str, options: RedisOptions) -> Result<Self, Error> {
-        let client = redis::Client::open(url).map_err(BackendError::new)?;
-        Self::from_client_with(client, options)
+        Self::from_client_with(tls::client(url, &options)?, options)
     }
 
     /// A client over the application's own `redis::Client` (its address, credentials,
@@ -169,13 +172,8 @@ impl RedisClient {
     /// let redis = RedisClient::from_client_with(client, options).unwrap();
     /// ```
     pub fn from_client_with(client: redis::Client, options: RedisOptions) -> Result<Self, Error> {
-        let manager = {
-            let _context = runtime::handle()?.enter();
-            ConnectionManager::new_lazy_with_config(client.clone(), options.manager_config())
-                .map_err(BackendError::new)?
-        };
-        let per_runtime = PerRuntime::new(client.clone(), &options);
-        Self::build(manager, &client, Some(per_runtime), options)
+        let connections = ServerConnections::open(&client, &options)?;
+        Self::build(AsyncConnections::Server(connections), &client, options)
     }
 
     /// A client whose async commands go over the application's own `ConnectionManager`
@@ -193,29 +191,39 @@ impl RedisClient {
     /// # }
     /// ```
     pub fn from_manager(manager: ConnectionManager, client: &redis::Client) -> Result<Self, Error> {
-        Self::build(manager, client, None, RedisOptions::default())
+        let runtime: &'static Handle = runtime::handle()?;
+        let connections = ServerConnections::over(manager, runtime, None);
+        Self::build(
+            AsyncConnections::Server(connections),
+            client,
+            RedisOptions::default(),
+        )
     }
 
+    /// The client over `connections` to the server of `client`.
     fn build(
-        shared: ConnectionManager,
+        connections: AsyncConnections,
         client: &redis::Client,
-        per_runtime: Option<PerRuntime>,
         options: RedisOptions,
     ) -> Result<Self, Error> {
-        let releases = Releases::open(std::slice::from_ref(client), options.manager_config())?;
-        let connections = AsyncConnections::Server {
-            shared: OnIo {
-                connection: shared,
-                runtime: runtime::handle()?,
-            },
-            shared_use: Arc::default(),
-            per_runtime,
-        };
-        let sync_side = SyncSide::Blocking(BlockingConnections::new(client, &options));
         let server = client.get_connection_info().addr().to_string().into();
         Ok(Self {
-            core: Core::new(connections, sync_side, releases, options, server),
+            core: Self::new_core(connections, client, options, server)?,
         })
+    }
+
+    /// The shared state of a client whose async side is `connections`, and whose other
+    /// connections go to the server of `client`.
+    fn new_core(
+        connections: AsyncConnections,
+        client: &redis::Client,
+        options: RedisOptions,
+        server: Arc<str>,
+    ) -> Result<Arc<Core>, Error> {
+        tls::install_crypto_provider();
+        let releases = Releases::open(std::slice::from_ref(client), options.manager_config())?;
+        let sync_side = SyncSide::Blocking(BlockingConnections::new(client, &options));
+        Ok(Core::new(connections, sync_side, releases, options, server))
     }
 }
 
