@@ -186,6 +186,23 @@ deployment!(
     vec![tls::mutual_server().port()]
 );
 
+#[test]
+fn on_a_cluster_an_acquire_no_replica_acknowledges_fails_and_is_released() -> Result<(), Error> {
+    // The test cluster has no replicas: `WAIT` runs on the key's node and answers 0.
+    let urls = tls::cluster().tls_urls();
+    let urls: Vec<&str> = urls.iter().map(String::as_str).collect();
+    let options = tls_options().wait_for_replicas(1, Duration::from_millis(20));
+    let cachify = builder("cluster-unacked")
+        .redis_cluster_with(&urls, options)
+        .expect("valid options")
+        .build();
+    let lock = cachify.lock("k").exp(LONG);
+    let error = lock.acquire().expect_err("no replica");
+    assert!(error.to_string().contains("0 of 1 replica"), "{error}");
+    assert!(!lock.is_locked()?, "released");
+    Ok(())
+}
+
 mod wrong_ca {
     use super::*;
 
@@ -319,7 +336,7 @@ fn acquire_cost_with_and_without_waiting_for_a_replica() -> Result<(), Error> {
         "cost-acked",
         RedisOptions::new().wait_for_replicas(1, Duration::from_secs(1)),
     );
-    let rounds = 200;
+    let rounds = 500;
     let mut spent = [Duration::ZERO; 2];
     for round in 0..rounds {
         for (which, cachify) in [&plain, &acked].into_iter().enumerate() {

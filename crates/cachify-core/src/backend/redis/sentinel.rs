@@ -77,7 +77,7 @@ impl RedisClient {
             SentinelServerType::Master,
         )
         .map_err(BackendError::new)?;
-        Self::from_sentinel_client(client, options)
+        Self::following(client, options, format!("sentinel master '{master_name}'"))
     }
 
     /// [`open_sentinel`](Self::open_sentinel) over the application's own redis-rs
@@ -98,6 +98,15 @@ impl RedisClient {
         client: SentinelClient,
         options: RedisOptions,
     ) -> Result<Self, Error> {
+        Self::following(client, options, "sentinel-managed master".to_owned())
+    }
+
+    /// A client on the master `client` names; `label` names it in error messages.
+    fn following(
+        client: SentinelClient,
+        options: RedisOptions,
+        label: String,
+    ) -> Result<Self, Error> {
         super::tls::install_crypto_provider();
         let sentinel = Sentinel {
             client: tokio::sync::Mutex::new(client),
@@ -110,8 +119,7 @@ impl RedisClient {
         *sentinel.master.lock() = address.clone();
         let connections = ServerConnections::open(&master, &options)?;
         let connections = AsyncConnections::Failover(ArcSwap::from_pointee(connections));
-        let server = format!("sentinel-managed master, now {address}").into();
-        let core = Self::new_core(connections, &master, options, server)?;
+        let core = Self::new_core(connections, &master, options, label.into())?;
         let _ = core.sentinel.set(sentinel);
         Ok(Self { core })
     }
