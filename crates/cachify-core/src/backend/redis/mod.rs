@@ -27,7 +27,8 @@
 //! The layout: `commands` builds every operation once; `client` runs them for both
 //! clients and both sides (`blocking` connections for sync calls, `connection` for async
 //! ones); `scripts` holds the Lua; `releases` the pub/sub wake-ups; `runtime` the private
-//! runtime; `options` every timeout and size.
+//! runtime; `options` every timeout and size; `tls` the certificates of `rediss://`;
+//! `sentinel` a Sentinel-managed master followed across failovers.
 //!
 //! # Examples
 //!

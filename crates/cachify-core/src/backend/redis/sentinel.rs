@@ -9,7 +9,8 @@
 //! - when it is built (unreachable sentinels are an error then), and
 //! - after every call that found the master unreachable or read-only (`READONLY`: the
 //!   old master came back as a replica), and on every failed probe of the circuit
-//!   breaker, so that recovery needs no caller: at most one question is in flight.
+//!   breaker, so that recovery needs no caller: at most one question is in flight, and
+//!   at most one is asked per probe interval.
 //!
 //! When the answer is another node, every connection moves there: the async side (the
 //! shared connection and those of each runtime), the sync side's blocking connections
@@ -19,7 +20,7 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
 use parking_lot::Mutex;
@@ -39,6 +40,9 @@ pub(crate) struct Sentinel {
     master: Mutex<String>,
     /// A question to the sentinels is in flight.
     asking: AtomicBool,
+    /// When the last question was asked: at most one per probe interval, so a master
+    /// that is down while no failover happens costs the sentinels little.
+    asked_at: Mutex<Option<Instant>>,
     /// How long one question may take: the sentinel, then the master's `ROLE`.
     patience: Duration,
 }
@@ -112,6 +116,7 @@ impl RedisClient {
             client: tokio::sync::Mutex::new(client),
             master: Mutex::new(String::new()),
             asking: AtomicBool::new(false),
+            asked_at: Mutex::new(None),
             patience: (options.connect_timeout + options.response_timeout) * 2,
         };
         let master = runtime::block_on(sentinel.master())??;
@@ -152,6 +157,14 @@ impl Core {
         };
         if sentinel.asking.swap(true, Ordering::AcqRel) {
             return;
+        }
+        {
+            let mut asked_at = sentinel.asked_at.lock();
+            if asked_at.is_some_and(|at| at.elapsed() < self.options.probe_interval) {
+                sentinel.asking.store(false, Ordering::Release);
+                return;
+            }
+            *asked_at = Some(Instant::now());
         }
         let Ok(handle) = runtime::handle() else {
             sentinel.asking.store(false, Ordering::Release);
