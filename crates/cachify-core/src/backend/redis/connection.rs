@@ -105,6 +105,10 @@ impl ServerConnections {
 }
 
 /// The async connections of one client.
+#[allow(
+    clippy::large_enum_variant,
+    reason = "one per client, inside its shared `Core`"
+)]
 pub(crate) enum AsyncConnections {
     /// A standalone server.
     Server(ServerConnections),

@@ -74,6 +74,10 @@ impl RedisClient {
         if sentinels.is_empty() {
             return Err(BackendError::new("a Sentinel-managed master needs a sentinel URL").into());
         }
+        #[allow(
+            clippy::unnecessary_to_owned,
+            reason = "redis-rs takes a `String` without its TLS features"
+        )]
         let client = SentinelClient::build(
             sentinels.to_vec(),
             master_name.to_owned(),
