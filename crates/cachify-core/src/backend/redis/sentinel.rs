@@ -204,6 +204,10 @@ impl Core {
                 .map(|connections| current.store(Arc::new(connections))),
             _ => Ok(()),
         };
+        #[allow(
+            irrefutable_let_patterns,
+            reason = "refutable with the feature redis-cluster"
+        )]
         if let SyncSide::Blocking(connections) = &self.sync_side {
             connections.retarget(master);
         }
