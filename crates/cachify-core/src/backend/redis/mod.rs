@@ -21,7 +21,7 @@
 //!   call: a circuit breaker then fails calls at once while one probe waits for the
 //!   server to answer again (see `breaker`). Errors name the server and what timed out.
 //! - A lost connection is replaced on the next call: calls fail with
-//!   [`BackendError`] while the server is away and work again once it is back, without
+//!   [`BackendError`](crate::BackendError) while the server is away and work again once it is back, without
 //!   building a new client.
 //!
 //! The layout: `commands` builds every operation once; `client` runs them for both
