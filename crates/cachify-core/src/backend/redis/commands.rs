@@ -80,7 +80,9 @@ impl<'k, T> Call<'k, T> {
     /// fewer replicas answer in time, `undo` runs on that connection and the call fails.
     pub(crate) fn acknowledged(mut self, acks: ReplicaAcks, undo: Call<'k, bool>) -> Self {
         let mut wait = redis::cmd("WAIT");
-        wait.arg(acks.replicas).arg(millis_of(acks.timeout));
+        // Beyond what Redis represents: as good as forever (`WAIT n 0` is forever too).
+        let millis = ttl_millis(Some(acks.timeout)).unwrap_or(MAX_TTL_MILLIS);
+        wait.arg(acks.replicas).arg(millis);
         self.acknowledged = Some(Box::new(Acknowledgement { wait, acks, undo }));
         self.retry_safe = false;
         self
@@ -183,11 +185,6 @@ impl Acknowledgement<'_> {
             ),
         ))
     }
-}
-
-/// Whole milliseconds, rounded up, at least 1.
-fn millis_of(duration: Duration) -> u64 {
-    u64::try_from(duration.as_nanos().div_ceil(1_000_000).max(1)).unwrap_or(u64::MAX)
 }
 
 fn parse<T: redis::FromRedisValue>(value: Value) -> RedisResult<T> {
@@ -364,6 +361,29 @@ mod tests {
         assert_eq!(ttl_millis(Some(Duration::from_micros(1))), Some(1));
         assert_eq!(ttl_millis(Some(Duration::from_micros(1_001))), Some(2));
         assert_eq!(ttl_millis(Some(Duration::from_secs(3))), Some(3_000));
+    }
+
+    #[test]
+    fn only_an_acquire_that_wrote_needs_replicas_to_acknowledge_it() {
+        let acks = ReplicaAcks {
+            replicas: 1,
+            timeout: Duration::MAX,
+        };
+        let call = set("k", b"v", None, true).acknowledged(acks, delete_if_equals("k", b"v"));
+        assert!(!call.is_retry_safe());
+        let acknowledgement = call.acknowledged.as_ref().unwrap();
+        assert!(
+            acknowledgement.enough(&Value::Nil, 0),
+            "SET NX found the key"
+        );
+        assert!(
+            acknowledgement.enough(&Value::Int(0), 0),
+            "the pool was full"
+        );
+        assert!(!acknowledgement.enough(&Value::Okay, 0));
+        assert!(acknowledgement.enough(&Value::Okay, 1));
+        let message = acknowledgement.shortfall(0).to_string();
+        assert!(message.contains("0 of 1 replica"), "{message}");
     }
 
     #[test]
