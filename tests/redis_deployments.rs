@@ -367,8 +367,12 @@ mod failover {
 
     #[test]
     fn the_same_instance_caches_locks_pools_and_wakes_after_a_failover() -> Result<(), Error> {
+        // One runtime before and after: its own connection (bound on its second call)
+        // must follow the master too.
+        let runtime = tokio::runtime::Runtime::new().expect("a runtime");
         assert_eq!(triple(1), 3);
         locks_and_pools(&C)?;
+        runtime.block_on(locks_and_pools_async(&C))?;
         // A waiter's subscription lives on the master too.
         assert!(wake_up_latency(&C, &[SET.master.port()])? < PROMPT);
 
@@ -394,6 +398,7 @@ mod failover {
         assert_eq!((triple(2), triple(2)), (6, 6));
         assert_eq!(CALLS.load(SeqCst) - before, 1, "cached on the new master");
         locks_and_pools(&C)?;
+        runtime.block_on(locks_and_pools_async(&C))?;
         let latency = wake_up_latency(&C, &[SET.replica.port()])?;
         assert!(
             latency < PROMPT,
