@@ -303,6 +303,16 @@ fn an_unknown_master_name_is_an_error_when_built() {
 }
 
 #[test]
+fn timeouts_of_duration_max_do_not_overflow() -> Result<(), Error> {
+    let options = RedisOptions::new()
+        .connect_timeout(Duration::MAX)
+        .response_timeout(Duration::MAX)
+        .wait_for_replicas(1, Duration::MAX);
+    let cachify = sentinel_instance(stable(), "max", options);
+    cachify.lock("k").acquire()?.release()
+}
+
+#[test]
 fn acquires_wait_for_a_replica_when_asked() -> Result<(), Error> {
     let options = RedisOptions::new().wait_for_replicas(1, Duration::from_secs(2));
     let cachify = sentinel_instance(stable(), "acked", options);

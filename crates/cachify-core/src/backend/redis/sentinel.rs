@@ -121,7 +121,10 @@ impl RedisClient {
             master: Mutex::new(String::new()),
             asking: AtomicBool::new(false),
             asked_at: Mutex::new(None),
-            patience: (options.connect_timeout + options.response_timeout) * 2,
+            patience: options
+                .connect_timeout
+                .saturating_add(options.response_timeout)
+                .saturating_mul(2),
         };
         let master = runtime::block_on(sentinel.master())??;
         let address = address_of(&master);
