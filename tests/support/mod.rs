@@ -12,6 +12,8 @@ pub mod down;
 pub mod examples;
 pub mod logs;
 pub mod redis;
+pub mod sentinel;
+pub mod tls;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 

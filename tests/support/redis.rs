@@ -31,8 +31,25 @@ const STARTUP_PATIENCE: Duration = Duration::from_secs(10);
 /// One `redis-server` on a loopback port.
 pub struct RedisServer {
     port: u16,
-    cluster: bool,
+    /// The TLS port, when started with [`Options::tls`].
+    tls_port: Option<u16>,
+    options: Options,
     running: Mutex<Option<Watchdog>>,
+}
+
+/// How a server starts beyond the defaults.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    pub cluster: bool,
+    /// The text of a config file, passed first (a sentinel needs one to save its state).
+    pub config: Option<String>,
+    /// Arguments after the defaults (`--tls-cert-file`, `--replicaof`, `--sentinel`, ...);
+    /// `{dir}` in them is the server's own directory.
+    pub args: Vec<String>,
+    /// Files written into the server's directory first (name, contents): certificates.
+    pub files: Vec<(String, Vec<u8>)>,
+    /// Also listen for TLS on a second free port (`--tls-port`).
+    pub tls: bool,
 }
 
 struct Watchdog {
@@ -56,12 +73,25 @@ impl Watchdog {
 impl RedisServer {
     /// Starts a server on a free port.
     pub fn start(cluster: bool) -> RedisServer {
+        RedisServer::start_with(Options {
+            cluster,
+            ..Options::default()
+        })
+    }
+
+    /// Starts a server on a free port with `options`.
+    pub fn start_with(options: Options) -> RedisServer {
         for _ in 0..20 {
             let port = free_port();
-            if let Ok(watchdog) = launch(port, cluster) {
+            let tls_port = options.tls.then(free_port).filter(|tls| *tls != port);
+            if options.tls && tls_port.is_none() {
+                continue;
+            }
+            if let Ok(watchdog) = launch(port, tls_port, &options) {
                 return RedisServer {
                     port,
-                    cluster,
+                    tls_port,
+                    options,
                     running: Mutex::new(Some(watchdog)),
                 };
             }
@@ -71,6 +101,14 @@ impl RedisServer {
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// `rediss://127.0.0.1:TLS_PORT` of a server started with [`Options::tls`].
+    pub fn tls_url(&self) -> String {
+        format!(
+            "rediss://127.0.0.1:{}",
+            self.tls_port.expect("started with tls")
+        )
     }
 
     /// `redis://127.0.0.1:PORT`.
@@ -116,7 +154,7 @@ impl RedisServer {
         }
         let deadline = Instant::now() + STARTUP_PATIENCE;
         loop {
-            match launch(self.port, self.cluster) {
+            match launch(self.port, self.tls_port, &self.options) {
                 Ok(watchdog) => {
                     *running = Some(watchdog);
                     return;
@@ -150,8 +188,18 @@ impl RedisCluster {
         create_cluster()
     }
 
+    /// A cluster of its own whose nodes start with `options` (`cluster` is set).
+    pub fn start_with(options: Options) -> RedisCluster {
+        create_cluster_with(options)
+    }
+
     pub fn urls(&self) -> Vec<String> {
         self.nodes.iter().map(RedisServer::url).collect()
+    }
+
+    /// The nodes' `rediss://` URLs, when started with [`Options::tls`].
+    pub fn tls_urls(&self) -> Vec<String> {
+        self.nodes.iter().map(RedisServer::tls_url).collect()
     }
 }
 
@@ -162,7 +210,17 @@ pub fn cluster() -> &'static RedisCluster {
 }
 
 fn create_cluster() -> RedisCluster {
-    let nodes: Vec<RedisServer> = (0..3).map(|_| RedisServer::start(true)).collect();
+    create_cluster_with(Options::default())
+}
+
+fn create_cluster_with(options: Options) -> RedisCluster {
+    let options = Options {
+        cluster: true,
+        ..options
+    };
+    let nodes: Vec<RedisServer> = (0..3)
+        .map(|_| RedisServer::start_with(options.clone()))
+        .collect();
     let addresses: Vec<String> = nodes
         .iter()
         .map(|node| format!("127.0.0.1:{}", node.port))
@@ -208,31 +266,41 @@ fn free_port() -> u16 {
     }
 }
 
-fn launch(port: u16, cluster: bool) -> std::io::Result<Watchdog> {
+fn launch(port: u16, tls_port: Option<u16>, options: &Options) -> std::io::Result<Watchdog> {
     let dir = std::env::temp_dir().join(format!("cachify-redis-{}-{port}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
-    let mut args: Vec<String> = [
-        "--port",
-        &port.to_string(),
-        "--bind",
-        "127.0.0.1",
-        "--save",
-        "",
-        "--appendonly",
-        "no",
-        "--daemonize",
-        "no",
-    ]
-    .iter()
-    .map(|arg| arg.to_string())
-    .collect();
+    let mut args: Vec<String> = Vec::new();
+    if let Some(config) = &options.config {
+        let file = dir.join("redis.conf");
+        std::fs::write(&file, config)?;
+        args.push(file.to_string_lossy().into_owned());
+    }
+    args.extend(
+        [
+            "--port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--daemonize",
+            "no",
+        ]
+        .iter()
+        .map(|arg| arg.to_string()),
+    );
     args.extend([
         "--dir".into(),
         dir.to_string_lossy().into_owned(),
         "--logfile".into(),
         "redis.log".into(),
     ]);
-    if cluster {
+    if let Some(tls_port) = tls_port {
+        args.extend(["--tls-port".into(), tls_port.to_string()]);
+    }
+    if options.cluster {
         args.extend(
             [
                 "--cluster-enabled",
@@ -245,6 +313,16 @@ fn launch(port: u16, cluster: bool) -> std::io::Result<Watchdog> {
             .map(String::from),
         );
     }
+    for (name, contents) in &options.files {
+        std::fs::write(dir.join(name), contents)?;
+    }
+    let dir_text = dir.to_string_lossy();
+    args.extend(
+        options
+            .args
+            .iter()
+            .map(|arg| arg.replace("{dir}", &dir_text)),
+    );
     let mut child = Command::new("sh")
         .arg("-c")
         .arg(WATCHDOG)

@@ -26,7 +26,7 @@ impl CachifyBuilder {
     }
 
     /// [`redis`](Self::redis) with `options`: connect and response timeouts, the circuit
-    /// breaker, connection limits.
+    /// breaker, connection limits, TLS certificates for a `rediss://` URL.
     ///
     /// ```
     /// # use cachify_core as cachify;
@@ -52,6 +52,47 @@ impl CachifyBuilder {
     /// ```
     pub fn redis_client(self, client: RedisClient) -> Self {
         self.sync_client(client.clone()).async_client(client)
+    }
+
+    /// Uses the master that the sentinels at `sentinels` know as `master_name`, for both
+    /// the sync and the async side, following it across failovers (cargo feature
+    /// `sentinel`; see [`RedisClient::open_sentinel`]). Asks the sentinels now: sentinels
+    /// that do not answer, or that know no such master, are an error here.
+    ///
+    /// ```no_run
+    /// # use cachify_core as cachify;
+    /// let sentinels = ["redis://10.0.0.1:26379", "redis://10.0.0.2:26379", "redis://10.0.0.3:26379"];
+    /// let cachify = cachify::Cachify::builder().redis_sentinel(&sentinels, "mymaster")?.build();
+    /// # Ok::<(), cachify::Error>(())
+    /// ```
+    #[cfg(feature = "sentinel")]
+    pub fn redis_sentinel(self, sentinels: &[&str], master_name: &str) -> Result<Self, Error> {
+        self.redis_sentinel_with(sentinels, master_name, RedisOptions::default())
+    }
+
+    /// [`redis_sentinel`](Self::redis_sentinel) with `options` (timeouts, circuit breaker,
+    /// [`wait_for_replicas`](RedisOptions::wait_for_replicas), ...).
+    ///
+    /// ```no_run
+    /// # use cachify_core as cachify;
+    /// use std::time::Duration;
+    /// use cachify::backend::redis::RedisOptions;
+    ///
+    /// let options = RedisOptions::new().wait_for_replicas(1, Duration::from_millis(50));
+    /// let cachify = cachify::Cachify::builder()
+    ///     .redis_sentinel_with(&["redis://127.0.0.1:26379"], "mymaster", options)?
+    ///     .build();
+    /// # Ok::<(), cachify::Error>(())
+    /// ```
+    #[cfg(feature = "sentinel")]
+    pub fn redis_sentinel_with(
+        self,
+        sentinels: &[&str],
+        master_name: &str,
+        options: RedisOptions,
+    ) -> Result<Self, Error> {
+        let client = RedisClient::open_sentinel(sentinels, master_name, options)?;
+        Ok(self.redis_client(client))
     }
 
     /// Uses the Redis Cluster reachable through `nodes` for both the sync and the async

@@ -16,6 +16,7 @@
 //! dropped together with every idle one (a restarted server broke them all), so the next
 //! call connects afresh.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
@@ -34,7 +35,10 @@ pub(crate) enum Phase {
 
 /// The idle blocking connections of one client.
 pub(crate) struct BlockingConnections {
-    client: redis::Client,
+    client: Mutex<redis::Client>,
+    /// Bumped when the client moves to another server (a Sentinel failover): a
+    /// connection checked out before is not kept.
+    generation: AtomicU64,
     /// With when each was last used.
     idle: Mutex<Vec<(Connection, Instant)>>,
     max_idle: usize,
@@ -45,7 +49,8 @@ pub(crate) struct BlockingConnections {
 impl BlockingConnections {
     pub(crate) fn new(client: &redis::Client, options: &RedisOptions) -> Self {
         Self {
-            client: without_setinfo(client),
+            client: Mutex::new(without_setinfo(client)),
+            generation: AtomicU64::new(0),
             idle: Mutex::new(Vec::new()),
             max_idle: options.max_idle_connections,
             connect_timeout: options.connect_timeout,
@@ -60,6 +65,8 @@ impl BlockingConnections {
         retry_safe: bool,
         command: impl Fn(&mut Connection) -> RedisResult<T>,
     ) -> Result<T, (Phase, RedisError)> {
+        // ordering: pairs with the increment in `retarget`, which clears `idle` after it.
+        let generation = self.generation.load(Ordering::Acquire);
         let (mut connection, reused) = self.checkout(retry_safe)?;
         let mut result = command(&mut connection);
         if reused && retry_safe && matches!(&result, Err(error) if idle::is_lost_connection(error))
@@ -69,7 +76,9 @@ impl BlockingConnections {
             connection = self.connect().map_err(|error| (Phase::Connect, error))?;
             result = command(&mut connection);
         }
-        self.checkin(connection, &result);
+        if generation == self.generation.load(Ordering::Acquire) {
+            self.checkin(connection, &result);
+        }
         result.map_err(|error| (Phase::Response, error))
     }
 
@@ -109,11 +118,19 @@ impl BlockingConnections {
         }
     }
 
+    /// Connects to `client`'s server from now on, dropping the idle connections to the
+    /// previous one.
+    #[cfg(feature = "sentinel")]
+    pub(crate) fn retarget(&self, client: &redis::Client) {
+        *self.client.lock() = without_setinfo(client);
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        self.idle.lock().clear();
+    }
+
     fn connect(&self) -> RedisResult<Connection> {
+        let client = self.client.lock().clone();
         // The timeout covers the TCP connect, then each reply of the handshake.
-        let connection = self
-            .client
-            .get_connection_with_timeout(self.connect_timeout)?;
+        let connection = client.get_connection_with_timeout(self.connect_timeout)?;
         connection.set_read_timeout(Some(self.response_timeout))?;
         connection.set_write_timeout(Some(self.response_timeout))?;
         Ok(connection)

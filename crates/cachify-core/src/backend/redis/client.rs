@@ -9,6 +9,8 @@ use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use redis::RedisError;
+#[cfg(feature = "sentinel")]
+use redis::{ErrorKind, ServerErrorKind};
 
 use super::blocking::{BlockingConnections, Phase};
 use super::breaker::{Breaker, Route};
@@ -53,6 +55,9 @@ pub struct Core {
     /// The node of each cluster slot, for the breaker's routes.
     #[cfg(feature = "redis-cluster")]
     pub(crate) owners: SlotOwners,
+    /// The sentinels of a Sentinel-managed master.
+    #[cfg(feature = "sentinel")]
+    pub(crate) sentinel: super::sentinel::SentinelSlot,
 }
 
 /// The clients built on a [`Core`]: implementing it implements both client traits.
@@ -82,16 +87,20 @@ impl Core {
             server,
             #[cfg(feature = "redis-cluster")]
             owners: SlotOwners::default(),
+            #[cfg(feature = "sentinel")]
+            sentinel: super::sentinel::SentinelSlot::new(),
         })
     }
 
     #[inline]
     fn route(&self, key: &str) -> Route {
         match &self.connections {
-            AsyncConnections::Server { .. } => {
+            AsyncConnections::Server(_) => {
                 let _ = key;
                 Route::Server
             }
+            #[cfg(feature = "sentinel")]
+            AsyncConnections::Failover(_) => Route::Server,
             #[cfg(feature = "redis-cluster")]
             AsyncConnections::Cluster(_) => {
                 let slot = hash_slots::slot_of(key.as_bytes());
@@ -181,6 +190,10 @@ impl Core {
         phase: Phase,
         error: RedisError,
     ) -> BackendError {
+        #[cfg(feature = "sentinel")]
+        if unreachable(&error) || error.kind() == ErrorKind::Server(ServerErrorKind::ReadOnly) {
+            self.follow_master();
+        }
         let failure = Failure::new(phase, error, &self.server, &self.options);
         let route = self.route(key);
         if failure.unreachable && self.breaker.trip(route, &failure) {
@@ -232,10 +245,42 @@ impl Core {
                     tracing::info!(target: crate::events::TARGET, server = %core.server, "redis answers again");
                     return;
                 }
+                #[cfg(feature = "sentinel")]
+                core.follow_master();
                 drop(core);
                 tokio::time::sleep(interval).await;
             }
         });
+    }
+
+    /// `SET`; an acquire (`NX`) waits for replicas when the options ask for it.
+    fn set<'k>(
+        &self,
+        key: &'k str,
+        value: &[u8],
+        ttl: Option<Duration>,
+        nx: bool,
+    ) -> Call<'k, bool> {
+        let call = commands::set(key, value, ttl, nx);
+        match self.options.replica_acks {
+            Some(acks) if nx => call.acknowledged(acks, commands::delete_if_equals(key, value)),
+            _ => call,
+        }
+    }
+
+    /// The pool's acquire, waiting for replicas when the options ask for it.
+    fn pool_acquire<'k>(
+        &self,
+        key: &'k str,
+        token: &str,
+        max_size: usize,
+        slot_ttl: Option<Duration>,
+    ) -> Call<'k, bool> {
+        let call = commands::pool_acquire(key, token, max_size, slot_ttl);
+        match self.options.replica_acks {
+            Some(acks) => call.acknowledged(acks, commands::pool_release(key, token)),
+            None => call,
+        }
     }
 
     /// A watch on `key`'s releases; while the breaker is open it does not subscribe (the
@@ -323,7 +368,8 @@ impl<C: RedisBacked> SyncClient for C {
         ttl: Option<Duration>,
         nx: bool,
     ) -> Result<bool, BackendError> {
-        self.core().run_blocking(commands::set(key, value, ttl, nx))
+        self.core()
+            .run_blocking(self.core().set(key, value, ttl, nx))
     }
 
     fn delete(&self, keys: &[&str]) -> Result<u64, BackendError> {
@@ -359,7 +405,7 @@ impl<C: RedisBacked> SyncClient for C {
         slot_ttl: Option<Duration>,
     ) -> Result<bool, BackendError> {
         self.core()
-            .run_blocking(commands::pool_acquire(key, token, max_size, slot_ttl))
+            .run_blocking(self.core().pool_acquire(key, token, max_size, slot_ttl))
     }
 
     fn pool_release(&self, key: &str, token: &str) -> Result<bool, BackendError> {
@@ -404,7 +450,7 @@ impl<C: RedisBacked> AsyncClient for C {
         ttl: Option<Duration>,
         nx: bool,
     ) -> Result<bool, BackendError> {
-        self.core().run(commands::set(key, value, ttl, nx)).await
+        self.core().run(self.core().set(key, value, ttl, nx)).await
     }
 
     async fn delete(&self, keys: &[&str]) -> Result<u64, BackendError> {
@@ -444,7 +490,7 @@ impl<C: RedisBacked> AsyncClient for C {
         slot_ttl: Option<Duration>,
     ) -> Result<bool, BackendError> {
         self.core()
-            .run(commands::pool_acquire(key, token, max_size, slot_ttl))
+            .run(self.core().pool_acquire(key, token, max_size, slot_ttl))
             .await
     }
 

@@ -18,6 +18,7 @@ use super::connection::{AsyncConnections, OnIo};
 use super::options::RedisOptions;
 use super::releases::Releases;
 use super::runtime;
+use super::tls;
 use crate::error::{BackendError, Error};
 
 /// How often the cluster connection retries a command (redirections included) before
@@ -74,7 +75,8 @@ impl RedisClusterClient {
         Self::open_with(nodes, RedisOptions::default())
     }
 
-    /// [`open`](Self::open) with `options` (timeouts, circuit breaker).
+    /// [`open`](Self::open) with `options` (timeouts, circuit breaker, TLS certificates
+    /// for `rediss://` nodes).
     ///
     /// ```
     /// # use cachify_core as cachify;
@@ -87,17 +89,21 @@ impl RedisClusterClient {
     pub fn open_with(nodes: &[&str], options: RedisOptions) -> Result<Self, Error> {
         let seeds = nodes
             .iter()
-            .map(|url| redis::Client::open(*url).map_err(BackendError::new))
+            .map(|url| tls::client(url, &options))
             .collect::<Result<Vec<_>, _>>()?;
         if seeds.is_empty() {
             return Err(BackendError::new("a cluster needs at least one node URL").into());
         }
-        let cluster = ClusterClient::builder(nodes.iter().copied())
+        let builder = ClusterClient::builder(nodes.iter().copied())
             .connection_timeout(options.connect_timeout)
             .response_timeout(options.response_timeout)
-            .retries(RETRIES)
-            .build()
-            .map_err(BackendError::new)?;
+            .retries(RETRIES);
+        #[cfg(feature = "tls")]
+        let builder = match tls::certificates(&options)? {
+            Some(certificates) => builder.certs(certificates),
+            None => builder,
+        };
+        let cluster = builder.build().map_err(BackendError::new)?;
         Self::build(cluster, &seeds, options)
     }
 
@@ -123,6 +129,7 @@ impl RedisClusterClient {
         let config = ClusterConfig::new()
             .set_connection_timeout(options.connect_timeout)
             .set_response_timeout(options.response_timeout);
+        tls::install_crypto_provider();
         let runtime = runtime::handle()?;
         let connection = {
             // The pending connection starts its router task on the current runtime:

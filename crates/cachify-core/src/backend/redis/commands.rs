@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use redis::{Cmd, ErrorKind, RedisResult, ServerErrorKind, Value};
 
+use super::options::ReplicaAcks;
 use super::releases::channel;
 use super::scripts;
 
@@ -27,6 +28,15 @@ pub(crate) struct Call<'k, T> {
     reply: fn(Value) -> RedisResult<T>,
     /// Running it twice leaves the same state as once: see [`Call::is_retry_safe`].
     retry_safe: bool,
+    /// Replicas must acknowledge what it wrote: see [`Call::acknowledged`].
+    acknowledged: Option<Box<Acknowledgement<'k>>>,
+}
+
+/// `WAIT` after a write, and what undoes the write when too few replicas acknowledge it.
+struct Acknowledgement<'k> {
+    wait: Cmd,
+    acks: ReplicaAcks,
+    undo: Call<'k, bool>,
 }
 
 enum Request {
@@ -55,7 +65,7 @@ fn is_noscript<T>(result: &RedisResult<T>) -> bool {
     matches!(result, Err(error) if error.kind() == ErrorKind::Server(ServerErrorKind::NoScript))
 }
 
-impl<T> Call<'_, T> {
+impl<'k, T> Call<'k, T> {
     /// Whether the call may be sent again after a lost connection when it may have
     /// reached the server: reads, deletions and the token-checked scripts (release,
     /// extend, slot release) are idempotent; `SET NX` and the pool's acquire are not (a
@@ -65,8 +75,35 @@ impl<T> Call<'_, T> {
         self.retry_safe
     }
 
+    /// Makes the call wait, when it wrote, until `acks` replicas have it: `WAIT` is sent
+    /// right after it on the same connection (one pipeline, one round trip), and when
+    /// fewer replicas answer in time, `undo` runs on that connection and the call fails.
+    pub(crate) fn acknowledged(mut self, acks: ReplicaAcks, undo: Call<'k, bool>) -> Self {
+        let mut wait = redis::cmd("WAIT");
+        // Beyond what Redis represents: as good as forever (`WAIT n 0` is forever too).
+        let millis = ttl_millis(Some(acks.timeout)).unwrap_or(MAX_TTL_MILLIS);
+        wait.arg(acks.replicas).arg(millis);
+        self.acknowledged = Some(Box::new(Acknowledgement { wait, acks, undo }));
+        self.retry_safe = false;
+        self
+    }
+
     /// Runs the call on a blocking connection.
     pub(crate) fn run(&self, conn: &mut dyn redis::ConnectionLike) -> RedisResult<T> {
+        if let Some(acknowledgement) = &self.acknowledged {
+            let mut pipeline = self.pipeline_with(&acknowledgement.wait, false);
+            let mut replies: RedisResult<(Value, u64)> = pipeline.query(conn);
+            if is_noscript(&replies) {
+                pipeline = self.pipeline_with(&acknowledgement.wait, true);
+                replies = pipeline.query(conn);
+            }
+            let (value, acked) = replies?;
+            if !acknowledgement.enough(&value, acked) {
+                acknowledgement.undo.run(conn)?;
+                return Err(acknowledgement.shortfall(acked));
+            }
+            return (self.reply)(value);
+        }
         let value = match &self.request {
             Request::Command(cmd) => cmd.query(conn)?,
             Request::Script { evalsha, source } => {
@@ -86,6 +123,20 @@ impl<T> Call<'_, T> {
     where
         C: redis::aio::ConnectionLike + Send,
     {
+        if let Some(acknowledgement) = &self.acknowledged {
+            let mut pipeline = self.pipeline_with(&acknowledgement.wait, false);
+            let mut replies: RedisResult<(Value, u64)> = pipeline.query_async(conn).await;
+            if is_noscript(&replies) {
+                pipeline = self.pipeline_with(&acknowledgement.wait, true);
+                replies = pipeline.query_async(conn).await;
+            }
+            let (value, acked) = replies?;
+            if !acknowledgement.enough(&value, acked) {
+                Box::pin(acknowledgement.undo.run_async(conn)).await?;
+                return Err(acknowledgement.shortfall(acked));
+            }
+            return (self.reply)(value);
+        }
         let value = match &self.request {
             Request::Command(cmd) => cmd.query_async(conn).await?,
             Request::Script { evalsha, source } => {
@@ -101,6 +152,41 @@ impl<T> Call<'_, T> {
     }
 }
 
+impl<T> Call<'_, T> {
+    /// The call's request then `wait`, in one pipeline; `eval`: the script by source.
+    fn pipeline_with(&self, wait: &Cmd, eval: bool) -> redis::Pipeline {
+        let mut pipeline = redis::pipe();
+        match &self.request {
+            Request::Command(cmd) => pipeline.add_command(cmd.clone()),
+            Request::Script { evalsha, source } if eval => {
+                pipeline.add_command(eval_of(evalsha, source))
+            }
+            Request::Script { evalsha, .. } => pipeline.add_command(evalsha.clone()),
+        };
+        pipeline.add_command(wait.clone());
+        pipeline
+    }
+}
+
+impl Acknowledgement<'_> {
+    /// Whether the write is safe: it wrote nothing (`SET NX` found the key: nil; the
+    /// pool was full: 0), or enough replicas have it.
+    fn enough(&self, reply: &Value, acked: u64) -> bool {
+        matches!(reply, Value::Nil | Value::Int(0)) || acked >= u64::from(self.acks.replicas)
+    }
+
+    fn shortfall(&self, acked: u64) -> redis::RedisError {
+        redis::RedisError::from((
+            ErrorKind::Client,
+            "acquire not acknowledged by enough replicas, so released",
+            format!(
+                "{acked} of {} replica(s) acknowledged it within {:?}",
+                self.acks.replicas, self.acks.timeout
+            ),
+        ))
+    }
+}
+
 fn parse<T: redis::FromRedisValue>(value: Value) -> RedisResult<T> {
     Ok(redis::from_redis_value(value)?)
 }
@@ -111,6 +197,7 @@ fn command<T: redis::FromRedisValue>(key: &str, cmd: Cmd) -> Call<'_, T> {
         request: Request::Command(cmd),
         reply: parse::<T>,
         retry_safe: true,
+        acknowledged: None,
     }
 }
 
@@ -133,6 +220,7 @@ fn script<'k, T: redis::FromRedisValue>(
         },
         reply: parse::<T>,
         retry_safe: true,
+        acknowledged: None,
     }
 }
 
@@ -180,6 +268,7 @@ pub(crate) fn set<'k>(
         request: Request::Command(cmd),
         reply: |reply| Ok(!matches!(reply, Value::Nil)),
         retry_safe: !nx,
+        acknowledged: None,
     }
 }
 
@@ -216,6 +305,7 @@ pub(crate) fn remaining_ttl(key: &str) -> Call<'_, Option<Duration>> {
             Ok(u64::try_from(pttl).ok().map(Duration::from_millis))
         },
         retry_safe: true,
+        acknowledged: None,
     }
 }
 
@@ -271,6 +361,29 @@ mod tests {
         assert_eq!(ttl_millis(Some(Duration::from_micros(1))), Some(1));
         assert_eq!(ttl_millis(Some(Duration::from_micros(1_001))), Some(2));
         assert_eq!(ttl_millis(Some(Duration::from_secs(3))), Some(3_000));
+    }
+
+    #[test]
+    fn only_an_acquire_that_wrote_needs_replicas_to_acknowledge_it() {
+        let acks = ReplicaAcks {
+            replicas: 1,
+            timeout: Duration::MAX,
+        };
+        let call = set("k", b"v", None, true).acknowledged(acks, delete_if_equals("k", b"v"));
+        assert!(!call.is_retry_safe());
+        let acknowledgement = call.acknowledged.as_ref().unwrap();
+        assert!(
+            acknowledgement.enough(&Value::Nil, 0),
+            "SET NX found the key"
+        );
+        assert!(
+            acknowledgement.enough(&Value::Int(0), 0),
+            "the pool was full"
+        );
+        assert!(!acknowledgement.enough(&Value::Okay, 0));
+        assert!(acknowledgement.enough(&Value::Okay, 1));
+        let message = acknowledgement.shortfall(0).to_string();
+        assert!(message.contains("0 of 1 replica"), "{message}");
     }
 
     #[test]

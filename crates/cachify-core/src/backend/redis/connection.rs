@@ -1,5 +1,6 @@
 //! Where an async call's command goes: the caller's runtime's own connection, the shared
-//! one driven by the private runtime, or the cluster connection.
+//! one driven by the private runtime, or the cluster connection; for a Sentinel-managed
+//! master, those of the current master.
 
 use redis::aio::{ConnectionLike, ConnectionManager};
 use redis::{Cmd, Pipeline, RedisFuture, Value};
@@ -8,8 +9,10 @@ use tokio::runtime::Handle;
 use std::sync::Arc;
 
 use super::idle::LastUse;
+use super::options::RedisOptions;
 use super::per_runtime::PerRuntime;
 use super::runtime;
+use crate::error::BackendError;
 
 /// A connection whose commands run with the private runtime as their tokio context, for
 /// connections created there: whatever a command spawns (a lazy connect's driver, a
@@ -46,21 +49,72 @@ impl<C: ConnectionLike + Send> ConnectionLike for OnIo<C> {
     }
 }
 
+/// The async connections to one standalone server: a `ConnectionManager` (multiplexed,
+/// reconnecting by itself) of the caller's runtime when it has one, else the shared one.
+pub(crate) struct ServerConnections {
+    pub(crate) shared: OnIo<ConnectionManager>,
+    /// When `shared` last answered.
+    pub(crate) shared_use: Arc<LastUse>,
+    /// `None` for the application's own manager, which is always the one used.
+    pub(crate) per_runtime: Option<PerRuntime>,
+}
+
+impl ServerConnections {
+    /// Lazy connections to the server of `client`: nothing connects until a call.
+    pub(crate) fn open(
+        client: &redis::Client,
+        options: &RedisOptions,
+    ) -> Result<Self, BackendError> {
+        let runtime = runtime::handle()?;
+        let shared = {
+            // The manager spawns its helper task on the current runtime: make that ours.
+            let _context = runtime.enter();
+            ConnectionManager::new_lazy_with_config(client.clone(), options.manager_config())
+                .map_err(BackendError::new)?
+        };
+        let per_runtime = PerRuntime::new(client.clone(), options);
+        Ok(Self::over(shared, runtime, Some(per_runtime)))
+    }
+
+    /// Over `shared`, a manager created on `runtime` (or the application's own).
+    pub(crate) fn over(
+        shared: ConnectionManager,
+        runtime: &'static Handle,
+        per_runtime: Option<PerRuntime>,
+    ) -> Self {
+        Self {
+            shared: OnIo {
+                connection: shared,
+                runtime,
+            },
+            shared_use: Arc::default(),
+            per_runtime,
+        }
+    }
+
+    fn for_caller(&self) -> Connection {
+        match self.per_runtime.as_ref().and_then(PerRuntime::manager) {
+            Some((manager, last_use)) => Connection::Local(manager, last_use),
+            None => self.on_io(),
+        }
+    }
+
+    fn on_io(&self) -> Connection {
+        Connection::Shared(self.shared.clone(), Arc::clone(&self.shared_use))
+    }
+}
+
 /// The async connections of one client.
 #[allow(
     clippy::large_enum_variant,
     reason = "one per client, inside its shared `Core`"
 )]
 pub(crate) enum AsyncConnections {
-    /// A standalone server: a `ConnectionManager` (multiplexed, reconnecting by itself)
-    /// of the caller's runtime when it has one, else the shared one.
-    Server {
-        shared: OnIo<ConnectionManager>,
-        /// When `shared` last answered.
-        shared_use: Arc<LastUse>,
-        /// `None` for the application's own manager, which is always the one used.
-        per_runtime: Option<PerRuntime>,
-    },
+    /// A standalone server.
+    Server(ServerConnections),
+    /// The current master of a Sentinel-managed set, replaced when it fails over.
+    #[cfg(feature = "sentinel")]
+    Failover(arc_swap::ArcSwap<ServerConnections>),
     /// A cluster connection: it routes each command by its key's slot, follows `MOVED` /
     /// `ASK` redirections and reconnects to nodes by itself. Its router lives on the
     /// private runtime, and so do its commands.
@@ -72,14 +126,9 @@ impl AsyncConnections {
     /// The connection for the caller's next command.
     pub(crate) fn for_caller(&self) -> Connection {
         match self {
-            Self::Server {
-                shared,
-                shared_use,
-                per_runtime,
-            } => match per_runtime.as_ref().and_then(PerRuntime::manager) {
-                Some((manager, last_use)) => Connection::Local(manager, last_use),
-                None => Connection::Shared(shared.clone(), Arc::clone(shared_use)),
-            },
+            Self::Server(server) => server.for_caller(),
+            #[cfg(feature = "sentinel")]
+            Self::Failover(master) => master.load().for_caller(),
             #[cfg(feature = "redis-cluster")]
             Self::Cluster(cluster) => Connection::Cluster(cluster.clone()),
         }
@@ -89,9 +138,9 @@ impl AsyncConnections {
     /// breaker's probe), never binding a manager to that runtime.
     pub(crate) fn on_io(&self) -> Connection {
         match self {
-            Self::Server {
-                shared, shared_use, ..
-            } => Connection::Shared(shared.clone(), Arc::clone(shared_use)),
+            Self::Server(server) => server.on_io(),
+            #[cfg(feature = "sentinel")]
+            Self::Failover(master) => master.load().on_io(),
             #[cfg(feature = "redis-cluster")]
             Self::Cluster(cluster) => Connection::Cluster(cluster.clone()),
         }

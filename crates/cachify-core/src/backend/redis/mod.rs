@@ -21,13 +21,14 @@
 //!   call: a circuit breaker then fails calls at once while one probe waits for the
 //!   server to answer again (see `breaker`). Errors name the server and what timed out.
 //! - A lost connection is replaced on the next call: calls fail with
-//!   [`BackendError`] while the server is away and work again once it is back, without
+//!   [`BackendError`](crate::BackendError) while the server is away and work again once it is back, without
 //!   building a new client.
 //!
 //! The layout: `commands` builds every operation once; `client` runs them for both
 //! clients and both sides (`blocking` connections for sync calls, `connection` for async
 //! ones); `scripts` holds the Lua; `releases` the pub/sub wake-ups; `runtime` the private
-//! runtime; `options` every timeout and size.
+//! runtime; `options` every timeout and size; `tls` the certificates of `rediss://`;
+//! `sentinel` a Sentinel-managed master followed across failovers.
 //!
 //! # Examples
 //!
@@ -58,11 +59,15 @@ mod releases;
 pub(crate) mod runtime;
 mod scan;
 mod scripts;
+#[cfg(feature = "sentinel")]
+mod sentinel;
+mod tls;
 
 use std::fmt;
 use std::sync::Arc;
 
 use redis::aio::ConnectionManager;
+use tokio::runtime::Handle;
 
 #[cfg(feature = "redis-cluster")]
 pub use cluster::RedisClusterClient;
@@ -72,11 +77,10 @@ pub use options::{
 
 use blocking::BlockingConnections;
 use client::{Core, RedisBacked, SyncSide};
-use connection::{AsyncConnections, OnIo};
-use per_runtime::PerRuntime;
+use connection::{AsyncConnections, ServerConnections};
 use releases::Releases;
 
-use crate::error::{BackendError, Error};
+use crate::error::Error;
 
 /// A Redis backend implementing both [`SyncClient`](crate::SyncClient) and
 /// [`AsyncClient`](crate::AsyncClient) over multiplexed connections.
@@ -115,7 +119,7 @@ impl RedisBacked for RedisClient {
 
 impl RedisClient {
     /// A client for the server at `url` (`redis://[user:password@]host[:port][/db]`,
-    /// `rediss://` for TLS where redis-rs is built with it, `redis+unix:///path`), with
+    /// `rediss://` for TLS with the cargo feature `tls`, `redis+unix:///path`), with
     /// the default [`RedisOptions`].
     ///
     /// Connects lazily: a server that is down now is not an error here, only for the
@@ -132,7 +136,8 @@ impl RedisClient {
         Self::open_with(url, RedisOptions::default())
     }
 
-    /// [`open`](Self::open) with `options` (timeouts, circuit breaker, sizes).
+    /// [`open`](Self::open) with `options` (timeouts, circuit breaker, sizes, TLS
+    /// certificates).
     ///
     /// ```
     /// # use cachify_core as cachify;
@@ -143,8 +148,7 @@ impl RedisClient {
     /// assert!(RedisClient::open_with("redis://127.0.0.1:6379/0", options).is_ok());
     /// ```
     pub fn open_with(url: &str, options: RedisOptions) -> Result<Self, Error> {
-        let client = redis::Client::open(url).map_err(BackendError::new)?;
-        Self::from_client_with(client, options)
+        Self::from_client_with(tls::client(url, &options)?, options)
     }
 
     /// A client over the application's own `redis::Client` (its address, credentials,
@@ -170,13 +174,8 @@ impl RedisClient {
     /// let redis = RedisClient::from_client_with(client, options).unwrap();
     /// ```
     pub fn from_client_with(client: redis::Client, options: RedisOptions) -> Result<Self, Error> {
-        let manager = {
-            let _context = runtime::handle()?.enter();
-            ConnectionManager::new_lazy_with_config(client.clone(), options.manager_config())
-                .map_err(BackendError::new)?
-        };
-        let per_runtime = PerRuntime::new(client.clone(), &options);
-        Self::build(manager, &client, Some(per_runtime), options)
+        let connections = ServerConnections::open(&client, &options)?;
+        Self::build(AsyncConnections::Server(connections), &client, options)
     }
 
     /// A client whose async commands go over the application's own `ConnectionManager`
@@ -194,29 +193,39 @@ impl RedisClient {
     /// # }
     /// ```
     pub fn from_manager(manager: ConnectionManager, client: &redis::Client) -> Result<Self, Error> {
-        Self::build(manager, client, None, RedisOptions::default())
+        let runtime: &'static Handle = runtime::handle()?;
+        let connections = ServerConnections::over(manager, runtime, None);
+        Self::build(
+            AsyncConnections::Server(connections),
+            client,
+            RedisOptions::default(),
+        )
     }
 
+    /// The client over `connections` to the server of `client`.
     fn build(
-        shared: ConnectionManager,
+        connections: AsyncConnections,
         client: &redis::Client,
-        per_runtime: Option<PerRuntime>,
         options: RedisOptions,
     ) -> Result<Self, Error> {
-        let releases = Releases::open(std::slice::from_ref(client), options.manager_config())?;
-        let connections = AsyncConnections::Server {
-            shared: OnIo {
-                connection: shared,
-                runtime: runtime::handle()?,
-            },
-            shared_use: Arc::default(),
-            per_runtime,
-        };
-        let sync_side = SyncSide::Blocking(BlockingConnections::new(client, &options));
         let server = client.get_connection_info().addr().to_string().into();
         Ok(Self {
-            core: Core::new(connections, sync_side, releases, options, server),
+            core: Self::new_core(connections, client, options, server)?,
         })
+    }
+
+    /// The shared state of a client whose async side is `connections`, and whose other
+    /// connections go to the server of `client`.
+    fn new_core(
+        connections: AsyncConnections,
+        client: &redis::Client,
+        options: RedisOptions,
+        server: Arc<str>,
+    ) -> Result<Arc<Core>, Error> {
+        tls::install_crypto_provider();
+        let releases = Releases::open(std::slice::from_ref(client), options.manager_config())?;
+        let sync_side = SyncSide::Blocking(BlockingConnections::new(client, &options));
+        Ok(Core::new(connections, sync_side, releases, options, server))
     }
 }
 

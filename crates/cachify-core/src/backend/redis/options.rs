@@ -18,6 +18,9 @@ use std::time::Duration;
 /// | [`probe_interval`](Self::probe_interval) | [`DEFAULT_PROBE_INTERVAL`] (100 ms) |
 /// | [`max_idle_connections`](Self::max_idle_connections) | 32 |
 /// | [`max_runtime_connections`](Self::max_runtime_connections) | 16 |
+/// | [`wait_for_replicas`](Self::wait_for_replicas) | off |
+/// | [`tls_root_certificates`](Self::tls_root_certificates) (feature `tls`) | the system's roots |
+/// | [`tls_client_certificate`](Self::tls_client_certificate) (feature `tls`) | none |
 ///
 /// # Examples
 ///
@@ -43,6 +46,17 @@ pub struct RedisOptions {
     pub(crate) probe_interval: Duration,
     pub(crate) max_idle_connections: usize,
     pub(crate) max_runtime_connections: usize,
+    pub(crate) replica_acks: Option<ReplicaAcks>,
+    /// The CA and the client certificate of `rediss://` connections.
+    #[cfg(feature = "tls")]
+    pub(crate) tls: redis::TlsCertificates,
+}
+
+/// How many replicas must acknowledge an acquire, and how long to wait for them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ReplicaAcks {
+    pub(crate) replicas: u32,
+    pub(crate) timeout: Duration,
 }
 
 /// How long connecting (TCP, TLS and the handshake) may take by default.
@@ -61,6 +75,12 @@ impl Default for RedisOptions {
             probe_interval: DEFAULT_PROBE_INTERVAL,
             max_idle_connections: 32,
             max_runtime_connections: 16,
+            replica_acks: None,
+            #[cfg(feature = "tls")]
+            tls: redis::TlsCertificates {
+                client_tls: None,
+                root_cert: None,
+            },
         }
     }
 }
@@ -162,6 +182,79 @@ impl RedisOptions {
     /// ```
     pub fn max_runtime_connections(mut self, count: usize) -> Self {
         self.max_runtime_connections = count;
+        self
+    }
+
+    /// Makes every lock, `once` and pool-slot acquire wait until `replicas` replicas have
+    /// acknowledged it (`WAIT replicas timeout`, sent with the acquire in one round trip
+    /// on the same connection), so that a failover to one of them keeps the lock.
+    ///
+    /// An acquire that is not acknowledged within `timeout` is released at once and the
+    /// call fails with [`Error::Backend`](crate::Error::Backend) naming the shortfall:
+    /// nobody holds a lock that a failover could lose, and the caller decides whether to
+    /// retry. Off by default: with asynchronous replication a failover can lose a lock
+    /// acquired just before it (see the backends chapter, "Sentinel"). On Redis Cluster
+    /// the `WAIT` runs on the node that owns the key. `timeout` is raised to at least
+    /// 1 ms (`WAIT 0` would wait forever) and `replicas` to at least 1.
+    ///
+    /// ```
+    /// # use cachify_core as cachify;
+    /// use std::time::Duration;
+    /// let options = cachify::backend::redis::RedisOptions::new()
+    ///     .wait_for_replicas(1, Duration::from_millis(100));
+    /// ```
+    pub fn wait_for_replicas(mut self, replicas: u32, timeout: Duration) -> Self {
+        self.replica_acks = Some(ReplicaAcks {
+            replicas: replicas.max(1),
+            timeout: timeout.max(Duration::from_millis(1)),
+        });
+        self
+    }
+
+    /// Trusts the CA certificates in `pem` (one or more PEM certificates) for
+    /// `rediss://` connections, instead of the system's root certificates (or
+    /// Mozilla's, with the feature `tls-webpki-roots`). Cargo feature `tls`.
+    ///
+    /// A malformed PEM is an error when the client is built; a server whose certificate
+    /// this CA did not sign fails the first call that connects, with an error naming
+    /// the certificate (then the circuit breaker skips the server as if it were down).
+    ///
+    /// ```no_run
+    /// # use cachify_core as cachify;
+    /// let ca = std::fs::read("/etc/redis/ca.crt")?;
+    /// let options = cachify::backend::redis::RedisOptions::new().tls_root_certificates(ca);
+    /// let cachify = cachify::Cachify::builder()
+    ///     .redis_with("rediss://redis.internal:6380/0", options)?
+    ///     .build();
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[cfg(feature = "tls")]
+    pub fn tls_root_certificates(mut self, pem: impl Into<Vec<u8>>) -> Self {
+        self.tls.root_cert = Some(pem.into());
+        self
+    }
+
+    /// Presents `certificate` (a PEM chain) and its private `key` (PEM) to servers that
+    /// require client certificates (`tls-auth-clients yes`): mutual TLS. Cargo feature
+    /// `tls`.
+    ///
+    /// ```no_run
+    /// # use cachify_core as cachify;
+    /// let options = cachify::backend::redis::RedisOptions::new()
+    ///     .tls_root_certificates(std::fs::read("ca.crt")?)
+    ///     .tls_client_certificate(std::fs::read("client.crt")?, std::fs::read("client.key")?);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    #[cfg(feature = "tls")]
+    pub fn tls_client_certificate(
+        mut self,
+        certificate: impl Into<Vec<u8>>,
+        key: impl Into<Vec<u8>>,
+    ) -> Self {
+        self.tls.client_tls = Some(redis::ClientTlsConfig {
+            client_cert: certificate.into(),
+            client_key: key.into(),
+        });
         self
     }
 

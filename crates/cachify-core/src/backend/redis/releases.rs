@@ -153,6 +153,34 @@ impl Releases {
         }
         watch
     }
+
+    /// Moves the pub/sub connection to `node` (a standalone client's server moved: a
+    /// Sentinel failover): waiters poll at once, and the channels still watched are
+    /// subscribed there.
+    #[cfg(feature = "sentinel")]
+    pub(crate) fn retarget(&self, node: &redis::Client) -> Result<(), BackendError> {
+        let state = &self.state;
+        let node = resp3(node)?;
+        let channels: Vec<String> = {
+            let mut link = state.link.lock();
+            let owner = Arc::new(OnceLock::from(Arc::downgrade(state)));
+            let next = link.generation + 1;
+            let connection = connect(&owner, state.runtime, &node, state.config.clone(), next)?;
+            *link = Link {
+                node: link.node,
+                generation: next,
+                connection,
+            };
+            state.subscribed.lock().drain().collect()
+        };
+        state.notify(&channels);
+        if !channels.is_empty() {
+            state
+                .runtime
+                .spawn(resubscribe(Arc::downgrade(state), channels));
+        }
+        Ok(())
+    }
 }
 
 /// `client` with RESP3: subscriptions and their messages share one connection.

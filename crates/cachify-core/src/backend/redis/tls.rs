@@ -1,0 +1,59 @@
+//! `rediss://`: every connection of a client is made from one `redis::Client` (or one
+//! `ClusterClient`) whose address carries the TLS settings, so the sync side, the async
+//! side of every runtime, the pub/sub connection and the cluster connection all speak
+//! TLS with the same certificates.
+
+use super::options::RedisOptions;
+use crate::error::BackendError;
+
+/// A client for `url` with the TLS certificates of `options` (when built with `tls`
+/// and a CA or client certificate is set; a `rediss://` URL without them uses the
+/// system's roots).
+pub(crate) fn client(url: &str, options: &RedisOptions) -> Result<redis::Client, BackendError> {
+    #[cfg(feature = "tls")]
+    if let Some(certificates) = certificates(options)? {
+        return redis::Client::build_with_tls(url, certificates).map_err(BackendError::new);
+    }
+    let _ = options;
+    redis::Client::open(url).map_err(BackendError::new)
+}
+
+/// The certificates set on `options`, if any; a CA text without a certificate in it is
+/// an error (redis-rs would trust nothing, and every handshake would fail).
+#[cfg(feature = "tls")]
+pub(crate) fn certificates(
+    options: &RedisOptions,
+) -> Result<Option<redis::TlsCertificates>, BackendError> {
+    use rustls::pki_types::{pem::PemObject, CertificateDer};
+
+    if let Some(pem) = &options.tls.root_cert {
+        let mut certificates = CertificateDer::pem_slice_iter(pem);
+        match certificates.next() {
+            Some(Ok(_)) => {}
+            Some(Err(error)) => {
+                return Err(BackendError::new(format!(
+                    "the TLS root certificates are not valid PEM: {error}"
+                )))
+            }
+            None => {
+                return Err(BackendError::new(
+                    "the TLS root certificates hold no PEM certificate",
+                ))
+            }
+        }
+    }
+    let set = options.tls.root_cert.is_some() || options.tls.client_tls.is_some();
+    Ok(set.then(|| options.tls.clone()))
+}
+
+/// Makes sure rustls has a process-wide crypto provider before any connection is made:
+/// redis-rs enables none of rustls's, and `rustls::ClientConfig::builder` panics when it
+/// finds none, or more than one enabled by the application's other crates. An
+/// application that installed its own keeps it.
+pub(crate) fn install_crypto_provider() {
+    #[cfg(feature = "tls")]
+    if rustls::crypto::CryptoProvider::get_default().is_none() {
+        // Loses only to a provider installed meanwhile by another thread: fine.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    }
+}

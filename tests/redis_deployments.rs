@@ -1,0 +1,419 @@
+//! Redis as it is deployed: TLS (`rediss://`, a custom CA, mutual TLS, a TLS cluster)
+//! and a Sentinel-managed master that fails over. Every server is started by this binary
+//! (once each), with certificates it makes.
+
+mod support;
+
+use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+use std::sync::LazyLock;
+use std::time::{Duration, Instant};
+
+use cachify::{cached, Cachify, Error, RedisOptions};
+use support::redis::{command, RedisServer};
+use support::sentinel::{SentinelSet, MASTER_NAME};
+use support::tls;
+
+/// Long enough to never be what frees a lock within a test.
+const LONG: Duration = Duration::from_secs(30);
+/// "Well under a second": a wake-up, not a poll (the poll interval is 10 s).
+const PROMPT: Duration = Duration::from_secs(1);
+const PATIENCE: Duration = Duration::from_secs(10);
+
+/// Options trusting the test CA.
+fn tls_options() -> RedisOptions {
+    RedisOptions::new().tls_root_certificates(tls::pki().ca.clone())
+}
+
+/// An instance polling only every 10 s, so that a prompt acquire proves a wake-up.
+fn builder(test: &str) -> cachify::CachifyBuilder {
+    Cachify::builder()
+        .prefix(support::unique_prefix(test))
+        .lock_poll_interval(Duration::from_secs(10))
+}
+
+/// Waits until a server among `ports` has a subscriber on a channel naming `lock_key`:
+/// the waiter watches for its release.
+fn wait_for_subscriber(ports: &[u16], lock_key: &str) {
+    let deadline = Instant::now() + PATIENCE;
+    while !ports.iter().any(|port| {
+        command(*port, &["PUBSUB", "CHANNELS", "*"]).is_ok_and(|reply| reply.contains(lock_key))
+    }) {
+        assert!(Instant::now() < deadline, "the waiter never subscribed");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// A lock, a waiter on it, and how long after the release the waiter got it.
+fn wake_up_latency(cachify: &Cachify, ports: &[u16]) -> Result<Duration, Error> {
+    let lock = cachify.lock("woken").exp(LONG);
+    let holder = lock.acquire()?;
+    let waiter = {
+        let lock = lock.clone().nowait(false).timeout(LONG);
+        std::thread::spawn(move || lock.acquire().map(|guard| (Instant::now(), guard)))
+    };
+    wait_for_subscriber(ports, &cachify.lock_key("woken"));
+    let released = Instant::now();
+    holder.release()?;
+    let (acquired, guard) = waiter.join().expect("the waiter panicked")?;
+    guard.release()?;
+    Ok(acquired - released)
+}
+
+/// Locks exclude, pools count and free their slots, on the sync side.
+fn locks_and_pools(cachify: &Cachify) -> Result<(), Error> {
+    let lock = cachify.lock("exclusive").exp(LONG);
+    let guard = lock.acquire()?;
+    assert!(matches!(
+        lock.clone().nowait(true).acquire(),
+        Err(Error::Locked { .. })
+    ));
+    guard.release()?;
+    assert!(!lock.is_locked()?);
+    let pool = cachify.pool("pool", 2);
+    let slots = (pool.acquire()?, pool.acquire()?);
+    assert!(
+        pool.clone().nowait(true).acquire().is_err(),
+        "the pool is full"
+    );
+    assert_eq!(pool.size()?, 2);
+    drop(slots);
+    cachify::flush_releases(PATIENCE);
+    assert_eq!(pool.size()?, 0);
+    Ok(())
+}
+
+/// The same on the async side.
+async fn locks_and_pools_async(cachify: &Cachify) -> Result<(), Error> {
+    let lock = cachify.lock("exclusive-async").exp(LONG);
+    let guard = lock.acquire_async().await?;
+    assert!(lock.is_locked_async().await?);
+    guard.release_async().await?;
+    let pool = cachify.pool("pool-async", 1);
+    let slot = pool.acquire_async().await?;
+    assert_eq!(pool.size_async().await?, 1);
+    slot.release_async().await?;
+    assert_eq!(pool.size_async().await?, 0);
+    Ok(())
+}
+
+/// Tests of one deployment: `$instance` builds its `Cachify`, `$ports` lists the plain
+/// ports of its servers (for `PUBSUB`).
+macro_rules! deployment {
+    ($name:ident, $instance:expr, $ports:expr) => {
+        mod $name {
+            use super::*;
+
+            static C: LazyLock<Cachify> = LazyLock::new(|| {
+                let instance: fn() -> Cachify = $instance;
+                instance()
+            });
+            static CALLS: AtomicUsize = AtomicUsize::new(0);
+
+            #[cached(key = "square-{n}", cachify = C)]
+            fn square(n: u64) -> u64 {
+                CALLS.fetch_add(1, SeqCst);
+                n * n
+            }
+
+            #[cached(key = "cube-{n}", cachify = C)]
+            async fn cube(n: u64) -> u64 {
+                CALLS.fetch_add(1, SeqCst);
+                n * n * n
+            }
+
+            #[test]
+            fn caches_locks_and_pools_on_the_sync_side() -> Result<(), Error> {
+                let before = CALLS.load(SeqCst);
+                assert_eq!((square(7), square(7)), (49, 49));
+                assert_eq!(CALLS.load(SeqCst) - before, 1, "the second call was a hit");
+                locks_and_pools(&C)
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn caches_locks_and_pools_on_the_async_side() -> Result<(), Error> {
+                let before = CALLS.load(SeqCst);
+                assert_eq!((cube(3).await, cube(3).await), (27, 27));
+                assert_eq!(CALLS.load(SeqCst) - before, 1, "the second call was a hit");
+                locks_and_pools_async(&C).await
+            }
+
+            #[test]
+            fn a_waiter_is_woken_by_the_release_not_the_poll() -> Result<(), Error> {
+                let ports: Vec<u16> = $ports;
+                let latency = wake_up_latency(&C, &ports)?;
+                assert!(latency < PROMPT, "the waiter took {latency:?}");
+                Ok(())
+            }
+        }
+    };
+}
+
+// --- TLS ---------------------------------------------------------------------------
+
+deployment!(
+    tls_server,
+    || builder("tls")
+        .redis_with(&tls::server().tls_url(), tls_options())
+        .expect("valid options")
+        .build(),
+    vec![tls::server().port()]
+);
+
+deployment!(
+    tls_cluster,
+    || {
+        let urls = tls::cluster().tls_urls();
+        let urls: Vec<&str> = urls.iter().map(String::as_str).collect();
+        builder("tls-cluster")
+            .redis_cluster_with(&urls, tls_options())
+            .expect("valid options")
+            .build()
+    },
+    tls::cluster().nodes.iter().map(RedisServer::port).collect()
+);
+
+deployment!(
+    mutual_tls,
+    || {
+        let pki = tls::pki();
+        let options =
+            tls_options().tls_client_certificate(pki.client_cert.clone(), pki.client_key.clone());
+        builder("mtls")
+            .redis_with(&tls::mutual_server().tls_url(), options)
+            .expect("valid options")
+            .build()
+    },
+    vec![tls::mutual_server().port()]
+);
+
+#[test]
+fn on_a_cluster_an_acquire_no_replica_acknowledges_fails_and_is_released() -> Result<(), Error> {
+    // The test cluster has no replicas: `WAIT` runs on the key's node and answers 0.
+    let urls = tls::cluster().tls_urls();
+    let urls: Vec<&str> = urls.iter().map(String::as_str).collect();
+    let options = tls_options().wait_for_replicas(1, Duration::from_millis(20));
+    let cachify = builder("cluster-unacked")
+        .redis_cluster_with(&urls, options)
+        .expect("valid options")
+        .build();
+    let lock = cachify.lock("k").exp(LONG);
+    let error = lock.acquire().expect_err("no replica");
+    assert!(error.to_string().contains("0 of 1 replica"), "{error}");
+    assert!(!lock.is_locked()?, "released");
+    Ok(())
+}
+
+mod wrong_ca {
+    use super::*;
+
+    static UNTRUSTING: LazyLock<Cachify> = LazyLock::new(|| {
+        let options = RedisOptions::new().tls_root_certificates(tls::pki().other_ca.clone());
+        builder("wrong-ca")
+            .redis_with(&tls::server().tls_url(), options)
+            .expect("a CA that signed nothing is still a valid CA")
+            .build()
+    });
+    static CALLS: AtomicUsize = AtomicUsize::new(0);
+
+    #[cached(key = "n-{n}", cachify = UNTRUSTING)]
+    fn double(n: u64) -> u64 {
+        CALLS.fetch_add(1, SeqCst);
+        n * 2
+    }
+
+    #[test]
+    fn is_a_clear_error_on_first_use_not_a_hang() {
+        let started = Instant::now();
+        let error = UNTRUSTING
+            .lock("k")
+            .acquire()
+            .expect_err("an untrusted server");
+        let message = error.to_string();
+        assert!(
+            message.contains("certificate") || message.contains("UnknownIssuer"),
+            "names the certificate: {message}"
+        );
+        assert!(started.elapsed() < PATIENCE, "took {:?}", started.elapsed());
+    }
+
+    #[test]
+    fn cached_fails_open() {
+        assert_eq!((double(4), double(4)), (8, 8));
+        assert_eq!(CALLS.load(SeqCst), 2, "every call ran the body");
+    }
+}
+
+#[test]
+fn a_malformed_ca_is_an_error_when_built() {
+    let options = RedisOptions::new().tls_root_certificates(b"not a certificate".to_vec());
+    let error = Cachify::builder()
+        .redis_with(&tls::server().tls_url(), options)
+        .expect_err("a malformed CA");
+    assert!(error.to_string().contains("certificate"), "{error}");
+}
+
+#[test]
+fn tls_certificates_need_a_rediss_url() {
+    let error = Cachify::builder()
+        .redis_with(&tls::server().url(), tls_options())
+        .expect_err("TLS options on a redis:// URL");
+    assert!(error.to_string().contains("rediss://"), "{error}");
+}
+
+#[test]
+fn mutual_tls_without_a_client_certificate_is_refused() {
+    let cachify = builder("mtls-anonymous")
+        .redis_with(&tls::mutual_server().tls_url(), tls_options())
+        .expect("valid options")
+        .build();
+    let started = Instant::now();
+    let error = cachify
+        .lock("k")
+        .acquire()
+        .expect_err("no client certificate");
+    assert!(matches!(error, Error::Backend(_)), "{error:?}");
+    assert!(started.elapsed() < PATIENCE, "took {:?}", started.elapsed());
+}
+
+// --- Sentinel ------------------------------------------------------------------------
+
+/// A sentinel set that never fails over, for the tests that need a replica.
+fn stable() -> &'static SentinelSet {
+    static SET: LazyLock<SentinelSet> = LazyLock::new(SentinelSet::start);
+    &SET
+}
+
+fn sentinel_instance(set: &SentinelSet, test: &str, options: RedisOptions) -> Cachify {
+    let urls = set.urls();
+    let urls: Vec<&str> = urls.iter().map(String::as_str).collect();
+    builder(test)
+        .redis_sentinel_with(&urls, MASTER_NAME, options)
+        .expect("the sentinels name the master")
+        .build()
+}
+
+#[test]
+fn an_unknown_master_name_is_an_error_when_built() {
+    let urls = stable().urls();
+    let urls: Vec<&str> = urls.iter().map(String::as_str).collect();
+    let error = Cachify::builder()
+        .redis_sentinel(&urls, "no-such-master")
+        .expect_err("nobody knows that name");
+    assert!(error.to_string().contains("sentinels"), "{error}");
+}
+
+#[test]
+fn timeouts_of_duration_max_do_not_overflow() -> Result<(), Error> {
+    let options = RedisOptions::new()
+        .connect_timeout(Duration::MAX)
+        .response_timeout(Duration::MAX)
+        .wait_for_replicas(1, Duration::MAX);
+    let cachify = sentinel_instance(stable(), "max", options);
+    cachify.lock("k").acquire()?.release()
+}
+
+#[test]
+fn acquires_wait_for_a_replica_when_asked() -> Result<(), Error> {
+    let options = RedisOptions::new().wait_for_replicas(1, Duration::from_secs(2));
+    let cachify = sentinel_instance(stable(), "acked", options);
+    locks_and_pools(&cachify)
+}
+
+#[test]
+fn an_acquire_too_few_replicas_acknowledge_fails_and_is_released() -> Result<(), Error> {
+    // Two replicas asked of a master that has one.
+    let options = RedisOptions::new().wait_for_replicas(2, Duration::from_millis(50));
+    let cachify = sentinel_instance(stable(), "unacked", options);
+    let lock = cachify.lock("k").exp(LONG);
+    let error = lock.acquire().expect_err("one replica of two");
+    assert!(error.to_string().contains("acknowledged"), "{error}");
+    assert!(!lock.is_locked()?, "released");
+    let pool = cachify.pool("p", 3);
+    assert!(pool.acquire().is_err());
+    assert_eq!(pool.size()?, 0, "the slot was given back");
+    Ok(())
+}
+
+/// The cost of `WAIT` on acquire: acquire + release, with and without, interleaved.
+/// Prints the figures (`cargo test --all-features --test redis_deployments -- --nocapture
+/// acquire_cost`); asserts nothing about speed.
+#[test]
+fn acquire_cost_with_and_without_waiting_for_a_replica() -> Result<(), Error> {
+    let set = stable();
+    let plain = sentinel_instance(set, "cost", RedisOptions::new());
+    let acked = sentinel_instance(
+        set,
+        "cost-acked",
+        RedisOptions::new().wait_for_replicas(1, Duration::from_secs(1)),
+    );
+    let rounds = 500;
+    let mut spent = [Duration::ZERO; 2];
+    for round in 0..rounds {
+        for (which, cachify) in [&plain, &acked].into_iter().enumerate() {
+            let lock = cachify.lock(format!("k{round}")).exp(LONG);
+            let started = Instant::now();
+            lock.acquire()?.release()?;
+            spent[which] += started.elapsed();
+        }
+    }
+    let [plain, acked] = spent.map(|total| total / rounds);
+    println!("acquire + release on the sentinel master: {plain:?} plain, {acked:?} with WAIT 1");
+    Ok(())
+}
+
+mod failover {
+    use super::*;
+
+    static SET: LazyLock<SentinelSet> = LazyLock::new(SentinelSet::start);
+    static C: LazyLock<Cachify> =
+        LazyLock::new(|| sentinel_instance(&SET, "failover", RedisOptions::new()));
+    static CALLS: AtomicUsize = AtomicUsize::new(0);
+
+    #[cached(key = "n-{n}", cachify = C)]
+    fn triple(n: u64) -> u64 {
+        CALLS.fetch_add(1, SeqCst);
+        n * 3
+    }
+
+    #[test]
+    fn the_same_instance_caches_locks_pools_and_wakes_after_a_failover() -> Result<(), Error> {
+        // One runtime before and after: its own connection (bound on its second call)
+        // must follow the master too.
+        let runtime = tokio::runtime::Runtime::new().expect("a runtime");
+        assert_eq!(triple(1), 3);
+        locks_and_pools(&C)?;
+        runtime.block_on(locks_and_pools_async(&C))?;
+        // A waiter's subscription lives on the master too.
+        assert!(wake_up_latency(&C, &[SET.master.port()])? < PROMPT);
+
+        let killed = Instant::now();
+        SET.master.kill();
+        let lock = C.lock("after").exp(LONG).nowait(true);
+        let recovered = loop {
+            match lock.acquire() {
+                Ok(guard) => {
+                    guard.release()?;
+                    break killed.elapsed();
+                }
+                Err(error) => {
+                    assert!(killed.elapsed() < LONG, "never recovered: {error}");
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+            }
+        };
+        println!("from SIGKILL of the master to the first lock acquired: {recovered:?}");
+        SET.wait_for_failover();
+
+        let before = CALLS.load(SeqCst);
+        assert_eq!((triple(2), triple(2)), (6, 6));
+        assert_eq!(CALLS.load(SeqCst) - before, 1, "cached on the new master");
+        locks_and_pools(&C)?;
+        runtime.block_on(locks_and_pools_async(&C))?;
+        let latency = wake_up_latency(&C, &[SET.replica.port()])?;
+        assert!(
+            latency < PROMPT,
+            "the waiter took {latency:?} after the failover"
+        );
+        Ok(())
+    }
+}
