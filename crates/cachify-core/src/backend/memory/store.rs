@@ -5,10 +5,16 @@
 //! their key's shard lock, so readers of one key (or of many) write no shared memory and
 //! scale with the cores, while every write of one key is serialised: what makes
 //! `set(nx)`, compare-and-delete and the pool operations atomic.
+//!
+//! A bounded store ([`Budget`]) also queues each shard's cached values for eviction
+//! ([`Sieve`]); reads only mark their entry visited. Past the bound, a write evicts
+//! expired entries first (of any shard: each shard publishes its next deadline), then
+//! the SIEVE victim of its own shard, or of the others when its own has none.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::hash::BuildHasher;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
@@ -16,6 +22,9 @@ use parking_lot::Mutex;
 use crate::backend::slot_table::SlotTable;
 use crate::backend::ReleaseHub;
 use crate::error::BackendError;
+
+use super::capacity::{Budget, MemoryCapacity};
+use super::eviction::{Sieve, Slot, UNQUEUED};
 
 const SHARDS: usize = 64;
 /// Due entries a write reclaims on its way out: enough to outpace any insertion rate.
@@ -32,6 +41,16 @@ pub(super) struct Store {
     shards: Box<[Padded<Mutex<Shard>>]>,
     hasher: Hasher,
     pub(super) hub: ReleaseHub,
+    capacity: MemoryCapacity,
+    /// `None`: unbounded, nothing is queued or counted.
+    budget: Option<Budget>,
+    /// Each shard's soonest deadline in nanoseconds after `epoch` (`u64::MAX`: none),
+    /// published by its writers, so an eviction finds expired entries in any shard
+    /// without locking them all.
+    next_due: Box<[AtomicU64]>,
+    epoch: Instant,
+    /// Where the next eviction from other shards starts, so they share the evictions.
+    next_victim_shard: AtomicUsize,
 }
 
 /// One shard per cache-line pair, so writers on different shards do not contend.
@@ -45,12 +64,17 @@ struct Shard {
     /// that were overwritten or deleted since; they are checked against the entry when
     /// popped.
     deadlines: BinaryHeap<Reverse<(Instant, String)>>,
+    /// This shard's cached values in eviction order (bounded stores only).
+    sieve: Sieve,
 }
 
-#[derive(Clone)]
 pub(super) struct Entry {
     pub(super) value: Value,
     pub(super) deadline: Option<Instant>,
+    /// Read since the eviction hand last passed it.
+    visited: AtomicBool,
+    /// Its place in its shard's eviction queue; [`UNQUEUED`] when pinned or unbounded.
+    slot: Slot,
 }
 
 #[derive(Clone)]
@@ -61,8 +85,41 @@ pub(super) enum Value {
 }
 
 impl Entry {
+    /// An entry that is never evicted.
+    pub(super) fn pinned(value: Value, deadline: Option<Instant>) -> Self {
+        Self {
+            value,
+            deadline,
+            visited: AtomicBool::new(false),
+            slot: UNQUEUED,
+        }
+    }
+
     pub(super) fn is_live(&self, now: Instant) -> bool {
         self.deadline.is_none_or(|deadline| deadline > now)
+    }
+
+    /// Marks the entry visited for the eviction hand. Only the first read after the hand
+    /// passed writes, so readers of a hot key share its cache line instead of bouncing it.
+    // ordering: Relaxed; the mark orders nothing, and a mark lost to a race with the
+    // hand only makes that entry a candidate one round early.
+    pub(super) fn touch(&self) {
+        if !self.visited.load(Ordering::Relaxed) {
+            self.visited.store(true, Ordering::Relaxed);
+        }
+    }
+
+    /// Whether the hand spares this entry this round: live and visited. Clears the mark.
+    fn spare(&self, now: Instant) -> bool {
+        self.visited.swap(false, Ordering::Relaxed) && self.is_live(now)
+    }
+
+    /// What it counts against the byte bound: its key and value.
+    fn weight(&self, key: &str) -> usize {
+        match &self.value {
+            Value::Bytes(bytes) => key.len() + bytes.len(),
+            Value::Slots(_) => key.len(),
+        }
     }
 }
 
@@ -80,6 +137,13 @@ pub(super) fn wrong_type(key: &str) -> BackendError {
 pub(super) struct Writing<'a> {
     shard: &'a mut Shard,
     entries: papaya::HashMapRef<'a, String, Entry, Hasher, papaya::LocalGuard<'a>>,
+    store: &'a Store,
+    /// The shard's index in `store`.
+    index: usize,
+    budget: Option<&'a Budget>,
+    /// Keys of the entries reclaimed or evicted under this hold, whose waiters are woken
+    /// once the lock is released.
+    gone: Vec<String>,
 }
 
 impl Writing<'_> {
@@ -92,31 +156,120 @@ impl Writing<'_> {
         self.get(key).filter(|entry| entry.is_live(now))
     }
 
+    /// Stores a pinned entry (a lock, a pool): never evicted.
     pub(super) fn insert(&mut self, key: &str, value: Value, deadline: Option<Instant>) {
+        self.queue_deadline(key, deadline);
+        self.put(key, Entry::pinned(value, deadline));
+    }
+
+    /// Stores a cached value: in a bounded store, it may be evicted, and storing it may
+    /// evict others.
+    pub(super) fn insert_cached(
+        &mut self,
+        key: &str,
+        bytes: &[u8],
+        deadline: Option<Instant>,
+        now: Instant,
+    ) {
+        let Some(budget) = self.budget else {
+            return self.insert(key, Value::Bytes(bytes.into()), deadline);
+        };
+        let weight = key.len() + bytes.len();
+        if !budget.admits(weight) {
+            // Stored and evicted at once: the old value is gone either way.
+            self.remove(key, now);
+            return;
+        }
+        // The old entry leaves the queue first, so it cannot be chosen to make room
+        // for its own replacement.
+        if let Some(old) = self.entries.get(key) {
+            let (slot, old_weight) = (old.slot, old.weight(key));
+            self.unqueue(slot, old_weight);
+        }
+        budget.reserve(weight);
+        self.make_room(now);
+        self.queue_deadline(key, deadline);
+        let slot = self.shard.sieve.push(key);
+        let entry = Entry {
+            slot,
+            ..Entry::pinned(Value::Bytes(bytes.into()), deadline)
+        };
+        // The old entry was unqueued above; the map's replacement is the only change.
+        self.entries.insert(key.to_owned(), entry);
+    }
+
+    /// Replaces the pinned entry of `key` without queueing a deadline (it is queued
+    /// already).
+    pub(super) fn replace(&mut self, key: &str, value: Value, deadline: Option<Instant>) {
+        self.put(key, Entry::pinned(value, deadline));
+    }
+
+    /// Removes `key`; returns whether it held a live entry.
+    pub(super) fn remove(&mut self, key: &str, now: Instant) -> bool {
+        let Some(old) = self.entries.remove(key) else {
+            return false;
+        };
+        let (live, slot, weight) = (old.is_live(now), old.slot, old.weight(key));
+        self.unqueue(slot, weight);
+        live
+    }
+
+    fn put(&mut self, key: &str, entry: Entry) {
+        if let Some(old) = self.entries.insert(key.to_owned(), entry) {
+            let (slot, weight) = (old.slot, old.weight(key));
+            self.unqueue(slot, weight);
+        }
+    }
+
+    fn queue_deadline(&mut self, key: &str, deadline: Option<Instant>) {
         if let Some(deadline) = deadline {
             self.shard
                 .deadlines
                 .push(Reverse((deadline, key.to_owned())));
         }
-        self.entries
-            .insert(key.to_owned(), Entry { value, deadline });
     }
 
-    /// Replaces the entry of `key` without queueing a deadline (it is queued already).
-    pub(super) fn replace(&mut self, key: &str, entry: Entry) {
-        self.entries.insert(key.to_owned(), entry);
+    /// Takes a departing entry out of the eviction queue and the budget.
+    fn unqueue(&mut self, slot: Slot, weight: usize) {
+        if slot == UNQUEUED {
+            return;
+        }
+        self.shard.sieve.remove(slot);
+        if let Some(budget) = self.budget {
+            budget.release(weight);
+        }
     }
 
-    /// Removes `key`; returns whether it held a live entry.
-    pub(super) fn remove(&mut self, key: &str, now: Instant) -> bool {
-        self.entries
-            .remove(key)
-            .is_some_and(|entry| entry.is_live(now))
+    /// Evicts from this shard until the store is within its budget: expired entries
+    /// first, then SIEVE victims, unless another shard holds expired entries (those go
+    /// first; [`Store::shrink`] takes them once this lock is released) or this shard
+    /// has nothing left to evict.
+    fn make_room(&mut self, now: Instant) {
+        let Some(budget) = self.budget else { return };
+        while budget.is_over() {
+            if self.has_due(now) {
+                self.reclaim(now, 1);
+            } else if self.store.due_elsewhere(self.index, now) || !self.evict_one(now) {
+                return;
+            }
+        }
     }
 
-    /// Pops up to `budget` due deadlines, removing the entries that really expired and
-    /// collecting their keys; returns whether due deadlines remain.
-    fn reclaim(&mut self, now: Instant, budget: usize, reclaimed: &mut Vec<String>) -> bool {
+    /// Evicts this shard's SIEVE victim; returns whether there was one.
+    fn evict_one(&mut self, now: Instant) -> bool {
+        let entries = &self.entries;
+        let spare = |key: &str| entries.get(key).is_some_and(|entry| entry.spare(now));
+        let Some(victim) = self.shard.sieve.victim(spare).map(str::to_owned) else {
+            return false;
+        };
+        self.remove(&victim, now);
+        self.gone.push(victim);
+        true
+    }
+
+    /// Pops up to `budget` due deadlines, removing the entries that really expired;
+    /// returns whether due deadlines remain.
+    fn reclaim(&mut self, now: Instant, budget: usize) -> bool {
         for _ in 0..budget {
             if !self.has_due(now) {
                 break;
@@ -129,8 +282,8 @@ impl Writing<'_> {
                 .get(&key)
                 .is_some_and(|entry| !entry.is_live(now))
             {
-                self.entries.remove(&key);
-                reclaimed.push(key);
+                self.remove(&key, now);
+                self.gone.push(key);
             }
         }
         self.drop_stale_deadlines();
@@ -158,14 +311,23 @@ impl Writing<'_> {
 }
 
 impl Store {
-    pub(super) fn new() -> Self {
+    pub(super) fn new(capacity: MemoryCapacity) -> Self {
         let hasher = Hasher::default();
         Self {
             entries: Entries::with_hasher(hasher.clone()),
             shards: (0..SHARDS).map(|_| Padded(Mutex::default())).collect(),
             hasher,
             hub: ReleaseHub::new(),
+            capacity,
+            budget: Budget::of(capacity),
+            next_due: (0..SHARDS).map(|_| AtomicU64::new(u64::MAX)).collect(),
+            epoch: Instant::now(),
+            next_victim_shard: AtomicUsize::new(0),
         }
+    }
+
+    pub(super) fn capacity(&self) -> MemoryCapacity {
+        self.capacity
     }
 
     pub(super) fn len(&self) -> usize {
@@ -176,38 +338,119 @@ impl Store {
         self.entries.pin().keys().cloned().collect()
     }
 
-    fn shard(&self, key: &str) -> &Mutex<Shard> {
+    fn shard_index(&self, key: &str) -> usize {
         let hash = self.hasher.hash_one(key);
         // High bits: the map's own table uses the low ones.
-        &self.shards[(hash >> 58) as usize % SHARDS].0
+        (hash >> 58) as usize % SHARDS
     }
 
     /// Runs `write` holding the shard lock of `key`, then reclaims a few due entries and
-    /// wakes the waiters of whatever was reclaimed, outside the lock.
+    /// wakes the waiters of whatever was reclaimed or evicted, outside the lock. If the
+    /// write left the store over its capacity (its shard had nothing left to evict, or
+    /// other shards hold expired entries), evicts from the other shards too.
     pub(super) fn write<R>(
         &self,
         key: &str,
         write: impl FnOnce(&mut Writing<'_>, Instant) -> R,
     ) -> R {
         let now = Instant::now();
-        let mut reclaimed = Vec::new();
-        let result = {
-            let mut shard = self.shard(key).lock();
-            let mut writing = Writing {
-                shard: &mut shard,
-                entries: self.entries.pin(),
-            };
-            let result = write(&mut writing, now);
-            let _more_due = writing.reclaim(now, RECLAIM_PER_WRITE, &mut reclaimed);
+        let index = self.shard_index(key);
+        let (result, gone) = self.hold(index, |writing| {
+            let result = write(writing, now);
+            let _more_due = writing.reclaim(now, RECLAIM_PER_WRITE);
             result
-        };
-        self.notify_all(&reclaimed);
+        });
+        self.notify_all(&gone);
+        if self.budget.as_ref().is_some_and(Budget::is_over) {
+            self.shrink(index, now);
+        }
         result
     }
 
-    /// Runs `read` on the entry of `key` if it is live. The clock is read only for
-    /// entries that can expire: on the hit path of a never-expiring entry it would be
-    /// the most expensive step.
+    /// Runs `hold` on shard `index`, locked; returns its result and the keys that left.
+    fn hold<R>(&self, index: usize, hold: impl FnOnce(&mut Writing<'_>) -> R) -> (R, Vec<String>) {
+        let mut shard = self.shards[index].0.lock();
+        let mut writing = Writing {
+            shard: &mut shard,
+            entries: self.entries.pin(),
+            store: self,
+            index,
+            budget: self.budget.as_ref(),
+            gone: Vec::new(),
+        };
+        let result = hold(&mut writing);
+        self.publish_next_due(index, &writing);
+        (result, writing.gone)
+    }
+
+    /// Publishes the soonest deadline of shard `index` (under its lock).
+    // ordering: Relaxed; a stale value only makes an eviction look in a shard with
+    // nothing due (and find nothing), or leave an expired entry to the reaper.
+    fn publish_next_due(&self, index: usize, writing: &Writing<'_>) {
+        let next = writing
+            .shard
+            .deadlines
+            .peek()
+            .map_or(u64::MAX, |Reverse((deadline, _))| {
+                self.nanos_since_epoch(*deadline)
+            });
+        self.next_due[index].store(next, Ordering::Relaxed);
+    }
+
+    fn nanos_since_epoch(&self, instant: Instant) -> u64 {
+        let nanos = instant.saturating_duration_since(self.epoch).as_nanos();
+        u64::try_from(nanos).unwrap_or(u64::MAX)
+    }
+
+    /// Whether a shard other than `index` has a deadline that is due.
+    fn due_elsewhere(&self, index: usize, now: Instant) -> bool {
+        let now = self.nanos_since_epoch(now);
+        self.next_due
+            .iter()
+            .enumerate()
+            .any(|(other, next)| other != index && next.load(Ordering::Relaxed) <= now)
+    }
+
+    /// Brings an over-capacity store back within bounds: expired entries of every shard
+    /// first, then SIEVE victims, from the writer's shard `from` on, then from the other
+    /// shards in turn. One shard lock at a time, so it cannot deadlock with writers.
+    fn shrink(&self, from: usize, now: Instant) {
+        let Some(budget) = &self.budget else { return };
+        let now_nanos = self.nanos_since_epoch(now);
+        for index in 0..SHARDS {
+            if !budget.is_over() {
+                return;
+            }
+            if self.next_due[index].load(Ordering::Relaxed) <= now_nanos {
+                let ((), gone) =
+                    self.hold(
+                        index,
+                        |writing| {
+                            while budget.is_over() && writing.reclaim(now, 1) {}
+                        },
+                    );
+                self.notify_all(&gone);
+            }
+        }
+        let start = self.next_victim_shard.fetch_add(1, Ordering::Relaxed);
+        let others = (0..SHARDS).map(|offset| (start + offset) % SHARDS);
+        for index in std::iter::once(from).chain(others) {
+            if !budget.is_over() {
+                return;
+            }
+            let ((), gone) = self.hold(
+                index,
+                |writing| {
+                    while budget.is_over() && writing.evict_one(now) {}
+                },
+            );
+            self.notify_all(&gone);
+        }
+    }
+
+    /// Runs `read` on the entry of `key` if it is live, marking it visited. The clock
+    /// is read only for entries that can expire: on the hit path of a never-expiring
+    /// entry it would be the most expensive step.
     pub(super) fn read<R>(&self, key: &str, read: impl FnOnce(&Entry) -> R) -> Option<R> {
         let entries = self.entries.pin();
         let entry = entries.get(key)?;
@@ -217,6 +460,7 @@ impl Store {
         {
             return None;
         }
+        entry.touch();
         Some(read(entry))
     }
 
@@ -230,18 +474,16 @@ impl Store {
     /// rounds so writers are never held up for long; wakes the waiters of what it
     /// reclaimed.
     pub(super) fn sweep(&self) {
-        let mut reclaimed = Vec::new();
-        for shard in self.shards.iter() {
+        for index in 0..SHARDS {
             loop {
-                let mut writing = Writing {
-                    shard: &mut shard.0.lock(),
-                    entries: self.entries.pin(),
-                };
-                if !writing.reclaim(Instant::now(), RECLAIM_PER_SWEEP, &mut reclaimed) {
+                let (more_due, gone) = self.hold(index, |writing| {
+                    writing.reclaim(Instant::now(), RECLAIM_PER_SWEEP)
+                });
+                self.notify_all(&gone);
+                if !more_due {
                     break;
                 }
             }
         }
-        self.notify_all(&reclaimed);
     }
 }
