@@ -161,3 +161,36 @@ fn a_zero_bound_is_an_invalid_option() {
     assert_eq!(MemoryClient::new().capacity(), MemoryCapacity::default());
     assert!(MemoryClient::with_capacity(MemoryCapacity::unbounded()).is_ok());
 }
+
+#[test]
+fn overwrites_deletes_and_expiries_keep_the_count_exact() {
+    let client = bounded(100);
+    let keys: Vec<String> = (0..100).map(|i| format!("k-{i}")).collect();
+    for round in 0..3u8 {
+        for key in &keys {
+            client.set(key, &[round], None, false).unwrap();
+        }
+    }
+    assert_eq!(client.len(), 100, "overwrites take no extra place");
+    let halves: Vec<&str> = keys[..50].iter().map(String::as_str).collect();
+    assert_eq!(client.delete(&halves).unwrap(), 50);
+    for i in 0..50 {
+        client.set(&format!("other-{i}"), b"v", None, false).unwrap();
+    }
+    assert!(keys[50..].iter().all(|key| is_cached(&client, key)), "deletes freed their place");
+
+    let ttl = Duration::from_millis(1);
+    for key in &keys[50..] {
+        client.set(key, b"short", Some(ttl), false).unwrap();
+    }
+    let expired_by = Instant::now() + ttl;
+    while Instant::now() <= expired_by {
+        thread::yield_now();
+    }
+    for key in &keys[50..] {
+        client.set(key, b"again", None, false).unwrap();
+    }
+    assert_eq!(client.len(), 100);
+    assert!(keys[50..].iter().all(|key| is_cached(&client, key)));
+    assert!((0..50).all(|i| is_cached(&client, &format!("other-{i}"))));
+}

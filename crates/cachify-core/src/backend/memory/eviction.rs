@@ -35,6 +35,8 @@ pub(super) struct Sieve {
 
 struct Node {
     key: String,
+    /// False once removed (the slot is free).
+    queued: bool,
     /// Towards the newest end.
     newer: Option<Slot>,
     /// Towards the oldest end.
@@ -46,6 +48,7 @@ impl Sieve {
     pub(super) fn push(&mut self, key: &str) -> Slot {
         let node = Node {
             key: key.to_owned(),
+            queued: true,
             newer: None,
             older: self.newest,
         };
@@ -69,13 +72,15 @@ impl Sieve {
         slot
     }
 
-    /// Takes `slot` out of the queue (its entry was deleted, overwritten or evicted).
-    pub(super) fn remove(&mut self, slot: Slot) {
-        let Some(node) = self.nodes.get_mut(slot as usize) else {
-            return;
+    /// Takes `slot` out of the queue (its entry was deleted, overwritten or evicted);
+    /// returns whether it was queued.
+    pub(super) fn remove(&mut self, slot: Slot) -> bool {
+        let Some(node) = self.nodes.get_mut(slot as usize).filter(|node| node.queued) else {
+            return false;
         };
         let (newer, older) = (node.newer, node.older);
         node.key = String::new();
+        node.queued = false;
         match newer {
             Some(newer) => self.nodes[newer as usize].older = older,
             None => self.newest = older,
@@ -89,6 +94,7 @@ impl Sieve {
         }
         self.free.push(slot);
         self.len -= 1;
+        true
     }
 
     /// The key the hand stops at: the first, from the hand towards the newest (wrapping
@@ -143,7 +149,7 @@ mod tests {
         let slots: Vec<Slot> = ["a", "b", "c"].iter().map(|key| sieve.push(key)).collect();
         let mut visited: HashSet<&str> = ["a"].into();
         assert_eq!(sieve.victim(|key| visited.remove(key)), Some("b"));
-        sieve.remove(slots[1]);
+        assert!(sieve.remove(slots[1]));
         // The hand moved on to "c"; a visited "c" sends it round to "a" (no longer visited).
         visited.insert("c");
         assert_eq!(sieve.victim(|key| visited.remove(key)), Some("a"));
@@ -162,7 +168,8 @@ mod tests {
         let mut sieve = Sieve::default();
         let a = sieve.push("a");
         sieve.push("b");
-        sieve.remove(a);
+        assert!(sieve.remove(a));
+        assert!(!sieve.remove(a), "removing twice is a no-op");
         assert_eq!(sieve.push("c"), a, "the freed slot is reused");
         assert_eq!(keys_oldest_first(&sieve), ["b", "c"]);
         assert!(sieve.victim(|_| false).is_some());

@@ -180,11 +180,18 @@ impl Writing<'_> {
             self.remove(key, now);
             return;
         }
-        // The old entry leaves the queue first, so it cannot be chosen to make room
-        // for its own replacement.
-        if let Some(old) = self.entries.get(key) {
-            let (slot, old_weight) = (old.slot, old.weight(key));
-            self.unqueue(slot, old_weight);
+        // The old entry leaves the queue first, so it cannot be chosen to make room for
+        // its own replacement; an expired one leaves the map too, so that making room
+        // cannot reclaim it once unqueued.
+        match self.entries.get(key) {
+            Some(old) if old.is_live(now) => {
+                let (slot, old_weight) = (old.slot, old.weight(key));
+                self.unqueue(slot, old_weight);
+            }
+            Some(_) => {
+                self.remove(key, now);
+            }
+            None => {}
         }
         budget.reserve(weight);
         self.make_room(now);
@@ -231,10 +238,9 @@ impl Writing<'_> {
 
     /// Takes a departing entry out of the eviction queue and the budget.
     fn unqueue(&mut self, slot: Slot, weight: usize) {
-        if slot == UNQUEUED {
+        if slot == UNQUEUED || !self.shard.sieve.remove(slot) {
             return;
         }
-        self.shard.sieve.remove(slot);
         if let Some(budget) = self.budget {
             budget.release(weight);
         }
