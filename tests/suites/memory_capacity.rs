@@ -139,7 +139,10 @@ fn many_threads_flooding_at_once_leave_the_store_within_capacity() {
         })
         .collect();
     threads.into_iter().for_each(|t| t.join().unwrap());
-    assert_eq!(client.len(), 1_000);
+    // Two writers that both find the store over its bound may both evict: at most one
+    // value per writing thread too few, never one too many.
+    let len = client.len();
+    assert!((1_000 - 8..=1_000).contains(&len), "{len} entries");
 }
 
 #[test]

@@ -400,7 +400,11 @@ impl Store {
             .map_or(u64::MAX, |Reverse((deadline, _))| {
                 self.nanos_since_epoch(*deadline)
             });
-        self.next_due[index].store(next, Ordering::Relaxed);
+        // Written only when it changes: evictions read these slots, and most writes
+        // (no ttl, or a later deadline) leave the soonest one as it was.
+        if self.next_due[index].load(Ordering::Relaxed) != next {
+            self.next_due[index].store(next, Ordering::Relaxed);
+        }
     }
 
     fn nanos_since_epoch(&self, instant: Instant) -> u64 {
