@@ -20,6 +20,7 @@
 mod capacity;
 mod eviction;
 mod reaper;
+mod sieve;
 mod store;
 
 use std::fmt;

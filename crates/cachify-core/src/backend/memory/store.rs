@@ -7,9 +7,8 @@
 //! `set(nx)`, compare-and-delete and the pool operations atomic.
 //!
 //! A bounded store ([`Budget`]) also queues each shard's cached values for eviction
-//! ([`Sieve`]); reads only mark their entry visited. Past the bound, a write evicts
-//! expired entries first (of any shard: each shard publishes its next deadline), then
-//! the SIEVE victim of its own shard, or of the others when its own has none.
+//! ([`Sieve`]); reads only mark their entry visited. Which entries leave when a write
+//! goes past the bound is [`eviction`](super::eviction)'s business.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -24,9 +23,9 @@ use crate::backend::ReleaseHub;
 use crate::error::BackendError;
 
 use super::capacity::{Budget, MemoryCapacity};
-use super::eviction::{Sieve, Slot, UNQUEUED};
+use super::sieve::{Sieve, Slot, UNQUEUED};
 
-const SHARDS: usize = 64;
+pub(super) const SHARDS: usize = 64;
 /// Due entries a write reclaims on its way out: enough to outpace any insertion rate.
 const RECLAIM_PER_WRITE: usize = 2;
 /// Due entries the reaper reclaims per shard per lock hold, so writers never wait long.
@@ -43,14 +42,14 @@ pub(super) struct Store {
     pub(super) hub: ReleaseHub,
     capacity: MemoryCapacity,
     /// `None`: unbounded, nothing is queued or counted.
-    budget: Option<Budget>,
+    pub(super) budget: Option<Budget>,
     /// Each shard's soonest deadline in nanoseconds after `epoch` (`u64::MAX`: none),
     /// published by its writers, so an eviction finds expired entries in any shard
     /// without locking them all.
-    next_due: Box<[AtomicU64]>,
-    epoch: Instant,
+    pub(super) next_due: Box<[AtomicU64]>,
+    pub(super) epoch: Instant,
     /// Where the next eviction from other shards starts, so they share the evictions.
-    next_victim_shard: AtomicUsize,
+    pub(super) next_victim_shard: AtomicUsize,
 }
 
 /// One shard per cache-line pair, so writers on different shards do not contend.
@@ -59,13 +58,13 @@ struct Padded<T>(T);
 
 /// What a shard lock guards besides the right to write its keys in the map.
 #[derive(Default)]
-struct Shard {
+pub(super) struct Shard {
     /// Deadlines of this shard's entries, soonest first. May hold stale items for keys
     /// that were overwritten or deleted since; they are checked against the entry when
     /// popped.
-    deadlines: BinaryHeap<Reverse<(Instant, String)>>,
+    pub(super) deadlines: BinaryHeap<Reverse<(Instant, String)>>,
     /// This shard's cached values in eviction order (bounded stores only).
-    sieve: Sieve,
+    pub(super) sieve: Sieve,
 }
 
 pub(super) struct Entry {
@@ -110,7 +109,7 @@ impl Entry {
     }
 
     /// Whether the hand spares this entry this round: live and visited. Clears the mark.
-    fn spare(&self, now: Instant) -> bool {
+    pub(super) fn spare(&self, now: Instant) -> bool {
         self.visited.swap(false, Ordering::Relaxed) && self.is_live(now)
     }
 
@@ -135,15 +134,15 @@ pub(super) fn wrong_type(key: &str) -> BackendError {
 
 /// A shard held for writing: its heap, and the entries of the keys it owns.
 pub(super) struct Writing<'a> {
-    shard: &'a mut Shard,
-    entries: papaya::HashMapRef<'a, String, Entry, Hasher, papaya::LocalGuard<'a>>,
-    store: &'a Store,
+    pub(super) shard: &'a mut Shard,
+    pub(super) entries: papaya::HashMapRef<'a, String, Entry, Hasher, papaya::LocalGuard<'a>>,
+    pub(super) store: &'a Store,
     /// The shard's index in `store`.
-    index: usize,
-    budget: Option<&'a Budget>,
+    pub(super) index: usize,
+    pub(super) budget: Option<&'a Budget>,
     /// Keys of the entries reclaimed or evicted under this hold, whose waiters are woken
     /// once the lock is released.
-    gone: Vec<String>,
+    pub(super) gone: Vec<String>,
 }
 
 impl Writing<'_> {
@@ -246,36 +245,9 @@ impl Writing<'_> {
         }
     }
 
-    /// Evicts from this shard until the store is within its budget: expired entries
-    /// first, then SIEVE victims, unless another shard holds expired entries (those go
-    /// first; [`Store::shrink`] takes them once this lock is released) or this shard
-    /// has nothing left to evict.
-    fn make_room(&mut self, now: Instant) {
-        let Some(budget) = self.budget else { return };
-        while budget.is_over() {
-            if self.has_due(now) {
-                self.reclaim(now, 1);
-            } else if self.store.due_elsewhere(self.index, now) || !self.evict_one(now) {
-                return;
-            }
-        }
-    }
-
-    /// Evicts this shard's SIEVE victim; returns whether there was one.
-    fn evict_one(&mut self, now: Instant) -> bool {
-        let entries = &self.entries;
-        let spare = |key: &str| entries.get(key).is_some_and(|entry| entry.spare(now));
-        let Some(victim) = self.shard.sieve.victim(spare).map(str::to_owned) else {
-            return false;
-        };
-        self.remove(&victim, now);
-        self.gone.push(victim);
-        true
-    }
-
     /// Pops up to `budget` due deadlines, removing the entries that really expired;
     /// returns whether due deadlines remain.
-    fn reclaim(&mut self, now: Instant, budget: usize) -> bool {
+    pub(super) fn reclaim(&mut self, now: Instant, budget: usize) -> bool {
         for _ in 0..budget {
             if !self.has_due(now) {
                 break;
@@ -311,7 +283,7 @@ impl Writing<'_> {
         });
     }
 
-    fn has_due(&self, now: Instant) -> bool {
+    pub(super) fn has_due(&self, now: Instant) -> bool {
         matches!(self.shard.deadlines.peek(), Some(Reverse((deadline, _))) if *deadline <= now)
     }
 }
@@ -374,7 +346,11 @@ impl Store {
     }
 
     /// Runs `hold` on shard `index`, locked; returns its result and the keys that left.
-    fn hold<R>(&self, index: usize, hold: impl FnOnce(&mut Writing<'_>) -> R) -> (R, Vec<String>) {
+    pub(super) fn hold<R>(
+        &self,
+        index: usize,
+        hold: impl FnOnce(&mut Writing<'_>) -> R,
+    ) -> (R, Vec<String>) {
         let mut shard = self.shards[index].0.lock();
         let mut writing = Writing {
             shard: &mut shard,
@@ -387,75 +363,6 @@ impl Store {
         let result = hold(&mut writing);
         self.publish_next_due(index, &writing);
         (result, writing.gone)
-    }
-
-    /// Publishes the soonest deadline of shard `index` (under its lock).
-    // ordering: Relaxed; a stale value only makes an eviction look in a shard with
-    // nothing due (and find nothing), or leave an expired entry to the reaper.
-    fn publish_next_due(&self, index: usize, writing: &Writing<'_>) {
-        let next = writing
-            .shard
-            .deadlines
-            .peek()
-            .map_or(u64::MAX, |Reverse((deadline, _))| {
-                self.nanos_since_epoch(*deadline)
-            });
-        // Written only when it changes: evictions read these slots, and most writes
-        // (no ttl, or a later deadline) leave the soonest one as it was.
-        if self.next_due[index].load(Ordering::Relaxed) != next {
-            self.next_due[index].store(next, Ordering::Relaxed);
-        }
-    }
-
-    fn nanos_since_epoch(&self, instant: Instant) -> u64 {
-        let nanos = instant.saturating_duration_since(self.epoch).as_nanos();
-        u64::try_from(nanos).unwrap_or(u64::MAX)
-    }
-
-    /// Whether a shard other than `index` has a deadline that is due.
-    fn due_elsewhere(&self, index: usize, now: Instant) -> bool {
-        let now = self.nanos_since_epoch(now);
-        self.next_due
-            .iter()
-            .enumerate()
-            .any(|(other, next)| other != index && next.load(Ordering::Relaxed) <= now)
-    }
-
-    /// Brings an over-capacity store back within bounds: expired entries of every shard
-    /// first, then SIEVE victims, from the writer's shard `from` on, then from the other
-    /// shards in turn. One shard lock at a time, so it cannot deadlock with writers.
-    fn shrink(&self, from: usize, now: Instant) {
-        let Some(budget) = &self.budget else { return };
-        let now_nanos = self.nanos_since_epoch(now);
-        for index in 0..SHARDS {
-            if !budget.is_over() {
-                return;
-            }
-            if self.next_due[index].load(Ordering::Relaxed) <= now_nanos {
-                let ((), gone) =
-                    self.hold(
-                        index,
-                        |writing| {
-                            while budget.is_over() && writing.reclaim(now, 1) {}
-                        },
-                    );
-                self.notify_all(&gone);
-            }
-        }
-        let start = self.next_victim_shard.fetch_add(1, Ordering::Relaxed);
-        let others = (0..SHARDS).map(|offset| (start + offset) % SHARDS);
-        for index in std::iter::once(from).chain(others) {
-            if !budget.is_over() {
-                return;
-            }
-            let ((), gone) = self.hold(
-                index,
-                |writing| {
-                    while budget.is_over() && writing.evict_one(now) {}
-                },
-            );
-            self.notify_all(&gone);
-        }
     }
 
     /// Runs `read` on the entry of `key` if it is live, marking it visited. The clock
