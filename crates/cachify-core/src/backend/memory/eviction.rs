@@ -11,6 +11,7 @@ use std::cmp::Reverse;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
+use super::capacity::Budget;
 use super::store::{Store, Writing, SHARDS};
 
 impl Writing<'_> {
@@ -81,34 +82,30 @@ impl Store {
     pub(super) fn shrink(&self, from: usize, now: Instant) {
         let Some(budget) = &self.budget else { return };
         let now_nanos = self.nanos_since_epoch(now);
-        for index in 0..SHARDS {
-            if !budget.is_over() {
-                return;
-            }
-            if self.next_due[index].load(Ordering::Relaxed) <= now_nanos {
-                let ((), gone) =
-                    self.hold(
-                        index,
-                        |writing| {
-                            while budget.is_over() && writing.reclaim(now, 1) {}
-                        },
-                    );
-                self.notify_all(&gone);
-            }
+        let due =
+            (0..SHARDS).filter(|&index| self.next_due[index].load(Ordering::Relaxed) <= now_nanos);
+        for index in due {
+            self.shrink_shard(index, budget, |writing| writing.reclaim(now, 1));
         }
         let start = self.next_victim_shard.fetch_add(1, Ordering::Relaxed);
         let others = (0..SHARDS).map(|offset| (start + offset) % SHARDS);
         for index in std::iter::once(from).chain(others) {
-            if !budget.is_over() {
-                return;
-            }
-            let ((), gone) = self.hold(
-                index,
-                |writing| {
-                    while budget.is_over() && writing.evict_one(now) {}
-                },
-            );
-            self.notify_all(&gone);
+            self.shrink_shard(index, budget, |writing| writing.evict_one(now));
         }
+    }
+
+    /// Repeats `step` on shard `index` while the store is over `budget` and `step` says
+    /// it can go on; wakes the waiters of what left.
+    fn shrink_shard(
+        &self,
+        index: usize,
+        budget: &Budget,
+        mut step: impl FnMut(&mut Writing<'_>) -> bool,
+    ) {
+        if !budget.is_over() {
+            return;
+        }
+        let ((), gone) = self.hold(index, |writing| while budget.is_over() && step(writing) {});
+        self.notify_all(&gone);
     }
 }
