@@ -40,6 +40,10 @@ use store::{deadline_after, wrong_type, Entry, Store, Value};
 /// Clones share one store, which is how the sync and async sides of a `Cachify` built
 /// without clients see the same entries.
 ///
+/// It holds at most its [`MemoryCapacity`] of cached values
+/// ([`MemoryCapacity::DEFAULT_MAX_ENTRIES`] by default), evicting the least useful past
+/// it; locks and pools are never evicted.
+///
 /// # Examples
 ///
 /// ```
