@@ -1,5 +1,6 @@
 //! The backend conformance suite on `MemoryClient`, then what only the memory store
-//! promises: reclamation of expired entries, sharding, expiries beyond the clock's range.
+//! promises: reclamation of expired entries, sharding, expiries beyond the clock's range,
+//! a capacity.
 
 mod support;
 
@@ -8,6 +9,11 @@ fn backend() -> support::Backend {
 }
 
 include!("suites/backend.rs");
+
+/// A bounded store: capacity, eviction order, pinned locks and pools.
+mod capacity {
+    include!("suites/memory_capacity.rs");
+}
 
 /// `MemoryClient` itself: atomic set-if-absent, expiry, reclamation, sharding, atomic
 /// primitives.

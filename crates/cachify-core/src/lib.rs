@@ -33,7 +33,7 @@ pub use backend::redis::RedisOptions;
 pub use backend::RedisClient;
 #[cfg(feature = "redis-cluster")]
 pub use backend::RedisClusterClient;
-pub use backend::{AsyncClient, MemoryClient, SyncClient};
+pub use backend::{AsyncClient, MemoryCapacity, MemoryClient, SyncClient};
 pub use codec::CodecError;
 pub use detached::{flush_releases, flush_releases_async};
 pub use error::{BackendError, Error};

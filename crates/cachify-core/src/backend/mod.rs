@@ -40,7 +40,7 @@ use async_trait::async_trait;
 pub use self::redis::RedisClient;
 #[cfg(feature = "redis-cluster")]
 pub use self::redis::RedisClusterClient;
-pub use memory::MemoryClient;
+pub use memory::{MemoryCapacity, MemoryClient};
 pub use notify::{ReleaseHub, ReleaseWatch};
 
 use crate::error::BackendError;

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::{global, Cachify, Config, Inner, Layout, MIN_LOCK_POLL_INTERVAL};
-use crate::backend::{AsyncClient, MemoryClient, SyncClient};
+use crate::backend::{AsyncClient, MemoryCapacity, MemoryClient, SyncClient};
 use crate::error::Error;
 use crate::flight::Flights;
 
@@ -41,6 +41,7 @@ pub struct CachifyBuilder {
     sync_client: Option<Arc<dyn SyncClient>>,
     async_client: Option<Arc<dyn AsyncClient>>,
     shared_memory: Option<MemoryClient>,
+    memory_capacity: MemoryCapacity,
 }
 
 impl CachifyBuilder {
@@ -129,6 +130,26 @@ impl CachifyBuilder {
         self
     }
 
+    /// The capacity of the in-memory store the builder creates for the sides that get no
+    /// client (default [`MemoryCapacity::default`]: [`MemoryCapacity::DEFAULT_MAX_ENTRIES`]
+    /// cached values); a [`MemoryClient`] given as a client keeps its own. A zero bound
+    /// is [`Error::InvalidOption`].
+    ///
+    /// ```
+    /// # use cachify_core as cachify;
+    /// use cachify::{Cachify, MemoryCapacity};
+    ///
+    /// let cachify = Cachify::builder()
+    ///     .memory_capacity(MemoryCapacity::default().max_entries(10_000).max_bytes(64 << 20))?
+    ///     .build();
+    /// assert!(Cachify::builder().memory_capacity(MemoryCapacity::default().max_bytes(0)).is_err());
+    /// # Ok::<(), cachify::Error>(())
+    /// ```
+    pub fn memory_capacity(mut self, capacity: MemoryCapacity) -> Result<Self, Error> {
+        self.memory_capacity = capacity.validate()?;
+        Ok(self)
+    }
+
     /// The backend of sync code. A [`MemoryClient`] given here also serves the async
     /// side unless that gets a client of its own.
     ///
@@ -179,7 +200,9 @@ impl CachifyBuilder {
     /// ```
     pub fn build(self) -> Cachify {
         self.warn_about_a_lone_client();
-        let memory = self.shared_memory.unwrap_or_default();
+        let memory = self
+            .shared_memory
+            .unwrap_or_else(|| MemoryClient::with_valid_capacity(self.memory_capacity));
         let sync_client = self.sync_client.unwrap_or_else(|| Arc::new(memory.clone()));
         let async_client = self.async_client.unwrap_or_else(|| Arc::new(memory));
         Cachify {
@@ -255,6 +278,7 @@ impl fmt::Debug for CachifyBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("CachifyBuilder")
             .field("config", &self.config)
+            .field("memory_capacity", &self.memory_capacity)
             .field("sync_client", &self.sync_client.is_some())
             .field("async_client", &self.async_client.is_some())
             .finish()

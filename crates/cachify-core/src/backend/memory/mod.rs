@@ -12,11 +12,18 @@
 //! - An expiry beyond what the clock can represent (`Duration::MAX`) never expires.
 //! - Releases (compare-and-delete, delete, pool release, expiry) wake waiters in the
 //!   same process through a [`ReleaseHub`](super::ReleaseHub).
+//! - A store holds at most its [`MemoryCapacity`] of cached values: values written by
+//!   `set` without `nx` are cached values, evicted past the bound ([`eviction`]); entries
+//!   written by `set(nx = true)`, `expire_if_equals` and the pool operations (locks,
+//!   pools) are pinned: never evicted, never counted.
 //! - Deleting by pattern ([`scan`]) walks the keys without a lock and removes each match
 //!   under its own shard lock; the async form runs on tokio's blocking pool.
 
+mod capacity;
+mod eviction;
 mod reaper;
 mod scan;
+mod sieve;
 mod store;
 
 use std::fmt;
@@ -27,13 +34,18 @@ use async_trait::async_trait;
 
 use super::slot_table::SlotTable;
 use super::{AsyncClient, ReleaseWatch, SyncClient};
-use crate::error::BackendError;
+use crate::error::{BackendError, Error};
+pub use capacity::MemoryCapacity;
 use store::{deadline_after, wrong_type, Entry, Store, Value};
 
 /// An in-process store implementing both [`SyncClient`] and [`AsyncClient`].
 ///
 /// Clones share one store, which is how the sync and async sides of a `Cachify` built
 /// without clients see the same entries.
+///
+/// It holds at most its [`MemoryCapacity`] of cached values
+/// ([`MemoryCapacity::DEFAULT_MAX_ENTRIES`] by default), evicting the least useful past
+/// it; locks and pools are never evicted.
 ///
 /// # Examples
 ///
@@ -54,7 +66,8 @@ pub struct MemoryClient {
 }
 
 impl MemoryClient {
-    /// A new, empty store.
+    /// A new, empty store of the default capacity
+    /// ([`MemoryCapacity::DEFAULT_MAX_ENTRIES`] cached values).
     ///
     /// ```
     /// # use cachify_core as cachify;
@@ -64,9 +77,42 @@ impl MemoryClient {
     /// assert!(store.is_empty());
     /// ```
     pub fn new() -> Self {
-        let store = Arc::new(Store::new());
+        Self::with_valid_capacity(MemoryCapacity::default())
+    }
+
+    /// A new, empty store holding at most `capacity`; past it, writing a cached value
+    /// evicts others. A zero bound is [`Error::InvalidOption`].
+    ///
+    /// ```
+    /// # use cachify_core as cachify;
+    /// use cachify::{MemoryCapacity, MemoryClient, SyncClient};
+    ///
+    /// let client = MemoryClient::with_capacity(MemoryCapacity::default().max_entries(2))?;
+    /// for key in ["a", "b", "c"] {
+    ///     client.set(key, b"v", None, false)?;
+    /// }
+    /// assert_eq!(client.len(), 2);
+    /// # Ok::<(), cachify::Error>(())
+    /// ```
+    pub fn with_capacity(capacity: MemoryCapacity) -> Result<Self, Error> {
+        Ok(Self::with_valid_capacity(capacity.validate()?))
+    }
+
+    pub(crate) fn with_valid_capacity(capacity: MemoryCapacity) -> Self {
+        let store = Arc::new(Store::new(capacity));
         reaper::REAPER.register(&store);
         Self { store }
+    }
+
+    /// The capacity the store was made with.
+    ///
+    /// ```
+    /// # use cachify_core as cachify;
+    /// use cachify::{MemoryCapacity, MemoryClient};
+    /// assert_eq!(MemoryClient::new().capacity(), MemoryCapacity::default());
+    /// ```
+    pub fn capacity(&self) -> MemoryCapacity {
+        self.store.capacity()
     }
 
     /// How many entries the store holds, counting expired ones not reclaimed yet.
@@ -158,10 +204,15 @@ impl SyncClient for MemoryClient {
         nx: bool,
     ) -> Result<bool, BackendError> {
         Ok(self.store.write(key, |shard, now| {
-            if nx && shard.live(key, now).is_some() {
+            let deadline = deadline_after(now, ttl);
+            if !nx {
+                shard.insert_cached(key, value, deadline, now);
+            } else if shard.live(key, now).is_some() {
                 return false;
+            } else {
+                // Set-if-absent is how locks are taken: pinned.
+                shard.insert(key, Value::Bytes(value.into()), deadline);
             }
-            shard.insert(key, Value::Bytes(value.into()), deadline_after(now, ttl));
             true
         }))
     }
@@ -233,6 +284,7 @@ impl SyncClient for MemoryClient {
                 Some(Entry {
                     value: Value::Slots(slots),
                     deadline,
+                    ..
                 }) => (slots.clone(), *deadline),
                 Some(entry) if entry.is_live(now) => return Err(wrong_type(key)),
                 _ => (SlotTable::default(), None),
@@ -248,8 +300,7 @@ impl SyncClient for MemoryClient {
             if deadline.is_some() && deadline == previous {
                 // Its heap item is still queued (it is popped only once due, and a due
                 // entry is gone): refusals on a full pool must not grow the heap.
-                let value = Value::Slots(slots);
-                shard.replace(key, Entry { value, deadline });
+                shard.replace(key, Value::Slots(slots), deadline);
             } else {
                 shard.insert(key, Value::Slots(slots), deadline);
             }
@@ -274,8 +325,7 @@ impl SyncClient for MemoryClient {
                 shard.remove(key, now);
             } else {
                 let deadline = entry.deadline;
-                let value = Value::Slots(slots);
-                shard.replace(key, Entry { value, deadline });
+                shard.replace(key, Value::Slots(slots), deadline);
             }
             Ok(released)
         })?;

@@ -91,7 +91,7 @@ mod tests {
     #[test]
     fn the_thread_exits_when_no_store_is_left_and_restarts_with_the_next() {
         for _ in 0..2 {
-            let store = Arc::new(Store::new());
+            let store = Arc::new(Store::new(crate::MemoryCapacity::default()));
             TEST_REAPER.register(&store);
             assert!(TEST_REAPER.state.lock().running);
             drop(store);

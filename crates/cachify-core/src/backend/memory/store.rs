@@ -5,10 +5,15 @@
 //! their key's shard lock, so readers of one key (or of many) write no shared memory and
 //! scale with the cores, while every write of one key is serialised: what makes
 //! `set(nx)`, compare-and-delete and the pool operations atomic.
+//!
+//! A bounded store ([`Budget`]) also queues each shard's cached values for eviction
+//! ([`Sieve`]); reads only mark their entry visited. Which entries leave when a write
+//! goes past the bound is [`eviction`](super::eviction)'s business.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::hash::BuildHasher;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
@@ -17,7 +22,10 @@ use crate::backend::slot_table::SlotTable;
 use crate::backend::ReleaseHub;
 use crate::error::BackendError;
 
-const SHARDS: usize = 64;
+use super::capacity::{Budget, MemoryCapacity};
+use super::sieve::{Sieve, Slot, UNQUEUED};
+
+pub(super) const SHARDS: usize = 64;
 /// Due entries a write reclaims on its way out: enough to outpace any insertion rate.
 const RECLAIM_PER_WRITE: usize = 2;
 /// Due entries the reaper reclaims per shard per lock hold, so writers never wait long.
@@ -32,6 +40,16 @@ pub(super) struct Store {
     shards: Box<[Padded<Mutex<Shard>>]>,
     hasher: Hasher,
     pub(super) hub: ReleaseHub,
+    capacity: MemoryCapacity,
+    /// `None`: unbounded, nothing is queued or counted.
+    pub(super) budget: Option<Budget>,
+    /// Each shard's soonest deadline in nanoseconds after `epoch` (`u64::MAX`: none),
+    /// published by its writers, so an eviction finds expired entries in any shard
+    /// without locking them all.
+    pub(super) next_due: Box<[AtomicU64]>,
+    pub(super) epoch: Instant,
+    /// Where the next eviction from other shards starts, so they share the evictions.
+    pub(super) next_victim_shard: AtomicUsize,
 }
 
 /// One shard per cache-line pair, so writers on different shards do not contend.
@@ -40,17 +58,22 @@ struct Padded<T>(T);
 
 /// What a shard lock guards besides the right to write its keys in the map.
 #[derive(Default)]
-struct Shard {
+pub(super) struct Shard {
     /// Deadlines of this shard's entries, soonest first. May hold stale items for keys
     /// that were overwritten or deleted since; they are checked against the entry when
     /// popped.
-    deadlines: BinaryHeap<Reverse<(Instant, String)>>,
+    pub(super) deadlines: BinaryHeap<Reverse<(Instant, String)>>,
+    /// This shard's cached values in eviction order (bounded stores only).
+    pub(super) sieve: Sieve,
 }
 
-#[derive(Clone)]
 pub(super) struct Entry {
     pub(super) value: Value,
     pub(super) deadline: Option<Instant>,
+    /// Read since the eviction hand last passed it.
+    visited: AtomicBool,
+    /// Its place in its shard's eviction queue; [`UNQUEUED`] when pinned or unbounded.
+    slot: Slot,
 }
 
 #[derive(Clone)]
@@ -61,8 +84,41 @@ pub(super) enum Value {
 }
 
 impl Entry {
+    /// An entry that is never evicted.
+    pub(super) fn pinned(value: Value, deadline: Option<Instant>) -> Self {
+        Self {
+            value,
+            deadline,
+            visited: AtomicBool::new(false),
+            slot: UNQUEUED,
+        }
+    }
+
     pub(super) fn is_live(&self, now: Instant) -> bool {
         self.deadline.is_none_or(|deadline| deadline > now)
+    }
+
+    /// Marks the entry visited for the eviction hand. Only the first read after the hand
+    /// passed writes, so readers of a hot key share its cache line instead of bouncing it.
+    // ordering: Relaxed; the mark orders nothing, and a mark lost to a race with the
+    // hand only makes that entry a candidate one round early.
+    pub(super) fn touch(&self) {
+        if !self.visited.load(Ordering::Relaxed) {
+            self.visited.store(true, Ordering::Relaxed);
+        }
+    }
+
+    /// Whether the hand spares this entry this round: live and visited. Clears the mark.
+    pub(super) fn spare(&self, now: Instant) -> bool {
+        self.visited.swap(false, Ordering::Relaxed) && self.is_live(now)
+    }
+
+    /// What it counts against the byte bound: its key and value.
+    fn weight(&self, key: &str) -> usize {
+        match &self.value {
+            Value::Bytes(bytes) => key.len() + bytes.len(),
+            Value::Slots(_) => key.len(),
+        }
     }
 }
 
@@ -78,8 +134,15 @@ pub(super) fn wrong_type(key: &str) -> BackendError {
 
 /// A shard held for writing: its heap, and the entries of the keys it owns.
 pub(super) struct Writing<'a> {
-    shard: &'a mut Shard,
-    entries: papaya::HashMapRef<'a, String, Entry, Hasher, papaya::LocalGuard<'a>>,
+    pub(super) shard: &'a mut Shard,
+    pub(super) entries: papaya::HashMapRef<'a, String, Entry, Hasher, papaya::LocalGuard<'a>>,
+    pub(super) store: &'a Store,
+    /// The shard's index in `store`.
+    pub(super) index: usize,
+    pub(super) budget: Option<&'a Budget>,
+    /// Keys of the entries reclaimed or evicted under this hold, whose waiters are woken
+    /// once the lock is released.
+    pub(super) gone: Vec<String>,
 }
 
 impl Writing<'_> {
@@ -92,31 +155,99 @@ impl Writing<'_> {
         self.get(key).filter(|entry| entry.is_live(now))
     }
 
+    /// Stores a pinned entry (a lock, a pool): never evicted.
     pub(super) fn insert(&mut self, key: &str, value: Value, deadline: Option<Instant>) {
+        self.queue_deadline(key, deadline);
+        self.put(key, Entry::pinned(value, deadline));
+    }
+
+    /// Stores a cached value: in a bounded store, it may be evicted, and storing it may
+    /// evict others.
+    pub(super) fn insert_cached(
+        &mut self,
+        key: &str,
+        bytes: &[u8],
+        deadline: Option<Instant>,
+        now: Instant,
+    ) {
+        let Some(budget) = self.budget else {
+            return self.insert(key, Value::Bytes(bytes.into()), deadline);
+        };
+        let weight = key.len() + bytes.len();
+        if !budget.admits(weight) {
+            // Stored and evicted at once: the old value is gone either way.
+            self.remove(key, now);
+            return;
+        }
+        // The old entry leaves the queue first, so it cannot be chosen to make room for
+        // its own replacement; an expired one leaves the map too, so that making room
+        // cannot reclaim it once unqueued.
+        match self.entries.get(key) {
+            Some(old) if old.is_live(now) => {
+                let (slot, old_weight) = (old.slot, old.weight(key));
+                self.unqueue(slot, old_weight);
+            }
+            Some(_) => {
+                self.remove(key, now);
+            }
+            None => {}
+        }
+        budget.reserve(weight);
+        self.make_room(now);
+        self.queue_deadline(key, deadline);
+        let slot = self.shard.sieve.push(key);
+        let entry = Entry {
+            slot,
+            ..Entry::pinned(Value::Bytes(bytes.into()), deadline)
+        };
+        // The old entry was unqueued above; the map's replacement is the only change.
+        self.entries.insert(key.to_owned(), entry);
+    }
+
+    /// Replaces the pinned entry of `key` without queueing a deadline (it is queued
+    /// already).
+    pub(super) fn replace(&mut self, key: &str, value: Value, deadline: Option<Instant>) {
+        self.put(key, Entry::pinned(value, deadline));
+    }
+
+    /// Removes `key`; returns whether it held a live entry.
+    pub(super) fn remove(&mut self, key: &str, now: Instant) -> bool {
+        let Some(old) = self.entries.remove(key) else {
+            return false;
+        };
+        let (live, slot, weight) = (old.is_live(now), old.slot, old.weight(key));
+        self.unqueue(slot, weight);
+        live
+    }
+
+    fn put(&mut self, key: &str, entry: Entry) {
+        if let Some(old) = self.entries.insert(key.to_owned(), entry) {
+            let (slot, weight) = (old.slot, old.weight(key));
+            self.unqueue(slot, weight);
+        }
+    }
+
+    fn queue_deadline(&mut self, key: &str, deadline: Option<Instant>) {
         if let Some(deadline) = deadline {
             self.shard
                 .deadlines
                 .push(Reverse((deadline, key.to_owned())));
         }
-        self.entries
-            .insert(key.to_owned(), Entry { value, deadline });
     }
 
-    /// Replaces the entry of `key` without queueing a deadline (it is queued already).
-    pub(super) fn replace(&mut self, key: &str, entry: Entry) {
-        self.entries.insert(key.to_owned(), entry);
+    /// Takes a departing entry out of the eviction queue and the budget.
+    fn unqueue(&mut self, slot: Slot, weight: usize) {
+        if slot == UNQUEUED || !self.shard.sieve.remove(slot) {
+            return;
+        }
+        if let Some(budget) = self.budget {
+            budget.release(weight);
+        }
     }
 
-    /// Removes `key`; returns whether it held a live entry.
-    pub(super) fn remove(&mut self, key: &str, now: Instant) -> bool {
-        self.entries
-            .remove(key)
-            .is_some_and(|entry| entry.is_live(now))
-    }
-
-    /// Pops up to `budget` due deadlines, removing the entries that really expired and
-    /// collecting their keys; returns whether due deadlines remain.
-    fn reclaim(&mut self, now: Instant, budget: usize, reclaimed: &mut Vec<String>) -> bool {
+    /// Pops up to `budget` due deadlines, removing the entries that really expired;
+    /// returns whether due deadlines remain.
+    pub(super) fn reclaim(&mut self, now: Instant, budget: usize) -> bool {
         for _ in 0..budget {
             if !self.has_due(now) {
                 break;
@@ -129,8 +260,8 @@ impl Writing<'_> {
                 .get(&key)
                 .is_some_and(|entry| !entry.is_live(now))
             {
-                self.entries.remove(&key);
-                reclaimed.push(key);
+                self.remove(&key, now);
+                self.gone.push(key);
             }
         }
         self.drop_stale_deadlines();
@@ -152,20 +283,29 @@ impl Writing<'_> {
         });
     }
 
-    fn has_due(&self, now: Instant) -> bool {
+    pub(super) fn has_due(&self, now: Instant) -> bool {
         matches!(self.shard.deadlines.peek(), Some(Reverse((deadline, _))) if *deadline <= now)
     }
 }
 
 impl Store {
-    pub(super) fn new() -> Self {
+    pub(super) fn new(capacity: MemoryCapacity) -> Self {
         let hasher = Hasher::default();
         Self {
             entries: Entries::with_hasher(hasher.clone()),
             shards: (0..SHARDS).map(|_| Padded(Mutex::default())).collect(),
             hasher,
             hub: ReleaseHub::new(),
+            capacity,
+            budget: Budget::of(capacity),
+            next_due: (0..SHARDS).map(|_| AtomicU64::new(u64::MAX)).collect(),
+            epoch: Instant::now(),
+            next_victim_shard: AtomicUsize::new(0),
         }
+    }
+
+    pub(super) fn capacity(&self) -> MemoryCapacity {
+        self.capacity
     }
 
     pub(super) fn len(&self) -> usize {
@@ -184,38 +324,58 @@ impl Store {
         }
     }
 
-    fn shard(&self, key: &str) -> &Mutex<Shard> {
+    fn shard_index(&self, key: &str) -> usize {
         let hash = self.hasher.hash_one(key);
         // High bits: the map's own table uses the low ones.
-        &self.shards[(hash >> 58) as usize % SHARDS].0
+        (hash >> 58) as usize % SHARDS
     }
 
     /// Runs `write` holding the shard lock of `key`, then reclaims a few due entries and
-    /// wakes the waiters of whatever was reclaimed, outside the lock.
+    /// wakes the waiters of whatever was reclaimed or evicted, outside the lock. If the
+    /// write left the store over its capacity (its shard had nothing left to evict, or
+    /// other shards hold expired entries), evicts from the other shards too.
     pub(super) fn write<R>(
         &self,
         key: &str,
         write: impl FnOnce(&mut Writing<'_>, Instant) -> R,
     ) -> R {
         let now = Instant::now();
-        let mut reclaimed = Vec::new();
-        let result = {
-            let mut shard = self.shard(key).lock();
-            let mut writing = Writing {
-                shard: &mut shard,
-                entries: self.entries.pin(),
-            };
-            let result = write(&mut writing, now);
-            let _more_due = writing.reclaim(now, RECLAIM_PER_WRITE, &mut reclaimed);
+        let index = self.shard_index(key);
+        let (result, gone) = self.hold(index, |writing| {
+            let result = write(writing, now);
+            let _more_due = writing.reclaim(now, RECLAIM_PER_WRITE);
             result
-        };
-        self.notify_all(&reclaimed);
+        });
+        self.notify_all(&gone);
+        if self.budget.as_ref().is_some_and(Budget::is_over) {
+            self.shrink(index, now);
+        }
         result
     }
 
-    /// Runs `read` on the entry of `key` if it is live. The clock is read only for
-    /// entries that can expire: on the hit path of a never-expiring entry it would be
-    /// the most expensive step.
+    /// Runs `hold` on shard `index`, locked; returns its result and the keys that left.
+    pub(super) fn hold<R>(
+        &self,
+        index: usize,
+        hold: impl FnOnce(&mut Writing<'_>) -> R,
+    ) -> (R, Vec<String>) {
+        let mut shard = self.shards[index].0.lock();
+        let mut writing = Writing {
+            shard: &mut shard,
+            entries: self.entries.pin(),
+            store: self,
+            index,
+            budget: self.budget.as_ref(),
+            gone: Vec::new(),
+        };
+        let result = hold(&mut writing);
+        self.publish_next_due(index, &writing);
+        (result, writing.gone)
+    }
+
+    /// Runs `read` on the entry of `key` if it is live, marking it visited. The clock
+    /// is read only for entries that can expire: on the hit path of a never-expiring
+    /// entry it would be the most expensive step.
     pub(super) fn read<R>(&self, key: &str, read: impl FnOnce(&Entry) -> R) -> Option<R> {
         let entries = self.entries.pin();
         let entry = entries.get(key)?;
@@ -225,6 +385,7 @@ impl Store {
         {
             return None;
         }
+        entry.touch();
         Some(read(entry))
     }
 
@@ -238,18 +399,16 @@ impl Store {
     /// rounds so writers are never held up for long; wakes the waiters of what it
     /// reclaimed.
     pub(super) fn sweep(&self) {
-        let mut reclaimed = Vec::new();
-        for shard in self.shards.iter() {
+        for index in 0..SHARDS {
             loop {
-                let mut writing = Writing {
-                    shard: &mut shard.0.lock(),
-                    entries: self.entries.pin(),
-                };
-                if !writing.reclaim(Instant::now(), RECLAIM_PER_SWEEP, &mut reclaimed) {
+                let (more_due, gone) = self.hold(index, |writing| {
+                    writing.reclaim(Instant::now(), RECLAIM_PER_SWEEP)
+                });
+                self.notify_all(&gone);
+                if !more_due {
                     break;
                 }
             }
         }
-        self.notify_all(&reclaimed);
     }
 }
