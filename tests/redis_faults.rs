@@ -3,6 +3,8 @@
 //! one instance used from several tokio runtimes in turn, foreign data types, flushed
 //! scripts, and releases crossing clients.
 
+#[path = "faults/least_privilege.rs"]
+mod least_privilege;
 mod support;
 
 use std::sync::LazyLock;

@@ -8,7 +8,7 @@ use std::fmt;
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
-use redis::RedisError;
+use redis::{AsyncConnectionConfig, ErrorKind, RedisError};
 
 use super::blocking::{BlockingConnections, Phase};
 use super::breaker::{Breaker, Route};
@@ -144,7 +144,28 @@ impl Core {
                 connection.touch();
                 Ok(reply)
             }
-            Err(error) => Err(self.fail(call.key, Phase::Response, error)),
+            Err(error) => {
+                let error = self.explain(error).await;
+                Err(self.fail(call.key, Phase::Response, error))
+            }
+        }
+    }
+
+    /// A cluster connection that reached no node says only that. The usual cause when
+    /// the nodes are up is refused credentials: ask a seed node directly, so the error
+    /// names that instead.
+    async fn explain(&self, error: RedisError) -> RedisError {
+        if error.kind() != ErrorKind::ClusterConnectionNotFound {
+            return error;
+        }
+        let node = self.releases.first_node().clone();
+        let config = AsyncConnectionConfig::new()
+            .set_connection_timeout(Some(self.options.connect_timeout))
+            .set_response_timeout(Some(self.options.response_timeout));
+        let connect = node.get_multiplexed_async_connection_with_config(&config);
+        match runtime::on_io(connect).await {
+            Ok(Err(refusal)) if refused_credentials(&refusal) => refusal,
+            _ => error,
         }
     }
 
@@ -248,6 +269,13 @@ fn unreachable(error: &RedisError) -> bool {
         || error.is_connection_dropped()
 }
 
+/// Whether the server refused the client's credentials (wrong password, unknown or
+/// disabled user, or none given where one is required).
+fn refused_credentials(error: &RedisError) -> bool {
+    error.kind() == ErrorKind::AuthenticationFailed
+        || matches!(error.code(), Some("NOAUTH" | "WRONGPASS"))
+}
+
 /// A failed call, saying what failed against which server.
 #[derive(Debug)]
 struct Failure {
@@ -274,6 +302,9 @@ impl Failure {
                 }
             };
             (what, true)
+        } else if refused_credentials(&error) {
+            // The server answers: the breaker stays closed and every call says why.
+            (format!("redis authentication failed: {error}"), false)
         } else if error.is_connection_refusal() {
             ("redis refused the connection".to_owned(), true)
         } else if unreachable(&error) {
