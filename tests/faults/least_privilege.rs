@@ -234,6 +234,11 @@ fn locks_and_pools(cachify: &Cachify, runtime: &tokio::runtime::Runtime, wake: W
     let lock = cachify.lock("l").exp(None);
     let guard = lock.acquire().unwrap();
     assert!(lock.is_locked().unwrap());
+    assert_eq!(
+        guard.fencing_token(),
+        1,
+        "the fencing counter lies under the prefix too"
+    );
     guard.release().expect("sync release");
     runtime.block_on(async {
         let guard = lock.acquire_async().await.unwrap();

@@ -13,6 +13,7 @@
 //! - Releases (compare-and-delete, delete, pool release, expiry) wake waiters in the
 //!   same process through a [`ReleaseHub`](super::ReleaseHub).
 
+mod fences;
 mod reaper;
 mod store;
 
@@ -25,6 +26,7 @@ use async_trait::async_trait;
 use super::slot_table::SlotTable;
 use super::{AsyncClient, ReleaseWatch, SyncClient};
 use crate::error::BackendError;
+use fences::Fences;
 use store::{deadline_after, wrong_type, Entry, Store, Value};
 
 /// An in-process store implementing both [`SyncClient`] and [`AsyncClient`].
@@ -48,6 +50,7 @@ use store::{deadline_after, wrong_type, Entry, Store, Value};
 #[derive(Clone)]
 pub struct MemoryClient {
     store: Arc<Store>,
+    fences: Arc<Fences>,
 }
 
 impl MemoryClient {
@@ -63,7 +66,10 @@ impl MemoryClient {
     pub fn new() -> Self {
         let store = Arc::new(Store::new());
         reaper::REAPER.register(&store);
-        Self { store }
+        Self {
+            store,
+            fences: Arc::default(),
+        }
     }
 
     /// How many entries the store holds, counting expired ones not reclaimed yet.
@@ -204,6 +210,23 @@ impl SyncClient for MemoryClient {
         }))
     }
 
+    fn lock_acquire(
+        &self,
+        key: &str,
+        token: &[u8],
+        ttl: Option<Duration>,
+    ) -> Result<Option<u64>, BackendError> {
+        Ok(self.store.write(key, |shard, now| {
+            if shard.live(key, now).is_some() {
+                return None;
+            }
+            shard.insert(key, Value::Bytes(token.into()), deadline_after(now, ttl));
+            // ordering: counted under the key's shard lock, so the holders of one key
+            // count in the order they took it.
+            Some(self.fences.next(key))
+        }))
+    }
+
     fn remaining_ttl(&self, key: &str) -> Result<Option<Duration>, BackendError> {
         let now = Instant::now();
         let deadline = self.store.read(key, |entry| match &entry.value {
@@ -332,6 +355,15 @@ impl AsyncClient for MemoryClient {
         ttl: Option<Duration>,
     ) -> Result<bool, BackendError> {
         SyncClient::expire_if_equals(self, key, expected, ttl)
+    }
+
+    async fn lock_acquire(
+        &self,
+        key: &str,
+        token: &[u8],
+        ttl: Option<Duration>,
+    ) -> Result<Option<u64>, BackendError> {
+        SyncClient::lock_acquire(self, key, token, ttl)
     }
 
     async fn remaining_ttl(&self, key: &str) -> Result<Option<Duration>, BackendError> {

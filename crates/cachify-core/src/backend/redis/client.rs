@@ -372,6 +372,16 @@ impl<C: RedisBacked> SyncClient for C {
             .run_blocking(commands::expire_if_equals(key, expected, ttl))
     }
 
+    fn lock_acquire(
+        &self,
+        key: &str,
+        token: &[u8],
+        ttl: Option<Duration>,
+    ) -> Result<Option<u64>, BackendError> {
+        self.core()
+            .run_blocking(commands::lock_acquire(key, token, ttl))
+    }
+
     fn remaining_ttl(&self, key: &str) -> Result<Option<Duration>, BackendError> {
         self.core().run_blocking(commands::remaining_ttl(key))
     }
@@ -439,6 +449,17 @@ impl<C: RedisBacked> AsyncClient for C {
     ) -> Result<bool, BackendError> {
         self.core()
             .run(commands::expire_if_equals(key, expected, ttl))
+            .await
+    }
+
+    async fn lock_acquire(
+        &self,
+        key: &str,
+        token: &[u8],
+        ttl: Option<Duration>,
+    ) -> Result<Option<u64>, BackendError> {
+        self.core()
+            .run(commands::lock_acquire(key, token, ttl))
             .await
     }
 

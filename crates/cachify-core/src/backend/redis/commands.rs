@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use redis::{Cmd, ErrorKind, RedisResult, ServerErrorKind, Value};
 
+use super::key_slot;
 use super::releases::channel;
 use super::scripts;
 
@@ -120,8 +121,22 @@ fn script<'k, T: redis::FromRedisValue>(
     key: &'k str,
     args: &[&[u8]],
 ) -> Call<'k, T> {
+    script_with_sibling(script, key, None, args)
+}
+
+/// A call of `script` on `key` and, as `KEYS[2]`, a `sibling` key of the same hash slot.
+fn script_with_sibling<'k, T: redis::FromRedisValue>(
+    script: &'static scripts::Script,
+    key: &'k str,
+    sibling: Option<&str>,
+    args: &[&[u8]],
+) -> Call<'k, T> {
     let mut evalsha = redis::cmd("EVALSHA");
-    evalsha.arg(&script.sha).arg(1).arg(key);
+    evalsha.arg(&script.sha);
+    match sibling {
+        Some(sibling) => evalsha.arg(2).arg(key).arg(sibling),
+        None => evalsha.arg(1).arg(key),
+    };
     for arg in args {
         evalsha.arg(*arg);
     }
@@ -181,6 +196,34 @@ pub(crate) fn set<'k>(
         reply: |reply| Ok(!matches!(reply, Value::Nil)),
         retry_safe: !nx,
     }
+}
+
+/// The fencing counter of the lock at `key`: next to it, in its hash slot (see
+/// [`key_slot::sibling`]). It never expires.
+pub(crate) fn fence_key(key: &str) -> String {
+    key_slot::sibling(key, ":fence")
+}
+
+/// Takes the lock at `key` for `token` if nobody holds it: its fencing token (from 1), or
+/// `None` when it is held. Not retry-safe, like `SET NX`.
+pub(crate) fn lock_acquire<'k>(
+    key: &'k str,
+    token: &[u8],
+    ttl: Option<Duration>,
+) -> Call<'k, Option<u64>> {
+    let fence = fence_key(key);
+    let mut call = script_with_sibling(
+        &scripts::LOCK_ACQUIRE,
+        key,
+        Some(&fence),
+        &[token, ttl_arg(ttl).as_bytes()],
+    );
+    call.reply = |reply| {
+        let fence: u64 = redis::from_redis_value(reply)?;
+        Ok((fence > 0).then_some(fence))
+    };
+    call.retry_safe = false;
+    call
 }
 
 /// Deletes one key and announces the release on its channel; 1 when it existed. One
