@@ -253,6 +253,54 @@ impl Core {
         });
     }
 
+    /// Takes the lock at `key` for `token` and counts its holder: its fencing token, or
+    /// `None` when the lock is held.
+    ///
+    /// A server runs one script. A cluster takes three single-key steps, so that a lock
+    /// can be taken while its slot migrates: `SET NX`, then `INCR` of the counter, then a
+    /// check that the lock still holds `token`. ordering: a holder counts after its own
+    /// `SET` and, having found its token still there, before the next holder's `SET`,
+    /// which counts after; so tokens increase in the order the holders held the lock. A
+    /// lock lost between the steps (expired, force-released) is answered as held.
+    async fn lock_acquire(
+        self: &Arc<Self>,
+        key: &str,
+        token: &[u8],
+        ttl: Option<Duration>,
+    ) -> Result<Option<u64>, BackendError> {
+        if !self.is_cluster() {
+            return self.run(commands::lock_acquire(key, token, ttl)).await;
+        }
+        if !self.run(commands::set(key, token, ttl, true)).await? {
+            return Ok(None);
+        }
+        let fencing_token = self.run(commands::incr(&commands::fence_key(key))).await?;
+        let still_ours = self.run(commands::get(key)).await?.as_deref() == Some(token);
+        Ok(still_ours.then_some(fencing_token))
+    }
+
+    /// The blocking [`lock_acquire`](Self::lock_acquire).
+    fn lock_acquire_blocking(
+        self: &Arc<Self>,
+        key: &str,
+        token: &[u8],
+        ttl: Option<Duration>,
+    ) -> Result<Option<u64>, BackendError> {
+        match &self.sync_side {
+            SyncSide::Blocking(_) => self.run_blocking(commands::lock_acquire(key, token, ttl)),
+            #[cfg(feature = "redis-cluster")]
+            SyncSide::BlockOnAsync => runtime::block_on(self.lock_acquire(key, token, ttl))?,
+        }
+    }
+
+    fn is_cluster(&self) -> bool {
+        match &self.connections {
+            AsyncConnections::Server { .. } => false,
+            #[cfg(feature = "redis-cluster")]
+            AsyncConnections::Cluster(_) => true,
+        }
+    }
+
     /// A watch on `key`'s releases; while the breaker is open it does not subscribe (the
     /// waiter polls).
     async fn watch(self: &Arc<Self>, key: &str) -> ReleaseWatch {
@@ -378,8 +426,7 @@ impl<C: RedisBacked> SyncClient for C {
         token: &[u8],
         ttl: Option<Duration>,
     ) -> Result<Option<u64>, BackendError> {
-        self.core()
-            .run_blocking(commands::lock_acquire(key, token, ttl))
+        self.core().lock_acquire_blocking(key, token, ttl)
     }
 
     fn remaining_ttl(&self, key: &str) -> Result<Option<Duration>, BackendError> {
@@ -458,9 +505,7 @@ impl<C: RedisBacked> AsyncClient for C {
         token: &[u8],
         ttl: Option<Duration>,
     ) -> Result<Option<u64>, BackendError> {
-        self.core()
-            .run(commands::lock_acquire(key, token, ttl))
-            .await
+        self.core().lock_acquire(key, token, ttl).await
     }
 
     async fn remaining_ttl(&self, key: &str) -> Result<Option<Duration>, BackendError> {

@@ -11,7 +11,6 @@ use std::time::Duration;
 
 use redis::{Cmd, ErrorKind, RedisResult, ServerErrorKind, Value};
 
-use super::key_slot;
 use super::releases::channel;
 use super::scripts;
 
@@ -124,7 +123,7 @@ fn script<'k, T: redis::FromRedisValue>(
     script_with_sibling(script, key, None, args)
 }
 
-/// A call of `script` on `key` and, as `KEYS[2]`, a `sibling` key of the same hash slot.
+/// A call of `script` on `key` and, as `KEYS[2]`, a `sibling` key.
 fn script_with_sibling<'k, T: redis::FromRedisValue>(
     script: &'static scripts::Script,
     key: &'k str,
@@ -198,14 +197,25 @@ pub(crate) fn set<'k>(
     }
 }
 
-/// The fencing counter of the lock at `key`: next to it, in its hash slot (see
-/// [`key_slot::sibling`]). It never expires.
+/// The fencing counter of the lock at `key`: next to it, under the same prefix. It never
+/// expires: a counter that started again would give a later holder a smaller token.
 pub(crate) fn fence_key(key: &str) -> String {
-    key_slot::sibling(key, ":fence")
+    let mut fence = String::with_capacity(key.len() + FENCE_SUFFIX.len());
+    fence.push_str(key);
+    fence.push_str(FENCE_SUFFIX);
+    fence
 }
 
-/// Takes the lock at `key` for `token` if nobody holds it: its fencing token (from 1), or
-/// `None` when it is held. Not retry-safe, like `SET NX`.
+const FENCE_SUFFIX: &str = ":fence";
+
+/// Takes the lock at `key` for `token` if nobody holds it and counts the holder, in one
+/// script: its fencing token (from 1), or `None` when the lock is held. Not
+/// retry-safe, like `SET NX`.
+///
+/// For a standalone server only: a script's keys must share a hash slot on a cluster,
+/// and two keys of one slot cannot be reached by a script while the slot migrates
+/// (`TRYAGAIN` until every key has moved). A cluster takes the lock in single-key steps
+/// instead (see [`incr`]).
 pub(crate) fn lock_acquire<'k>(
     key: &'k str,
     token: &[u8],
@@ -222,6 +232,16 @@ pub(crate) fn lock_acquire<'k>(
         let fence: u64 = redis::from_redis_value(reply)?;
         Ok((fence > 0).then_some(fence))
     };
+    call.retry_safe = false;
+    call
+}
+
+/// `INCR key`: a cluster lock's fencing counter, counted after its `SET NX` took the lock.
+/// Not retry-safe: counted twice, it only skips a number.
+pub(crate) fn incr(key: &str) -> Call<'_, u64> {
+    let mut cmd = redis::cmd("INCR");
+    cmd.arg(key);
+    let mut call = command(key, cmd);
     call.retry_safe = false;
     call
 }

@@ -52,7 +52,6 @@ mod connection;
 #[cfg(feature = "redis-cluster")]
 mod hash_slots;
 mod idle;
-mod key_slot;
 mod options;
 mod per_runtime;
 mod releases;

@@ -1,8 +1,9 @@
 //! The Lua scripts behind the atomic operations of the Redis backends.
 //!
-//! Each script touches one key (`KEYS[1]`), or two of one hash slot (a lock and its
-//! fencing counter, see [`key_slot`](super::key_slot)), so it runs unchanged on Redis
-//! Cluster: the key decides the slot and the whole script executes there. Release channels are
+//! Each script but [`LOCK_ACQUIRE`] touches exactly one key (`KEYS[1]`), so it runs
+//! unchanged on Redis Cluster: the key decides the slot and the whole script executes
+//! there. [`LOCK_ACQUIRE`] touches a lock and its fencing counter, and only runs on a
+//! standalone server (see `commands::lock_acquire`). Release channels are
 //! passed as arguments, not keys: classic pub/sub is not sharded, a `PUBLISH` reaches the
 //! subscribers of every node.
 //!
