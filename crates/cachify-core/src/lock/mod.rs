@@ -13,11 +13,15 @@
 //!   runtime (see [`crate::detached`] for where releases run);
 //! - an acquisition that is cancelled, or whose reply is lost, leaves no lock behind: its
 //!   claim is armed before `SET NX` is sent, and gives the token back if it was stored;
-//! - `auto_extend` keeps renewing the expiry while the guard lives, owner-checked too.
+//! - `auto_extend` keeps renewing the expiry while the guard lives, owner-checked too;
+//! - every guard carries a fencing token that strictly increases across the holders of
+//!   its key (the backend's [`lock_acquire`]), so a resource can refuse a holder whose
+//!   lock expired under it.
 //!
 //! The force-[`Lock::release`] functions stay unconditional, as py-cachify documents.
 //!
 //! [`watch`]: crate::SyncClient::watch
+//! [`lock_acquire`]: crate::SyncClient::lock_acquire
 
 pub mod for_macros;
 mod guard;

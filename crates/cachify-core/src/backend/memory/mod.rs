@@ -12,6 +12,8 @@
 //! - An expiry beyond what the clock can represent (`Duration::MAX`) never expires.
 //! - Releases (compare-and-delete, delete, pool release, expiry) wake waiters in the
 //!   same process through a [`ReleaseHub`](super::ReleaseHub).
+//! - A lock's fencing token is counted under the key's shard lock as the lock is taken,
+//!   in a counter per lock key kept for the life of the store ([`fences`]).
 
 mod fences;
 mod reaper;
