@@ -153,15 +153,18 @@ impl Core {
 
     /// A cluster connection that reached no node says only that. The usual cause when
     /// the nodes are up is refused credentials: ask a seed node directly, so the error
-    /// names that instead.
+    /// names that instead. A node that refuses answers within a round trip or two, so
+    /// the question gets [`EXPLAIN_PATIENCE`] at most: a cluster that is down costs a
+    /// failing call no more than that on top.
     async fn explain(&self, error: RedisError) -> RedisError {
         if error.kind() != ErrorKind::ClusterConnectionNotFound {
             return error;
         }
         let node = self.releases.first_node().clone();
+        let patience = self.options.connect_timeout.min(EXPLAIN_PATIENCE);
         let config = AsyncConnectionConfig::new()
-            .set_connection_timeout(Some(self.options.connect_timeout))
-            .set_response_timeout(Some(self.options.response_timeout));
+            .set_connection_timeout(Some(patience))
+            .set_response_timeout(Some(patience));
         let connect = node.get_multiplexed_async_connection_with_config(&config);
         match runtime::on_io(connect).await {
             Ok(Err(refusal)) if refused_credentials(&refusal) => refusal,
@@ -316,6 +319,9 @@ fn unreachable(error: &RedisError) -> bool {
         || error.is_io_error()
         || error.is_connection_dropped()
 }
+
+/// The longest a cluster call that reached no node spends asking a seed node why.
+const EXPLAIN_PATIENCE: Duration = Duration::from_millis(200);
 
 /// Whether the server refused the client's credentials (wrong password, unknown or
 /// disabled user, or none given where one is required).
