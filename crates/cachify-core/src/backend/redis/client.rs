@@ -160,7 +160,9 @@ impl Core {
         if error.kind() != ErrorKind::ClusterConnectionNotFound {
             return error;
         }
-        let node = self.releases.first_node().clone();
+        let Some(node) = self.releases.first_node() else {
+            return error;
+        };
         let patience = self.options.connect_timeout.min(EXPLAIN_PATIENCE);
         let config = AsyncConnectionConfig::new()
             .set_connection_timeout(Some(patience))

@@ -3,11 +3,11 @@
 //! Every release (compare-and-delete, forced delete, pool slot release) publishes on the
 //! key's channel from inside the same script. A key's channel is the storage key and a
 //! suffix ([`channel`]), so it lies under the instance's prefix like every key: an ACL
-//! user limited to its prefix's keys and channels (`~APP-*`, `&APP-*`) gets wake-ups. Each client keeps **one** pub/sub
-//! connection (RESP3, so subscriptions and their messages share a multiplexed
-//! connection), subscribes to the channels its waiters watch, and turns each message into
-//! a [`ReleaseHub`] notification for the key; one channel serves every waiter of the key
-//! in this process.
+//! user limited to its prefix's keys and channels (`~APP-*`, `&APP-*`) gets wake-ups.
+//! Each client keeps **one** pub/sub connection (RESP3, so subscriptions and their
+//! messages share a multiplexed connection), subscribes to the channels its waiters
+//! watch, and turns each message into a [`ReleaseHub`] notification for the key; one
+//! channel serves every waiter of the key in this process.
 //!
 //! Guarantees:
 //! - Ordering: `watch` registers the waiter in the hub *and then* waits until the server
@@ -128,8 +128,8 @@ impl Releases {
     }
 
     /// The node the pub/sub connection tries first (a seed node on a cluster).
-    pub(crate) fn first_node(&self) -> &redis::Client {
-        &self.state.nodes[0]
+    pub(crate) fn first_node(&self) -> Option<&redis::Client> {
+        self.state.nodes.first()
     }
 
     /// A watch on `key` that sees every release published after this returns; with
@@ -400,6 +400,13 @@ mod tests {
         let mut watch = releases.state.hub.watch("app:lock:a");
         releases.state.on_push(0, message(&channel("app:lock:a")));
         assert!(watch.wait_blocking(Duration::ZERO));
+    }
+
+    #[test]
+    fn a_channel_starts_with_its_storage_key_and_leads_back_to_it() {
+        let channel = channel("APP-lock:job");
+        assert!(channel.starts_with("APP-lock:job"), "{channel}");
+        assert_eq!(key_of(&channel), Some("APP-lock:job"));
     }
 
     #[test]
