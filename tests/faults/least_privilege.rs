@@ -420,7 +420,11 @@ fn a_denied_subscribe_warns_once_and_waiters_poll() {
     let key = cachify.lock_key("l");
     let ((), logs) = logs_of(|| {
         for _ in 0..5 {
-            drop(cachify.sync_client().watch(&key));
+            let watch = cachify.sync_client().watch(&key);
+            assert!(
+                watch.is_some(),
+                "a waiter still has a watch to sleep on until its poll"
+            );
         }
     });
     let warnings = logs.matches("WARN").count();
