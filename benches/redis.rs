@@ -7,7 +7,8 @@
 //! - `sync_get_8_threads`: 8 threads hammering GET: r2d2 pool vs `RedisClient`.
 //! - `async_get` / `async_get_64_concurrent`: raw multiplexed connection vs `RedisClient`,
 //!   and the same two interleaved in short blocks, printed as a median cachify/raw ratio.
-//! - `lock_acquire_release`, `pool_enter_exit`: two round trips each, against one raw GET.
+//! - `lock_acquire_release` (the fenced acquire), `set_nx_release` (the acquire before
+//!   fencing tokens), `pool_enter_exit`: two round trips each, against one raw GET.
 //! - `hand_off`: a release in one client until a waiter on another client holds the lock.
 
 #[allow(dead_code)]
@@ -280,13 +281,32 @@ fn round_trips(c: &mut Criterion, url: &str) {
     group.bench_function("one_get", |b| {
         b.iter(|| runtime.block_on(async { AsyncClient::get(&client, KEY).await.unwrap() }))
     });
-    group.bench_function("lock_acquire_release", |b| {
+    // What a lock's acquire was before fencing tokens: `SET NX PX`, no counter.
+    group.bench_function("set_nx_release", |b| {
         b.iter(|| {
             runtime.block_on(async {
                 let ttl = Some(Duration::from_secs(30));
                 assert!(AsyncClient::set(&client, "bench:lock", b"token", ttl, true)
                     .await
                     .unwrap());
+                assert!(
+                    AsyncClient::delete_if_equals(&client, "bench:lock", b"token")
+                        .await
+                        .unwrap()
+                );
+            })
+        })
+    });
+    group.bench_function("lock_acquire_release", |b| {
+        b.iter(|| {
+            runtime.block_on(async {
+                let ttl = Some(Duration::from_secs(30));
+                assert!(
+                    AsyncClient::lock_acquire(&client, "bench:lock", b"token", ttl)
+                        .await
+                        .unwrap()
+                        .is_some()
+                );
                 assert!(
                     AsyncClient::delete_if_equals(&client, "bench:lock", b"token")
                         .await

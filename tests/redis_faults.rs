@@ -3,6 +3,8 @@
 //! one instance used from several tokio runtimes in turn, foreign data types, flushed
 //! scripts, and releases crossing clients.
 
+#[path = "faults/least_privilege.rs"]
+mod least_privilege;
 mod support;
 
 use std::sync::LazyLock;
@@ -617,7 +619,7 @@ mod cluster_wake_ups {
             .map(|i| format!("hand-off-{i}"))
             .find(|name| owner(&cluster, &cachify.lock_key(name)) != 0)
             .unwrap();
-        let channel = format!("cachify:release:{}", cachify.lock_key(&name));
+        let channel = format!("{}:released", cachify.lock_key(&name));
 
         let holder = cachify.lock(name.as_str()).acquire().unwrap();
         let waiter = {
@@ -1084,7 +1086,7 @@ mod cluster_wake_ups_first_subscriber {
             .unwrap();
         // The pub/sub link is up on node 0, then its only subscription is swept.
         drop(cachify.sync_client().watch("warm"));
-        let warm = "cachify:release:warm";
+        let warm = "warm:released";
         let deadline = Instant::now() + Duration::from_secs(10);
         while subscribers(cluster.nodes[0].port(), warm) != 0 {
             assert!(Instant::now() < deadline, "the sweep never unsubscribed");
@@ -1104,7 +1106,7 @@ mod cluster_wake_ups_first_subscriber {
                 (Instant::now(), guard.map(|guard| guard.release()))
             })
         };
-        let channel = format!("cachify:release:{}", cachify.lock_key(&name));
+        let channel = format!("{}:released", cachify.lock_key(&name));
         let deadline = Instant::now() + Duration::from_secs(5);
         let moved = loop {
             if cluster.nodes[1..]

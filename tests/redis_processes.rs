@@ -1,5 +1,6 @@
-//! Several OS processes sharing one Redis: mutual exclusion, the pool bound, the leases
-//! of a holder killed with SIGKILL, and guards dropped as `main` ends.
+//! Several OS processes sharing one Redis: mutual exclusion, the pool bound, fencing
+//! tokens across hand-offs, the leases of a holder killed with SIGKILL, and guards
+//! dropped as `main` ends.
 //!
 //! The children are this test binary itself, re-executed with `CACHIFY_CHILD` set: it
 //! then runs only `child_process`, which plays the role the variable names.
@@ -62,6 +63,7 @@ fn child_process() {
         .build();
     match role.as_str() {
         "counter" => increment_under_lock(&cachify, 250),
+        "fence" => record_fencing_tokens(&cachify, 100),
         "pool" => hold_pool_slots(&cachify, 20),
         "crash" => hold_and_hang(&cachify),
         "exit-flush-async" => drop_guards_and_exit(&cachify, Flush::Async),
@@ -86,6 +88,26 @@ fn increment_under_lock(cachify: &Cachify, times: usize) {
         client
             .set(&counter, (value + 1).to_string().as_bytes(), None, false)
             .unwrap();
+    }
+}
+
+/// Appends each holder's fencing token to a list, under the lock: the list is in the
+/// order the holders held it.
+fn record_fencing_tokens(cachify: &Cachify, times: usize) {
+    let client = redis::Client::open(std::env::var(URL).unwrap()).unwrap();
+    let mut raw = client.get_connection().unwrap();
+    let lock = cachify
+        .lock("fenced")
+        .nowait(false)
+        .timeout(Duration::from_secs(60));
+    for _ in 0..times {
+        let guard = lock.acquire().unwrap();
+        let _: i64 = redis::cmd("RPUSH")
+            .arg(cachify.cache_key("tokens"))
+            .arg(guard.fencing_token())
+            .query(&mut raw)
+            .unwrap();
+        guard.release().unwrap();
     }
 }
 
@@ -119,6 +141,7 @@ fn hold_pool_slots(cachify: &Cachify, times: usize) {
 fn hold_and_hang(cachify: &Cachify) {
     let lease = Some(Duration::from_secs(1));
     let guard = cachify.lock("crash").exp(lease).acquire().unwrap();
+    println!("fencing token {}", guard.fencing_token());
     std::mem::forget(guard);
     let slot = cachify.pool("crash", 1).slot_exp(lease).acquire().unwrap();
     println!("held");
@@ -226,6 +249,27 @@ fn four_processes_increment_a_counter_under_one_lock_without_losing_any() {
 }
 
 #[test]
+fn hand_offs_across_three_processes_yield_strictly_increasing_fencing_tokens() {
+    let prefix = support::unique_prefix("fence");
+    let children = (0..3).map(|_| spawn_child("fence", &prefix)).collect();
+    wait_all(children);
+    let cachify = instance(&prefix);
+    let client = redis::Client::open(support::redis::server().url()).unwrap();
+    let mut raw = client.get_connection().unwrap();
+    let tokens: Vec<u64> = redis::cmd("LRANGE")
+        .arg(cachify.cache_key("tokens"))
+        .arg(0)
+        .arg(-1)
+        .query(&mut raw)
+        .unwrap();
+    assert_eq!(tokens.len(), 300);
+    assert!(
+        tokens.windows(2).all(|pair| pair[0] < pair[1]),
+        "{tokens:?}"
+    );
+}
+
+#[test]
 fn six_processes_never_exceed_a_pool_of_two() {
     let prefix = support::unique_prefix("pool");
     let children = (0..6).map(|_| spawn_child("pool", &prefix)).collect();
@@ -246,12 +290,17 @@ fn a_killed_holders_lock_and_slot_free_themselves_after_their_lease() {
     let mut line = String::new();
     let stdout = child.stdout.take().unwrap();
     let mut stdout = BufReader::new(stdout);
+    let mut killed_token = None;
     while !line.contains("held") {
         line.clear();
         assert!(
             stdout.read_line(&mut line).unwrap() > 0,
             "the child died before holding"
         );
+        // The harness may print its "test child_process ..." on the same line.
+        if let Some((_, token)) = line.trim().split_once("fencing token ") {
+            killed_token = Some(token.parse::<u64>().unwrap());
+        }
     }
     child.kill().unwrap(); // SIGKILL: no destructor, no release
     child.wait().unwrap();
@@ -269,6 +318,10 @@ fn a_killed_holders_lock_and_slot_free_themselves_after_their_lease() {
         );
         std::thread::sleep(Duration::from_millis(10));
     }
-    assert!(lock.acquire().is_ok());
+    let next = lock.acquire().unwrap();
+    assert!(
+        killed_token.is_some_and(|killed| killed < next.fencing_token()),
+        "the next holder's token is larger than the killed holder's {killed_token:?}"
+    );
     assert!(pool.acquire().is_ok());
 }

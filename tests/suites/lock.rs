@@ -575,3 +575,119 @@ async fn sixty_four_tasks_never_overlap() {
     }
     assert_eq!(counter.load(Ordering::SeqCst), TASKS * ROUNDS);
 }
+
+// --- fencing tokens ---------------------------------------------------------------------
+
+/// A resource that refuses writes fenced by a token smaller than the largest it has seen.
+#[derive(Default)]
+struct FencedResource {
+    largest: std::sync::Mutex<u64>,
+}
+
+impl FencedResource {
+    /// Whether the write fenced by `token` was accepted.
+    fn write(&self, token: u64) -> bool {
+        let mut largest = self.largest.lock().unwrap();
+        if token < *largest {
+            return false;
+        }
+        *largest = token;
+        true
+    }
+}
+
+#[test]
+fn successive_holders_get_strictly_increasing_fencing_tokens() -> Result<(), Error> {
+    let cachify = backend().instance("fencing-successive");
+    let lock = cachify.lock("ledger");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let mut tokens = Vec::new();
+    for _ in 0..3 {
+        let guard = lock.acquire()?;
+        tokens.push(guard.fencing_token());
+        guard.release()?;
+        let guard = runtime.block_on(lock.acquire_async())?;
+        tokens.push(guard.fencing_token());
+        runtime.block_on(guard.release_async())?;
+        // A force release, a dropped guard: the count goes on.
+        let guard = lock.acquire()?;
+        tokens.push(guard.fencing_token());
+        lock.release()?;
+        drop(guard);
+    }
+    assert_eq!(tokens[0], 1, "a key's first holder gets 1");
+    assert!(tokens.windows(2).all(|pair| pair[0] < pair[1]), "{tokens:?}");
+    Ok(())
+}
+
+#[test]
+fn each_key_counts_its_own_holders() -> Result<(), Error> {
+    let cachify = backend().instance("fencing-per-key");
+    for _ in 0..3 {
+        cachify.lock("a").acquire()?.release()?;
+    }
+    let other = cachify.lock("b").acquire()?;
+    assert_eq!(other.fencing_token(), 1, "b's count is its own");
+    // Keys with hash tags and braces count like any other.
+    for key in ["{user1}:a", "x{y", "a{}b"] {
+        let first = cachify.lock(key).acquire()?;
+        let first_token = first.fencing_token();
+        first.release()?;
+        assert!(cachify.lock(key).acquire()?.fencing_token() > first_token, "{key}");
+    }
+    Ok(())
+}
+
+#[test]
+fn a_holder_that_overstayed_has_a_smaller_token_than_the_next() -> Result<(), Error> {
+    let cachify = backend().instance("fencing-overstayed");
+    let lock = cachify.lock("ledger");
+    let late = lock.clone().exp(Duration::from_millis(300)).acquire()?;
+    // The first holder stalls past its exp: the next one waits for the expiry.
+    let next = waiting(&lock, PATIENCE).exp(LONG).acquire()?;
+    assert!(late.fencing_token() < next.fencing_token());
+    let resource = FencedResource::default();
+    assert!(resource.write(next.fencing_token()), "the current holder writes");
+    assert!(!resource.write(late.fencing_token()), "the late writer is refused");
+    Ok(())
+}
+
+#[test]
+fn eight_threads_hand_off_with_increasing_fencing_tokens() {
+    const THREADS: usize = 8;
+    const ROUNDS: usize = 50;
+    let cachify = backend().instance("fencing-threads");
+    // Appended under the lock: the order in which the holders held it.
+    let tokens = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let threads: Vec<_> = (0..THREADS)
+        .map(|_| {
+            let lock = cachify.lock("counter").nowait(false).timeout(LONG);
+            let tokens = Arc::clone(&tokens);
+            std::thread::spawn(move || {
+                for _ in 0..ROUNDS {
+                    let guard = lock.acquire().unwrap();
+                    tokens.lock().unwrap().push(guard.fencing_token());
+                }
+            })
+        })
+        .collect();
+    for thread in threads {
+        thread.join().unwrap();
+    }
+    let tokens = tokens.lock().unwrap();
+    assert_eq!(tokens.len(), THREADS * ROUNDS);
+    assert!(tokens.windows(2).all(|pair| pair[0] < pair[1]), "{tokens:?}");
+}
+
+/// A custom backend with only `get` / `set` / `delete` (and the methods the probe
+/// forwards) does not count holders: every token is 0, "not fenced".
+#[test]
+fn a_backend_that_does_not_count_holders_gives_token_zero() -> Result<(), Error> {
+    let probed = probed("fencing-default");
+    let guard = probed.cachify.lock("ledger").acquire()?;
+    assert_eq!(guard.fencing_token(), 0);
+    Ok(())
+}

@@ -211,6 +211,40 @@ pub trait SyncClient: Send + Sync + 'static {
         self.set(key, expected, ttl, false)
     }
 
+    /// Takes the lock at `key` for `token` if nobody holds it, expiring after `ttl`
+    /// (`None`: never), and returns its **fencing token**: a number larger than the one
+    /// of every earlier holder of `key`. `None` when the lock is held.
+    ///
+    /// A resource that remembers the largest token it has seen can refuse a holder whose
+    /// lock expired while it stalled: that holder's token is smaller than its successor's
+    /// (see the locks chapter, "Fencing tokens"). The count is per key and lives in the
+    /// backend, apart from the lock: the built-in backends keep it for as long as they
+    /// live, so tokens never repeat.
+    ///
+    /// The default takes the lock with `set(nx)` and returns `Some(0)`: a backend that
+    /// only has `get` / `set` / `delete` cannot count holders atomically, and 0, which no
+    /// real token is, tells a resource that this holder is not fenced.
+    ///
+    /// ```
+    /// # use cachify_core as cachify;
+    /// # use cachify::{MemoryClient, SyncClient};
+    /// let client = MemoryClient::new();
+    /// let first = client.lock_acquire("lock:job", b"token-1", None)?.expect("free");
+    /// assert_eq!(client.lock_acquire("lock:job", b"token-2", None)?, None, "held");
+    /// client.delete_if_equals("lock:job", b"token-1")?;
+    /// let second = client.lock_acquire("lock:job", b"token-2", None)?.expect("free again");
+    /// assert!(second > first);
+    /// # Ok::<(), cachify::BackendError>(())
+    /// ```
+    fn lock_acquire(
+        &self,
+        key: &str,
+        token: &[u8],
+        ttl: Option<Duration>,
+    ) -> Result<Option<u64>, BackendError> {
+        Ok(self.set(key, token, ttl, true)?.then_some(0))
+    }
+
     /// How long `key` has left to live; `None` when it does not exist, never expires,
     /// or the backend cannot tell (the default). Waiters use it to sleep no longer than
     /// a dead holder's lock can last. For a pool key, backends that can should answer
@@ -487,6 +521,32 @@ pub trait AsyncClient: Send + Sync + 'static {
             return Ok(false);
         }
         self.set(key, expected, ttl, false).await
+    }
+
+    /// Takes the lock at `key` for `token` if nobody holds it; its fencing token, or
+    /// `None` when held. See [`SyncClient::lock_acquire`] (the default likewise returns
+    /// `Some(0)`: not fenced).
+    ///
+    /// ```
+    /// # use cachify_core as cachify;
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), cachify::BackendError> {
+    /// # use cachify::{AsyncClient, MemoryClient};
+    /// let client = MemoryClient::new();
+    /// let first = client.lock_acquire("lock:job", b"token-1", None).await?.expect("free");
+    /// client.delete_if_equals("lock:job", b"token-1").await?;
+    /// let second = client.lock_acquire("lock:job", b"token-2", None).await?.expect("free");
+    /// assert!(second > first);
+    /// # Ok(())
+    /// # }
+    /// ```
+    async fn lock_acquire(
+        &self,
+        key: &str,
+        token: &[u8],
+        ttl: Option<Duration>,
+    ) -> Result<Option<u64>, BackendError> {
+        Ok(self.set(key, token, ttl, true).await?.then_some(0))
     }
 
     /// How long `key` has left to live; see [`SyncClient::remaining_ttl`].

@@ -14,11 +14,13 @@ use crate::detached::{Armed, Async, Blocking, Claim, Settle, Side};
 use crate::error::Error;
 use crate::instance::Cachify;
 
-/// What a guard gives back: its ticket, and the lease renewing it, if any.
+/// What a guard gives back: its ticket, and the lease renewing it, if any; and the
+/// fencing token the backend gave this holder.
 #[derive(Debug, Clone)]
 pub(crate) struct Held {
     ticket: Ticket,
     lease: Option<Lease>,
+    fencing_token: u64,
 }
 
 impl Held {
@@ -26,6 +28,7 @@ impl Held {
         Self {
             ticket,
             lease: None,
+            fencing_token: 0,
         }
     }
 
@@ -69,10 +72,12 @@ impl Claim for Held {
 /// lock midway, better say so than hold it unprotected.
 fn lease<S: Side>(
     mut claim: Armed<Held, S>,
+    fencing_token: u64,
     auto_extend: bool,
     renewal: Renewal,
 ) -> Result<Armed<Held, S>, Error> {
     claim.confirm();
+    claim.claim_mut().fencing_token = fencing_token;
     if auto_extend {
         let lease = Lease::start(claim.claim().ticket(), renewal)?;
         claim.claim_mut().lease = lease;
@@ -110,9 +115,13 @@ pub struct LockGuard {
 }
 
 impl LockGuard {
-    /// Confirms a taken claim; starts its lease with `auto_extend`.
-    pub(super) fn hold(claim: Armed<Held, Blocking>, auto_extend: bool) -> Result<Self, Error> {
-        let claim = lease(claim, auto_extend, Renewal::Blocking)?;
+    /// Confirms a taken claim with its fencing token; starts its lease with `auto_extend`.
+    pub(super) fn hold(
+        claim: Armed<Held, Blocking>,
+        fencing_token: u64,
+        auto_extend: bool,
+    ) -> Result<Self, Error> {
+        let claim = lease(claim, fencing_token, auto_extend, Renewal::Blocking)?;
         Ok(Self { claim })
     }
 
@@ -150,6 +159,31 @@ impl LockGuard {
     /// ```
     pub fn lease_lost(&self) -> bool {
         lease_lost(self.claim.claim())
+    }
+
+    /// This holder's fencing token: larger than the token of every earlier holder of
+    /// this lock's key, on every backend that counts holders (memory, Redis, Cluster);
+    /// 0 on a custom backend that does not (see [`SyncClient::lock_acquire`]).
+    ///
+    /// Send it with every write to the resource the lock protects, and have the
+    /// resource refuse a token smaller than the largest it has seen: a holder whose
+    /// lock expired while it stalled then cannot overwrite its successor's work (see
+    /// the locks chapter, "Fencing tokens").
+    ///
+    /// [`SyncClient::lock_acquire`]: crate::SyncClient::lock_acquire
+    ///
+    /// ```
+    /// # use cachify_core as cachify;
+    /// let cachify = cachify::Cachify::builder().build();
+    /// let first = cachify.lock("ledger").acquire()?;
+    /// let first_token = first.fencing_token();
+    /// first.release()?;
+    /// let second = cachify.lock("ledger").acquire()?;
+    /// assert!(second.fencing_token() > first_token);
+    /// # Ok::<(), cachify::Error>(())
+    /// ```
+    pub fn fencing_token(&self) -> u64 {
+        self.claim.claim().fencing_token
     }
 
     /// Releases the lock now, reporting a backend failure. Releasing a lock that already
@@ -206,9 +240,13 @@ pub struct AsyncLockGuard {
 }
 
 impl AsyncLockGuard {
-    /// Confirms a taken claim; starts its lease with `auto_extend`.
-    pub(super) fn hold(claim: Armed<Held, Async>, auto_extend: bool) -> Result<Self, Error> {
-        let claim = lease(claim, auto_extend, Renewal::Async)?;
+    /// Confirms a taken claim with its fencing token; starts its lease with `auto_extend`.
+    pub(super) fn hold(
+        claim: Armed<Held, Async>,
+        fencing_token: u64,
+        auto_extend: bool,
+    ) -> Result<Self, Error> {
+        let claim = lease(claim, fencing_token, auto_extend, Renewal::Async)?;
         Ok(Self { claim })
     }
 
@@ -245,6 +283,25 @@ impl AsyncLockGuard {
     /// ```
     pub fn lease_lost(&self) -> bool {
         lease_lost(self.claim.claim())
+    }
+
+    /// This holder's fencing token; see [`LockGuard::fencing_token`].
+    ///
+    /// ```
+    /// # use cachify_core as cachify;
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), cachify::Error> {
+    /// let cachify = cachify::Cachify::builder().build();
+    /// let first = cachify.lock("ledger").acquire_async().await?;
+    /// let first_token = first.fencing_token();
+    /// first.release_async().await?;
+    /// let second = cachify.lock("ledger").acquire_async().await?;
+    /// assert!(second.fencing_token() > first_token);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn fencing_token(&self) -> u64 {
+        self.claim.claim().fencing_token
     }
 
     /// Resolves when the `auto_extend` lease finds the lock lost (see

@@ -13,11 +13,15 @@
 //!   runtime (see [`crate::detached`] for where releases run);
 //! - an acquisition that is cancelled, or whose reply is lost, leaves no lock behind: its
 //!   claim is armed before `SET NX` is sent, and gives the token back if it was stored;
-//! - `auto_extend` keeps renewing the expiry while the guard lives, owner-checked too.
+//! - `auto_extend` keeps renewing the expiry while the guard lives, owner-checked too;
+//! - every guard carries a fencing token that strictly increases across the holders of
+//!   its key (the backend's [`lock_acquire`]), so a resource can refuse a holder whose
+//!   lock expired under it.
 //!
 //! The force-[`Lock::release`] functions stay unconditional, as py-cachify documents.
 //!
 //! [`watch`]: crate::SyncClient::watch
+//! [`lock_acquire`]: crate::SyncClient::lock_acquire
 
 pub mod for_macros;
 mod guard;
@@ -239,7 +243,7 @@ impl Lock {
             ticket.storage_key(),
             self.release_patience(),
         );
-        let taken = if self.nowait {
+        let fencing_token = if self.nowait {
             ticket.take_blocking()?
         } else {
             retry_blocking(
@@ -247,16 +251,15 @@ impl Lock {
                 ticket.storage_key(),
                 ticket.subject(),
                 self.patience(ticket),
-                || Ok(ticket.take_blocking()?.then_some(())),
+                || ticket.take_blocking(),
             )?
-            .is_some()
         };
-        if !taken {
+        let Some(fencing_token) = fencing_token else {
             let refused = ticket.refused(self.nowait);
             claim.disarm();
             return Err(refused);
-        }
-        LockGuard::hold(claim, self.auto_extend)
+        };
+        LockGuard::hold(claim, fencing_token, self.auto_extend)
     }
 
     /// Takes the lock without blocking the runtime while waiting; release the guard with
@@ -286,7 +289,7 @@ impl Lock {
             self.release_patience(),
         )
         .await;
-        let taken = if self.nowait {
+        let fencing_token = if self.nowait {
             ticket.take_async().await?
         } else {
             retry_async(
@@ -294,17 +297,16 @@ impl Lock {
                 ticket.storage_key(),
                 ticket.subject(),
                 self.patience(ticket),
-                || async { Ok(ticket.take_async().await?.then_some(())) },
+                || ticket.take_async(),
             )
             .await?
-            .is_some()
         };
-        if !taken {
+        let Some(fencing_token) = fencing_token else {
             let refused = ticket.refused(self.nowait);
             claim.disarm();
             return Err(refused);
-        }
-        AsyncLockGuard::hold(claim, self.auto_extend)
+        };
+        AsyncLockGuard::hold(claim, fencing_token, self.auto_extend)
     }
 
     /// Whether anyone holds the lock now (any holder, in any process sharing the backend).

@@ -95,17 +95,20 @@ impl Ticket {
         self.locked()
     }
 
-    /// One attempt to take the lock; whether it was taken.
-    pub(crate) fn take_blocking(&self) -> Result<bool, Error> {
+    /// One attempt to take the lock: its fencing token when taken, `None` when held.
+    pub(crate) fn take_blocking(&self) -> Result<Option<u64>, Error> {
         let client = self.cachify.sync_client();
-        Ok(client.set(&self.storage_key, self.token.as_bytes(), self.exp, true)?)
+        let token = self.token.as_bytes();
+        Ok(client.lock_acquire(&self.storage_key, token, self.exp)?)
     }
 
     /// The async [`take_blocking`](Self::take_blocking).
-    pub(crate) async fn take_async(&self) -> Result<bool, Error> {
+    pub(crate) async fn take_async(&self) -> Result<Option<u64>, Error> {
         let client = self.cachify.async_client();
         let token = self.token.as_bytes();
-        Ok(client.set(&self.storage_key, token, self.exp, true).await?)
+        Ok(client
+            .lock_acquire(&self.storage_key, token, self.exp)
+            .await?)
     }
 
     /// Deletes the lock if it still holds this ticket's token; whether it did.

@@ -18,9 +18,12 @@
 //!   pools) are pinned: never evicted, never counted.
 //! - Deleting by pattern ([`scan`]) walks the keys without a lock and removes each match
 //!   under its own shard lock; the async form runs on tokio's blocking pool.
+//! - A lock's fencing token is counted under the key's shard lock as the lock is taken,
+//!   in a counter per lock key kept for the life of the store ([`fences`]).
 
 mod capacity;
 mod eviction;
+mod fences;
 mod reaper;
 mod scan;
 mod sieve;
@@ -36,6 +39,7 @@ use super::slot_table::SlotTable;
 use super::{AsyncClient, ReleaseWatch, SyncClient};
 use crate::error::{BackendError, Error};
 pub use capacity::MemoryCapacity;
+use fences::Fences;
 use store::{deadline_after, wrong_type, Entry, Store, Value};
 
 /// An in-process store implementing both [`SyncClient`] and [`AsyncClient`].
@@ -63,6 +67,7 @@ use store::{deadline_after, wrong_type, Entry, Store, Value};
 #[derive(Clone)]
 pub struct MemoryClient {
     store: Arc<Store>,
+    fences: Arc<Fences>,
 }
 
 impl MemoryClient {
@@ -101,7 +106,10 @@ impl MemoryClient {
     pub(crate) fn with_valid_capacity(capacity: MemoryCapacity) -> Self {
         let store = Arc::new(Store::new(capacity));
         reaper::REAPER.register(&store);
-        Self { store }
+        Self {
+            store,
+            fences: Arc::default(),
+        }
     }
 
     /// The capacity the store was made with.
@@ -258,6 +266,23 @@ impl SyncClient for MemoryClient {
         }))
     }
 
+    fn lock_acquire(
+        &self,
+        key: &str,
+        token: &[u8],
+        ttl: Option<Duration>,
+    ) -> Result<Option<u64>, BackendError> {
+        Ok(self.store.write(key, |shard, now| {
+            if shard.live(key, now).is_some() {
+                return None;
+            }
+            shard.insert(key, Value::Bytes(token.into()), deadline_after(now, ttl));
+            // ordering: counted under the key's shard lock, so the holders of one key
+            // count in the order they took it.
+            Some(self.fences.next(key))
+        }))
+    }
+
     fn remaining_ttl(&self, key: &str) -> Result<Option<Duration>, BackendError> {
         let now = Instant::now();
         let deadline = self.store.read(key, |entry| match &entry.value {
@@ -393,6 +418,15 @@ impl AsyncClient for MemoryClient {
         ttl: Option<Duration>,
     ) -> Result<bool, BackendError> {
         SyncClient::expire_if_equals(self, key, expected, ttl)
+    }
+
+    async fn lock_acquire(
+        &self,
+        key: &str,
+        token: &[u8],
+        ttl: Option<Duration>,
+    ) -> Result<Option<u64>, BackendError> {
+        SyncClient::lock_acquire(self, key, token, ttl)
     }
 
     async fn remaining_ttl(&self, key: &str) -> Result<Option<Duration>, BackendError> {

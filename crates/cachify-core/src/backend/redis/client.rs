@@ -8,9 +8,9 @@ use std::fmt;
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
-use redis::RedisError;
 #[cfg(feature = "sentinel")]
-use redis::{ErrorKind, ServerErrorKind};
+use redis::ServerErrorKind;
+use redis::{AsyncConnectionConfig, ErrorKind, RedisError};
 
 use super::blocking::{BlockingConnections, Phase};
 use super::breaker::{Breaker, Route};
@@ -154,7 +154,33 @@ impl Core {
                 connection.touch();
                 Ok(reply)
             }
-            Err(error) => Err(self.fail(call.key, Phase::Response, error)),
+            Err(error) => {
+                let error = self.explain(error).await;
+                Err(self.fail(call.key, Phase::Response, error))
+            }
+        }
+    }
+
+    /// A cluster connection that reached no node says only that. The usual cause when
+    /// the nodes are up is refused credentials: ask a seed node directly, so the error
+    /// names that instead. A node that refuses answers within a round trip or two, so
+    /// the question gets [`EXPLAIN_PATIENCE`] at most: a cluster that is down costs a
+    /// failing call no more than that on top.
+    async fn explain(&self, error: RedisError) -> RedisError {
+        if error.kind() != ErrorKind::ClusterConnectionNotFound {
+            return error;
+        }
+        let Some(node) = self.releases.first_node() else {
+            return error;
+        };
+        let patience = self.options.connect_timeout.min(EXPLAIN_PATIENCE);
+        let config = AsyncConnectionConfig::new()
+            .set_connection_timeout(Some(patience))
+            .set_response_timeout(Some(patience));
+        let connect = node.get_multiplexed_async_connection_with_config(&config);
+        match runtime::on_io(connect).await {
+            Ok(Err(refusal)) if refused_credentials(&refusal) => refusal,
+            _ => error,
         }
     }
 
@@ -262,9 +288,19 @@ impl Core {
         nx: bool,
     ) -> Call<'k, bool> {
         let call = commands::set(key, value, ttl, nx);
+        if nx {
+            self.replica_acked(call, key, value)
+        } else {
+            call
+        }
+    }
+
+    /// `call`, an acquire of `key` for `token`, made to wait for replicas when the options
+    /// ask for it; when too few acknowledge, the acquire is undone.
+    fn replica_acked<'k, T>(&self, call: Call<'k, T>, key: &'k str, token: &[u8]) -> Call<'k, T> {
         match self.options.replica_acks {
-            Some(acks) if nx => call.acknowledged(acks, commands::delete_if_equals(key, value)),
-            _ => call,
+            Some(acks) => call.acknowledged(acks, commands::delete_if_equals(key, token)),
+            None => call,
         }
     }
 
@@ -283,6 +319,60 @@ impl Core {
         }
     }
 
+    /// Takes the lock at `key` for `token` and counts its holder: its fencing token, or
+    /// `None` when the lock is held.
+    ///
+    /// A server runs one script. A cluster takes three single-key steps, so that a lock
+    /// can be taken while its slot migrates: `SET NX`, then `INCR` of the counter, then a
+    /// check that the lock still holds `token`. ordering: a holder counts after its own
+    /// `SET` and, having found its token still there, before the next holder's `SET`,
+    /// which counts after; so tokens increase in the order the holders held the lock. A
+    /// lock lost between the steps (expired, force-released) is answered as held.
+    async fn lock_acquire(
+        self: &Arc<Self>,
+        key: &str,
+        token: &[u8],
+        ttl: Option<Duration>,
+    ) -> Result<Option<u64>, BackendError> {
+        if !self.is_cluster() {
+            let call = commands::lock_acquire(key, token, ttl);
+            return self.run(self.replica_acked(call, key, token)).await;
+        }
+        if !self.run(self.set(key, token, ttl, true)).await? {
+            return Ok(None);
+        }
+        let fencing_token = self.run(commands::incr(&commands::fence_key(key))).await?;
+        let still_ours = self.run(commands::get(key)).await?.as_deref() == Some(token);
+        Ok(still_ours.then_some(fencing_token))
+    }
+
+    /// The blocking [`lock_acquire`](Self::lock_acquire).
+    fn lock_acquire_blocking(
+        self: &Arc<Self>,
+        key: &str,
+        token: &[u8],
+        ttl: Option<Duration>,
+    ) -> Result<Option<u64>, BackendError> {
+        match &self.sync_side {
+            SyncSide::Blocking(_) => {
+                let call = commands::lock_acquire(key, token, ttl);
+                self.run_blocking(self.replica_acked(call, key, token))
+            }
+            #[cfg(feature = "redis-cluster")]
+            SyncSide::BlockOnAsync => runtime::block_on(self.lock_acquire(key, token, ttl))?,
+        }
+    }
+
+    fn is_cluster(&self) -> bool {
+        match &self.connections {
+            AsyncConnections::Server { .. } => false,
+            #[cfg(feature = "sentinel")]
+            AsyncConnections::Failover(_) => false,
+            #[cfg(feature = "redis-cluster")]
+            AsyncConnections::Cluster(_) => true,
+        }
+    }
+
     /// A watch on `key`'s releases; while the breaker is open it does not subscribe (the
     /// waiter polls).
     async fn watch(self: &Arc<Self>, key: &str) -> ReleaseWatch {
@@ -297,6 +387,16 @@ fn unreachable(error: &RedisError) -> bool {
         || error.is_connection_refusal()
         || error.is_io_error()
         || error.is_connection_dropped()
+}
+
+/// The longest a cluster call that reached no node spends asking a seed node why.
+const EXPLAIN_PATIENCE: Duration = Duration::from_millis(200);
+
+/// Whether the server refused the client's credentials (wrong password, unknown or
+/// disabled user, or none given where one is required).
+fn refused_credentials(error: &RedisError) -> bool {
+    error.kind() == ErrorKind::AuthenticationFailed
+        || matches!(error.code(), Some("NOAUTH" | "WRONGPASS"))
 }
 
 /// A failed call, saying what failed against which server.
@@ -325,6 +425,9 @@ impl Failure {
                 }
             };
             (what, true)
+        } else if refused_credentials(&error) {
+            // The server answers: the breaker stays closed and every call says why.
+            (format!("redis authentication failed: {error}"), false)
         } else if error.is_connection_refusal() {
             ("redis refused the connection".to_owned(), true)
         } else if unreachable(&error) {
@@ -391,6 +494,15 @@ impl<C: RedisBacked> SyncClient for C {
     ) -> Result<bool, BackendError> {
         self.core()
             .run_blocking(commands::expire_if_equals(key, expected, ttl))
+    }
+
+    fn lock_acquire(
+        &self,
+        key: &str,
+        token: &[u8],
+        ttl: Option<Duration>,
+    ) -> Result<Option<u64>, BackendError> {
+        self.core().lock_acquire_blocking(key, token, ttl)
     }
 
     fn remaining_ttl(&self, key: &str) -> Result<Option<Duration>, BackendError> {
@@ -476,6 +588,15 @@ impl<C: RedisBacked> AsyncClient for C {
         self.core()
             .run(commands::expire_if_equals(key, expected, ttl))
             .await
+    }
+
+    async fn lock_acquire(
+        &self,
+        key: &str,
+        token: &[u8],
+        ttl: Option<Duration>,
+    ) -> Result<Option<u64>, BackendError> {
+        self.core().lock_acquire(key, token, ttl).await
     }
 
     async fn remaining_ttl(&self, key: &str) -> Result<Option<Duration>, BackendError> {

@@ -207,8 +207,22 @@ fn script<'k, T: redis::FromRedisValue>(
     key: &'k str,
     args: &[&[u8]],
 ) -> Call<'k, T> {
+    script_with_sibling(script, key, None, args)
+}
+
+/// A call of `script` on `key` and, as `KEYS[2]`, a `sibling` key.
+fn script_with_sibling<'k, T: redis::FromRedisValue>(
+    script: &'static scripts::Script,
+    key: &'k str,
+    sibling: Option<&str>,
+    args: &[&[u8]],
+) -> Call<'k, T> {
     let mut evalsha = redis::cmd("EVALSHA");
-    evalsha.arg(&script.sha).arg(1).arg(key);
+    evalsha.arg(&script.sha);
+    match sibling {
+        Some(sibling) => evalsha.arg(2).arg(key).arg(sibling),
+        None => evalsha.arg(1).arg(key),
+    };
     for arg in args {
         evalsha.arg(*arg);
     }
@@ -270,6 +284,55 @@ pub(crate) fn set<'k>(
         retry_safe: !nx,
         acknowledged: None,
     }
+}
+
+/// The fencing counter of the lock at `key`: next to it, under the same prefix. It never
+/// expires: a counter that started again would give a later holder a smaller token.
+pub(crate) fn fence_key(key: &str) -> String {
+    let mut fence = String::with_capacity(key.len() + FENCE_SUFFIX.len());
+    fence.push_str(key);
+    fence.push_str(FENCE_SUFFIX);
+    fence
+}
+
+const FENCE_SUFFIX: &str = ":fence";
+
+/// Takes the lock at `key` for `token` if nobody holds it and counts the holder, in one
+/// script: its fencing token (from 1), or `None` when the lock is held. Not
+/// retry-safe, like `SET NX`.
+///
+/// For a standalone server only: a script's keys must share a hash slot on a cluster,
+/// and two keys of one slot cannot be reached by a script while the slot migrates
+/// (`TRYAGAIN` until every key has moved). A cluster takes the lock in single-key steps
+/// instead (see [`incr`]).
+pub(crate) fn lock_acquire<'k>(
+    key: &'k str,
+    token: &[u8],
+    ttl: Option<Duration>,
+) -> Call<'k, Option<u64>> {
+    let fence = fence_key(key);
+    let mut call = script_with_sibling(
+        &scripts::LOCK_ACQUIRE,
+        key,
+        Some(&fence),
+        &[token, ttl_arg(ttl).as_bytes()],
+    );
+    call.reply = |reply| {
+        let fence: u64 = redis::from_redis_value(reply)?;
+        Ok((fence > 0).then_some(fence))
+    };
+    call.retry_safe = false;
+    call
+}
+
+/// `INCR key`: a cluster lock's fencing counter, counted after its `SET NX` took the lock.
+/// Not retry-safe: counted twice, it only skips a number.
+pub(crate) fn incr(key: &str) -> Call<'_, u64> {
+    let mut cmd = redis::cmd("INCR");
+    cmd.arg(key);
+    let mut call = command(key, cmd);
+    call.retry_safe = false;
+    call
 }
 
 /// Deletes one key and announces the release on its channel; 1 when it existed. One

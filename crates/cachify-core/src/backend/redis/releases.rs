@@ -1,11 +1,13 @@
 //! Release wake-ups over Redis pub/sub.
 //!
 //! Every release (compare-and-delete, forced delete, pool slot release) publishes on the
-//! key's channel from inside the same script. Each client keeps **one** pub/sub
-//! connection (RESP3, so subscriptions and their messages share a multiplexed
-//! connection), subscribes to the channels its waiters watch, and turns each message into
-//! a [`ReleaseHub`] notification for the key; one channel serves every waiter of the key
-//! in this process.
+//! key's channel from inside the same script. A key's channel is the storage key and a
+//! suffix ([`channel`]), so it lies under the instance's prefix like every key: an ACL
+//! user limited to its prefix's keys and channels (`~APP-*`, `&APP-*`) gets wake-ups.
+//! Each client keeps **one** pub/sub connection (RESP3, so subscriptions and their
+//! messages share a multiplexed connection), subscribes to the channels its waiters
+//! watch, and turns each message into a [`ReleaseHub`] notification for the key; one
+//! channel serves every waiter of the key in this process.
 //!
 //! Guarantees:
 //! - Ordering: `watch` registers the waiter in the hub *and then* waits until the server
@@ -23,38 +25,44 @@
 //!   subscriptions then move to the next node (classic pub/sub reaches every node of a
 //!   cluster, so any live node will do); a standalone server's connection reconnects and
 //!   resubscribes by itself.
+//! - A `SUBSCRIBE` the server's ACL denies is logged once (a warning) and not sent again
+//!   by this client: its waiters poll, every call works.
 
 use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock, Weak};
 use std::time::Duration;
 
 use parking_lot::Mutex;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use redis::{PushInfo, PushKind, RedisError, Value};
+use redis::{ErrorKind, PushInfo, PushKind, RedisError, ServerErrorKind, Value};
 use tokio::runtime::Handle;
 
 use super::runtime;
 use crate::backend::{ReleaseHub, ReleaseWatch};
 use crate::error::BackendError;
 
-/// What every release channel starts with; the rest is the storage key.
-pub(crate) const CHANNEL_PREFIX: &str = "cachify:release:";
+/// What every release channel ends with; before it is the storage key.
+const CHANNEL_SUFFIX: &str = ":released";
 /// How often unwatched channels are unsubscribed and a silent connection is checked.
 const SWEEP_PERIOD: Duration = Duration::from_secs(1);
 /// How long a node that failed to take the subscriptions over is given before the next
 /// node is tried: with every node down, moving on at once would spin.
 const FAILOVER_BACKOFF: Duration = Duration::from_millis(200);
 
-/// The release channel of a storage key.
+/// The release channel of a storage key: the key and a suffix, so that it starts with
+/// the instance's prefix (an ACL user's `&PREFIX*` covers it). Everything that
+/// publishes or subscribes names a channel through this function.
 pub(crate) fn channel(key: &str) -> String {
-    let mut channel = String::with_capacity(CHANNEL_PREFIX.len() + key.len());
-    channel.push_str(CHANNEL_PREFIX);
+    let mut channel = String::with_capacity(key.len() + CHANNEL_SUFFIX.len());
     channel.push_str(key);
+    channel.push_str(CHANNEL_SUFFIX);
     channel
 }
 
+/// The storage key of a release channel.
 fn key_of(channel: &str) -> Option<&str> {
-    channel.strip_prefix(CHANNEL_PREFIX)
+    channel.strip_suffix(CHANNEL_SUFFIX)
 }
 
 /// One client's pub/sub connection and the waiters it wakes.
@@ -71,6 +79,8 @@ struct State {
     link: Mutex<Link>,
     /// Channels the server has confirmed on the current link.
     subscribed: Mutex<HashSet<String>>,
+    /// The server's ACL denied a `SUBSCRIBE`: waiters poll, nothing subscribes again.
+    denied: AtomicBool,
 }
 
 /// The current pub/sub connection; `generation` tells a stale failure report from a
@@ -110,10 +120,16 @@ impl Releases {
                 connection,
             }),
             subscribed: Mutex::new(HashSet::new()),
+            denied: AtomicBool::new(false),
         });
         let _ = owner.set(Arc::downgrade(&state));
         runtime.spawn(sweep(Arc::downgrade(&state)));
         Ok(Self { state })
+    }
+
+    /// The node the pub/sub connection tries first (a seed node on a cluster).
+    pub(crate) fn first_node(&self) -> Option<&redis::Client> {
+        self.state.nodes.first()
     }
 
     /// A watch on `key` that sees every release published after this returns; with
@@ -122,7 +138,8 @@ impl Releases {
         let state = &self.state;
         // Hub first: a message that arrives while we subscribe must find the watcher.
         let watch = state.hub.watch(key);
-        if !subscribe {
+        // ordering: the flag only saves a round trip that the server would refuse.
+        if !subscribe || state.denied.load(Ordering::Relaxed) {
             return watch;
         }
         let channel = channel(key);
@@ -140,6 +157,10 @@ impl Releases {
                     }
                 }
                 // The waiter still polls; only the early wake-up is lost.
+                Err(error) if is_denied(&error) => {
+                    state.deny(&error);
+                    break;
+                }
                 Err(error) => {
                     tracing::debug!(target: crate::events::TARGET, %error, storage_key = key, "cannot subscribe to releases");
                     state.failed(link.generation, &error);
@@ -183,6 +204,11 @@ impl Releases {
     }
 }
 
+/// Whether the server refused a command for the user's permissions (ACL).
+fn is_denied(error: &RedisError) -> bool {
+    error.kind() == ErrorKind::Server(ServerErrorKind::NoPerm)
+}
+
 /// `client` with RESP3: subscriptions and their messages share one connection.
 fn resp3(client: &redis::Client) -> Result<redis::Client, BackendError> {
     let info = client.get_connection_info().clone();
@@ -216,6 +242,16 @@ fn connect(
 }
 
 impl State {
+    /// The ACL denied a `SUBSCRIBE`: stop subscribing, and say so once.
+    fn deny(&self, error: &RedisError) {
+        if !self.denied.swap(true, Ordering::Relaxed) {
+            tracing::warn!(target: crate::events::TARGET, %error,
+                "the redis user may not subscribe to release channels: waiters poll instead \
+                 of being woken; grant it the prefix's channels (`&PREFIX*`)"
+            );
+        }
+    }
+
     fn on_push(self: &Arc<Self>, generation: u64, push: PushInfo) {
         match push.kind {
             PushKind::Message => {
@@ -392,6 +428,13 @@ mod tests {
         let mut watch = releases.state.hub.watch("app:lock:a");
         releases.state.on_push(0, message(&channel("app:lock:a")));
         assert!(watch.wait_blocking(Duration::ZERO));
+    }
+
+    #[test]
+    fn a_channel_starts_with_its_storage_key_and_leads_back_to_it() {
+        let channel = channel("APP-lock:job");
+        assert!(channel.starts_with("APP-lock:job"), "{channel}");
+        assert_eq!(key_of(&channel), Some("APP-lock:job"));
     }
 
     #[test]

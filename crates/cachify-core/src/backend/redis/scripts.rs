@@ -1,7 +1,9 @@
 //! The Lua scripts behind the atomic operations of the Redis backends.
 //!
-//! Each script touches exactly one key (`KEYS[1]`), so it runs unchanged on Redis Cluster:
-//! the key decides the slot and the whole script executes there. Release channels are
+//! Each script but [`LOCK_ACQUIRE`] touches exactly one key (`KEYS[1]`), so it runs
+//! unchanged on Redis Cluster: the key decides the slot and the whole script executes
+//! there. [`LOCK_ACQUIRE`] touches a lock and its fencing counter, and only runs on a
+//! standalone server (see `commands::lock_acquire`). Release channels are
 //! passed as arguments, not keys: classic pub/sub is not sharded, a `PUBLISH` reaches the
 //! subscribers of every node.
 //!
@@ -53,6 +55,26 @@ pub(crate) static RELEASE: LazyLock<Script> = LazyLock::new(|| {
            return 1\n\
          end\n\
          return 0",
+    )
+});
+
+/// Takes the lock `KEYS[1]` for token `ARGV[1]` if nobody holds it, expiring after
+/// `ARGV[2]` milliseconds (empty: never), and counts the holder in `KEYS[2]`, the lock's
+/// fencing counter. Returns the counter's new value (from 1), or 0 when the lock is held.
+///
+/// The counter is incremented first: if it cannot be (a foreign value under its key),
+/// the script fails before the lock is taken. It never expires: a counter that restarted
+/// would hand a later holder a smaller token than an earlier one.
+pub(crate) static LOCK_ACQUIRE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        "if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end\n\
+         local fence = redis.call('INCR', KEYS[2])\n\
+         if ARGV[2] == '' then\n\
+           redis.call('SET', KEYS[1], ARGV[1])\n\
+         else\n\
+           redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])\n\
+         end\n\
+         return fence",
     )
 });
 
