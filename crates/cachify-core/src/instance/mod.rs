@@ -27,6 +27,7 @@ mod global;
 #[cfg(feature = "redis")]
 mod redis;
 pub(crate) mod selector;
+mod single_flight;
 
 use std::fmt;
 use std::sync::Arc;
@@ -34,6 +35,7 @@ use std::time::Duration;
 
 pub use builder::CachifyBuilder;
 pub(crate) use selector::Selector;
+pub use single_flight::{SingleFlight, DEFAULT_FLEET_LEASE, DEFAULT_FLEET_WAIT};
 
 use crate::backend::{AsyncClient, SyncClient};
 use crate::error::Error;
@@ -130,6 +132,7 @@ struct Config {
     default_lock_expiration: Option<Duration>,
     default_pool_slot_expiration: Option<Duration>,
     lock_poll_interval: Duration,
+    single_flight: SingleFlight,
 }
 
 impl Default for Config {
@@ -140,6 +143,7 @@ impl Default for Config {
             default_lock_expiration: Some(DEFAULT_LOCK_EXPIRATION),
             default_pool_slot_expiration: Some(DEFAULT_POOL_SLOT_EXPIRATION),
             lock_poll_interval: DEFAULT_LOCK_POLL_INTERVAL,
+            single_flight: SingleFlight::default(),
         }
     }
 }
@@ -234,6 +238,18 @@ impl Cachify {
     /// ```
     pub fn lock_poll_interval(&self) -> Duration {
         self.inner.config.lock_poll_interval
+    }
+
+    /// How concurrent misses of one `#[cached]` key are shared (default: across the
+    /// processes on the backend); see [`SingleFlight`].
+    ///
+    /// ```
+    /// # use cachify_core as cachify;
+    /// let cachify = cachify::Cachify::builder().build();
+    /// assert!(cachify.single_flight().is_fleet_wide());
+    /// ```
+    pub fn single_flight(&self) -> SingleFlight {
+        self.inner.config.single_flight
     }
 
     /// The identity of this instance's backend client, shared by its clones: releases in

@@ -80,6 +80,14 @@ fn lease<S: Side>(
     Ok(claim)
 }
 
+/// Confirms a taken claim and starts renewing it: the lease of a fleet-wide cache miss.
+pub(crate) fn renewed<S: Side>(
+    claim: Armed<Held, S>,
+    renewal: Renewal,
+) -> Result<Armed<Held, S>, Error> {
+    lease(claim, true, renewal)
+}
+
 fn lease_lost(held: &Held) -> bool {
     held.lease.as_ref().is_some_and(Lease::lost)
 }

@@ -13,6 +13,7 @@ use redis::{Cmd, ErrorKind, RedisResult, ServerErrorKind, Value};
 
 use super::releases::channel;
 use super::scripts;
+use crate::backend::MissClaim;
 
 /// The longest ttl sent to Redis, about 142 000 years: the server's clock in
 /// milliseconds (about 2^41 today) plus this stays below 2^53, so `PX`, `PEXPIRE` and the
@@ -120,8 +121,23 @@ fn script<'k, T: redis::FromRedisValue>(
     key: &'k str,
     args: &[&[u8]],
 ) -> Call<'k, T> {
+    script_on(script, key, &[], args, parse::<T>)
+}
+
+/// A call of `script` on `key` and `more_keys` (`KEYS[2]`, ..., in `key`'s slot), with
+/// `args`, its reply read by `reply`; routed by `key`.
+fn script_on<'k, T>(
+    script: &'static scripts::Script,
+    key: &'k str,
+    more_keys: &[&str],
+    args: &[&[u8]],
+    reply: fn(Value) -> RedisResult<T>,
+) -> Call<'k, T> {
     let mut evalsha = redis::cmd("EVALSHA");
-    evalsha.arg(&script.sha).arg(1).arg(key);
+    evalsha.arg(&script.sha).arg(1 + more_keys.len()).arg(key);
+    for more in more_keys {
+        evalsha.arg(*more);
+    }
     for arg in args {
         evalsha.arg(*arg);
     }
@@ -131,7 +147,7 @@ fn script<'k, T: redis::FromRedisValue>(
             evalsha,
             source: script.source,
         },
-        reply: parse::<T>,
+        reply,
         retry_safe: true,
     }
 }
@@ -251,6 +267,71 @@ pub(crate) fn pool_release<'k>(key: &'k str, token: &str) -> Call<'k, bool> {
 /// The number of unexpired slots in the pool.
 pub(crate) fn pool_size(key: &str) -> Call<'_, usize> {
     script(&scripts::POOL_SIZE, key, &[])
+}
+
+/// Reads `key` and, when it is missing, takes the lease `lease_key` (see
+/// [`scripts::CLAIM_MISS`]). Not retry-safe: a lease taken by a lost first attempt would
+/// answer the second "busy", by our own token.
+pub(crate) fn claim_miss<'k>(
+    key: &'k str,
+    lease_key: &str,
+    token: &[u8],
+    lease: Duration,
+) -> Call<'k, MissClaim> {
+    let millis = ttl_millis(Some(lease))
+        .unwrap_or(MAX_TTL_MILLIS)
+        .to_string();
+    let mut call = script_on(
+        &scripts::CLAIM_MISS,
+        key,
+        &[lease_key],
+        &[token, millis.as_bytes()],
+        miss_claim,
+    );
+    call.retry_safe = false;
+    call
+}
+
+fn miss_claim(reply: Value) -> RedisResult<MissClaim> {
+    let Value::Array(items) = reply else {
+        return Err(unexpected());
+    };
+    let mut items = items.into_iter();
+    match (items.next(), items.next()) {
+        (Some(Value::Int(1)), Some(value)) => Ok(MissClaim::Value(redis::from_redis_value(value)?)),
+        (Some(Value::Int(2)), None) => Ok(MissClaim::Leased),
+        (Some(Value::Int(3)), Some(Value::Int(pttl))) => Ok(MissClaim::Busy(
+            u64::try_from(pttl).ok().map(Duration::from_millis),
+        )),
+        _ => Err(unexpected()),
+    }
+}
+
+fn unexpected() -> redis::RedisError {
+    redis::RedisError::from((ErrorKind::Parse, "unexpected reply to the miss claim"))
+}
+
+/// Stores `value` and frees the lease if it holds `token`, announcing on the lease's
+/// channel (see [`scripts::SET_AND_RELEASE`]); `true` when the lease was still ours.
+pub(crate) fn set_and_release<'k>(
+    key: &'k str,
+    value: &[u8],
+    ttl: Option<Duration>,
+    lease_key: &str,
+    token: &[u8],
+) -> Call<'k, bool> {
+    script_on(
+        &scripts::SET_AND_RELEASE,
+        key,
+        &[lease_key],
+        &[
+            value,
+            ttl_arg(ttl).as_bytes(),
+            token,
+            channel(lease_key).as_bytes(),
+        ],
+        parse::<bool>,
+    )
 }
 
 /// The breaker's probe: the cheapest command routed like `key` (to its slot's node).
