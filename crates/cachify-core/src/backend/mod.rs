@@ -309,8 +309,10 @@ pub trait SyncClient: Send + Sync + 'static {
     /// [`set_and_release`](Self::set_and_release); the others wait for the lease's
     /// release ([`watch`](Self::watch) on `lease_key`). A backend that implements it
     /// must read and take atomically, or at least take the lease before it reads the
-    /// value: a value stored before a lease is freed is then never missed. The lease key
-    /// carries the value's cluster hash tag, so both keys live in one slot.
+    /// value: a value stored before a lease is freed is then never missed. The lease is
+    /// renewed with [`expire_if_equals`](Self::expire_if_equals), which should be atomic
+    /// too (a late renewal must not bring a released lease back). The lease key carries
+    /// the value's cluster hash tag, so both keys live in one slot.
     ///
     /// ```
     /// # use cachify_core as cachify;

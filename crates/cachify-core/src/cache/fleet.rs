@@ -6,7 +6,8 @@
 //! value once more and, when it is still missing, takes a short lease next to it):
 //! - the value is there: it was stored meanwhile, share it;
 //! - the lease was free: this process computes the value, renewing the lease while the
-//!   function runs (the lock lease machinery, on the releaser), and ends with
+//!   function runs (the lock lease machinery, on the releaser; stopped without waiting
+//!   for a renewal in flight, which is token-checked), and ends with
 //!   [`SyncClient::set_and_release`]: the value is stored, the lease deleted and its
 //!   release published, in one script;
 //! - another process holds the lease: wait for its release (the pub/sub wake-up of lock
@@ -296,6 +297,7 @@ impl FleetLease<Blocking> {
     /// Stores `stored` (when the function gave something to store) and frees the lease,
     /// waking the processes that wait for it.
     pub(crate) fn finish_blocking(mut self, stored: Option<&[u8]>, ttl: Option<Duration>) {
+        self.claim.claim_mut().stop_lease();
         let outcome = match stored {
             Some(bytes) => self.claim.release_with(|held| {
                 let ticket = held.ticket();
@@ -313,6 +315,7 @@ impl FleetLease<Async> {
     /// The async [`finish_blocking`](FleetLease::finish_blocking). Cancelled, the lease is
     /// still freed, in the background.
     pub(crate) async fn finish_async(mut self, stored: Option<&[u8]>, ttl: Option<Duration>) {
+        self.claim.claim_mut().stop_lease();
         let outcome = match stored {
             Some(bytes) => {
                 let ticket = self.claim.claim().ticket().clone();
