@@ -28,7 +28,10 @@
 //!   runs the function itself: the bound when the leader's function hangs while its
 //!   process lives on (and keeps renewing);
 //! - a backend error, or a lease that could not be renewed, runs the function (the
-//!   cache fails open).
+//!   cache fails open). A claim whose reply was lost may have taken the lease: it is
+//!   left to expire (others wait at most one lease) rather than given back in the
+//!   background, which during an outage would pile up one retrying task per miss. A
+//!   claim cancelled mid-flight is given back, as a lock acquisition is.
 //!
 //! The plain miss costs no extra round trip: the claim replaces the second read the
 //! leader makes anyway, and the store carries the release.
@@ -85,11 +88,10 @@ pub(crate) struct FleetLease<S: Side> {
 enum Next {
     Found(Vec<u8>),
     Lead,
-    /// Run the function without the lease.
+    /// Run the function without the lease (also when the claim failed: a lease a lost
+    /// reply may have taken is left to expire, rather than give back every failed claim
+    /// in the background during an outage).
     RunAlone,
-    /// The claim failed: run the function; the lease is given back in case the lost
-    /// reply had taken it.
-    Failed,
     /// The backend does not coordinate: read once more, as without a fleet.
     Uncoordinated,
     /// Watch the lease's releases, then claim again.
@@ -142,7 +144,7 @@ impl<'a> Waiter<'a> {
             Ok(Some(MissClaim::Busy(left))) => left,
             Err(error) => {
                 tracing::warn!(target: crate::events::TARGET, storage_key = %key, %error, "cache miss claim failed; running the function");
-                return Next::Failed;
+                return Next::RunAlone;
             }
         };
         if self.woken {
@@ -150,17 +152,15 @@ impl<'a> Waiter<'a> {
             tracing::debug!(target: crate::events::TARGET, storage_key = %key, "the fleet's leader stored nothing; running the function");
             return Next::RunAlone;
         }
+        let Some(sleep) = self.patience.next_sleep(busy) else {
+            tracing::debug!(target: crate::events::TARGET, storage_key = %key, "waited the fleet's wait budget; running the function");
+            return Next::RunAlone;
+        };
         if !self.watching {
             self.watching = true;
             return Next::Watch;
         }
-        match self.patience.next_sleep(busy) {
-            Some(sleep) => Next::Wait(sleep),
-            None => {
-                tracing::debug!(target: crate::events::TARGET, storage_key = %key, "waited the fleet's wait budget; running the function");
-                Next::RunAlone
-            }
-        }
+        Next::Wait(sleep)
     }
 }
 
@@ -184,8 +184,6 @@ pub(crate) fn claim_blocking(cachify: &Cachify, key: &str) -> Claimed<Blocking> 
                 claim.disarm();
                 return Claimed::Lead(None);
             }
-            // Dropped pending: given back on the releaser.
-            Next::Failed => return Claimed::Lead(None),
             Next::Uncoordinated => {
                 claim.disarm();
                 return read_again_blocking(cachify, key);
@@ -225,8 +223,6 @@ pub(crate) async fn claim_async(cachify: &Cachify, key: &str) -> Claimed<Async> 
                 claim.disarm();
                 return Claimed::Lead(None);
             }
-            // Dropped pending: given back on the releaser.
-            Next::Failed => return Claimed::Lead(None),
             Next::Uncoordinated => {
                 claim.disarm();
                 return read_again_async(cachify, key).await;
