@@ -20,6 +20,9 @@
 //!   waiter already has, it runs the function itself at once rather than queue behind
 //!   it. So N processes behind a failing leader run side by side, as in-process
 //!   followers do, never one after another;
+//!   A lost pub/sub connection wakes every waiter too (so that none sleeps through a
+//!   release it can no longer hear); one that then finds the lease still held runs the
+//!   function as well: a rare extra run, never a wait;
 //! - not woken (a leader killed or frozen publishes nothing): it sleeps no longer than
 //!   the lease has left, then claims again and takes the expired lease. A dead leader is
 //!   thus replaced within its lease (between `lease * 2/3` and `lease` after its last

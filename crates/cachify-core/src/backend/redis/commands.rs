@@ -355,6 +355,25 @@ mod tests {
     }
 
     #[test]
+    fn a_miss_claim_reads_each_reply_of_its_script() {
+        let value = Value::Array(vec![Value::Int(1), Value::BulkString(b"v".to_vec())]);
+        assert_eq!(miss_claim(value).unwrap(), MissClaim::Value(b"v".to_vec()));
+        assert_eq!(
+            miss_claim(Value::Array(vec![Value::Int(2)])).unwrap(),
+            MissClaim::Leased
+        );
+        let busy = Value::Array(vec![Value::Int(3), Value::Int(1_500)]);
+        assert_eq!(
+            miss_claim(busy).unwrap(),
+            MissClaim::Busy(Some(Duration::from_millis(1_500)))
+        );
+        let forever = Value::Array(vec![Value::Int(3), Value::Int(-1)]);
+        assert_eq!(miss_claim(forever).unwrap(), MissClaim::Busy(None));
+        assert!(miss_claim(Value::Nil).is_err());
+        assert!(miss_claim(Value::Array(vec![Value::Int(9)])).is_err());
+    }
+
+    #[test]
     fn ttls_beyond_what_redis_represents_mean_never() {
         let max = Duration::from_millis(MAX_TTL_MILLIS);
         assert_eq!(ttl_millis(Some(max)), Some(MAX_TTL_MILLIS));
