@@ -50,6 +50,7 @@ use crate::backend::hash_tag::hash_tag;
 use crate::backend::{MissClaim, ReleaseWatch};
 use crate::detached::{self, Armed, Async, Blocking, Side};
 use crate::error::{BackendError, Error};
+use crate::flight::Caller;
 use crate::instance::Cachify;
 use crate::lock::{renewed, Held, Renewal, Ticket};
 use crate::wait::Patience;
@@ -116,9 +117,9 @@ struct Waiter<'a> {
 impl<'a> Waiter<'a> {
     /// A waiter for `key`, with the ticket of the lease it would take; `None` when misses
     /// are shared within the process only.
-    fn new(cachify: &'a Cachify, key: &'a str) -> Option<(Self, Ticket)> {
+    fn new(cachify: &'a Cachify, key: &'a str, caller: Caller) -> Option<(Self, Ticket)> {
         let flight = cachify.single_flight();
-        if !flight.is_fleet_wide() {
+        if !flight.is_fleet_wide() || cachify.cache_flights().is_per_process_only(caller) {
             return None;
         }
         let lease_key = lease_key(key)?;
@@ -170,7 +171,7 @@ impl<'a> Waiter<'a> {
 /// Claims `key` for this process's leader, blocking the thread while another process
 /// computes it.
 pub(crate) fn claim_blocking(cachify: &Cachify, key: &str) -> Claimed<Blocking> {
-    let Some((mut waiter, ticket)) = Waiter::new(cachify, key) else {
+    let Some((mut waiter, ticket)) = Waiter::new(cachify, key, Caller::Sync) else {
         return read_again_blocking(cachify, key);
     };
     let client = cachify.sync_client();
@@ -189,6 +190,7 @@ pub(crate) fn claim_blocking(cachify: &Cachify, key: &str) -> Claimed<Blocking> 
             }
             Next::Uncoordinated => {
                 claim.disarm();
+                cachify.cache_flights().set_per_process_only(Caller::Sync);
                 return read_again_blocking(cachify, key);
             }
             Next::Watch => watch = client.watch(claim.claim().ticket().storage_key()),
@@ -208,7 +210,7 @@ pub(crate) fn claim_blocking(cachify: &Cachify, key: &str) -> Claimed<Blocking> 
 /// The async [`claim_blocking`]. Its waits use cachify's own timer, so any executor
 /// will do. Cancelled, it leaves no lease behind.
 pub(crate) async fn claim_async(cachify: &Cachify, key: &str) -> Claimed<Async> {
-    let Some((mut waiter, ticket)) = Waiter::new(cachify, key) else {
+    let Some((mut waiter, ticket)) = Waiter::new(cachify, key, Caller::Async) else {
         return read_again_async(cachify, key).await;
     };
     let client = cachify.async_client();
@@ -228,6 +230,7 @@ pub(crate) async fn claim_async(cachify: &Cachify, key: &str) -> Claimed<Async> 
             }
             Next::Uncoordinated => {
                 claim.disarm();
+                cachify.cache_flights().set_per_process_only(Caller::Async);
                 return read_again_async(cachify, key).await;
             }
             Next::Watch => watch = client.watch(claim.claim().ticket().storage_key()).await,
