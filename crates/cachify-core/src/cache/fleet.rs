@@ -234,17 +234,23 @@ pub(crate) async fn claim_async(cachify: &Cachify, key: &str) -> Claimed<Async> 
                 return read_again_async(cachify, key).await;
             }
             Next::Watch => watch = client.watch(claim.claim().ticket().storage_key()).await,
-            Next::Wait(sleep) => waiter.woken = wait_async(watch.as_mut(), sleep).await,
+            Next::Wait(sleep) => match wait_async(watch.as_mut(), sleep).await {
+                Some(woken) => waiter.woken = woken,
+                // No timer to wait with: rather run than spin on the claim.
+                None => {
+                    claim.disarm();
+                    return Claimed::Lead(None);
+                }
+            },
         }
     }
 }
 
-/// Waits for a release or `sleep` on the releaser's timer; whether a release came.
-async fn wait_async(watch: Option<&mut ReleaseWatch>, sleep: Duration) -> bool {
-    let Some(alarm) = detached::sleep(sleep) else {
-        return false;
-    };
-    match watch {
+/// Waits for a release or `sleep` on the releaser's timer; whether a release came, or
+/// `None` when the releaser is not running.
+async fn wait_async(watch: Option<&mut ReleaseWatch>, sleep: Duration) -> Option<bool> {
+    let alarm = detached::sleep(sleep)?;
+    let woken = match watch {
         Some(watch) => tokio::select! {
             biased;
             () = watch.released() => true,
@@ -254,7 +260,8 @@ async fn wait_async(watch: Option<&mut ReleaseWatch>, sleep: Duration) -> bool {
             alarm.await;
             false
         }
-    }
+    };
+    Some(woken)
 }
 
 fn found<S: Side>(claim: Armed<Held, S>, bytes: Vec<u8>) -> Claimed<S> {
