@@ -12,3 +12,4 @@ include!("suites/single_flight.rs");
 include!("suites/shapes.rs");
 
 include!("suites/invalidation.rs");
+include!("suites/fleet_flight.rs");

@@ -1,10 +1,12 @@
 //! Several OS processes sharing one Redis: mutual exclusion, the pool bound, fencing
-//! tokens across hand-offs, the leases of a holder killed with SIGKILL, and guards
-//! dropped as `main` ends.
+//! tokens across hand-offs, the leases of a holder killed with SIGKILL, guards dropped as
+//! `main` ends, and fleet-wide single-flight ([`fleet`]).
 //!
 //! The children are this test binary itself, re-executed with `CACHIFY_CHILD` set: it
 //! then runs only `child_process`, which plays the role the variable names.
 
+#[path = "redis_processes/fleet.rs"]
+mod fleet;
 mod support;
 
 use std::io::{BufRead, BufReader};
@@ -55,6 +57,9 @@ fn child_process() {
     let Ok(role) = std::env::var(ROLE) else {
         return;
     };
+    if fleet::is_role(&role) {
+        return fleet::child(&role);
+    }
     let cachify = Cachify::builder()
         .redis(&std::env::var(URL).unwrap())
         .unwrap()

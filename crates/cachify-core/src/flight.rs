@@ -35,6 +35,7 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use parking_lot::{Condvar, Mutex};
@@ -46,6 +47,10 @@ type FlightMap = Mutex<HashMap<String, Arc<Flight>, foldhash::fast::RandomState>
 #[derive(Default)]
 pub(crate) struct Flights {
     map: Arc<FlightMap>,
+    /// Whether the backend of each side (sync, async) said it does not share misses
+    /// across processes: learnt on the first miss, so that later ones skip preparing a
+    /// lease that backend would ignore.
+    per_process_only: [AtomicBool; 2],
 }
 
 /// What joining a key made of the caller.
@@ -140,6 +145,19 @@ impl Flights {
             flight,
             settled: false,
         })
+    }
+}
+
+impl Flights {
+    /// Whether `caller`'s backend is known to share misses within the process only.
+    pub(crate) fn is_per_process_only(&self, caller: Caller) -> bool {
+        // ordering: a hint; a caller that misses it prepares one lease for nothing.
+        self.per_process_only[caller as usize].load(Ordering::Relaxed)
+    }
+
+    /// Records that `caller`'s backend shares misses within the process only.
+    pub(crate) fn set_per_process_only(&self, caller: Caller) {
+        self.per_process_only[caller as usize].store(true, Ordering::Relaxed);
     }
 }
 

@@ -40,7 +40,7 @@ impl Patience {
     }
 
     /// The next sleep, or `None` once the deadline has passed.
-    fn next_sleep(&self, holder_ttl: Option<Duration>) -> Option<Duration> {
+    pub(crate) fn next_sleep(&self, holder_ttl: Option<Duration>) -> Option<Duration> {
         let mut sleep = self.poll_interval.min(LONGEST_SLEEP);
         if let Some(deadline) = self.deadline {
             let left = deadline.checked_duration_since(Instant::now())?;

@@ -26,7 +26,9 @@
 //! ```
 
 mod default_pool;
+pub(crate) mod hash_tag;
 mod memory;
+mod miss_claim;
 mod notify;
 #[cfg(feature = "redis")]
 pub mod redis;
@@ -41,6 +43,7 @@ pub use self::redis::RedisClient;
 #[cfg(feature = "redis-cluster")]
 pub use self::redis::RedisClusterClient;
 pub use memory::{MemoryCapacity, MemoryClient};
+pub use miss_claim::MissClaim;
 pub use notify::{ReleaseHub, ReleaseWatch};
 
 use crate::error::BackendError;
@@ -365,6 +368,71 @@ pub trait SyncClient: Send + Sync + 'static {
         Err(unsupported_pattern_deletion())
     }
 
+    /// On a miss, one call that reads `key` once more and, when it is still missing,
+    /// tries to take the lease `lease_key` for `token` for `lease`; `None` (the
+    /// default): this backend does not share misses across processes, and `#[cached]`
+    /// coordinates concurrent misses within each process only.
+    ///
+    /// This is how processes sharing a backend compute a missing value once between
+    /// them: the caller that gets [`MissClaim::Leased`] computes it and ends with
+    /// [`set_and_release`](Self::set_and_release); the others wait for the lease's
+    /// release ([`watch`](Self::watch) on `lease_key`). A backend that implements it
+    /// must read and take atomically, or at least take the lease before it reads the
+    /// value: a value stored before a lease is freed is then never missed. The lease is
+    /// renewed with [`expire_if_equals`](Self::expire_if_equals), which should be atomic
+    /// too (a late renewal must not bring a released lease back). The lease key carries
+    /// the value's cluster hash tag, so both keys live in one slot.
+    ///
+    /// ```
+    /// # use cachify_core as cachify;
+    /// # use cachify::{MemoryClient, SyncClient};
+    /// use std::time::Duration;
+    /// let client = MemoryClient::new();
+    /// let claim = client.claim_miss("k", "k:computing", b"token", Duration::from_secs(3))?;
+    /// assert_eq!(claim, None, "the memory backend coordinates misses within one process");
+    /// # Ok::<(), cachify::BackendError>(())
+    /// ```
+    fn claim_miss(
+        &self,
+        key: &str,
+        lease_key: &str,
+        token: &[u8],
+        lease: Duration,
+    ) -> Result<Option<MissClaim>, BackendError> {
+        let _ = (key, lease_key, token, lease);
+        Ok(None)
+    }
+
+    /// Stores `value` under `key` (expiring after `ttl`), then frees the lease
+    /// `lease_key` if it still holds `token` and wakes its watchers; returns whether the
+    /// lease was still held. How the holder of a [`MissClaim::Leased`] ends.
+    ///
+    /// The default is a [`set`](Self::set) then a
+    /// [`delete_if_equals`](Self::delete_if_equals): two round trips, in the order that
+    /// matters (a watcher woken by the release finds the value).
+    ///
+    /// ```
+    /// # use cachify_core as cachify;
+    /// # use cachify::{MemoryClient, SyncClient};
+    /// let client = MemoryClient::new();
+    /// client.set("k:computing", b"token", None, true)?;
+    /// assert!(client.set_and_release("k", b"value", None, "k:computing", b"token")?);
+    /// assert_eq!(client.get("k")?.as_deref(), Some(&b"value"[..]));
+    /// assert_eq!(client.get("k:computing")?, None);
+    /// # Ok::<(), cachify::BackendError>(())
+    /// ```
+    fn set_and_release(
+        &self,
+        key: &str,
+        value: &[u8],
+        ttl: Option<Duration>,
+        lease_key: &str,
+        token: &[u8],
+    ) -> Result<bool, BackendError> {
+        self.set(key, value, ttl, false)?;
+        self.delete_if_equals(lease_key, token)
+    }
+
     /// Starts watching `key` for releases, so a waiter wakes when it is freed rather than
     /// at its next poll. `None` (the default): this backend cannot notify; waiters poll.
     ///
@@ -658,6 +726,60 @@ pub trait AsyncClient: Send + Sync + 'static {
     ) -> Result<u64, BackendError> {
         let _ = (pattern, except_prefixes);
         Err(unsupported_pattern_deletion())
+    }
+
+    /// On a miss, reads `key` once more and, when it is still missing, tries to take
+    /// the lease `lease_key`; see [`SyncClient::claim_miss`] (`None`, the default: misses
+    /// are coordinated within each process only).
+    ///
+    /// ```
+    /// # use cachify_core as cachify;
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), cachify::BackendError> {
+    /// # use cachify::{AsyncClient, MemoryClient};
+    /// use std::time::Duration;
+    /// let client = MemoryClient::new();
+    /// let claim = client.claim_miss("k", "k:computing", b"token", Duration::from_secs(3)).await?;
+    /// assert_eq!(claim, None);
+    /// # Ok(())
+    /// # }
+    /// ```
+    async fn claim_miss(
+        &self,
+        key: &str,
+        lease_key: &str,
+        token: &[u8],
+        lease: Duration,
+    ) -> Result<Option<MissClaim>, BackendError> {
+        let _ = (key, lease_key, token, lease);
+        Ok(None)
+    }
+
+    /// Stores `value`, then frees the lease if it still holds `token`; see
+    /// [`SyncClient::set_and_release`].
+    ///
+    /// ```
+    /// # use cachify_core as cachify;
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), cachify::BackendError> {
+    /// # use cachify::{AsyncClient, MemoryClient};
+    /// let client = MemoryClient::new();
+    /// client.set("k:computing", b"token", None, true).await?;
+    /// assert!(client.set_and_release("k", b"value", None, "k:computing", b"token").await?);
+    /// assert_eq!(client.get("k:computing").await?, None);
+    /// # Ok(())
+    /// # }
+    /// ```
+    async fn set_and_release(
+        &self,
+        key: &str,
+        value: &[u8],
+        ttl: Option<Duration>,
+        lease_key: &str,
+        token: &[u8],
+    ) -> Result<bool, BackendError> {
+        self.set(key, value, ttl, false).await?;
+        self.delete_if_equals(lease_key, token).await
     }
 
     /// Starts watching `key` for releases; see [`SyncClient::watch`]. Async so that a

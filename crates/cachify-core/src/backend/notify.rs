@@ -244,6 +244,23 @@ impl ReleaseWatch {
         }
     }
 
+    /// Waits, with no time limit and no timer, until a release: for a caller that races
+    /// it against a timer of its choosing.
+    pub(crate) async fn released(&mut self) {
+        let signal = Arc::clone(&self.signal);
+        loop {
+            let notified = signal.notify.notified();
+            tokio::pin!(notified);
+            // Registered before the read, as in `wait`.
+            notified.as_mut().enable();
+            let generation = signal.generation();
+            if self.observe(generation) {
+                return;
+            }
+            notified.await;
+        }
+    }
+
     fn observe(&mut self, generation: u64) -> bool {
         let released = generation != self.seen;
         self.seen = generation;

@@ -12,6 +12,8 @@
 //! - Concurrent misses on one key of one instance run the function once
 //!   ([`crate::flight`]); when that run stores nothing (an `Err`), the callers that
 //!   waited for it run the function at once, side by side, never one after another.
+//!   On a backend that can ([`SyncClient::claim_miss`]), the processes sharing it do
+//!   the same between them ([`fleet`]).
 //! - A call on the key whose function is running around it (recursion, two functions
 //!   sharing a key) runs its function instead of waiting for itself.
 //! - It talks to the backend traits only, so it works unchanged on any backend.
@@ -20,6 +22,7 @@
 //! hit path renders the key into a per-thread buffer and reads the value into another
 //! ([`SyncClient::get_into`](crate::SyncClient::get_into)), so a hit on the memory backend allocates nothing.
 
+mod fleet;
 pub mod for_macros;
 mod key_part;
 mod value;
@@ -30,10 +33,12 @@ use std::sync::Arc;
 use value::{Shape, ValueCodec};
 
 use crate::codec::Format;
+use crate::detached::{Async, Blocking, Side};
 use crate::events;
 use crate::expiry::Expiry;
 use crate::flight::{Caller, Join, Leader, Outcome};
 use crate::instance::Cachify;
+use fleet::{Claimed, FleetLease};
 
 /// One key of one instance: what a miss, an async lookup and `reset` work on.
 #[derive(Debug)]
@@ -43,9 +48,9 @@ pub struct Entry {
 }
 
 /// What a miss does next.
-enum Turn<R> {
-    /// Run the function as the key's leader.
-    Lead(Leader),
+enum Turn<R, S: Side> {
+    /// Run the function as the key's leader, for the fleet too when it holds its lease.
+    Lead(Leader, Option<FleetLease<S>>),
     /// Run the function without a flight (re-entry, or the leader stored nothing).
     RunAlone,
     /// A leader stored this value meanwhile.
@@ -57,15 +62,19 @@ impl Entry {
         self.cachify.layout().format()
     }
 
+    fn ttl(&self, ttl: Expiry) -> Option<std::time::Duration> {
+        ttl.resolve(self.cachify.default_cache_ttl())
+    }
+
     fn store_sync(&self, bytes: &[u8], ttl: Expiry) {
-        let ttl = ttl.resolve(self.cachify.default_cache_ttl());
+        let ttl = self.ttl(ttl);
         if let Err(error) = self.cachify.sync_client().set(&self.key, bytes, ttl, false) {
             tracing::warn!(target: crate::events::TARGET, storage_key = %self.key, %error, "cannot store a cached value");
         }
     }
 
     async fn store_async(&self, bytes: &[u8], ttl: Expiry) {
-        let ttl = ttl.resolve(self.cachify.default_cache_ttl());
+        let ttl = self.ttl(ttl);
         if let Err(error) = self
             .cachify
             .async_client()
@@ -83,18 +92,23 @@ impl Entry {
         S: Shape<R>,
         C: ValueCodec<S::Value>,
     {
-        let leader = match self.turn_sync::<S, R, C>(codec) {
+        let (leader, lease) = match self.turn_sync::<S, R, C>(codec) {
             Turn::Found(value) => return value,
-            Turn::Lead(leader) => Some(leader),
-            Turn::RunAlone => None,
+            Turn::Lead(leader, lease) => (Some(leader), lease),
+            Turn::RunAlone => (None, None),
         };
         let result = match &leader {
             Some(leader) => leader.run_sync(body),
             None => body(),
         };
         let stored = encode::<S, R, C>(&self.key, codec, self.format(), &result);
-        if let Some(bytes) = &stored {
-            self.store_sync(bytes, ttl);
+        match lease {
+            Some(lease) => lease.finish_blocking(stored.as_deref(), self.ttl(ttl)),
+            None => {
+                if let Some(bytes) = &stored {
+                    self.store_sync(bytes, ttl);
+                }
+            }
         }
         if let Some(leader) = leader {
             leader.finish(stored);
@@ -108,18 +122,23 @@ impl Entry {
         S: Shape<R>,
         C: ValueCodec<S::Value>,
     {
-        let leader = match self.turn_async::<S, R, C>(codec).await {
+        let (leader, lease) = match self.turn_async::<S, R, C>(codec).await {
             Turn::Found(value) => return value,
-            Turn::Lead(leader) => Some(leader),
-            Turn::RunAlone => None,
+            Turn::Lead(leader, lease) => (Some(leader), lease),
+            Turn::RunAlone => (None, None),
         };
         let result = match &leader {
             Some(leader) => leader.run_async(body).await,
             None => body.await,
         };
         let stored = encode::<S, R, C>(&self.key, codec, self.format(), &result);
-        if let Some(bytes) = &stored {
-            self.store_async(bytes, ttl).await;
+        match lease {
+            Some(lease) => lease.finish_async(stored.as_deref(), self.ttl(ttl)).await,
+            None => {
+                if let Some(bytes) = &stored {
+                    self.store_async(bytes, ttl).await;
+                }
+            }
         }
         if let Some(leader) = leader {
             leader.finish(stored);
@@ -129,7 +148,7 @@ impl Entry {
 
     /// Joins the key's flight until this caller leads it, must run alone, or gets a
     /// value. An abandoned flight (panic, cancellation) sends us round again.
-    fn turn_sync<S, R, C>(&self, codec: &C) -> Turn<R>
+    fn turn_sync<S, R, C>(&self, codec: &C) -> Turn<R, Blocking>
     where
         S: Shape<R>,
         C: ValueCodec<S::Value>,
@@ -138,19 +157,13 @@ impl Entry {
         loop {
             match cachify.cache_flights().join(key, Caller::Sync) {
                 Join::Leader(leader) => {
-                    // A flight that settled between our miss and our join has stored
-                    // its value: look once more rather than run the function again.
-                    let mut buf = Vec::new();
-                    let found = read_sync::<S, R, C>(cachify, key, codec, &mut buf);
-                    return match found {
-                        Some(value) => Turn::Found(value),
-                        None => Turn::Lead(leader),
-                    };
+                    let claimed = fleet::claim_blocking(cachify, key);
+                    return self.lead::<S, R, C, _>(codec, leader, claimed);
                 }
                 Join::RunAlone => return Turn::RunAlone,
                 Join::Follower(flight) => {
                     events::single_flight_wait(cachify.prefix(), key);
-                    if let Some(turn) = self.after::<S, R, C>(codec, flight.wait_blocking()) {
+                    if let Some(turn) = self.after::<S, R, C, _>(codec, flight.wait_blocking()) {
                         return turn;
                     }
                 }
@@ -159,7 +172,7 @@ impl Entry {
     }
 
     /// The async twin of [`Entry::turn_sync`].
-    async fn turn_async<S, R, C>(&self, codec: &C) -> Turn<R>
+    async fn turn_async<S, R, C>(&self, codec: &C) -> Turn<R, Async>
     where
         S: Shape<R>,
         C: ValueCodec<S::Value>,
@@ -169,16 +182,13 @@ impl Entry {
             let joined = cachify.cache_flights().join(key, Caller::Async);
             match joined {
                 Join::Leader(leader) => {
-                    let found = read_async::<S, R, C>(cachify, key, codec).await;
-                    return match found {
-                        Some(value) => Turn::Found(value),
-                        None => Turn::Lead(leader),
-                    };
+                    let claimed = fleet::claim_async(cachify, key).await;
+                    return self.lead::<S, R, C, _>(codec, leader, claimed);
                 }
                 Join::RunAlone => return Turn::RunAlone,
                 Join::Follower(flight) => {
                     events::single_flight_wait(cachify.prefix(), key);
-                    if let Some(turn) = self.after::<S, R, C>(codec, flight.wait().await) {
+                    if let Some(turn) = self.after::<S, R, C, _>(codec, flight.wait().await) {
                         return turn;
                     }
                 }
@@ -186,8 +196,34 @@ impl Entry {
         }
     }
 
+    /// What this process's leader does once it has claimed the key: share a value
+    /// stored meanwhile with its followers at once, or run the function.
+    fn lead<S, R, C, Sd: Side>(
+        &self,
+        codec: &C,
+        leader: Leader,
+        claimed: Claimed<Sd>,
+    ) -> Turn<R, Sd>
+    where
+        S: Shape<R>,
+        C: ValueCodec<S::Value>,
+    {
+        match claimed {
+            Claimed::Found(bytes) => {
+                match decode::<S, R, C>(&self.key, codec, self.format(), &bytes) {
+                    Some(value) => {
+                        leader.finish(Some(Arc::from(bytes)));
+                        Turn::Found(value)
+                    }
+                    None => Turn::Lead(leader, None),
+                }
+            }
+            Claimed::Lead(lease) => Turn::Lead(leader, lease),
+        }
+    }
+
     /// What a follower does once its leader settled; `None`: join again.
-    fn after<S, R, C>(&self, codec: &C, outcome: Outcome) -> Option<Turn<R>>
+    fn after<S, R, C, Sd: Side>(&self, codec: &C, outcome: Outcome) -> Option<Turn<R, Sd>>
     where
         S: Shape<R>,
         C: ValueCodec<S::Value>,

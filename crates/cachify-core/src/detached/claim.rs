@@ -251,16 +251,22 @@ impl<C: Claim, S: Side> Armed<C, S> {
 impl<C: Claim> Armed<C, Blocking> {
     /// Gives the claim back now, reporting a failure (which `Drop` then retries).
     pub(crate) fn release(&mut self) -> Result<(), Error> {
+        self.release_with(C::give_back_blocking)
+    }
+
+    /// [`release`](Self::release) through `give_back`, a call that frees the claim
+    /// along with more work (a cached value's lease, freed as its value is stored).
+    pub(crate) fn release_with(
+        &mut self,
+        give_back: impl FnOnce(&C) -> Result<bool, Error>,
+    ) -> Result<(), Error> {
         if !self.is_held() {
             return Ok(());
         }
         settle_blocking(&self.claim);
         // A failed give-back stays armed: the consumed guard's drop retries it.
-        let given_back = self.claim.give_back_blocking()?;
-        self.state = State::Done;
-        if !given_back {
-            self.claim.log_gone();
-        }
+        let given_back = give_back(&self.claim)?;
+        self.given_back(given_back);
         Ok(())
     }
 }
@@ -269,19 +275,48 @@ impl<C: Claim> Armed<C, Async> {
     /// Gives the claim back now, reporting a failure. Cancel-safe: the claim stays armed
     /// until the backend has answered, so a cancelled release is finished by `Drop`.
     pub(crate) async fn release(&mut self) -> Result<(), Error> {
-        if !self.is_held() {
+        if !self.settle_for_release().await {
             return Ok(());
+        }
+        // A failed give-back stays armed: the consumed guard's drop retries it.
+        let given_back = self.claim.give_back_async().await?;
+        self.given_back(given_back);
+        Ok(())
+    }
+
+    /// [`release`](Self::release) through `give_back`, a call that frees the claim
+    /// along with more work; it runs once what keeps the claim alive has ended.
+    pub(crate) async fn release_with(
+        &mut self,
+        give_back: impl Future<Output = Result<bool, Error>>,
+    ) -> Result<(), Error> {
+        if !self.settle_for_release().await {
+            return Ok(());
+        }
+        let given_back = give_back.await?;
+        self.given_back(given_back);
+        Ok(())
+    }
+
+    /// Ends what keeps the claim alive; whether there is a claim left to give back.
+    async fn settle_for_release(&self) -> bool {
+        if !self.is_held() {
+            return false;
         }
         if let Some(settle) = self.claim.settle() {
             settle.await;
         }
-        // A failed give-back stays armed: the consumed guard's drop retries it.
-        let given_back = self.claim.give_back_async().await?;
+        true
+    }
+}
+
+impl<C: Claim, S: Side> Armed<C, S> {
+    /// The backend answered a give-back: nothing is left to do, whatever it found.
+    fn given_back(&mut self, given_back: bool) {
         self.state = State::Done;
         if !given_back {
             self.claim.log_gone();
         }
-        Ok(())
     }
 }
 

@@ -5,7 +5,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::{global, Cachify, Config, Inner, Layout, MIN_LOCK_POLL_INTERVAL};
+use super::{global, Cachify, Config, Inner, Layout, SingleFlight, MIN_LOCK_POLL_INTERVAL};
 use crate::backend::{AsyncClient, MemoryCapacity, MemoryClient, SyncClient};
 use crate::error::Error;
 use crate::flight::Flights;
@@ -148,6 +148,21 @@ impl CachifyBuilder {
     pub fn memory_capacity(mut self, capacity: MemoryCapacity) -> Result<Self, Error> {
         self.memory_capacity = capacity.validate()?;
         Ok(self)
+    }
+
+    /// How concurrent misses of one `#[cached]` key are shared: across the processes on
+    /// the backend ([`SingleFlight::fleet`], the default) or within each process
+    /// ([`SingleFlight::per_process`]).
+    ///
+    /// ```
+    /// # use cachify_core as cachify;
+    /// use cachify::instance::SingleFlight;
+    /// let cachify = cachify::Cachify::builder().single_flight(SingleFlight::per_process()).build();
+    /// assert_eq!(cachify.single_flight(), SingleFlight::per_process());
+    /// ```
+    pub fn single_flight(mut self, single_flight: SingleFlight) -> Self {
+        self.config.single_flight = single_flight;
+        self
     }
 
     /// The backend of sync code. A [`MemoryClient`] given here also serves the async

@@ -29,6 +29,7 @@ mod layout;
 #[cfg(feature = "redis")]
 mod redis;
 pub(crate) mod selector;
+mod single_flight;
 
 use std::fmt;
 use std::sync::Arc;
@@ -37,6 +38,7 @@ use std::time::Duration;
 pub use builder::CachifyBuilder;
 pub use layout::{Layout, Operation};
 pub(crate) use selector::Selector;
+pub use single_flight::{SingleFlight, DEFAULT_FLEET_LEASE, DEFAULT_FLEET_WAIT};
 
 use crate::backend::{AsyncClient, SyncClient};
 use crate::error::Error;
@@ -134,6 +136,7 @@ struct Config {
     default_pool_slot_expiration: Option<Duration>,
     lock_poll_interval: Duration,
     layout: Layout,
+    single_flight: SingleFlight,
 }
 
 impl Default for Config {
@@ -145,6 +148,7 @@ impl Default for Config {
             default_pool_slot_expiration: Some(DEFAULT_POOL_SLOT_EXPIRATION),
             lock_poll_interval: DEFAULT_LOCK_POLL_INTERVAL,
             layout: Layout::Cachify,
+            single_flight: SingleFlight::default(),
         }
     }
 }
@@ -250,6 +254,18 @@ impl Cachify {
     /// ```
     pub fn layout(&self) -> Layout {
         self.inner.config.layout
+    }
+
+    /// How concurrent misses of one `#[cached]` key are shared (default: across the
+    /// processes on the backend); see [`SingleFlight`].
+    ///
+    /// ```
+    /// # use cachify_core as cachify;
+    /// let cachify = cachify::Cachify::builder().build();
+    /// assert!(cachify.single_flight().is_fleet_wide());
+    /// ```
+    pub fn single_flight(&self) -> SingleFlight {
+        self.inner.config.single_flight
     }
 
     /// The identity of this instance's backend client, shared by its clones: releases in

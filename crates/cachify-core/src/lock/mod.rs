@@ -30,10 +30,11 @@ mod ticket;
 
 use std::time::Duration;
 
-use guard::Held;
+pub(crate) use guard::{renewed, Held};
 pub use guard::{AsyncLockGuard, LockGuard};
+pub(crate) use lease::Renewal;
 pub(crate) use ticket::lifetime;
-use ticket::Ticket;
+pub(crate) use ticket::Ticket;
 
 use crate::detached::{self, Armed};
 use crate::error::Error;

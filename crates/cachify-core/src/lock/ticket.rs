@@ -55,6 +55,25 @@ impl Ticket {
         }
     }
 
+    /// A ticket for a lock-like claim stored under `storage_key` (a cached value's
+    /// lease), named `key` in logs.
+    pub(crate) fn for_storage_key(
+        cachify: Cachify,
+        key: &str,
+        storage_key: String,
+        exp: Option<Duration>,
+    ) -> Self {
+        Self {
+            storage_key,
+            ..Self::new(cachify, key, exp)
+        }
+    }
+
+    /// The token this acquisition stores.
+    pub(crate) fn token(&self) -> &[u8] {
+        self.token.as_bytes()
+    }
+
     pub(crate) fn cachify(&self) -> &Cachify {
         &self.cachify
     }

@@ -23,7 +23,7 @@ use super::options::RedisOptions;
 use super::releases::Releases;
 use super::runtime;
 use super::scan;
-use crate::backend::{AsyncClient, ReleaseWatch, SyncClient};
+use crate::backend::{AsyncClient, MissClaim, ReleaseWatch, SyncClient};
 use crate::error::BackendError;
 
 /// How sync calls reach the server.
@@ -543,6 +543,29 @@ impl<C: RedisBacked> SyncClient for C {
         ))?
     }
 
+    fn claim_miss(
+        &self,
+        key: &str,
+        lease_key: &str,
+        token: &[u8],
+        lease: Duration,
+    ) -> Result<Option<MissClaim>, BackendError> {
+        let call = commands::claim_miss(key, lease_key, token, lease);
+        self.core().run_blocking(call).map(Some)
+    }
+
+    fn set_and_release(
+        &self,
+        key: &str,
+        value: &[u8],
+        ttl: Option<Duration>,
+        lease_key: &str,
+        token: &[u8],
+    ) -> Result<bool, BackendError> {
+        let call = commands::set_and_release(key, value, ttl, lease_key, token);
+        self.core().run_blocking(call)
+    }
+
     fn watch(&self, key: &str) -> Option<ReleaseWatch> {
         // Subscribing happens on the pub/sub connection of the private runtime.
         runtime::block_on(self.core().watch(key)).ok()
@@ -631,6 +654,29 @@ impl<C: RedisBacked> AsyncClient for C {
         let core = self.core();
         let connection = core.connections.for_caller();
         scan::delete_matching(core, connection, pattern, except_prefixes).await
+    }
+
+    async fn claim_miss(
+        &self,
+        key: &str,
+        lease_key: &str,
+        token: &[u8],
+        lease: Duration,
+    ) -> Result<Option<MissClaim>, BackendError> {
+        let call = commands::claim_miss(key, lease_key, token, lease);
+        self.core().run(call).await.map(Some)
+    }
+
+    async fn set_and_release(
+        &self,
+        key: &str,
+        value: &[u8],
+        ttl: Option<Duration>,
+        lease_key: &str,
+        token: &[u8],
+    ) -> Result<bool, BackendError> {
+        let call = commands::set_and_release(key, value, ttl, lease_key, token);
+        self.core().run(call).await
     }
 
     async fn watch(&self, key: &str) -> Option<ReleaseWatch> {

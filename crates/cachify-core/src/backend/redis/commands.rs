@@ -14,6 +14,8 @@ use redis::{Cmd, ErrorKind, RedisResult, ServerErrorKind, Value};
 use super::options::ReplicaAcks;
 use super::releases::channel;
 use super::scripts;
+use crate::backend::hash_tag::same_slot_sibling;
+use crate::backend::MissClaim;
 
 /// The longest ttl sent to Redis, about 142 000 years: the server's clock in
 /// milliseconds (about 2^41 today) plus this stays below 2^53, so `PX`, `PEXPIRE` and the
@@ -207,22 +209,23 @@ fn script<'k, T: redis::FromRedisValue>(
     key: &'k str,
     args: &[&[u8]],
 ) -> Call<'k, T> {
-    script_with_sibling(script, key, None, args)
+    script_on(script, key, &[], args, parse::<T>)
 }
 
-/// A call of `script` on `key` and, as `KEYS[2]`, a `sibling` key.
-fn script_with_sibling<'k, T: redis::FromRedisValue>(
+/// A call of `script` on `key` and `more_keys` (`KEYS[2]`, ..., in `key`'s slot), with
+/// `args`, its reply read by `reply`; routed by `key`.
+fn script_on<'k, T>(
     script: &'static scripts::Script,
     key: &'k str,
-    sibling: Option<&str>,
+    more_keys: &[&str],
     args: &[&[u8]],
+    reply: fn(Value) -> RedisResult<T>,
 ) -> Call<'k, T> {
     let mut evalsha = redis::cmd("EVALSHA");
-    evalsha.arg(&script.sha);
-    match sibling {
-        Some(sibling) => evalsha.arg(2).arg(key).arg(sibling),
-        None => evalsha.arg(1).arg(key),
-    };
+    evalsha.arg(&script.sha).arg(1 + more_keys.len()).arg(key);
+    for more in more_keys {
+        evalsha.arg(*more);
+    }
     for arg in args {
         evalsha.arg(*arg);
     }
@@ -232,7 +235,7 @@ fn script_with_sibling<'k, T: redis::FromRedisValue>(
             evalsha,
             source: script.source,
         },
-        reply: parse::<T>,
+        reply,
         retry_safe: true,
         acknowledged: None,
     }
@@ -289,10 +292,9 @@ pub(crate) fn set<'k>(
 /// The fencing counter of the lock at `key`: next to it, under the same prefix. It never
 /// expires: a counter that started again would give a later holder a smaller token.
 pub(crate) fn fence_key(key: &str) -> String {
-    let mut fence = String::with_capacity(key.len() + FENCE_SUFFIX.len());
-    fence.push_str(key);
-    fence.push_str(FENCE_SUFFIX);
-    fence
+    // In the lock's slot, so a cluster counts on the node that holds the lock: a node
+    // that is down or hung then costs the lock, never an acquire of a lock elsewhere.
+    same_slot_sibling(key, FENCE_SUFFIX).unwrap_or_else(|| format!("{key}{FENCE_SUFFIX}"))
 }
 
 const FENCE_SUFFIX: &str = ":fence";
@@ -311,16 +313,16 @@ pub(crate) fn lock_acquire<'k>(
     ttl: Option<Duration>,
 ) -> Call<'k, Option<u64>> {
     let fence = fence_key(key);
-    let mut call = script_with_sibling(
+    let mut call = script_on(
         &scripts::LOCK_ACQUIRE,
         key,
-        Some(&fence),
+        &[&fence],
         &[token, ttl_arg(ttl).as_bytes()],
+        |reply| {
+            let fence: u64 = redis::from_redis_value(reply)?;
+            Ok((fence > 0).then_some(fence))
+        },
     );
-    call.reply = |reply| {
-        let fence: u64 = redis::from_redis_value(reply)?;
-        Ok((fence > 0).then_some(fence))
-    };
     call.retry_safe = false;
     call
 }
@@ -406,6 +408,71 @@ pub(crate) fn pool_size(key: &str) -> Call<'_, usize> {
     script(&scripts::POOL_SIZE, key, &[])
 }
 
+/// Reads `key` and, when it is missing, takes the lease `lease_key` (see
+/// [`scripts::CLAIM_MISS`]). Not retry-safe: a lease taken by a lost first attempt would
+/// answer the second "busy", by our own token.
+pub(crate) fn claim_miss<'k>(
+    key: &'k str,
+    lease_key: &str,
+    token: &[u8],
+    lease: Duration,
+) -> Call<'k, MissClaim> {
+    let millis = ttl_millis(Some(lease))
+        .unwrap_or(MAX_TTL_MILLIS)
+        .to_string();
+    let mut call = script_on(
+        &scripts::CLAIM_MISS,
+        key,
+        &[lease_key],
+        &[token, millis.as_bytes()],
+        miss_claim,
+    );
+    call.retry_safe = false;
+    call
+}
+
+fn miss_claim(reply: Value) -> RedisResult<MissClaim> {
+    let Value::Array(items) = reply else {
+        return Err(unexpected());
+    };
+    let mut items = items.into_iter();
+    match (items.next(), items.next()) {
+        (Some(Value::Int(1)), Some(value)) => Ok(MissClaim::Value(redis::from_redis_value(value)?)),
+        (Some(Value::Int(2)), None) => Ok(MissClaim::Leased),
+        (Some(Value::Int(3)), Some(Value::Int(pttl))) => Ok(MissClaim::Busy(
+            u64::try_from(pttl).ok().map(Duration::from_millis),
+        )),
+        _ => Err(unexpected()),
+    }
+}
+
+fn unexpected() -> redis::RedisError {
+    redis::RedisError::from((ErrorKind::Parse, "unexpected reply to the miss claim"))
+}
+
+/// Stores `value` and frees the lease if it holds `token`, announcing on the lease's
+/// channel (see [`scripts::SET_AND_RELEASE`]); `true` when the lease was still ours.
+pub(crate) fn set_and_release<'k>(
+    key: &'k str,
+    value: &[u8],
+    ttl: Option<Duration>,
+    lease_key: &str,
+    token: &[u8],
+) -> Call<'k, bool> {
+    script_on(
+        &scripts::SET_AND_RELEASE,
+        key,
+        &[lease_key],
+        &[
+            value,
+            ttl_arg(ttl).as_bytes(),
+            token,
+            channel(lease_key).as_bytes(),
+        ],
+        parse::<bool>,
+    )
+}
+
 /// The breaker's probe: the cheapest command routed like `key` (to its slot's node).
 pub(crate) fn probe(key: &str) -> Call<'_, bool> {
     let mut cmd = redis::cmd("EXISTS");
@@ -447,6 +514,25 @@ mod tests {
         assert!(acknowledgement.enough(&Value::Okay, 1));
         let message = acknowledgement.shortfall(0).to_string();
         assert!(message.contains("0 of 1 replica"), "{message}");
+    }
+
+    #[test]
+    fn a_miss_claim_reads_each_reply_of_its_script() {
+        let value = Value::Array(vec![Value::Int(1), Value::BulkString(b"v".to_vec())]);
+        assert_eq!(miss_claim(value).unwrap(), MissClaim::Value(b"v".to_vec()));
+        assert_eq!(
+            miss_claim(Value::Array(vec![Value::Int(2)])).unwrap(),
+            MissClaim::Leased
+        );
+        let busy = Value::Array(vec![Value::Int(3), Value::Int(1_500)]);
+        assert_eq!(
+            miss_claim(busy).unwrap(),
+            MissClaim::Busy(Some(Duration::from_millis(1_500)))
+        );
+        let forever = Value::Array(vec![Value::Int(3), Value::Int(-1)]);
+        assert_eq!(miss_claim(forever).unwrap(), MissClaim::Busy(None));
+        assert!(miss_claim(Value::Nil).is_err());
+        assert!(miss_claim(Value::Array(vec![Value::Int(9)])).is_err());
     }
 
     #[test]

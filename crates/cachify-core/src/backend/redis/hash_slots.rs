@@ -14,20 +14,14 @@ use arc_swap::ArcSwap;
 use parking_lot::Mutex;
 use redis::{RedisResult, Value};
 
+use crate::backend::hash_tag::hash_tag;
+
 /// The number of hash slots of a cluster.
 const SLOTS: u16 = 16384;
 
 /// The hash slot of `key`: CRC16 (XMODEM) of its hash tag, or of the whole key.
 pub(crate) fn slot_of(key: &[u8]) -> u16 {
     crc16(hash_tag(key).unwrap_or(key)) % SLOTS
-}
-
-/// The part between the first `{` and the next `}`, when not empty.
-fn hash_tag(key: &[u8]) -> Option<&[u8]> {
-    let open = key.iter().position(|byte| *byte == b'{')?;
-    let rest = &key[open + 1..];
-    let close = rest.iter().position(|byte| *byte == b'}')?;
-    (close > 0).then(|| &rest[..close])
 }
 
 fn crc16(bytes: &[u8]) -> u16 {

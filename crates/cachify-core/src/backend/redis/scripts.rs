@@ -1,9 +1,11 @@
 //! The Lua scripts behind the atomic operations of the Redis backends.
 //!
-//! Each script but [`LOCK_ACQUIRE`] touches exactly one key (`KEYS[1]`), so it runs
-//! unchanged on Redis Cluster: the key decides the slot and the whole script executes
-//! there. [`LOCK_ACQUIRE`] touches a lock and its fencing counter, and only runs on a
-//! standalone server (see `commands::lock_acquire`). Release channels are
+//! Most scripts touch one key (`KEYS[1]`), so they run unchanged on Redis Cluster: the
+//! key decides the slot and the whole script executes there. The two scripts of a
+//! fleet-wide miss also touch the value's lease (`KEYS[2]`), and [`LOCK_ACQUIRE`] the
+//! lock's fencing counter, keys that carry the first key's hash tag, so both always
+//! live in one slot; [`LOCK_ACQUIRE`] still only runs on a standalone server (see
+//! `commands::lock_acquire`: a two-key script fails while its slot migrates). Release channels are
 //! passed as arguments, not keys: classic pub/sub is not sharded, a `PUBLISH` reaches the
 //! subscribers of every node.
 //!
@@ -143,4 +145,41 @@ pub(crate) static POOL_SIZE: LazyLock<Script> = LazyLock::new(|| {
         now_ms!(),
         "return redis.call('ZCOUNT', KEYS[1], '(' .. string.format('%.0f', now), '+inf')",
     ))
+});
+
+/// A miss asks to compute `KEYS[1]`: returns `{1, value}` when it has a value now;
+/// otherwise takes the lease `KEYS[2]` for token `ARGV[1]` for `ARGV[2]` milliseconds
+/// and returns `{2}`, or, when another token holds it, returns `{3, its PTTL}`.
+///
+/// Reading and taking in one script is what makes a fleet-wide miss cost no extra round
+/// trip, and it cannot take the lease of a value stored a moment ago.
+pub(crate) static CLAIM_MISS: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        "local value = redis.call('GET', KEYS[1])\n\
+         if value then return {1, value} end\n\
+         if redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[2], 'NX') then return {2} end\n\
+         return {3, redis.call('PTTL', KEYS[2])}",
+    )
+});
+
+/// The lease holder's end: stores `ARGV[1]` under `KEYS[1]` (for `ARGV[2]` milliseconds,
+/// or forever when empty), deletes the lease `KEYS[2]` if it holds `ARGV[3]`, then
+/// announces on `ARGV[4]`. Returns 1 when the lease was still ours.
+///
+/// The value is written before the lease goes and the publish comes last, so a woken
+/// waiter finds the value. It publishes even when the lease was no longer ours (expired
+/// and taken over): the new holder's waiters find the value the sooner.
+pub(crate) static SET_AND_RELEASE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        "if ARGV[2] == '' then\n\
+           redis.call('SET', KEYS[1], ARGV[1])\n\
+         else\n\
+           redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])\n\
+         end\n\
+         local ours = redis.call('GET', KEYS[2]) == ARGV[3]\n\
+         if ours then redis.call('DEL', KEYS[2]) end\n\
+         redis.pcall('PUBLISH', ARGV[4], '')\n\
+         if ours then return 1 end\n\
+         return 0",
+    )
 });

@@ -1,0 +1,301 @@
+//! Fleet-wide single-flight across OS processes, on Redis and Redis Cluster: four
+//! processes of 64 tasks missing one key run its body once, and a leader killed with
+//! SIGKILL is replaced when its lease runs out.
+//!
+//! Children are this binary re-executed (see the parent module); the roles here start
+//! with `fleet-`, and the backend travels in `CACHIFY_CHILD_NODES` (one URL: a server;
+//! several: a cluster's nodes).
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, ChildStdout, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+use std::sync::LazyLock;
+use std::time::{Duration, Instant};
+
+use cachify::instance::SingleFlight;
+use cachify::{cached, Cachify, CachifyBuilder};
+
+use super::{PREFIX, ROLE};
+
+const NODES: &str = "CACHIFY_CHILD_NODES";
+const FLIGHT: &str = "CACHIFY_CHILD_FLIGHT";
+const PROCESSES: usize = 4;
+const TASKS: usize = 64;
+const BODY: Duration = Duration::from_millis(200);
+/// Far above a wake-up, far below a second run of the body after the first.
+const GENEROUS: Duration = Duration::from_secs(2);
+/// The lease of the killed leader.
+const LEASE: Duration = Duration::from_secs(1);
+/// Longer than any test: a waiter that polls instead of waking on time shows.
+const LONG: Duration = Duration::from_secs(60);
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Backend {
+    Server,
+    Cluster,
+}
+
+impl Backend {
+    fn nodes(self) -> String {
+        match self {
+            Backend::Server => crate::support::redis::server().url(),
+            Backend::Cluster => crate::support::redis::cluster().urls().join(","),
+        }
+    }
+}
+
+fn on_nodes(nodes: &str, prefix: &str) -> CachifyBuilder {
+    let builder = Cachify::builder().prefix(prefix).lock_poll_interval(LONG);
+    let urls: Vec<&str> = nodes.split(',').collect();
+    match urls.as_slice() {
+        [url] => builder.redis(url).unwrap(),
+        urls => builder.redis_cluster(urls).unwrap(),
+    }
+}
+
+/// Whether `role` is one of this module's.
+pub(super) fn is_role(role: &str) -> bool {
+    role.starts_with("fleet-")
+}
+
+/// The children's instance, from their environment.
+static CHILD: LazyLock<Cachify> = LazyLock::new(|| {
+    let flight = match std::env::var(FLIGHT).as_deref() {
+        Ok("per-process") => SingleFlight::per_process(),
+        _ => SingleFlight::fleet().lease(LEASE),
+    };
+    on_nodes(
+        &std::env::var(NODES).unwrap(),
+        &std::env::var(PREFIX).unwrap(),
+    )
+    .single_flight(flight)
+    .build()
+});
+
+static RUNS: AtomicUsize = AtomicUsize::new(0);
+
+#[cached(key = "hot", cachify = CHILD)]
+async fn hot() -> u64 {
+    RUNS.fetch_add(1, SeqCst);
+    tokio::time::sleep(BODY).await;
+    42
+}
+
+#[cached(key = "orphan", cachify = CHILD)]
+async fn orphan_in_child() -> u64 {
+    println!("computing");
+    tokio::time::sleep(LONG).await;
+    1
+}
+
+/// A child's part: `fleet-herd` (64 tasks miss `hot` once told to go, then report)
+/// or `fleet-crash` (leads `orphan` and hangs until killed).
+pub(super) fn child(role: &str) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        match role {
+            "fleet-herd" => herd_in_child().await,
+            "fleet-crash" => {
+                orphan_in_child().await;
+            }
+            other => panic!("unknown role {other}"),
+        }
+    });
+}
+
+async fn herd_in_child() {
+    // Warm connections (commands and pub/sub), as in a process that has been serving.
+    let client = CHILD.async_client();
+    client.get(&CHILD.cache_key("warm")).await.unwrap();
+    drop(client.watch(&CHILD.cache_key("warm")).await);
+    println!("ready");
+    let mut go = String::new();
+    std::io::stdin().read_line(&mut go).unwrap();
+    let callers: Vec<_> = (0..TASKS)
+        .map(|_| {
+            tokio::spawn(async {
+                let started = Instant::now();
+                assert_eq!(hot().await, 42);
+                started.elapsed()
+            })
+        })
+        .collect();
+    let mut slowest = Duration::ZERO;
+    for caller in callers {
+        slowest = slowest.max(caller.await.unwrap());
+    }
+    println!(
+        "runs={} slowest_us={}",
+        RUNS.load(SeqCst),
+        slowest.as_micros()
+    );
+}
+
+fn spawn(role: &str, backend: Backend, prefix: &str, flight: &str) -> Child {
+    Command::new(std::env::current_exe().unwrap())
+        .args([
+            "child_process",
+            "--exact",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(ROLE, role)
+        .env(NODES, backend.nodes())
+        .env(PREFIX, prefix)
+        .env(FLIGHT, flight)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// Reads `child`'s output until a line containing `word`; that line.
+fn read_until(stdout: &mut BufReader<ChildStdout>, word: &str) -> String {
+    let mut line = String::new();
+    while !line.contains(word) {
+        line.clear();
+        assert!(
+            stdout.read_line(&mut line).unwrap() > 0,
+            "the child ended before saying {word}"
+        );
+    }
+    line
+}
+
+fn field(line: &str, name: &str) -> u128 {
+    let start = line.find(&format!("{name}=")).unwrap() + name.len() + 1;
+    let digits: String = line[start..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    digits.parse().unwrap()
+}
+
+/// 4 processes × 64 tasks miss one key at once: (body runs in total, slowest caller).
+fn herd(backend: Backend, flight: &str) -> (u128, Duration) {
+    let prefix = crate::support::unique_prefix("fleet-herd");
+    let mut children: Vec<Child> = (0..PROCESSES)
+        .map(|_| spawn("fleet-herd", backend, &prefix, flight))
+        .collect();
+    let mut outputs: Vec<BufReader<ChildStdout>> = children
+        .iter_mut()
+        .map(|child| BufReader::new(child.stdout.take().unwrap()))
+        .collect();
+    for output in &mut outputs {
+        read_until(output, "ready");
+    }
+    for child in &mut children {
+        child.stdin.as_mut().unwrap().write_all(b"go\n").unwrap();
+    }
+    let (mut runs, mut slowest) = (0, Duration::ZERO);
+    for (child, mut output) in children.into_iter().zip(outputs) {
+        let line = read_until(&mut output, "runs=");
+        runs += field(&line, "runs");
+        let child_slowest = Duration::from_micros(field(&line, "slowest_us") as u64);
+        slowest = slowest.max(child_slowest);
+        assert!(child.wait_with_output().unwrap().status.success());
+    }
+    (runs, slowest)
+}
+
+fn processes_missing_one_key_run_its_body_once(backend: Backend) {
+    let (fleet_runs, fleet_slowest) = herd(backend, "fleet");
+    let (alone_runs, alone_slowest) = herd(backend, "per-process");
+    eprintln!(
+        "{backend:?}: {PROCESSES} processes x {TASKS} tasks missing one key, body {BODY:?}: \
+         fleet-wide single-flight: {fleet_runs} run(s), slowest caller {fleet_slowest:?}; \
+         per-process: {alone_runs} run(s), slowest caller {alone_slowest:?}"
+    );
+    assert_eq!(fleet_runs, 1, "one run for the whole fleet");
+    // At most one per process (a process scheduled late may find the value stored).
+    assert!(alone_runs <= PROCESSES as u128, "{alone_runs} runs");
+    assert!(fleet_slowest >= BODY);
+    assert!(fleet_slowest < BODY + GENEROUS, "{fleet_slowest:?}");
+}
+
+#[test]
+fn four_processes_missing_one_key_run_its_body_once_on_redis() {
+    processes_missing_one_key_run_its_body_once(Backend::Server);
+}
+
+#[test]
+fn four_processes_missing_one_key_run_its_body_once_on_a_cluster() {
+    processes_missing_one_key_run_its_body_once(Backend::Cluster);
+}
+
+static PARENT_RUNS: AtomicUsize = AtomicUsize::new(0);
+
+fn parent(backend: Backend) -> Cachify {
+    on_nodes(
+        &backend.nodes(),
+        &crate::support::unique_prefix("fleet-crash"),
+    )
+    .single_flight(SingleFlight::fleet().lease(LEASE).wait(LONG))
+    .build()
+}
+
+static ON_SERVER: LazyLock<Cachify> = LazyLock::new(|| parent(Backend::Server));
+static ON_CLUSTER: LazyLock<Cachify> = LazyLock::new(|| parent(Backend::Cluster));
+
+#[cached(key = "orphan", cachify = ON_SERVER)]
+async fn orphan_on_server() -> u64 {
+    PARENT_RUNS.fetch_add(1, SeqCst);
+    2
+}
+
+#[cached(key = "orphan", cachify = ON_CLUSTER)]
+async fn orphan_on_cluster() -> u64 {
+    PARENT_RUNS.fetch_add(1, SeqCst);
+    2
+}
+
+/// Kills a child leading `orphan` on `cachify`'s backend; returns when it is dead.
+fn kill_a_leader(backend: Backend, cachify: &Cachify) -> Instant {
+    let mut child = spawn("fleet-crash", backend, cachify.prefix(), "fleet");
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    read_until(&mut stdout, "computing");
+    child.kill().unwrap(); // SIGKILL: no destructor, no release
+    child.wait().unwrap();
+    let value = cachify.cache_key("orphan");
+    let lease = format!("{value}:computing{{{value}}}");
+    assert!(
+        cachify.sync_client().get(&lease).unwrap().is_some(),
+        "the dead leader's lease outlives it"
+    );
+    Instant::now()
+}
+
+async fn a_killed_leader_is_replaced_within_its_lease(
+    backend: Backend,
+    cachify: &Cachify,
+    call: fn() -> std::pin::Pin<Box<dyn std::future::Future<Output = u64> + Send>>,
+) {
+    let runs_before = PARENT_RUNS.load(SeqCst);
+    let killed = kill_a_leader(backend, cachify);
+    assert_eq!(call().await, 2, "the waiter took over and ran the body");
+    let replaced = killed.elapsed();
+    eprintln!(
+        "{backend:?}: a leader killed with a {LEASE:?} lease was replaced after {replaced:?}"
+    );
+    assert!(replaced < LEASE + GENEROUS, "replaced after {replaced:?}");
+    assert_eq!(PARENT_RUNS.load(SeqCst), runs_before + 1);
+}
+
+#[tokio::test]
+async fn a_killed_leader_is_replaced_within_its_lease_on_redis() {
+    a_killed_leader_is_replaced_within_its_lease(Backend::Server, &ON_SERVER, || {
+        Box::pin(orphan_on_server())
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_killed_leader_is_replaced_within_its_lease_on_a_cluster() {
+    a_killed_leader_is_replaced_within_its_lease(Backend::Cluster, &ON_CLUSTER, || {
+        Box::pin(orphan_on_cluster())
+    })
+    .await;
+}
