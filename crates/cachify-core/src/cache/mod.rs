@@ -22,16 +22,19 @@
 
 pub mod for_macros;
 mod key_part;
+mod refresh;
+mod stamp;
+mod storing;
 mod value;
 
 use std::future::Future;
 use std::sync::Arc;
 
+use storing::Storing;
 use value::{Shape, ValueCodec};
 
 use crate::backend::{AsyncClient, SyncClient};
 use crate::events;
-use crate::expiry::Expiry;
 use crate::flight::{Caller, Join, Leader, Outcome};
 use crate::instance::Cachify;
 
@@ -53,28 +56,36 @@ enum Turn<R> {
 }
 
 impl Entry {
-    fn store_sync(&self, bytes: &[u8], ttl: Expiry) {
-        let ttl = ttl.resolve(self.cachify.default_cache_ttl());
-        if let Err(error) = self.cachify.sync_client().set(&self.key, bytes, ttl, false) {
-            tracing::warn!(target: crate::events::TARGET, storage_key = %self.key, %error, "cannot store a cached value");
-        }
+    /// Stores `bytes`; a failure is logged, and is `false`.
+    fn store_sync(&self, bytes: &[u8], storing: &Storing) -> bool {
+        let stored = self
+            .cachify
+            .sync_client()
+            .set(&self.key, bytes, storing.lifetime(), false);
+        self.stored(stored)
     }
 
-    async fn store_async(&self, bytes: &[u8], ttl: Expiry) {
-        let ttl = ttl.resolve(self.cachify.default_cache_ttl());
-        if let Err(error) = self
+    /// The async twin of [`Entry::store_sync`].
+    async fn store_async(&self, bytes: &[u8], storing: &Storing) -> bool {
+        let stored = self
             .cachify
             .async_client()
-            .set(&self.key, bytes, ttl, false)
-            .await
-        {
-            tracing::warn!(target: crate::events::TARGET, storage_key = %self.key, %error, "cannot store a cached value");
-        }
+            .set(&self.key, bytes, storing.lifetime(), false)
+            .await;
+        self.stored(stored)
+    }
+
+    fn stored<T>(&self, outcome: Result<T, crate::error::BackendError>) -> bool {
+        outcome
+            .inspect_err(|error| {
+                tracing::warn!(target: crate::events::TARGET, storage_key = %self.key, %error, "cannot store a cached value");
+            })
+            .is_ok()
     }
 
     /// Runs `body` for a missed key (as its leader, or alone), stores what is cacheable
     /// and returns the result; or returns a leader's value.
-    fn run_sync<S, R, C>(&self, codec: &C, ttl: Expiry, body: impl FnOnce() -> R) -> R
+    fn run_sync<S, R, C>(&self, codec: &C, storing: Storing, body: impl FnOnce() -> R) -> R
     where
         S: Shape<R>,
         C: ValueCodec<S::Value>,
@@ -88,9 +99,9 @@ impl Entry {
             Some(leader) => leader.run_sync(body),
             None => body(),
         };
-        let stored = encode::<S, R, C>(&self.key, codec, &result);
+        let stored = encode::<S, R, C>(&self.key, codec, &storing, &result);
         if let Some(bytes) = &stored {
-            self.store_sync(bytes, ttl);
+            self.store_sync(bytes, &storing);
         }
         if let Some(leader) = leader {
             leader.finish(stored);
@@ -99,7 +110,12 @@ impl Entry {
     }
 
     /// The async twin of [`Entry::run_sync`].
-    async fn run_async<S, R, C>(&self, codec: &C, ttl: Expiry, body: impl Future<Output = R>) -> R
+    async fn run_async<S, R, C>(
+        &self,
+        codec: &C,
+        storing: Storing,
+        body: impl Future<Output = R>,
+    ) -> R
     where
         S: Shape<R>,
         C: ValueCodec<S::Value>,
@@ -113,9 +129,9 @@ impl Entry {
             Some(leader) => leader.run_async(body).await,
             None => body.await,
         };
-        let stored = encode::<S, R, C>(&self.key, codec, &result);
+        let stored = encode::<S, R, C>(&self.key, codec, &storing, &result);
         if let Some(bytes) = &stored {
-            self.store_async(bytes, ttl).await;
+            self.store_async(bytes, &storing).await;
         }
         if let Some(leader) = leader {
             leader.finish(stored);
@@ -218,8 +234,22 @@ where
     S: Shape<R>,
     C: ValueCodec<S::Value>,
 {
+    read_async_then::<S, R, C>(client, key, codec, |_| {}).await
+}
+
+/// [`read_async`], calling `on_hit` with the stored bytes of a value found.
+async fn read_async_then<S, R, C>(
+    client: &dyn AsyncClient,
+    key: &str,
+    codec: &C,
+    on_hit: impl FnOnce(&[u8]),
+) -> Option<R>
+where
+    S: Shape<R>,
+    C: ValueCodec<S::Value>,
+{
     match client.get(key).await {
-        Ok(Some(bytes)) => decode::<S, R, C>(key, codec, &bytes),
+        Ok(Some(bytes)) => decode::<S, R, C>(key, codec, &bytes).inspect(|_| on_hit(&bytes)),
         Ok(None) => None,
         Err(error) => {
             tracing::warn!(target: crate::events::TARGET, storage_key = %key, %error, "cache read failed; running the function");
@@ -233,7 +263,7 @@ where
     S: Shape<R>,
     C: ValueCodec<S::Value>,
 {
-    match codec.decode(bytes) {
+    match codec.decode(stamp::payload(bytes)) {
         Ok(value) => Some(S::from_value(value)),
         Err(error) => {
             tracing::warn!(target: crate::events::TARGET, storage_key = %key, %error, "stored value does not decode; recomputing it");
@@ -244,14 +274,14 @@ where
 
 /// The bytes to store for `result`, or `None` when it is not cacheable (or does not
 /// encode, which is logged).
-fn encode<S, R, C>(key: &str, codec: &C, result: &R) -> Option<Arc<[u8]>>
+fn encode<S, R, C>(key: &str, codec: &C, storing: &Storing, result: &R) -> Option<Arc<[u8]>>
 where
     S: Shape<R>,
     C: ValueCodec<S::Value>,
 {
     let value = S::cacheable(result)?;
     match codec.encode(value) {
-        Ok(bytes) => Some(Arc::from(bytes)),
+        Ok(bytes) => Some(storing.seal(bytes)),
         Err(error) => {
             tracing::warn!(target: crate::events::TARGET, storage_key = %key, %error, "result does not encode; not caching it");
             None
