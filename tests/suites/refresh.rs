@@ -69,6 +69,32 @@ mod refresh {
         }
     }
 
+    mod with_enc_dec {
+        use super::*;
+        instance!(C);
+        static CALLS: AtomicUsize = AtomicUsize::new(0);
+
+        fn encode(value: &u64) -> String {
+            value.to_string()
+        }
+
+        fn decode(text: String) -> u64 {
+            text.parse().unwrap_or_default()
+        }
+
+        #[cached(key = "v", cachify = C, ttl = 60, refresh = 0, enc_dec = (encode, decode))]
+        fn value() -> u64 {
+            CALLS.fetch_add(1, SeqCst) as u64 + 1
+        }
+
+        #[test]
+        fn a_function_with_enc_dec_refreshes_through_its_codec() {
+            assert_eq!(value(), 1);
+            let refreshed = eventually(Duration::from_secs(10), || Some(value()).filter(|v| *v > 1));
+            assert!(refreshed >= 2);
+        }
+    }
+
     mod async_success {
         use super::*;
         instance!(C);

@@ -14,6 +14,9 @@
 //!   waited for it run the function at once, side by side, never one after another.
 //! - A call on the key whose function is running around it (recursion, two functions
 //!   sharing a key) runs its function instead of waiting for itself.
+//! - With `refresh`, a hit past the refresh age also starts one background call that
+//!   replaces the value ([`refresh`]); values then carry their write time ([`stamp`]).
+//!   `ttl_jitter` shortens each value's lifetime by a random part of it ([`storing`]).
 //! - It talks to the backend traits only, so it works unchanged on any backend.
 //!
 //! What generated code calls is in [`for_macros`]; this module is the engine. The sync
