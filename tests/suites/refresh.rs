@@ -314,6 +314,33 @@ mod refresh {
         }
     }
 
+    mod invalid_at_run_time {
+        use super::*;
+        instance!(C);
+        static CALLS: AtomicUsize = AtomicUsize::new(0);
+
+        // Not literals, so checked when a value is stored: both are above the ttl.
+        const REFRESH_SECS: u64 = 120;
+        const JITTER_SECS: u64 = 90;
+
+        #[cached(key = "v", cachify = C, ttl = 60, refresh = REFRESH_SECS, ttl_jitter = JITTER_SECS)]
+        fn value() -> usize {
+            CALLS.fetch_add(1, SeqCst) + 1
+        }
+
+        #[test]
+        fn a_refresh_or_jitter_not_below_the_ttl_is_ignored_and_the_value_cached() {
+            assert_eq!(value(), 1);
+            for _ in 0..20 {
+                assert_eq!(value(), 1);
+            }
+            std::thread::sleep(Duration::from_millis(100));
+            assert_eq!(CALLS.load(SeqCst), 1, "no refresh started");
+            let ttl = C.sync_client().remaining_ttl(&C.cache_key("v")).unwrap();
+            assert!(ttl.is_some_and(|ttl| ttl > Duration::from_secs(58)), "{ttl:?}");
+        }
+    }
+
     mod jitter {
         use super::*;
         instance!(C);
