@@ -13,3 +13,4 @@ include!("suites/shapes.rs");
 
 include!("suites/invalidation.rs");
 include!("suites/fleet_flight.rs");
+include!("suites/refresh.rs");

@@ -3,7 +3,9 @@
 //!
 //! - `GET /products/{id}`: the product, through two `#[cached]` layers: a 2-second
 //!   in-memory layer in this process over a 60-second layer on Redis shared by every
-//!   replica. A miss on both calls the upstream.
+//!   replica, refreshed in the background once it is 50 seconds old (`refresh`), so a
+//!   product that is asked for keeps answering from the cache. A miss on both calls the
+//!   upstream.
 //! - `DELETE /products/{id}`: forgets the product in both layers.
 //! - `GET /upstream`: how many upstream calls are in flight, across all replicas.
 //!
@@ -100,9 +102,11 @@ async fn upstream_status() -> Result<String, ApiError> {
 }
 
 /// A product, from this process's memory, else Redis, else the upstream. Only `Ok`
-/// values are cached: a busy upstream is asked again next time.
+/// values are cached: a busy upstream is asked again next time. A Redis value older
+/// than 50 s is returned as it is, and refreshed from the upstream in the background
+/// (once per product in this process; a failed refresh keeps it until its 60 s ttl).
 #[cached(key = "product-{id}", cachify = LOCAL)]
-#[cached(key = "product-{id}")]
+#[cached(key = "product-{id}", ttl = 60, refresh = 50)]
 async fn product(id: u64) -> Result<Product, Error> {
     fetch_product(id).await
 }

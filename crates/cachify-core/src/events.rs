@@ -1,5 +1,5 @@
 //! The `tracing` events cachify emits on its normal paths: cache hits and misses,
-//! single-flight waits, lock and pool waits, refusals.
+//! single-flight waits, background refreshes, lock and pool waits, refusals.
 //!
 //! Every event has the target [`TARGET`] (`"cachify"`), so `RUST_LOG=cachify=debug` (or a
 //! `Targets` filter on `"cachify"`) shows them all, and the fields `key` (the key as
@@ -42,6 +42,33 @@ pub(crate) fn single_flight_wait(prefix: &str, full_key: &str) {
         key = unprefixed(prefix, full_key),
         prefix,
         "cache miss: waiting for the call already running"
+    );
+}
+
+/// A hit found its value due for a refresh and started one in the background.
+#[inline]
+pub(crate) fn refresh_started(prefix: &str, full_key: &str) {
+    tracing::debug!(
+        target: TARGET,
+        key = unprefixed(prefix, full_key),
+        prefix,
+        "cache hit past the refresh age: refreshing in the background"
+    );
+}
+
+/// A background refresh stored its new value.
+pub(crate) fn refresh_done(prefix: &str, full_key: &str) {
+    tracing::debug!(target: TARGET, key = unprefixed(prefix, full_key), prefix, "cache refreshed");
+}
+
+/// A background refresh stored nothing: the old value stays until its ttl.
+pub(crate) fn refresh_failed(prefix: &str, full_key: &str, reason: &dyn std::fmt::Display) {
+    tracing::warn!(
+        target: TARGET,
+        key = unprefixed(prefix, full_key),
+        prefix,
+        error = %reason,
+        "cache refresh failed; the stored value stays until its ttl"
     );
 }
 

@@ -17,6 +17,8 @@ use crate::attribute::Attribute;
 mod kw {
     syn::custom_keyword!(key);
     syn::custom_keyword!(ttl);
+    syn::custom_keyword!(ttl_jitter);
+    syn::custom_keyword!(refresh);
     syn::custom_keyword!(exp);
     syn::custom_keyword!(timeout);
     syn::custom_keyword!(slot_exp);
@@ -36,6 +38,8 @@ mod kw {
 pub enum Opt {
     Key,
     Ttl,
+    TtlJitter,
+    Refresh,
     Exp,
     Timeout,
     SlotExp,
@@ -55,6 +59,8 @@ impl Opt {
         match self {
             Opt::Key => "key",
             Opt::Ttl => "ttl",
+            Opt::TtlJitter => "ttl_jitter",
+            Opt::Refresh => "refresh",
             Opt::Exp => "exp",
             Opt::Timeout => "timeout",
             Opt::SlotExp => "slot_exp",
@@ -84,6 +90,8 @@ impl Opt {
         match self {
             Opt::Key => lookahead.peek(kw::key),
             Opt::Ttl => lookahead.peek(kw::ttl),
+            Opt::TtlJitter => lookahead.peek(kw::ttl_jitter),
+            Opt::Refresh => lookahead.peek(kw::refresh),
             Opt::Exp => lookahead.peek(kw::exp),
             Opt::Timeout => lookahead.peek(kw::timeout),
             Opt::SlotExp => lookahead.peek(kw::slot_exp),
@@ -181,7 +189,16 @@ impl Expiry {
         Ok(expiry)
     }
 
-    fn span(&self) -> Span {
+    /// The seconds a literal says; `None` for `None` and expressions.
+    pub fn literal_seconds(&self) -> Option<f64> {
+        match self {
+            Expiry::Seconds(int) => int.base10_parse::<f64>().ok(),
+            Expiry::FloatSeconds(float) => float.base10_parse::<f64>().ok(),
+            Expiry::Never(_) | Expiry::Value(_) => None,
+        }
+    }
+
+    pub fn span(&self) -> Span {
         match self {
             Expiry::Seconds(int) => int.span(),
             Expiry::FloatSeconds(float) => float.span(),
@@ -196,6 +213,8 @@ impl Expiry {
 pub struct Args {
     pub key: Option<LitStr>,
     pub ttl: Option<Expiry>,
+    pub ttl_jitter: Option<Expiry>,
+    pub refresh: Option<Expiry>,
     pub exp: Option<Expiry>,
     pub timeout: Option<Expiry>,
     pub slot_exp: Option<Expiry>,
@@ -256,6 +275,8 @@ impl Args {
         match opt {
             Opt::Key => self.key = Some(input.parse()?),
             Opt::Ttl => self.ttl = Some(input.parse()?),
+            Opt::TtlJitter => self.ttl_jitter = Some(input.parse()?),
+            Opt::Refresh => self.refresh = Some(input.parse()?),
             Opt::Exp => self.exp = Some(Expiry::parse_lifetime(input, "exp")?),
             Opt::Timeout => self.timeout = Some(input.parse()?),
             Opt::SlotExp => self.slot_exp = Some(Expiry::parse_lifetime(input, "slot_exp")?),

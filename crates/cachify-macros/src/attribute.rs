@@ -36,7 +36,14 @@ impl Attribute {
     pub fn accepts(self) -> Accepts {
         let (allowed, required): (&[Opt], &[Opt]) = match self {
             Attribute::Cached => (
-                &[Opt::Key, Opt::Ttl, Opt::EncDec, Opt::Cachify],
+                &[
+                    Opt::Key,
+                    Opt::Ttl,
+                    Opt::TtlJitter,
+                    Opt::Refresh,
+                    Opt::EncDec,
+                    Opt::Cachify,
+                ],
                 &[Opt::Key],
             ),
             Attribute::Lock => (

@@ -70,6 +70,8 @@ use attribute::Attribute;
 /// |---|---|---|
 /// | `key = "..."`, or the key first: `#[cached("...")]` | required | the key, a template over the arguments: `{a}`, `{}`, `{0}`, `{self.id}`, `{self.0}`, `{user.name}`, `{pair.1}`, `{tags:?}`; checked at compile time |
 /// | `ttl = 60` / `1.5` / `TTL_SECS` / `None` / `Duration` expr | the instance's `default_cache_ttl` (unset: never expire) | how long a stored value lives: an integer or a float (a literal, a constant, any expression) is seconds, `None` never expires, a `Duration` is itself (or an `Option<Duration>`) |
+/// | `ttl_jitter = 6` (same forms as `ttl`) | none | each store lives `ttl` less a uniform random part of `ttl_jitter`, so keys written together do not expire together; must be less than `ttl` |
+/// | `refresh = 50` (same forms as `ttl`) | none | a hit on a value older than this returns it at once and refreshes it in the background, once per key; needs a `ttl` above it, and arguments that are `Clone + Send + 'static` (no `self`) |
 /// | `enc_dec = (encode, decode)` | serde | `encode: Fn(&T) -> E` before storing, `decode: Fn(E) -> T` after loading; `E` is what gets serialised |
 /// | `cachify = PATH` | the global instance | a static that derefs to a `Cachify` |
 ///
@@ -90,6 +92,9 @@ use attribute::Attribute;
 ///
 /// - Every stored value is a hit, `None` and `()` included; `Err` is never stored.
 /// - Concurrent misses on one key of one instance run the body once (single-flight).
+/// - With `refresh`, a hit past the refresh age returns the stored value and one
+///   background call replaces it (sync bodies on a small pool, async bodies as a task of
+///   cachify's own runtime); a failing refresh keeps the old value until its ttl.
 /// - The cache fails open: a backend error or an entry that no longer decodes is logged
 ///   with `tracing` and the body runs.
 /// - Using the global instance before `cachify::init_cachify()` panics, saying so.

@@ -5,24 +5,28 @@
 //! ([`lookup_sync`], or [`CacheSpec::entry`] then [`Entry::lookup_async`]), returns a
 //! [`Lookup::Hit`], and on a [`Lookup::Miss`] hands its body to [`Miss::run_sync`] /
 //! [`Miss::run_async`]. Its `reset` companion deletes the [`Entry`]; its `clear`
-//! companion calls [`clear_sync`] / [`clear_async`].
+//! companion calls [`clear_sync`] / [`clear_async`]. With `refresh`, it looks up through
+//! [`lookup_sync_refreshing`] / [`Entry::lookup_async_refreshing`], which also take a
+//! function making the background call (the arguments cloned into it).
 
 use std::future::Future;
 use std::marker::PhantomData;
 
 pub use super::key_part::{Direct, DirectKey, KeyPart, ViaDisplay};
+use super::refresh::{self, Refresh};
+use super::storing::Options;
 pub use super::value::{
     enc_dec, enc_dec_for, shaped, AnyShape, EncDec, OkOnly, Plain, Serde, Shape, ShapeOf,
     ValueCodec,
 };
 pub use super::Entry;
-use super::{read_async, read_sync};
+use super::{read_async_then, read_sync};
 use crate::error::Error;
 use crate::events;
 use crate::expiry::Expiry;
+use crate::flight::Leader;
 use crate::glob;
-use crate::instance::Cachify;
-use crate::instance::Operation;
+use crate::instance::{Cachify, Operation};
 
 pub use crate::instance::selector::Source;
 
@@ -33,6 +37,10 @@ pub struct CacheSpec<'a, C> {
     pub source: Source<'a>,
     /// `ttl`.
     pub ttl: Expiry,
+    /// `ttl_jitter` (`Expiry::Default` when omitted: none).
+    pub ttl_jitter: Expiry,
+    /// `refresh` (`Expiry::Default` when omitted: none).
+    pub refresh: Expiry,
     /// [`Serde`] or `enc_dec`.
     pub codec: C,
 }
@@ -42,6 +50,34 @@ impl<C> CacheSpec<'_, C> {
     /// before `cachify::init_cachify()`.
     pub fn entry(&self, render: impl FnOnce(&mut String)) -> Entry {
         Entry::new(self.source, render).unwrap_or_else(|error| panic!("{error}"))
+    }
+
+    fn options(&self) -> Options {
+        Options {
+            ttl: self.ttl,
+            ttl_jitter: self.ttl_jitter,
+            refresh: self.refresh,
+        }
+    }
+}
+
+impl<C: Clone> CacheSpec<'_, C> {
+    /// The refresh to start for a hit on `stored`: `None` when it is not due, or a refresh
+    /// or a miss of the key already runs.
+    fn due_refresh(
+        &self,
+        cachify: &Cachify,
+        key: &str,
+        stored: &[u8],
+    ) -> Option<(Refresh<C>, Leader)> {
+        let options = self.options();
+        let default_ttl = cachify.default_cache_ttl();
+        let after = options.refresh_after(default_ttl)?;
+        if !refresh::is_due(stored, after) {
+            return None;
+        }
+        let storing = options.storing(default_ttl);
+        Refresh::claim(cachify, key, storing, self.codec.clone(), after)
     }
 }
 
@@ -71,6 +107,38 @@ where
     S: Shape<R>,
     C: ValueCodec<S::Value>,
 {
+    lookup_sync_then(spec, render, |_, _, _| {})
+}
+
+/// [`lookup_sync`] for a function with `refresh`: a hit on a value due for a refresh
+/// starts `call()` on cachify's refresh pool, unless a refresh of the key already runs.
+pub fn lookup_sync_refreshing<S, R, C, F>(
+    spec: &CacheSpec<'_, C>,
+    render: impl FnOnce(&mut String),
+    call: impl FnOnce() -> F,
+) -> Lookup<S, R>
+where
+    S: Shape<R>,
+    C: ValueCodec<S::Value> + Clone + Send + 'static,
+    F: FnOnce() -> R + Send + 'static,
+{
+    lookup_sync_then(spec, render, |cachify, key, stored| {
+        if let Some((refresh, leader)) = spec.due_refresh(cachify, key, stored) {
+            refresh.start_sync::<S, R>(leader, call());
+        }
+    })
+}
+
+/// [`lookup_sync`], calling `on_hit` with the stored bytes of a hit.
+fn lookup_sync_then<S, R, C>(
+    spec: &CacheSpec<'_, C>,
+    render: impl FnOnce(&mut String),
+    on_hit: impl FnOnce(&Cachify, &str, &[u8]),
+) -> Lookup<S, R>
+where
+    S: Shape<R>,
+    C: ValueCodec<S::Value>,
+{
     let found = spec.source.with_buffers(|cachify, key, value| {
         key.push_str(cachify.prefix());
         render(key);
@@ -78,6 +146,7 @@ where
         match read_sync::<S, R, C>(cachify, key, &spec.codec, value) {
             Some(hit) => {
                 events::cache_hit(cachify.prefix(), key);
+                on_hit(cachify, key, value);
                 Lookup::Hit(hit)
             }
             None => {
@@ -112,7 +181,42 @@ impl Entry {
         S: Shape<R>,
         C: ValueCodec<S::Value>,
     {
-        match read_async::<S, R, C>(&self.cachify, &self.key, &spec.codec).await {
+        self.lookup_async_then(spec, |_, _, _| {}).await
+    }
+
+    /// [`Entry::lookup_async`] for a function with `refresh`: a hit on a value due for a
+    /// refresh starts `call()` as a task on cachify's refresh runtime (not the caller's),
+    /// unless a refresh of the key already runs.
+    pub async fn lookup_async_refreshing<S, R, C, F>(
+        self,
+        spec: &CacheSpec<'_, C>,
+        call: impl FnOnce() -> F,
+    ) -> Lookup<S, R>
+    where
+        S: Shape<R>,
+        C: ValueCodec<S::Value> + Clone + Send + Sync + 'static,
+        F: Future<Output = R> + Send + 'static,
+    {
+        self.lookup_async_then(spec, |cachify, key, stored| {
+            if let Some((refresh, leader)) = spec.due_refresh(cachify, key, stored) {
+                refresh.start_async::<S, R>(leader, call());
+            }
+        })
+        .await
+    }
+
+    /// [`Entry::lookup_async`], calling `on_hit` with the stored bytes of a hit.
+    async fn lookup_async_then<S, R, C>(
+        self,
+        spec: &CacheSpec<'_, C>,
+        on_hit: impl FnOnce(&Cachify, &str, &[u8]),
+    ) -> Lookup<S, R>
+    where
+        S: Shape<R>,
+        C: ValueCodec<S::Value>,
+    {
+        let on_hit = |stored: &[u8]| on_hit(&self.cachify, &self.key, stored);
+        match read_async_then::<S, R, C>(&self.cachify, &self.key, &spec.codec, on_hit).await {
             Some(hit) => {
                 events::cache_hit(self.cachify.prefix(), &self.key);
                 Lookup::Hit(hit)
@@ -197,7 +301,10 @@ impl<S> Miss<S> {
         S: Shape<R>,
         C: ValueCodec<S::Value>,
     {
-        self.entry.run_sync::<S, R, C>(&spec.codec, spec.ttl, body)
+        let storing = spec
+            .options()
+            .storing(self.entry.cachify.default_cache_ttl());
+        self.entry.run_sync::<S, R, C>(&spec.codec, storing, body)
     }
 
     /// Runs `body` as this key's leader (or alone), or waits for the running leader's
@@ -207,8 +314,32 @@ impl<S> Miss<S> {
         S: Shape<R>,
         C: ValueCodec<S::Value>,
     {
+        let storing = spec
+            .options()
+            .storing(self.entry.cachify.default_cache_ttl());
         self.entry
-            .run_async::<S, R, C>(&spec.codec, spec.ttl, body)
+            .run_async::<S, R, C>(&spec.codec, storing, body)
             .await
     }
+}
+
+/// An argument of a function with `refresh`: its clone goes into the background call.
+#[diagnostic::on_unimplemented(
+    message = "`refresh` needs every argument to be `Clone + Send + 'static`; `{Self}` is not",
+    label = "this argument is cloned into a background refresh, which runs on another thread after the call returned",
+    note = "take owned, shareable arguments (e.g. `String`, `Arc<T>`), or drop `refresh`"
+)]
+pub trait RefreshArg: Clone + Send + 'static {}
+
+impl<T: Clone + Send + 'static> RefreshArg for T {}
+
+/// The clone of `arg` a background refresh takes.
+///
+/// ```
+/// # use cachify_core as cachify;
+/// let name = String::from("ann");
+/// assert_eq!(cachify::__private::cache::refresh_arg(&name), "ann");
+/// ```
+pub fn refresh_arg<T: RefreshArg>(arg: &T) -> T {
+    arg.clone()
 }

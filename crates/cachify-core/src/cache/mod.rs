@@ -16,6 +16,9 @@
 //!   the same between them ([`fleet`]).
 //! - A call on the key whose function is running around it (recursion, two functions
 //!   sharing a key) runs its function instead of waiting for itself.
+//! - With `refresh`, a hit past the refresh age also starts one background call that
+//!   replaces the value ([`refresh`]); values then carry their write time ([`stamp`]).
+//!   `ttl_jitter` shortens each value's lifetime by a random part of it ([`storing`]).
 //! - It talks to the backend traits only, so it works unchanged on any backend.
 //!
 //! What generated code calls is in [`for_macros`]; this module is the engine. The sync
@@ -25,17 +28,20 @@
 mod fleet;
 pub mod for_macros;
 mod key_part;
+mod refresh;
+mod stamp;
+mod storing;
 mod value;
 
 use std::future::Future;
 use std::sync::Arc;
 
+use storing::Storing;
 use value::{Shape, ValueCodec};
 
 use crate::codec::Format;
 use crate::detached::{Async, Blocking, Side};
 use crate::events;
-use crate::expiry::Expiry;
 use crate::flight::{Caller, Join, Leader, Outcome};
 use crate::instance::Cachify;
 use fleet::{Claimed, FleetLease};
@@ -62,32 +68,36 @@ impl Entry {
         self.cachify.layout().format()
     }
 
-    fn ttl(&self, ttl: Expiry) -> Option<std::time::Duration> {
-        ttl.resolve(self.cachify.default_cache_ttl())
+    /// Stores `bytes`; a failure is logged, and is `false`.
+    fn store_sync(&self, bytes: &[u8], storing: &Storing) -> bool {
+        let stored = self
+            .cachify
+            .sync_client()
+            .set(&self.key, bytes, storing.lifetime(), false);
+        self.stored(stored)
     }
 
-    fn store_sync(&self, bytes: &[u8], ttl: Expiry) {
-        let ttl = self.ttl(ttl);
-        if let Err(error) = self.cachify.sync_client().set(&self.key, bytes, ttl, false) {
-            tracing::warn!(target: crate::events::TARGET, storage_key = %self.key, %error, "cannot store a cached value");
-        }
-    }
-
-    async fn store_async(&self, bytes: &[u8], ttl: Expiry) {
-        let ttl = self.ttl(ttl);
-        if let Err(error) = self
+    /// The async twin of [`Entry::store_sync`].
+    async fn store_async(&self, bytes: &[u8], storing: &Storing) -> bool {
+        let stored = self
             .cachify
             .async_client()
-            .set(&self.key, bytes, ttl, false)
-            .await
-        {
-            tracing::warn!(target: crate::events::TARGET, storage_key = %self.key, %error, "cannot store a cached value");
-        }
+            .set(&self.key, bytes, storing.lifetime(), false)
+            .await;
+        self.stored(stored)
+    }
+
+    fn stored<T>(&self, outcome: Result<T, crate::error::BackendError>) -> bool {
+        outcome
+            .inspect_err(|error| {
+                tracing::warn!(target: crate::events::TARGET, storage_key = %self.key, %error, "cannot store a cached value");
+            })
+            .is_ok()
     }
 
     /// Runs `body` for a missed key (as its leader, or alone), stores what is cacheable
     /// and returns the result; or returns a leader's value.
-    fn run_sync<S, R, C>(&self, codec: &C, ttl: Expiry, body: impl FnOnce() -> R) -> R
+    fn run_sync<S, R, C>(&self, codec: &C, storing: Storing, body: impl FnOnce() -> R) -> R
     where
         S: Shape<R>,
         C: ValueCodec<S::Value>,
@@ -101,12 +111,12 @@ impl Entry {
             Some(leader) => leader.run_sync(body),
             None => body(),
         };
-        let stored = encode::<S, R, C>(&self.key, codec, self.format(), &result);
+        let stored = encode::<S, R, C>(&self.key, codec, self.format(), &storing, &result);
         match lease {
-            Some(lease) => lease.finish_blocking(stored.as_deref(), self.ttl(ttl)),
+            Some(lease) => lease.finish_blocking(stored.as_deref(), storing.lifetime()),
             None => {
                 if let Some(bytes) = &stored {
-                    self.store_sync(bytes, ttl);
+                    self.store_sync(bytes, &storing);
                 }
             }
         }
@@ -117,7 +127,12 @@ impl Entry {
     }
 
     /// The async twin of [`Entry::run_sync`].
-    async fn run_async<S, R, C>(&self, codec: &C, ttl: Expiry, body: impl Future<Output = R>) -> R
+    async fn run_async<S, R, C>(
+        &self,
+        codec: &C,
+        storing: Storing,
+        body: impl Future<Output = R>,
+    ) -> R
     where
         S: Shape<R>,
         C: ValueCodec<S::Value>,
@@ -131,12 +146,16 @@ impl Entry {
             Some(leader) => leader.run_async(body).await,
             None => body.await,
         };
-        let stored = encode::<S, R, C>(&self.key, codec, self.format(), &result);
+        let stored = encode::<S, R, C>(&self.key, codec, self.format(), &storing, &result);
         match lease {
-            Some(lease) => lease.finish_async(stored.as_deref(), self.ttl(ttl)).await,
+            Some(lease) => {
+                lease
+                    .finish_async(stored.as_deref(), storing.lifetime())
+                    .await
+            }
             None => {
                 if let Some(bytes) = &stored {
-                    self.store_async(bytes, ttl).await;
+                    self.store_async(bytes, &storing).await;
                 }
             }
         }
@@ -255,13 +274,23 @@ where
     }
 }
 
-async fn read_async<S, R, C>(cachify: &Cachify, key: &str, codec: &C) -> Option<R>
+/// Reads and decodes `key` on the async side, calling `on_hit` with the stored bytes of
+/// a value found; a read that fails is logged and is a miss.
+async fn read_async_then<S, R, C>(
+    cachify: &Cachify,
+    key: &str,
+    codec: &C,
+    on_hit: impl FnOnce(&[u8]),
+) -> Option<R>
 where
     S: Shape<R>,
     C: ValueCodec<S::Value>,
 {
     match cachify.async_client().get(key).await {
-        Ok(Some(bytes)) => decode::<S, R, C>(key, codec, cachify.layout().format(), &bytes),
+        Ok(Some(bytes)) => {
+            let format = cachify.layout().format();
+            decode::<S, R, C>(key, codec, format, &bytes).inspect(|_| on_hit(&bytes))
+        }
         Ok(None) => None,
         Err(error) => {
             tracing::warn!(target: crate::events::TARGET, storage_key = %key, %error, "cache read failed; running the function");
@@ -275,7 +304,7 @@ where
     S: Shape<R>,
     C: ValueCodec<S::Value>,
 {
-    match codec.decode(bytes, format) {
+    match codec.decode(stamp::payload(bytes), format) {
         Ok(value) => Some(S::from_value(value)),
         Err(error) => {
             tracing::warn!(target: crate::events::TARGET, storage_key = %key, %error, "stored value does not decode; recomputing it");
@@ -286,14 +315,20 @@ where
 
 /// The bytes to store for `result`, or `None` when it is not cacheable (or does not
 /// encode, which is logged).
-fn encode<S, R, C>(key: &str, codec: &C, format: Format, result: &R) -> Option<Arc<[u8]>>
+fn encode<S, R, C>(
+    key: &str,
+    codec: &C,
+    format: Format,
+    storing: &Storing,
+    result: &R,
+) -> Option<Arc<[u8]>>
 where
     S: Shape<R>,
     C: ValueCodec<S::Value>,
 {
     let value = S::cacheable(result)?;
     match codec.encode(value, format) {
-        Ok(bytes) => Some(Arc::from(bytes)),
+        Ok(bytes) => Some(storing.seal(bytes)),
         Err(error) => {
             tracing::warn!(target: crate::events::TARGET, storage_key = %key, %error, "result does not encode; not caching it");
             None

@@ -216,6 +216,17 @@ where
     }
 }
 
+// Not derived: `T` and `E` need not be `Clone` (a refresh clones the codec into its task).
+impl<T, E, F: Clone, G: Clone> Clone for EncDec<T, E, F, G> {
+    fn clone(&self) -> Self {
+        EncDec {
+            encode: self.encode.clone(),
+            decode: self.decode.clone(),
+            types: PhantomData,
+        }
+    }
+}
+
 impl<T, E, F, G> fmt::Debug for EncDec<T, E, F, G> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("EncDec").finish_non_exhaustive()

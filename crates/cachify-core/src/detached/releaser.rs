@@ -42,16 +42,8 @@ fn releaser() -> Option<&'static Releaser> {
 
 impl Releaser {
     fn start() -> std::io::Result<Self> {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .thread_name("cachify-blocking")
-            .max_blocking_threads(BLOCKING_THREADS)
-            .build()?;
-        let handle = runtime.handle().clone();
-        std::thread::Builder::new()
-            .name("cachify-releaser".into())
-            .spawn(move || runtime.block_on(std::future::pending::<()>()))?;
-        Ok(Self { runtime: handle })
+        let runtime = background_runtime("cachify-releaser", "cachify-blocking", BLOCKING_THREADS)?;
+        Ok(Self { runtime })
     }
 
     /// Polls `work` once, on the calling thread but in the releaser's runtime context:
@@ -62,6 +54,26 @@ impl Releaser {
         let _context = self.runtime.enter();
         work.poll(&mut Context::from_waker(Waker::noop()))
     }
+}
+
+/// A current-thread runtime driven for as long as the process lives by a thread named
+/// `thread`, whose blocking pool runs at most `blocking_threads` calls at once on threads
+/// named `blocking_thread` (idle ones end after a few seconds).
+pub(crate) fn background_runtime(
+    thread: &str,
+    blocking_thread: &str,
+    blocking_threads: usize,
+) -> std::io::Result<Handle> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .thread_name(blocking_thread)
+        .max_blocking_threads(blocking_threads)
+        .build()?;
+    let handle = runtime.handle().clone();
+    std::thread::Builder::new()
+        .name(thread.into())
+        .spawn(move || runtime.block_on(std::future::pending::<()>()))?;
+    Ok(handle)
 }
 
 /// Runs `work` to its end without the caller's runtime: at once when it needs no I/O,

@@ -11,13 +11,16 @@ use proc_macro2::TokenStream;
 use quote::{quote, quote_spanned};
 use syn::spanned::Spanned;
 
-use super::{expiry, private_ident, Expansion, Target};
+use super::{expiry, private_ident, refresh, Expansion, Target};
+use crate::args::Args;
 use crate::attribute::CompanionKind;
 use crate::companions::{call_inner, Companion, Placement};
 use crate::signature::{Analysed, ReturnKind};
 
-/// `#[cached]` stores the return value: it must be a type the cache can own.
-pub fn validate(sig: &Analysed) -> syn::Result<()> {
+/// `#[cached]` stores the return value: it must be a type the cache can own; and its
+/// `refresh` and `ttl_jitter` must fit its `ttl`.
+pub fn validate(args: &Args, sig: &Analysed) -> syn::Result<()> {
+    refresh::validate(args, sig)?;
     let output = &sig.output;
     if output.kind == ReturnKind::ImplTrait {
         return Err(syn::Error::new(
@@ -67,18 +70,32 @@ fn wrapper_body(target: &Target) -> TokenStream {
     let shape_value = quote_spanned!(output.span=>
         (&::cachify::__private::cache::ShapeOf::<#ret>::new()).shape()
     );
-    let lookup_sync = quote_spanned!(output.span=>
-        ::cachify::__private::cache::shaped(
-            #shape,
-            ::cachify::__private::cache::lookup_sync::<_, #ret, _>(&#spec, #render),
-        )
-    );
     let entry = private_ident("entry");
-    let lookup_async = quote_spanned!(output.span=>
-        ::cachify::__private::cache::shaped(
-            #shape,
-            #entry.lookup_async::<_, #ret, _>(&#spec).await,
+    let (lookup_sync, lookup_async) = if refresh::enabled(&target.args) {
+        let call = refresh::call(target);
+        (
+            quote_spanned!(output.span=>
+                ::cachify::__private::cache::lookup_sync_refreshing::<_, #ret, _, _>(
+                    &#spec, #render, #call,
+                )
+            ),
+            quote_spanned!(output.span=>
+                #entry.lookup_async_refreshing::<_, #ret, _, _>(&#spec, #call).await
+            ),
         )
+    } else {
+        (
+            quote_spanned!(output.span=>
+                ::cachify::__private::cache::lookup_sync::<_, #ret, _>(&#spec, #render)
+            ),
+            quote_spanned!(output.span=> #entry.lookup_async::<_, #ret, _>(&#spec).await),
+        )
+    };
+    let lookup_sync = quote_spanned!(output.span=>
+        ::cachify::__private::cache::shaped(#shape, #lookup_sync)
+    );
+    let lookup_async = quote_spanned!(output.span=>
+        ::cachify::__private::cache::shaped(#shape, #lookup_async)
     );
     let (value, miss) = (private_ident("value"), private_ident("miss"));
     let lookup = if target.sig.is_async {
@@ -110,10 +127,12 @@ fn wrapper_body(target: &Target) -> TokenStream {
     }
 }
 
-/// `CacheSpec { source, ttl, codec }` for the wrapper.
+/// `CacheSpec { source, ttl, ttl_jitter, refresh, codec }` for the wrapper.
 fn spec_tokens(target: &Target, shape: &syn::Ident) -> TokenStream {
     let source = target.source(Placement::Impl);
     let ttl = expiry(target.args.ttl.as_ref());
+    let ttl_jitter = expiry(target.args.ttl_jitter.as_ref());
+    let refresh = expiry(target.args.refresh.as_ref());
     let ret = &target.sig.output.ty;
     let codec = match &target.args.enc_dec {
         None => quote!(::cachify::__private::cache::Serde),
@@ -125,6 +144,8 @@ fn spec_tokens(target: &Target, shape: &syn::Ident) -> TokenStream {
         ::cachify::__private::cache::CacheSpec {
             source: #source,
             ttl: #ttl,
+            ttl_jitter: #ttl_jitter,
+            refresh: #refresh,
             codec: #codec,
         }
     }

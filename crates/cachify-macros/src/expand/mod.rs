@@ -11,6 +11,7 @@ pub mod cached;
 pub mod lock;
 pub mod once;
 pub mod pooled;
+mod refresh;
 
 use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned, ToTokens};
@@ -238,7 +239,7 @@ impl Target {
 /// errors.
 fn validate(attr: Attribute, args: &Args, sig: &Analysed) -> syn::Result<()> {
     match attr {
-        Attribute::Cached => cached::validate(sig),
+        Attribute::Cached => cached::validate(args, sig),
         Attribute::Lock => lock::validate(sig),
         Attribute::Once => once::validate(args, sig),
         Attribute::Pooled => pooled::validate(args, sig),

@@ -1,0 +1,380 @@
+// Refresh before expiry and jittered ttls, on every backend: a hit past the refresh age
+// returns the stored value at once and one background call replaces it; a failing
+// refresh keeps the old value until its ttl; `ttl_jitter` spreads expiries. Included
+// after `suites/cached.rs` (it uses its `instance!` macro and imports). Most functions
+// use `refresh = 0`, so every hit is past the refresh age without waiting for one.
+
+mod refresh {
+    use super::*;
+    use std::sync::mpsc;
+    use std::sync::{Arc, Barrier, Mutex};
+    use std::time::Instant;
+    use tokio::sync::Notify;
+
+    /// Calls `f` until it returns `Some`, for at most `within`.
+    fn eventually<T>(within: Duration, mut f: impl FnMut() -> Option<T>) -> T {
+        let deadline = Instant::now() + within;
+        loop {
+            if let Some(found) = f() {
+                return found;
+            }
+            assert!(Instant::now() < deadline, "not within {within:?}");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    /// A refresh body that blocks until the test opens its gate.
+    struct Gate(Mutex<Option<mpsc::Receiver<()>>>);
+
+    impl Gate {
+        const fn new() -> Self {
+            Self(Mutex::new(None))
+        }
+
+        /// Closes the gate for the next body; the sender opens it.
+        fn close(&self) -> mpsc::Sender<()> {
+            let (open, gate) = mpsc::channel();
+            *self.0.lock().unwrap() = Some(gate);
+            open
+        }
+
+        fn pass(&self) {
+            let gate = self.0.lock().unwrap().take();
+            if let Some(gate) = gate {
+                gate.recv_timeout(Duration::from_secs(30)).ok();
+            }
+        }
+    }
+
+    mod sync_success {
+        use super::*;
+        instance!(C);
+        static CALLS: AtomicUsize = AtomicUsize::new(0);
+        static GATE: Gate = Gate::new();
+
+        #[cached(key = "value", cachify = C, ttl = 60, refresh = 0)]
+        fn value() -> usize {
+            GATE.pass();
+            CALLS.fetch_add(1, SeqCst) + 1
+        }
+
+        #[test]
+        fn a_sync_hit_past_the_refresh_age_returns_the_old_value_and_refreshes_it() {
+            assert_eq!(value(), 1, "the miss");
+            let open = GATE.close();
+            assert_eq!(value(), 1, "the old value, while the refresh waits at its gate");
+            open.send(()).unwrap();
+            let refreshed = eventually(Duration::from_secs(10), || Some(value()).filter(|v| *v > 1));
+            assert!(refreshed >= 2);
+        }
+    }
+
+    mod with_enc_dec {
+        use super::*;
+        instance!(C);
+        static CALLS: AtomicUsize = AtomicUsize::new(0);
+
+        fn encode(value: &u64) -> String {
+            value.to_string()
+        }
+
+        fn decode(text: String) -> u64 {
+            text.parse().unwrap_or_default()
+        }
+
+        #[cached(key = "v", cachify = C, ttl = 60, refresh = 0, enc_dec = (encode, decode))]
+        fn value() -> u64 {
+            CALLS.fetch_add(1, SeqCst) as u64 + 1
+        }
+
+        #[test]
+        fn a_function_with_enc_dec_refreshes_through_its_codec() {
+            assert_eq!(value(), 1);
+            let refreshed = eventually(Duration::from_secs(10), || Some(value()).filter(|v| *v > 1));
+            assert!(refreshed >= 2);
+        }
+    }
+
+    mod async_success {
+        use super::*;
+        instance!(C);
+        static CALLS: AtomicUsize = AtomicUsize::new(0);
+        static GATE: Notify = Notify::const_new();
+        static GATED: AtomicUsize = AtomicUsize::new(0);
+
+        #[cached(key = "value", cachify = C, ttl = 60, refresh = 0)]
+        async fn value() -> usize {
+            if GATED.swap(0, SeqCst) == 1 {
+                GATE.notified().await;
+            }
+            CALLS.fetch_add(1, SeqCst) + 1
+        }
+
+        #[tokio::test]
+        async fn an_async_hit_past_the_refresh_age_returns_the_old_value_and_refreshes_it() {
+            assert_eq!(value().await, 1, "the miss");
+            GATED.store(1, SeqCst);
+            assert_eq!(value().await, 1, "the old value, while the refresh waits");
+            while GATED.load(SeqCst) == 1 {
+                tokio::task::yield_now().await;
+            }
+            GATE.notify_one();
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while value().await < 2 {
+                assert!(Instant::now() < deadline, "never refreshed");
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        }
+    }
+
+    mod failures {
+        use super::*;
+        instance!(C);
+        static CALLS: AtomicUsize = AtomicUsize::new(0);
+        static REFRESHING: Mutex<Option<mpsc::Sender<()>>> = Mutex::new(None);
+
+        const TTL: Duration = Duration::from_secs(1);
+
+        #[cached(key = "err", cachify = C, ttl = 1, refresh = 0)]
+        fn fails_after_the_first() -> Result<usize, String> {
+            if CALLS.fetch_add(1, SeqCst) == 0 {
+                return Ok(1);
+            }
+            if let Some(refreshing) = REFRESHING.lock().unwrap().as_ref() {
+                refreshing.send(()).ok();
+            }
+            Err("the database is down".into())
+        }
+
+        #[test]
+        fn a_failing_refresh_keeps_the_old_value_until_its_ttl() {
+            let (refreshing, refreshed) = mpsc::channel();
+            *REFRESHING.lock().unwrap() = Some(refreshing);
+            let stored = Instant::now();
+            assert_eq!(fails_after_the_first(), Ok(1));
+            assert_eq!(fails_after_the_first(), Ok(1), "a hit");
+            refreshed.recv_timeout(Duration::from_secs(10)).expect("a refresh ran");
+            // Each hit starts a refresh that fails again; the value stays until its ttl.
+            let kept_until = eventually(TTL * 10, || {
+                let now = Instant::now();
+                fails_after_the_first().is_err().then_some(now)
+            });
+            let kept = kept_until - stored;
+            eprintln!("kept the old value for {kept:?} of its {TTL:?} ttl");
+            assert!(kept >= TTL * 8 / 10, "the value went before its ttl: {kept:?}");
+        }
+
+        static PANICS: AtomicUsize = AtomicUsize::new(0);
+        static PANICKED: Mutex<Option<mpsc::Sender<()>>> = Mutex::new(None);
+
+        #[cached(key = "panics", cachify = C, ttl = 60, refresh = 0)]
+        fn panics_on_its_first_refresh() -> usize {
+            let n = PANICS.fetch_add(1, SeqCst) + 1;
+            if n == 2 {
+                PANICKED.lock().unwrap().take().unwrap().send(()).unwrap();
+                panic!("the refresh fails");
+            }
+            n
+        }
+
+        #[test]
+        fn a_panicking_refresh_keeps_the_old_value_and_the_next_hit_refreshes_again() {
+            let (panicking, panicked) = mpsc::channel();
+            *PANICKED.lock().unwrap() = Some(panicking);
+            assert_eq!(panics_on_its_first_refresh(), 1);
+            assert_eq!(panics_on_its_first_refresh(), 1, "a hit; its refresh panics");
+            panicked.recv_timeout(Duration::from_secs(10)).expect("the refresh ran");
+            let refreshed = eventually(Duration::from_secs(10), || {
+                Some(panics_on_its_first_refresh()).filter(|v| *v > 1)
+            });
+            assert!(refreshed >= 3, "the panicked refresh stored nothing: {refreshed}");
+        }
+
+        static ASYNC_CALLS: AtomicUsize = AtomicUsize::new(0);
+
+        #[cached(key = "async-err", cachify = C, ttl = 60, refresh = 0)]
+        async fn async_err_after_the_first() -> Result<usize, String> {
+            if ASYNC_CALLS.fetch_add(1, SeqCst) == 0 {
+                return Ok(1);
+            }
+            Err("the database is down".into())
+        }
+
+        #[tokio::test]
+        async fn a_failing_async_refresh_keeps_the_old_value() {
+            assert_eq!(async_err_after_the_first().await, Ok(1));
+            for _ in 0..20 {
+                assert_eq!(async_err_after_the_first().await, Ok(1));
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            assert!(ASYNC_CALLS.load(SeqCst) >= 2, "refreshes ran, and failed");
+        }
+    }
+
+    mod single_refresh {
+        use super::*;
+        instance!(C);
+
+        /// Gives a broken (one refresh per hit) implementation time to show itself; the
+        /// tests are correct whatever this delay is.
+        const GRACE: Duration = Duration::from_millis(100);
+        static CALLS: AtomicUsize = AtomicUsize::new(0);
+        static GATE: Gate = Gate::new();
+
+        #[cached(key = "sync", cachify = C, ttl = 60, refresh = 0)]
+        fn sync_value() -> usize {
+            GATE.pass();
+            CALLS.fetch_add(1, SeqCst) + 1
+        }
+
+        #[test]
+        fn concurrent_sync_hits_past_the_refresh_age_start_one_refresh() {
+            assert_eq!(sync_value(), 1);
+            let open = GATE.close();
+            let barrier = Arc::new(Barrier::new(8));
+            let threads: Vec<_> = (0..8)
+                .map(|_| {
+                    let barrier = barrier.clone();
+                    std::thread::spawn(move || {
+                        barrier.wait();
+                        (0..10).map(|_| sync_value()).collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            for thread in threads {
+                assert!(thread.join().unwrap().iter().all(|v| *v == 1));
+            }
+            open.send(()).unwrap();
+            eventually(Duration::from_secs(10), || (CALLS.load(SeqCst) >= 2).then_some(()));
+            std::thread::sleep(GRACE);
+            assert_eq!(CALLS.load(SeqCst), 2, "one miss, one refresh for 80 stale hits");
+        }
+
+        static ASYNC_CALLS: AtomicUsize = AtomicUsize::new(0);
+        static ASYNC_GATE: Notify = Notify::const_new();
+
+        #[cached(key = "async", cachify = C, ttl = 60, refresh = 0)]
+        async fn async_value() -> usize {
+            let n = ASYNC_CALLS.fetch_add(1, SeqCst) + 1;
+            if n == 2 {
+                ASYNC_GATE.notified().await;
+            }
+            n
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn concurrent_async_hits_past_the_refresh_age_start_one_refresh() {
+            assert_eq!(async_value().await, 1);
+            let tasks: Vec<_> = (0..64).map(|_| tokio::spawn(async_value())).collect();
+            for task in tasks {
+                assert_eq!(task.await.unwrap(), 1);
+            }
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while ASYNC_CALLS.load(SeqCst) < 2 {
+                assert!(Instant::now() < deadline, "no refresh started");
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            tokio::time::sleep(GRACE).await;
+            assert_eq!(ASYNC_CALLS.load(SeqCst), 2, "one miss, one refresh for 64 stale hits");
+            ASYNC_GATE.notify_one();
+        }
+    }
+
+    mod runtime_shutdown {
+        use super::*;
+        instance!(C);
+        static CALLS: AtomicUsize = AtomicUsize::new(0);
+
+        #[cached(key = "value", cachify = C, ttl = 60, refresh = 0)]
+        async fn value() -> usize {
+            let n = CALLS.fetch_add(1, SeqCst) + 1;
+            if n > 1 {
+                // Needs a timer and time: the caller's runtime is gone by then.
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            n
+        }
+
+        fn on_a_runtime_of_its_own() -> usize {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(value())
+        }
+
+        #[test]
+        fn an_async_refresh_survives_its_callers_runtime_shutting_down() {
+            assert_eq!(on_a_runtime_of_its_own(), 1, "the miss");
+            assert_eq!(on_a_runtime_of_its_own(), 1, "a hit, its runtime dropped right after");
+            let refreshed = eventually(Duration::from_secs(10), || {
+                Some(on_a_runtime_of_its_own()).filter(|v| *v > 1)
+            });
+            assert!(refreshed >= 2);
+        }
+    }
+
+    mod invalid_at_run_time {
+        use super::*;
+        instance!(C);
+        static CALLS: AtomicUsize = AtomicUsize::new(0);
+
+        // Not literals, so checked when a value is stored: both are above the ttl.
+        const REFRESH_SECS: u64 = 120;
+        const JITTER_SECS: u64 = 90;
+
+        #[cached(key = "v", cachify = C, ttl = 60, refresh = REFRESH_SECS, ttl_jitter = JITTER_SECS)]
+        fn value() -> usize {
+            CALLS.fetch_add(1, SeqCst) + 1
+        }
+
+        #[test]
+        fn a_refresh_or_jitter_not_below_the_ttl_is_ignored_and_the_value_cached() {
+            assert_eq!(value(), 1);
+            for _ in 0..20 {
+                assert_eq!(value(), 1);
+            }
+            std::thread::sleep(Duration::from_millis(100));
+            assert_eq!(CALLS.load(SeqCst), 1, "no refresh started");
+            let ttl = C.sync_client().remaining_ttl(&C.cache_key("v")).unwrap();
+            assert!(ttl.is_some_and(|ttl| ttl > Duration::from_secs(58)), "{ttl:?}");
+        }
+    }
+
+    mod jitter {
+        use super::*;
+        instance!(C);
+
+        #[cached(key = "jittered-{n}", cachify = C, ttl = 60, ttl_jitter = 30)]
+        fn jittered(n: u32) -> u32 {
+            n
+        }
+
+        #[cached(key = "plain-{n}", cachify = C, ttl = 60)]
+        fn plain(n: u32) -> u32 {
+            n
+        }
+
+        fn remaining(key: &str) -> Duration {
+            let ttl = C.sync_client().remaining_ttl(&C.cache_key(key)).unwrap();
+            ttl.expect("the value expires")
+        }
+
+        #[test]
+        fn ttl_jitter_spreads_expiries_between_ttl_less_jitter_and_ttl() {
+            let lifetimes: Vec<Duration> = (0..50)
+                .map(|n| {
+                    jittered(n);
+                    plain(n);
+                    assert!(remaining(&format!("plain-{n}")) > Duration::from_secs(58));
+                    remaining(&format!("jittered-{n}"))
+                })
+                .collect();
+            let (min, max) = (lifetimes.iter().min().unwrap(), lifetimes.iter().max().unwrap());
+            eprintln!("50 values of ttl 60 s, jitter 30 s, live {min:?} to {max:?}");
+            assert!(*min >= Duration::from_secs(29), "{min:?}");
+            assert!(*max <= Duration::from_secs(60), "{max:?}");
+            assert!(*max - *min > Duration::from_secs(10), "not spread: {min:?} to {max:?}");
+        }
+    }
+}
