@@ -334,6 +334,21 @@ fn an_acquire_too_few_replicas_acknowledge_fails_and_is_released() -> Result<(),
     Ok(())
 }
 
+#[test]
+fn a_replica_wait_beyond_the_response_timeout_is_a_shortfall_not_an_outage() -> Result<(), Error> {
+    // Two replicas asked of a master that has one, for longer than a reply may take:
+    // the wait is cut short, the acquire undone, and the server still counted as up.
+    let options = RedisOptions::new()
+        .response_timeout(Duration::from_secs(1))
+        .wait_for_replicas(2, Duration::from_secs(3));
+    let cachify = sentinel_instance(stable(), "lagging", options);
+    let lock = cachify.lock("k").exp(LONG);
+    let error = lock.acquire().expect_err("one replica of two");
+    assert!(error.to_string().contains("acknowledged"), "{error}");
+    assert!(!lock.is_locked()?, "released, and the breaker stayed closed");
+    Ok(())
+}
+
 /// The cost of `WAIT` on acquire: acquire + release, with and without, interleaved.
 /// Prints the figures (`cargo test --all-features --test redis_deployments -- --nocapture
 /// acquire_cost`); asserts nothing about speed.

@@ -37,6 +37,9 @@ const MINIMUM: &[&str] = &[
     "+subscribe",
     "+unsubscribe",
     "+cluster|slots",
+    "+scan",
+    "+unlink",
+    "+wait",
     // What the scripts run.
     "+del",
     "+publish",
@@ -113,16 +116,34 @@ fn options() -> RedisOptions {
 }
 
 fn server_instance(user: &str, password: &str, poll: Duration) -> Cachify {
+    server_instance_with(user, password, poll, options())
+}
+
+fn server_instance_with(
+    user: &str,
+    password: &str,
+    poll: Duration,
+    options: RedisOptions,
+) -> Cachify {
     let url = format!("redis://{user}:{password}@127.0.0.1:{}", SERVER.port());
     Cachify::builder()
         .prefix(support::unique_prefix(&format!("APP-{user}")))
         .lock_poll_interval(poll)
-        .redis_with(&url, options())
+        .redis_with(&url, options)
         .unwrap()
         .build()
 }
 
 fn cluster_instance(user: &str, password: &str, poll: Duration) -> Cachify {
+    cluster_instance_with(user, password, poll, options())
+}
+
+fn cluster_instance_with(
+    user: &str,
+    password: &str,
+    poll: Duration,
+    options: RedisOptions,
+) -> Cachify {
     let urls: Vec<String> = CLUSTER
         .nodes
         .iter()
@@ -132,7 +153,7 @@ fn cluster_instance(user: &str, password: &str, poll: Duration) -> Cachify {
     Cachify::builder()
         .prefix(support::unique_prefix(&format!("APP-{user}")))
         .lock_poll_interval(poll)
-        .redis_cluster_with(&urls, options())
+        .redis_cluster_with(&urls, options)
         .unwrap()
         .build()
 }
@@ -154,6 +175,7 @@ macro_rules! user_functions {
 
             pub static CACHIFY: LazyLock<Cachify> = LazyLock::new(|| $instance);
             pub static CALLS: AtomicUsize = AtomicUsize::new(0);
+            pub static REFRESHES: AtomicUsize = AtomicUsize::new(0);
 
             #[cached(key = "square-{n}", cachify = CACHIFY)]
             pub fn square(n: u64) -> u64 {
@@ -165,6 +187,11 @@ macro_rules! user_functions {
             pub async fn cube(n: u64) -> u64 {
                 CALLS.fetch_add(1, SeqCst);
                 n * n * n
+            }
+
+            #[cached(key = "fresh", ttl = 60, refresh = 0, cachify = CACHIFY)]
+            pub fn fresh() -> usize {
+                REFRESHES.fetch_add(1, SeqCst) + 1
             }
 
             #[once(key = "job", raise_on_locked = true, cachify = CACHIFY)]
@@ -219,6 +246,20 @@ macro_rules! everything_works {
             assert_eq!($module::cube(2).await, 8);
         });
         assert_eq!($module::CALLS.load(SeqCst), 4);
+
+        // Deleting by pattern (SCAN, UNLINK).
+        assert_eq!($module::square(4), 16);
+        assert!($module::square::clear().expect("clear by pattern") >= 1);
+
+        // Refresh before expiry: the second call is a hit past the refresh age, whose
+        // refresh runs in the background.
+        assert_eq!($module::fresh(), 1);
+        $module::fresh();
+        let deadline = Instant::now() + PATIENCE;
+        while $module::REFRESHES.load(SeqCst) < 2 {
+            assert!(Instant::now() < deadline, "the refresh ran");
+            std::thread::sleep(Duration::from_millis(10));
+        }
 
         // Once.
         assert!(matches!($module::job(), Ok(7)));
@@ -390,6 +431,27 @@ fn a_cluster_user_with_only_the_documented_rules_gets_everything_with_wake_ups()
 #[test]
 fn a_cluster_user_without_channels_gets_everything_and_waits_by_polling() {
     everything_works!(cluster_no_channels, Wake::Polling);
+}
+
+/// `wait_for_replicas` under the documented rules: the `WAIT` is allowed, so an acquire
+/// on these replica-less nodes fails as a shortfall, not as a refused command.
+#[test]
+fn a_user_with_only_the_documented_rules_may_wait_for_replicas() {
+    let options = options().wait_for_replicas(1, Duration::from_millis(10));
+    let instances = [
+        server_instance_with("minimum", "pw", LONG_POLL, options.clone()),
+        cluster_instance_with("minimum", "pw", LONG_POLL, options),
+    ];
+    for cachify in instances {
+        let lock = cachify.lock("acked");
+        let error = lock.acquire().expect_err("no replica acknowledges it");
+        assert!(error.to_string().contains("acknowledged"), "{error}");
+        assert!(!lock.is_locked().unwrap(), "released");
+    }
+    assert_nothing_denied(SERVER.port(), "minimum");
+    for node in &CLUSTER.nodes {
+        assert_nothing_denied(node.port(), "minimum");
+    }
 }
 
 /// A release's `PUBLISH` that the ACL denies is inside the script (`pcall`): the release

@@ -104,6 +104,29 @@ fn locks_and_pool_slots_survive_a_flood() {
 }
 
 #[test]
+fn a_py_cachify_pool_state_survives_a_flood() {
+    // py-cachify's layout keeps a pool as one state value, written with a plain store:
+    // were it a cached value, a flood would evict it and the pool would admit anew.
+    let capacity = MemoryCapacity::default().max_entries(10);
+    let cachify = Cachify::builder()
+        .memory_capacity(capacity)
+        .unwrap()
+        .layout(cachify::instance::Layout::PyCachify)
+        .build();
+    let pool = cachify.pool("db", 2);
+    let slots = (pool.acquire().unwrap(), pool.acquire().unwrap());
+    for i in 0..1_000 {
+        cachify.sync_client().set(&format!("v-{i}"), b"v", None, false).unwrap();
+    }
+    assert!(
+        matches!(pool.acquire(), Err(Error::PoolFull { .. })),
+        "the full pool admits no third holder after the flood"
+    );
+    assert_eq!(pool.size().unwrap(), 2);
+    drop(slots);
+}
+
+#[test]
 fn the_capacity_applies_to_a_cachify_built_with_it() {
     let capacity = MemoryCapacity::default().max_entries(50);
     let cachify = Cachify::builder().memory_capacity(capacity).unwrap().build();

@@ -115,7 +115,7 @@ where
         match write(&slots)? {
             Write::Keep => {}
             Write::Store(bytes, ttl) => {
-                client.set(key, &bytes, ttl, false)?;
+                client.set_pinned(key, &bytes, ttl)?;
             }
             Write::Delete => {
                 client.delete(&[key])?;
@@ -155,7 +155,7 @@ where
         match write(&slots)? {
             Write::Keep => {}
             Write::Store(bytes, ttl) => {
-                client.set(key, &bytes, ttl, false).await?;
+                client.set_pinned(key, &bytes, ttl).await?;
             }
             Write::Delete => {
                 client.delete(&[key]).await?;

@@ -124,6 +124,30 @@ pub trait SyncClient: Send + Sync + 'static {
         nx: bool,
     ) -> Result<bool, BackendError>;
 
+    /// Stores `value` under `key` like `set` without `nx`, as state that must never be
+    /// evicted: a pool's state, which a backend with a capacity would otherwise treat as
+    /// a cached value and drop under a flood, letting the pool admit anew.
+    ///
+    /// The default calls [`set`](Self::set); a backend that evicts cached values keeps
+    /// these apart (the memory backend pins them, as it does locks).
+    ///
+    /// ```
+    /// # use cachify_core as cachify;
+    /// # use cachify::{MemoryClient, SyncClient};
+    /// let client = MemoryClient::new();
+    /// client.set_pinned("pool:api-state", b"state", None)?;
+    /// assert_eq!(client.get("pool:api-state")?.as_deref(), Some(&b"state"[..]));
+    /// # Ok::<(), cachify::BackendError>(())
+    /// ```
+    fn set_pinned(
+        &self,
+        key: &str,
+        value: &[u8],
+        ttl: Option<Duration>,
+    ) -> Result<(), BackendError> {
+        self.set(key, value, ttl, false).map(drop)
+    }
+
     /// Deletes `keys`, returning how many existed.
     ///
     /// ```
@@ -526,6 +550,30 @@ pub trait AsyncClient: Send + Sync + 'static {
         ttl: Option<Duration>,
         nx: bool,
     ) -> Result<bool, BackendError>;
+
+    /// Stores `value` under `key` like `set` without `nx`, as state that must never be
+    /// evicted (a pool's state); see [`SyncClient::set_pinned`]. The default calls
+    /// [`set`](Self::set).
+    ///
+    /// ```
+    /// # use cachify_core as cachify;
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), cachify::BackendError> {
+    /// # use cachify::{AsyncClient, MemoryClient};
+    /// let client = MemoryClient::new();
+    /// client.set_pinned("pool:api-state", b"state", None).await?;
+    /// assert_eq!(client.get("pool:api-state").await?.as_deref(), Some(&b"state"[..]));
+    /// # Ok(())
+    /// # }
+    /// ```
+    async fn set_pinned(
+        &self,
+        key: &str,
+        value: &[u8],
+        ttl: Option<Duration>,
+    ) -> Result<(), BackendError> {
+        self.set(key, value, ttl, false).await.map(drop)
+    }
 
     /// Deletes `keys`, returning how many existed.
     ///

@@ -132,7 +132,7 @@ where
     let outcome = (|| {
         let mut state = PoolState::read(client.get(&state_key)?.as_deref())?;
         let result = change(&mut state);
-        client.set(&state_key, &state.to_pickle()?, None, false)?;
+        client.set_pinned(&state_key, &state.to_pickle()?, None)?;
         Ok(result)
     })();
     if let Err(error) = client.delete_if_equals(&meta_lock, token.as_bytes()) {
@@ -170,7 +170,7 @@ where
         let mut state = PoolState::read(client.get(&state_key).await?.as_deref())?;
         let result = change(&mut state);
         client
-            .set(&state_key, &state.to_pickle()?, None, false)
+            .set_pinned(&state_key, &state.to_pickle()?, None)
             .await?;
         Ok(result)
     }

@@ -14,8 +14,8 @@
 //!   same process through a [`ReleaseHub`](super::ReleaseHub).
 //! - A store holds at most its [`MemoryCapacity`] of cached values: values written by
 //!   `set` without `nx` are cached values, evicted past the bound ([`eviction`]); entries
-//!   written by `set(nx = true)`, `expire_if_equals` and the pool operations (locks,
-//!   pools) are pinned: never evicted, never counted.
+//!   written by `set(nx = true)`, `set_pinned`, `expire_if_equals` and the pool
+//!   operations (locks, pools, py-cachify's pool state) are pinned: never evicted, never counted.
 //! - Deleting by pattern ([`scan`]) walks the keys without a lock and removes each match
 //!   under its own shard lock; the async form runs on tokio's blocking pool.
 //! - A lock's fencing token is counted under the key's shard lock as the lock is taken,
@@ -225,6 +225,18 @@ impl SyncClient for MemoryClient {
         }))
     }
 
+    fn set_pinned(
+        &self,
+        key: &str,
+        value: &[u8],
+        ttl: Option<Duration>,
+    ) -> Result<(), BackendError> {
+        self.store.write(key, |shard, now| {
+            shard.insert(key, Value::Bytes(value.into()), deadline_after(now, ttl));
+        });
+        Ok(())
+    }
+
     fn delete(&self, keys: &[&str]) -> Result<u64, BackendError> {
         let mut deleted = 0;
         for key in keys {
@@ -401,6 +413,15 @@ impl AsyncClient for MemoryClient {
         nx: bool,
     ) -> Result<bool, BackendError> {
         SyncClient::set(self, key, value, ttl, nx)
+    }
+
+    async fn set_pinned(
+        &self,
+        key: &str,
+        value: &[u8],
+        ttl: Option<Duration>,
+    ) -> Result<(), BackendError> {
+        SyncClient::set_pinned(self, key, value, ttl)
     }
 
     async fn delete(&self, keys: &[&str]) -> Result<u64, BackendError> {

@@ -298,7 +298,7 @@ impl Core {
     /// `call`, an acquire of `key` for `token`, made to wait for replicas when the options
     /// ask for it; when too few acknowledge, the acquire is undone.
     fn replica_acked<'k, T>(&self, call: Call<'k, T>, key: &'k str, token: &[u8]) -> Call<'k, T> {
-        match self.options.replica_acks {
+        match self.options.replica_acks() {
             Some(acks) => call.acknowledged(acks, commands::delete_if_equals(key, token)),
             None => call,
         }
@@ -313,7 +313,7 @@ impl Core {
         slot_ttl: Option<Duration>,
     ) -> Call<'k, bool> {
         let call = commands::pool_acquire(key, token, max_size, slot_ttl);
-        match self.options.replica_acks {
+        match self.options.replica_acks() {
             Some(acks) => call.acknowledged(acks, commands::pool_release(key, token)),
             None => call,
         }

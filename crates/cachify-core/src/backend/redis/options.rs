@@ -197,6 +197,11 @@ impl RedisOptions {
     /// the `WAIT` runs on the node that owns the key. `timeout` is raised to at least
     /// 1 ms (`WAIT 0` would wait forever) and `replicas` to at least 1.
     ///
+    /// The acquire and its `WAIT` share one [`response_timeout`](Self::response_timeout),
+    /// so `timeout` is capped at half of it: a lagging replica then answers as a
+    /// shortfall (released, the server still counted as up) rather than as a server
+    /// that stopped answering (which would skip the release and trip the breaker).
+    ///
     /// ```
     /// # use cachify_core as cachify;
     /// use std::time::Duration;
@@ -256,6 +261,16 @@ impl RedisOptions {
             client_key: key.into(),
         });
         self
+    }
+
+    /// What acquires wait for: [`wait_for_replicas`](Self::wait_for_replicas), its
+    /// timeout capped at half the response timeout (the acquire and its `WAIT` share it).
+    pub(crate) fn replica_acks(&self) -> Option<ReplicaAcks> {
+        let ceiling = (self.response_timeout / 2).max(Duration::from_millis(1));
+        self.replica_acks.map(|acks| ReplicaAcks {
+            timeout: acks.timeout.min(ceiling),
+            ..acks
+        })
     }
 
     /// The settings of every `ConnectionManager` of the backend: these timeouts, and fail
