@@ -1,31 +1,24 @@
-//! The fencing counters of the memory backend's locks: one per lock key ever taken,
-//! kept for the life of the store (never reclaimed, not even by `clear`), so that a
-//! key's tokens never repeat.
+//! The fencing tokens of the memory backend's locks: one counter for the whole store,
+//! so that tokens take no memory per lock key and no lock beyond the key's shard lock.
+//!
+//! A key's tokens strictly increase (each is drawn under the key's shard lock as the
+//! lock is taken, so a later holder draws later), but they are not consecutive: the
+//! holders of other keys draw from the same counter in between.
 
-use std::collections::HashMap;
-
-use parking_lot::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 #[derive(Default)]
 pub(super) struct Fences {
-    counters: Mutex<HashMap<String, u64>>,
+    last: AtomicU64,
 }
 
 impl Fences {
-    /// The next fencing token of `key`: one more than its last, from 1.
-    pub(super) fn next(&self, key: &str) -> u64 {
-        let mut counters = self.counters.lock();
-        match counters.get_mut(key) {
-            Some(last) => {
-                // 2^64 acquisitions never happen; saturating spares a panic path.
-                *last = last.saturating_add(1);
-                *last
-            }
-            None => {
-                counters.insert(key.to_owned(), 1);
-                1
-            }
-        }
+    /// The next fencing token, from 1. Call it under the shard lock of the lock's key.
+    pub(super) fn next(&self) -> u64 {
+        // ordering: Relaxed suffices. The shard lock orders two holders of one key, and
+        // the counter's modification order agrees with that order, so the later holder
+        // reads a larger value. 2^64 acquisitions never happen, so it never wraps.
+        self.last.fetch_add(1, Ordering::Relaxed) + 1
     }
 }
 
@@ -34,10 +27,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn each_key_counts_from_one() {
+    fn tokens_count_from_one_and_increase() {
         let fences = Fences::default();
-        assert_eq!(fences.next("a"), 1);
-        assert_eq!(fences.next("a"), 2);
-        assert_eq!(fences.next("b"), 1);
+        assert_eq!(fences.next(), 1);
+        assert_eq!(fences.next(), 2);
+        assert_eq!(fences.next(), 3);
     }
 }

@@ -18,8 +18,9 @@
 //!   operations (locks, pools, py-cachify's pool state) are pinned: never evicted, never counted.
 //! - Deleting by pattern ([`scan`]) walks the keys without a lock and removes each match
 //!   under its own shard lock; the async form runs on tokio's blocking pool.
-//! - A lock's fencing token is counted under the key's shard lock as the lock is taken,
-//!   in a counter per lock key kept for the life of the store ([`fences`]).
+//! - A lock's fencing token is drawn under the key's shard lock as the lock is taken,
+//!   from one counter per store ([`fences`]): a key's tokens increase, nothing is kept
+//!   per key.
 
 mod capacity;
 mod eviction;
@@ -291,7 +292,7 @@ impl SyncClient for MemoryClient {
             shard.insert(key, Value::Bytes(token.into()), deadline_after(now, ttl));
             // ordering: counted under the key's shard lock, so the holders of one key
             // count in the order they took it.
-            Some(self.fences.next(key))
+            Some(self.fences.next())
         }))
     }
 

@@ -323,8 +323,9 @@ impl Core {
     /// `None` when the lock is held.
     ///
     /// A server runs one script. A cluster takes three single-key steps, so that a lock
-    /// can be taken while its slot migrates: `SET NX`, then `INCR` of the counter, then a
-    /// check that the lock still holds `token`. ordering: a holder counts after its own
+    /// can be taken while its slot migrates: `SET NX`, then `INCR` of the counter (each
+    /// waited for by replicas when the options ask), then a check that the lock still
+    /// holds `token`. ordering: a holder counts after its own
     /// `SET` and, having found its token still there, before the next holder's `SET`,
     /// which counts after; so tokens increase in the order the holders held the lock. A
     /// lock lost between the steps (expired, force-released) is answered as held.
@@ -338,12 +339,22 @@ impl Core {
             let call = commands::lock_acquire(key, token, ttl);
             return self.run(self.replica_acked(call, key, token)).await;
         }
-        if !self.run(self.set(key, token, ttl, true)).await? {
+        if !self.run(self.set(key, token, ttl, true)).await? && !self.holds(key, token).await? {
             return Ok(None);
         }
-        let fencing_token = self.run(commands::incr(&commands::fence_key(key))).await?;
-        let still_ours = self.run(commands::get(key)).await?.as_deref() == Some(token);
-        Ok(still_ours.then_some(fencing_token))
+        let fence = commands::fence_key(key);
+        // Waited for like the `SET NX`: a failover must not lose the count either, or the
+        // next holder could be handed the same token; a shortfall releases the lock.
+        let count = self.replica_acked(commands::incr(&fence), key, token);
+        let fencing_token = self.run(count).await?;
+        Ok(self.holds(key, token).await?.then_some(fencing_token))
+    }
+
+    /// Whether the lock at `key` holds `token`. On a cluster it also tells a `SET NX`
+    /// answered "taken" by our own first attempt: redis-rs sends a command again by
+    /// itself after a lost reply, and that lock is ours.
+    async fn holds(self: &Arc<Self>, key: &str, token: &[u8]) -> Result<bool, BackendError> {
+        Ok(self.run(commands::get(key)).await?.as_deref() == Some(token))
     }
 
     /// The blocking [`lock_acquire`](Self::lock_acquire).
