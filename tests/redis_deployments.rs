@@ -303,6 +303,25 @@ fn an_unknown_master_name_is_an_error_when_built() {
 }
 
 #[test]
+fn tls_with_open_sentinel_is_refused_rather_than_dialled_in_plaintext() {
+    let urls = stable().urls();
+    let urls: Vec<&str> = urls.iter().map(String::as_str).collect();
+    let error = cachify::RedisClient::open_sentinel(&urls, MASTER_NAME, tls_options())
+        .err()
+        .expect("a CA that would not be used");
+    assert!(
+        matches!(error, Error::InvalidOption { option: "open_sentinel", .. }),
+        "{error}"
+    );
+    let tls_urls: Vec<String> = urls.iter().map(|url| url.replace("redis://", "rediss://")).collect();
+    let tls_urls: Vec<&str> = tls_urls.iter().map(String::as_str).collect();
+    let error = cachify::RedisClient::open_sentinel(&tls_urls, MASTER_NAME, RedisOptions::new())
+        .err()
+        .expect("rediss:// sentinels");
+    assert!(matches!(error, Error::InvalidOption { .. }), "{error}");
+}
+
+#[test]
 fn timeouts_of_duration_max_do_not_overflow() -> Result<(), Error> {
     let options = RedisOptions::new()
         .connect_timeout(Duration::MAX)

@@ -129,7 +129,7 @@ impl RedisClusterClient {
         let config = ClusterConfig::new()
             .set_connection_timeout(options.connect_timeout)
             .set_response_timeout(options.response_timeout);
-        tls::install_crypto_provider();
+        tls::install_crypto_provider(seeds);
         let runtime = runtime::handle()?;
         let connection = {
             // The pending connection starts its router task on the current runtime:

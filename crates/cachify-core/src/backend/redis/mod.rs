@@ -222,7 +222,7 @@ impl RedisClient {
         options: RedisOptions,
         server: Arc<str>,
     ) -> Result<Arc<Core>, Error> {
-        tls::install_crypto_provider();
+        tls::install_crypto_provider(std::slice::from_ref(client));
         let releases = Releases::open(std::slice::from_ref(client), options.manager_config())?;
         let sync_side = SyncSide::Blocking(BlockingConnections::new(client, &options));
         Ok(Core::new(connections, sync_side, releases, options, server))

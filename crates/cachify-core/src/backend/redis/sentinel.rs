@@ -55,7 +55,9 @@ impl RedisClient {
     /// Asks the sentinels for the master now: a malformed URL, sentinels that do not
     /// answer, or a name none of them knows is an error here. For a master that needs a
     /// password, a database or TLS, build redis-rs's `SentinelClient` with them and use
-    /// [`from_sentinel_client`](Self::from_sentinel_client).
+    /// [`from_sentinel_client`](Self::from_sentinel_client): `rediss://` sentinel URLs
+    /// and the TLS options of `options` are refused here with
+    /// [`Error::InvalidOption`], rather than dialling the master in plaintext.
     ///
     /// ```no_run
     /// # use cachify_core as cachify;
@@ -74,6 +76,7 @@ impl RedisClient {
         if sentinels.is_empty() {
             return Err(BackendError::new("a Sentinel-managed master needs a sentinel URL").into());
         }
+        refuse_tls(sentinels, &options)?;
         #[allow(
             clippy::unnecessary_to_owned,
             reason = "redis-rs takes a `String` without its TLS features"
@@ -85,7 +88,8 @@ impl RedisClient {
             SentinelServerType::Master,
         )
         .map_err(BackendError::new)?;
-        Self::following(client, options, format!("sentinel master '{master_name}'"))
+        let label = format!("sentinel master '{master_name}'");
+        Self::following(client, options, label, false)
     }
 
     /// [`open_sentinel`](Self::open_sentinel) over the application's own redis-rs
@@ -106,16 +110,23 @@ impl RedisClient {
         client: SentinelClient,
         options: RedisOptions,
     ) -> Result<Self, Error> {
-        Self::following(client, options, "sentinel-managed master".to_owned())
+        Self::following(client, options, "sentinel-managed master".to_owned(), true)
     }
 
-    /// A client on the master `client` names; `label` names it in error messages.
+    /// A client on the master `client` names; `label` names it in error messages;
+    /// `own_client`: `client` is the application's, TLS settings unknown.
     fn following(
         client: SentinelClient,
         options: RedisOptions,
         label: String,
+        own_client: bool,
     ) -> Result<Self, Error> {
-        super::tls::install_crypto_provider();
+        // The application's `SentinelClient` may speak TLS to the sentinels, and
+        // nothing says so before it connects: install for it (`open_sentinel` refuses
+        // TLS, and new_core installs for a `rediss://` master).
+        if own_client {
+            super::tls::install_crypto_provider_now();
+        }
         let sentinel = Sentinel {
             client: tokio::sync::Mutex::new(client),
             master: Mutex::new(String::new()),
@@ -135,6 +146,27 @@ impl RedisClient {
         let _ = core.sentinel.set(sentinel);
         Ok(Self { core })
     }
+}
+
+/// TLS is not mapped onto redis-rs's `SentinelClient` here: refuse it, so that a master
+/// the caller meant to reach over TLS is never dialled in plaintext.
+fn refuse_tls(sentinels: &[&str], options: &RedisOptions) -> Result<(), Error> {
+    #[cfg(feature = "tls")]
+    let certificates = options.tls.root_cert.is_some() || options.tls.client_tls.is_some();
+    #[cfg(not(feature = "tls"))]
+    let certificates = {
+        let _ = options;
+        false
+    };
+    let tls_url = sentinels.iter().any(|url| url.starts_with("rediss://"));
+    if certificates || tls_url {
+        return Err(Error::InvalidOption {
+            option: "open_sentinel",
+            reason: "TLS is not applied to a Sentinel-managed master here: build redis-rs's \
+                     SentinelClient with it and use RedisClient::from_sentinel_client",
+        });
+    }
+    Ok(())
 }
 
 impl Sentinel {

@@ -46,14 +46,44 @@ pub(crate) fn certificates(
     Ok(set.then(|| options.tls.clone()))
 }
 
-/// Makes sure rustls has a process-wide crypto provider before any connection is made:
-/// redis-rs enables none of rustls's, and `rustls::ClientConfig::builder` panics when it
-/// finds none, or more than one enabled by the application's other crates. An
-/// application that installed its own keeps it.
-pub(crate) fn install_crypto_provider() {
+/// Makes sure rustls has a process-wide crypto provider before any connection to
+/// `servers` is made, when one of them speaks TLS (`rediss://`): redis-rs enables none of
+/// rustls's, and `rustls::ClientConfig::builder` panics when it finds none, or more than
+/// one enabled by the application's other crates. An application that installed its own
+/// keeps it; one that only uses `redis://` gets none installed, so its own later
+/// `install_default` still succeeds.
+pub(crate) fn install_crypto_provider(servers: &[redis::Client]) {
+    if servers.iter().any(speaks_tls) {
+        install_crypto_provider_now();
+    }
+}
+
+/// Installs rustls's `ring` provider as the process default unless one is installed.
+pub(crate) fn install_crypto_provider_now() {
     #[cfg(feature = "tls")]
     if rustls::crypto::CryptoProvider::get_default().is_none() {
         // Loses only to a provider installed meanwhile by another thread: fine.
         let _ = rustls::crypto::ring::default_provider().install_default();
+    }
+}
+
+/// Whether connections to `server` speak TLS.
+fn speaks_tls(server: &redis::Client) -> bool {
+    matches!(
+        server.get_connection_info().addr(),
+        redis::ConnectionAddr::TcpTls { .. }
+    )
+}
+
+#[cfg(all(test, feature = "tls"))]
+mod tests {
+    use super::speaks_tls;
+
+    #[test]
+    fn only_rediss_urls_speak_tls() {
+        let plain = redis::Client::open("redis://127.0.0.1:6379").unwrap();
+        let tls = redis::Client::open("rediss://127.0.0.1:6380").unwrap();
+        assert!(!speaks_tls(&plain));
+        assert!(speaks_tls(&tls));
     }
 }
