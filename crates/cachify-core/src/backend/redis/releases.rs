@@ -26,12 +26,13 @@
 //!   cluster, so any live node will do); a standalone server's connection reconnects and
 //!   resubscribes by itself.
 //! - A `SUBSCRIBE` the server's ACL denies is logged once (a warning) and not sent again
-//!   by this client: its waiters poll, every call works.
+//!   by this client for a minute ([`DENIAL_RETRY`]), nor until a Sentinel failover moves
+//!   it: its waiters poll, every call works, and a later grant resumes wake-ups.
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock, Weak};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
@@ -79,8 +80,40 @@ struct State {
     link: Mutex<Link>,
     /// Channels the server has confirmed on the current link.
     subscribed: Mutex<HashSet<String>>,
-    /// The server's ACL denied a `SUBSCRIBE`: waiters poll, nothing subscribes again.
-    denied: AtomicBool,
+    /// The server's ACL denied a `SUBSCRIBE`: waiters poll, and nothing subscribes
+    /// until it is time to ask again.
+    denial: Denial,
+}
+
+/// A `SUBSCRIBE` the ACL denied, remembered for [`DENIAL_RETRY`] so that waiters do not
+/// each pay a refused round trip, then forgotten: a grant of the channels made later
+/// (`ACL SETUSER .. &PREFIX*`) resumes wake-ups without a restart.
+#[derive(Default)]
+struct Denial {
+    until: Mutex<Option<Instant>>,
+    /// The warning was logged: it is logged once per client.
+    warned: AtomicBool,
+}
+
+/// How long a denied `SUBSCRIBE` keeps waiters from subscribing.
+const DENIAL_RETRY: Duration = Duration::from_secs(60);
+
+impl Denial {
+    /// Whether subscribing is known to be denied at `now`.
+    fn holds(&self, now: Instant) -> bool {
+        self.until.lock().is_some_and(|until| now < until)
+    }
+
+    /// Remembers a denial seen at `now`; returns whether it is the client's first.
+    fn deny(&self, now: Instant) -> bool {
+        *self.until.lock() = now.checked_add(DENIAL_RETRY);
+        !self.warned.swap(true, Ordering::Relaxed)
+    }
+
+    /// Forgets the denial: the connection went to another server.
+    fn clear(&self) {
+        *self.until.lock() = None;
+    }
 }
 
 /// The current pub/sub connection; `generation` tells a stale failure report from a
@@ -120,7 +153,7 @@ impl Releases {
                 connection,
             }),
             subscribed: Mutex::new(HashSet::new()),
-            denied: AtomicBool::new(false),
+            denial: Denial::default(),
         });
         let _ = owner.set(Arc::downgrade(&state));
         runtime.spawn(sweep(Arc::downgrade(&state)));
@@ -138,8 +171,8 @@ impl Releases {
         let state = &self.state;
         // Hub first: a message that arrives while we subscribe must find the watcher.
         let watch = state.hub.watch(key);
-        // ordering: the flag only saves a round trip that the server would refuse.
-        if !subscribe || state.denied.load(Ordering::Relaxed) {
+        // The denial only saves a round trip that the server would refuse.
+        if !subscribe || state.denial.holds(Instant::now()) {
             return watch;
         }
         let channel = channel(key);
@@ -194,6 +227,8 @@ impl Releases {
             };
             state.subscribed.lock().drain().collect()
         };
+        // Another server: its ACL may differ.
+        state.denial.clear();
         state.notify(&channels);
         if !channels.is_empty() {
             state
@@ -242,9 +277,9 @@ fn connect(
 }
 
 impl State {
-    /// The ACL denied a `SUBSCRIBE`: stop subscribing, and say so once.
+    /// The ACL denied a `SUBSCRIBE`: stop subscribing for a while, and say so once.
     fn deny(&self, error: &RedisError) {
-        if !self.denied.swap(true, Ordering::Relaxed) {
+        if self.denial.deny(Instant::now()) {
             tracing::warn!(target: crate::events::TARGET, %error,
                 "the redis user may not subscribe to release channels: waiters poll instead \
                  of being woken; grant it the prefix's channels (`&PREFIX*`)"
@@ -402,6 +437,19 @@ async fn sweep(state: Weak<State>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_denied_subscribe_is_asked_again_after_a_while_or_another_server() {
+        let denial = Denial::default();
+        let now = Instant::now();
+        assert!(!denial.holds(now));
+        assert!(denial.deny(now), "the first denial warns");
+        assert!(denial.holds(now + DENIAL_RETRY / 2));
+        assert!(!denial.holds(now + DENIAL_RETRY), "asked again after a while");
+        assert!(!denial.deny(now), "warned once");
+        denial.clear();
+        assert!(!denial.holds(now), "a failover forgets it");
+    }
 
     fn releases() -> Releases {
         let node = redis::Client::open("redis://127.0.0.1:1").unwrap();
