@@ -10,12 +10,13 @@ use std::time::Duration;
 
 #[cfg(feature = "sentinel")]
 use redis::ServerErrorKind;
-use redis::{AsyncConnectionConfig, ErrorKind, RedisError};
+use redis::{ErrorKind, RedisError};
 
 use super::blocking::{BlockingConnections, Phase};
 use super::breaker::{Breaker, Route};
 use super::commands::{self, Call};
 use super::connection::{AsyncConnections, Connection};
+use super::explain::{refused_credentials, Explanations};
 #[cfg(feature = "redis-cluster")]
 use super::hash_slots::{self, SlotOwners};
 use super::idle;
@@ -58,6 +59,8 @@ pub struct Core {
     /// The sentinels of a Sentinel-managed master.
     #[cfg(feature = "sentinel")]
     pub(crate) sentinel: super::sentinel::SentinelSlot,
+    /// Why cluster calls reached no node, asked once per probe interval.
+    explanations: Explanations,
 }
 
 /// The clients built on a [`Core`]: implementing it implements both client traits.
@@ -89,6 +92,7 @@ impl Core {
             owners: SlotOwners::default(),
             #[cfg(feature = "sentinel")]
             sentinel: super::sentinel::SentinelSlot::new(),
+            explanations: Explanations::default(),
         })
     }
 
@@ -161,27 +165,14 @@ impl Core {
         }
     }
 
-    /// A cluster connection that reached no node says only that. The usual cause when
-    /// the nodes are up is refused credentials: ask a seed node directly, so the error
-    /// names that instead. A node that refuses answers within a round trip or two, so
-    /// the question gets [`EXPLAIN_PATIENCE`] at most: a cluster that is down costs a
-    /// failing call no more than that on top.
+    /// `error`, or the credential refusal behind it (see [`explain`](super::explain)).
     async fn explain(&self, error: RedisError) -> RedisError {
-        if error.kind() != ErrorKind::ClusterConnectionNotFound {
-            return error;
-        }
-        let Some(node) = self.releases.first_node() else {
-            return error;
-        };
-        let patience = self.options.connect_timeout.min(EXPLAIN_PATIENCE);
-        let config = AsyncConnectionConfig::new()
-            .set_connection_timeout(Some(patience))
-            .set_response_timeout(Some(patience));
-        let connect = node.get_multiplexed_async_connection_with_config(&config);
-        match runtime::on_io(connect).await {
-            Ok(Err(refusal)) if refused_credentials(&refusal) => refusal,
-            _ => error,
-        }
+        let node = self.releases.first_node();
+        let (connect_timeout, fresh_for) =
+            (self.options.connect_timeout, self.options.probe_interval);
+        self.explanations
+            .explain(error, node, connect_timeout, fresh_for)
+            .await
     }
 
     /// Runs `call` on `connection` following the rule of [`idle`]: a standalone
@@ -260,9 +251,10 @@ impl Core {
                 let answer = tokio::time::timeout(patience, call.run_async(&mut connection)).await;
                 // Any reply, a server error included (an ACL that denies the probe's
                 // command, `LOADING`), means the server answers again.
-                let answered = match &answer {
+                let answered = match answer {
                     Ok(Ok(_)) => true,
-                    Ok(Err(error)) => !unreachable(error),
+                    // A refusal of the credentials is an answer too.
+                    Ok(Err(error)) => !unreachable(&core.explain(error).await),
                     Err(_) => false,
                 };
                 if answered {
@@ -393,22 +385,16 @@ impl Core {
 }
 
 /// Whether `error` says the server did not answer (rather than answering with an error).
+/// A cluster call that reached no node counts, once [`explain`](super::explain) found no
+/// credential refusal behind it.
 fn unreachable(error: &RedisError) -> bool {
-    error.is_timeout()
+    error.kind() == ErrorKind::ClusterConnectionNotFound
+        || error.is_timeout()
         || error.is_connection_refusal()
         || error.is_io_error()
         || error.is_connection_dropped()
 }
 
-/// The longest a cluster call that reached no node spends asking a seed node why.
-const EXPLAIN_PATIENCE: Duration = Duration::from_millis(200);
-
-/// Whether the server refused the client's credentials (wrong password, unknown or
-/// disabled user, or none given where one is required).
-fn refused_credentials(error: &RedisError) -> bool {
-    error.kind() == ErrorKind::AuthenticationFailed
-        || matches!(error.code(), Some("NOAUTH" | "WRONGPASS"))
-}
 
 /// A failed call, saying what failed against which server.
 #[derive(Debug)]

@@ -50,6 +50,7 @@ mod client;
 mod cluster;
 mod commands;
 mod connection;
+mod explain;
 #[cfg(feature = "redis-cluster")]
 mod hash_slots;
 mod idle;
