@@ -14,13 +14,15 @@
 //! idle a while ([`idle`]); a connection that fails with an I/O error (a timeout
 //! included: its reply may still arrive and would be read as the next command's) is
 //! dropped together with every idle one (a restarted server broke them all), so the next
-//! call connects afresh.
+//! call connects afresh. Each connection is stamped with the generation of the server
+//! it went to, so that after a Sentinel failover none to the old master is kept, and one
+//! that answers `READONLY` (its server became a replica) is never kept either.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
-use redis::{Connection, ConnectionLike, RedisError, RedisResult};
+use redis::{Connection, ConnectionLike, ErrorKind, RedisError, RedisResult, ServerErrorKind};
 
 use super::idle;
 use super::options::RedisOptions;
@@ -35,12 +37,12 @@ pub(crate) enum Phase {
 
 /// The idle blocking connections of one client.
 pub(crate) struct BlockingConnections {
+    /// The server to connect to; `generation` changes under this lock.
     client: Mutex<redis::Client>,
     /// Bumped when the client moves to another server (a Sentinel failover): a
-    /// connection checked out before is not kept.
+    /// connection made before is not kept.
     generation: AtomicU64,
-    /// With when each was last used.
-    idle: Mutex<Vec<(Connection, Instant)>>,
+    idle: Mutex<Vec<Stamped>>,
     max_idle: usize,
     connect_timeout: Duration,
     response_timeout: Duration,
@@ -65,33 +67,29 @@ impl BlockingConnections {
         retry_safe: bool,
         command: impl Fn(&mut Connection) -> RedisResult<T>,
     ) -> Result<T, (Phase, RedisError)> {
-        // ordering: pairs with the increment in `retarget`, which clears `idle` after it.
-        let generation = self.generation.load(Ordering::Acquire);
-        let (mut connection, reused) = self.checkout(retry_safe)?;
-        let mut result = command(&mut connection);
+        let (mut stamped, reused) = self.checkout(retry_safe)?;
+        let mut result = command(&mut stamped.connection);
         if reused && retry_safe && matches!(&result, Err(error) if idle::is_lost_connection(error))
         {
             // The server closed it (idle timeout, restart): so did it the others.
             self.idle.lock().clear();
-            connection = self.connect().map_err(|error| (Phase::Connect, error))?;
-            result = command(&mut connection);
+            stamped = self.connect().map_err(|error| (Phase::Connect, error))?;
+            result = command(&mut stamped.connection);
         }
-        if generation == self.generation.load(Ordering::Acquire) {
-            self.checkin(connection, &result);
-        }
+        self.checkin(stamped, &result);
         result.map_err(|error| (Phase::Response, error))
     }
 
     /// An idle connection (`true`) or a new one. A call that must not be sent twice gets
     /// a connection idle for long only once a `PING` found it open.
-    fn checkout(&self, retry_safe: bool) -> Result<(Connection, bool), (Phase, RedisError)> {
+    fn checkout(&self, retry_safe: bool) -> Result<(Stamped, bool), (Phase, RedisError)> {
         let idle = self.idle.lock().pop();
-        if let Some((mut connection, since)) = idle {
-            if retry_safe || since.elapsed() <= idle::CHECK_AFTER {
-                return Ok((connection, true));
+        if let Some(mut stamped) = idle.filter(|stamped| self.is_current(stamped)) {
+            if retry_safe || stamped.since.elapsed() <= idle::CHECK_AFTER {
+                return Ok((stamped, true));
             }
-            match redis::cmd("PING").query::<()>(&mut connection) {
-                Ok(()) => return Ok((connection, true)),
+            match redis::cmd("PING").query::<()>(&mut stamped.connection) {
+                Ok(()) => return Ok((stamped, true)),
                 Err(error) if idle::is_lost_connection(&error) => self.idle.lock().clear(),
                 // A hung server: connecting again would only wait as long once more.
                 Err(error) => return Err((Phase::Response, error)),
@@ -101,40 +99,71 @@ impl BlockingConnections {
         Ok((connection, false))
     }
 
-    /// Keeps `connection` for reuse unless its call failed on I/O (a timeout included:
-    /// its reply may still arrive and would be read as the next command's).
-    fn checkin<T>(&self, connection: Connection, result: &RedisResult<T>) {
+    /// Keeps `stamped` for reuse unless its call failed on I/O (a timeout included:
+    /// its reply may still arrive and would be read as the next command's), its server
+    /// answered `READONLY` (a master turned replica: so are the others' connections), or
+    /// the client moved to another server since it connected.
+    fn checkin<T>(&self, mut stamped: Stamped, result: &RedisResult<T>) {
         match result {
-            Err(error) if error.is_io_error() || error.is_unrecoverable_error() => {
+            Err(error)
+                if error.is_io_error()
+                    || error.is_unrecoverable_error()
+                    || error.kind() == ErrorKind::Server(ServerErrorKind::ReadOnly) =>
+            {
                 self.idle.lock().clear();
             }
-            _ if connection.is_open() => {
+            _ if stamped.connection.is_open() && self.is_current(&stamped) => {
                 let mut idle = self.idle.lock();
                 if idle.len() < self.max_idle {
-                    idle.push((connection, Instant::now()));
+                    stamped.since = Instant::now();
+                    idle.push(stamped);
                 }
             }
             _ => {}
         }
     }
 
+    /// Whether `stamped` goes to the server the client connects to now.
+    fn is_current(&self, stamped: &Stamped) -> bool {
+        // ordering: pairs with the increment in `retarget`.
+        stamped.generation == self.generation.load(Ordering::Acquire)
+    }
+
     /// Connects to `client`'s server from now on, dropping the idle connections to the
     /// previous one.
     #[cfg(feature = "sentinel")]
     pub(crate) fn retarget(&self, client: &redis::Client) {
-        *self.client.lock() = without_setinfo(client);
-        self.generation.fetch_add(1, Ordering::AcqRel);
+        {
+            let mut current = self.client.lock();
+            *current = without_setinfo(client);
+            self.generation.fetch_add(1, Ordering::AcqRel);
+        }
         self.idle.lock().clear();
     }
 
-    fn connect(&self) -> RedisResult<Connection> {
-        let client = self.client.lock().clone();
+    fn connect(&self) -> RedisResult<Stamped> {
+        // The client and its generation, read together under the lock `retarget` holds.
+        let (client, generation) = {
+            let current = self.client.lock();
+            (current.clone(), self.generation.load(Ordering::Acquire))
+        };
         // The timeout covers the TCP connect, then each reply of the handshake.
         let connection = client.get_connection_with_timeout(self.connect_timeout)?;
         connection.set_read_timeout(Some(self.response_timeout))?;
         connection.set_write_timeout(Some(self.response_timeout))?;
-        Ok(connection)
+        Ok(Stamped {
+            connection,
+            since: Instant::now(),
+            generation,
+        })
     }
+}
+
+/// A connection, when it was last used, and the generation of the server it went to.
+struct Stamped {
+    connection: Connection,
+    since: Instant,
+    generation: u64,
 }
 
 /// `client` without the two `CLIENT SETINFO` commands redis-rs sends on connecting: a
