@@ -13,6 +13,8 @@
 //! - `plain_miss`: a `#[cached]` miss nobody else shares (read, run, store), with
 //!   fleet-wide single-flight on (the default) and off, and the two interleaved in short
 //!   blocks, printed as the median extra time per miss, in `GET` round trips.
+//! - `wait_for_replicas`: a sync lock acquire + release on a master with one replica,
+//!   plain and with `RedisOptions::wait_for_replicas(1, ..)` (`WAIT 1` after the acquire).
 
 #[allow(dead_code)]
 #[path = "../tests/support/redis.rs"]
@@ -24,7 +26,7 @@ use std::sync::{Arc, LazyLock, OnceLock};
 use std::time::{Duration, Instant};
 
 use cachify::instance::SingleFlight;
-use cachify::{cached, AsyncClient, Cachify, RedisClient, SyncClient};
+use cachify::{cached, AsyncClient, Cachify, RedisClient, RedisOptions, SyncClient};
 use criterion::{criterion_group, criterion_main, Criterion};
 
 const KEY: &str = "bench:hit";
@@ -499,6 +501,39 @@ fn plain_miss(c: &mut Criterion, url: &str) {
     );
 }
 
+/// What `wait_for_replicas` costs an acquire: a master with one replica, a lock acquired
+/// and released on the sync side, plain and waiting for the replica.
+fn wait_for_replicas(c: &mut Criterion, master: &server::RedisServer) {
+    let replica = server::RedisServer::start_with(server::Options {
+        args: ["--replicaof", "127.0.0.1", &master.port().to_string()]
+            .map(String::from)
+            .to_vec(),
+        ..server::Options::default()
+    });
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !server::command(replica.port(), &["INFO", "replication"])
+        .is_ok_and(|info| info.contains("master_link_status:up"))
+    {
+        assert!(Instant::now() < deadline, "the replica syncs");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let instance = |options: RedisOptions| {
+        Cachify::builder()
+            .prefix("bench-wait:")
+            .redis_with(&master.url(), options)
+            .unwrap()
+            .build()
+    };
+    let plain = instance(RedisOptions::new());
+    let acked = instance(RedisOptions::new().wait_for_replicas(1, Duration::from_millis(400)));
+    let mut group = c.benchmark_group("wait_for_replicas");
+    for (name, cachify) in [("plain", &plain), ("wait_1", &acked)] {
+        let lock = cachify.lock("k").exp(Duration::from_secs(30));
+        group.bench_function(name, |b| b.iter(|| lock.acquire().unwrap().release().unwrap()));
+    }
+    group.finish();
+}
+
 fn benches(c: &mut Criterion) {
     if !installed() {
         eprintln!("benches/redis.rs: redis-server is not installed; skipping the Redis benchmarks");
@@ -515,6 +550,7 @@ fn benches(c: &mut Criterion) {
     round_trips(c, &url);
     hand_off(c, &url);
     plain_miss(c, &url);
+    wait_for_replicas(c, &server);
 }
 
 criterion_group! {

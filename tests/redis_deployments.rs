@@ -368,37 +368,10 @@ fn a_replica_wait_beyond_the_response_timeout_is_a_shortfall_not_an_outage() -> 
     Ok(())
 }
 
-/// The cost of `WAIT` on acquire: acquire + release, with and without, interleaved.
-/// Prints the figures (`cargo test --all-features --test redis_deployments -- --nocapture
-/// acquire_cost`); asserts nothing about speed.
-#[test]
-fn acquire_cost_with_and_without_waiting_for_a_replica() -> Result<(), Error> {
-    let set = stable();
-    let plain = sentinel_instance(set, "cost", RedisOptions::new());
-    let acked = sentinel_instance(
-        set,
-        "cost-acked",
-        RedisOptions::new().wait_for_replicas(1, Duration::from_secs(1)),
-    );
-    let rounds = 500;
-    let mut spent = [Duration::ZERO; 2];
-    for round in 0..rounds {
-        for (which, cachify) in [&plain, &acked].into_iter().enumerate() {
-            let lock = cachify.lock(format!("k{round}")).exp(LONG);
-            let started = Instant::now();
-            lock.acquire()?.release()?;
-            spent[which] += started.elapsed();
-        }
-    }
-    let [plain, acked] = spent.map(|total| total / rounds);
-    println!("acquire + release on the sentinel master: {plain:?} plain, {acked:?} with WAIT 1");
-    Ok(())
-}
-
 mod failover {
     use super::*;
 
-    static SET: LazyLock<SentinelSet> = LazyLock::new(SentinelSet::start);
+    static SET: LazyLock<SentinelSet> = LazyLock::new(SentinelSet::start_failing_over);
     static C: LazyLock<Cachify> =
         LazyLock::new(|| sentinel_instance(&SET, "failover", RedisOptions::new()));
     static CALLS: AtomicUsize = AtomicUsize::new(0);

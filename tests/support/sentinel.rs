@@ -7,8 +7,11 @@ use super::redis::{command, Options, RedisServer};
 
 /// The name the sentinels know the master by.
 pub const MASTER_NAME: &str = "cachify-master";
-/// How long the sentinels wait before they call an unanswering master down.
-pub const DOWN_AFTER: Duration = Duration::from_millis(1000);
+/// How long the sentinels of a set made to fail over wait before they call an
+/// unanswering master down.
+pub const FAILOVER_DOWN_AFTER: Duration = Duration::from_millis(1000);
+/// The same for a set that must not fail over: far longer than a loaded machine stalls.
+pub const STABLE_DOWN_AFTER: Duration = Duration::from_secs(5);
 
 const PATIENCE: Duration = Duration::from_secs(20);
 
@@ -20,9 +23,18 @@ pub struct SentinelSet {
 }
 
 impl SentinelSet {
-    /// Starts the five processes; returns once every sentinel sees the replica and the
-    /// other two sentinels.
+    /// Starts the five processes, the sentinels slow to call the master down; returns
+    /// once every sentinel sees the replica and the other two sentinels.
     pub fn start() -> SentinelSet {
+        Self::start_with(STABLE_DOWN_AFTER)
+    }
+
+    /// [`start`](Self::start) with sentinels quick to fail the master over.
+    pub fn start_failing_over() -> SentinelSet {
+        Self::start_with(FAILOVER_DOWN_AFTER)
+    }
+
+    fn start_with(down_after: Duration) -> SentinelSet {
         let master = RedisServer::start(false);
         let replica = RedisServer::start_with(Options {
             args: ["--replicaof", "127.0.0.1", &master.port().to_string()]
@@ -40,7 +52,7 @@ impl SentinelSet {
              sentinel failover-timeout {MASTER_NAME} 5000\n\
              sentinel parallel-syncs {MASTER_NAME} 1\n",
             port = master.port(),
-            down = DOWN_AFTER.as_millis(),
+            down = down_after.as_millis(),
         );
         let sentinels: Vec<RedisServer> = (0..3)
             .map(|_| {
