@@ -253,6 +253,17 @@ fn a_malformed_ca_is_an_error_when_built() {
 }
 
 #[test]
+fn a_ca_bundle_with_a_malformed_second_certificate_is_an_error_when_built() {
+    let mut bundle = tls::pki().ca.clone();
+    bundle.extend_from_slice(b"\n-----BEGIN CERTIFICATE-----\n@@@@\n-----END CERTIFICATE-----\n");
+    let options = RedisOptions::new().tls_root_certificates(bundle);
+    let error = Cachify::builder()
+        .redis_with(&tls::server().tls_url(), options)
+        .expect_err("the second certificate does not parse");
+    assert!(error.to_string().contains("not valid PEM"), "{error}");
+}
+
+#[test]
 fn tls_certificates_need_a_rediss_url() {
     let error = Cachify::builder()
         .redis_with(&tls::server().url(), tls_options())

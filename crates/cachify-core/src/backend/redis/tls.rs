@@ -18,8 +18,9 @@ pub(crate) fn client(url: &str, options: &RedisOptions) -> Result<redis::Client,
     redis::Client::open(url).map_err(BackendError::new)
 }
 
-/// The certificates set on `options`, if any; a CA text without a certificate in it is
-/// an error (redis-rs would trust nothing, and every handshake would fail).
+/// The certificates set on `options`, if any; a CA text without a certificate in it, or
+/// with any block that does not parse, is an error (redis-rs would trust nothing, or
+/// less than was given, and handshakes would fail later and less clearly).
 #[cfg(feature = "tls")]
 pub(crate) fn certificates(
     options: &RedisOptions,
@@ -27,19 +28,20 @@ pub(crate) fn certificates(
     use rustls::pki_types::{pem::PemObject, CertificateDer};
 
     if let Some(pem) = &options.tls.root_cert {
-        let mut certificates = CertificateDer::pem_slice_iter(pem);
-        match certificates.next() {
-            Some(Ok(_)) => {}
-            Some(Err(error)) => {
+        // Every block: a bad second certificate would otherwise be skipped silently.
+        let mut count = 0;
+        for certificate in CertificateDer::pem_slice_iter(pem) {
+            if let Err(error) = certificate {
                 return Err(BackendError::new(format!(
                     "the TLS root certificates are not valid PEM: {error}"
-                )))
+                )));
             }
-            None => {
-                return Err(BackendError::new(
-                    "the TLS root certificates hold no PEM certificate",
-                ))
-            }
+            count += 1;
+        }
+        if count == 0 {
+            return Err(BackendError::new(
+                "the TLS root certificates hold no PEM certificate",
+            ));
         }
     }
     let set = options.tls.root_cert.is_some() || options.tls.client_tls.is_some();
