@@ -116,7 +116,7 @@ impl Entry {
     /// What it counts against the byte bound: its key and value.
     fn weight(&self, key: &str) -> usize {
         match &self.value {
-            Value::Bytes(bytes) => key.len() + bytes.len(),
+            Value::Bytes(bytes) => MemoryCapacity::weight_of(key.len(), bytes.len()),
             Value::Slots(_) => key.len(),
         }
     }
@@ -173,7 +173,7 @@ impl Writing<'_> {
         let Some(budget) = self.budget else {
             return self.insert(key, Value::Bytes(bytes.into()), deadline);
         };
-        let weight = key.len() + bytes.len();
+        let weight = MemoryCapacity::weight_of(key.len(), bytes.len());
         if !budget.admits(weight) {
             // Stored and evicted at once: the old value is gone either way.
             self.remove(key, now);
