@@ -255,7 +255,7 @@ fn a_malformed_ca_is_an_error_when_built() {
 #[test]
 fn a_ca_bundle_with_a_malformed_second_certificate_is_an_error_when_built() {
     let mut bundle = tls::pki().ca.clone();
-    bundle.extend_from_slice(b"\n-----BEGIN CERTIFICATE-----\n@@@@\n-----END CERTIFICATE-----\n");
+    bundle.push_str("\n-----BEGIN CERTIFICATE-----\n@@@@\n-----END CERTIFICATE-----\n");
     let options = RedisOptions::new().tls_root_certificates(bundle);
     let error = Cachify::builder()
         .redis_with(&tls::server().tls_url(), options)

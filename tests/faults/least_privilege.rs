@@ -179,6 +179,7 @@ macro_rules! user_functions {
 
             pub static CACHIFY: LazyLock<Cachify> = LazyLock::new(|| $instance);
             pub static CALLS: AtomicUsize = AtomicUsize::new(0);
+            #[allow(dead_code, reason = "the wrong-password users never get this far")]
             pub static REFRESHES: AtomicUsize = AtomicUsize::new(0);
 
             #[cached(key = "square-{n}", cachify = CACHIFY)]
@@ -193,6 +194,7 @@ macro_rules! user_functions {
                 n * n * n
             }
 
+            #[allow(dead_code, reason = "the wrong-password users never get this far")]
             #[cached(key = "fresh", ttl = 60, refresh = 0, cachify = CACHIFY)]
             pub fn fresh() -> usize {
                 REFRESHES.fetch_add(1, SeqCst) + 1
