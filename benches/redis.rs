@@ -529,7 +529,9 @@ fn wait_for_replicas(c: &mut Criterion, master: &server::RedisServer) {
     let mut group = c.benchmark_group("wait_for_replicas");
     for (name, cachify) in [("plain", &plain), ("wait_1", &acked)] {
         let lock = cachify.lock("k").exp(Duration::from_secs(30));
-        group.bench_function(name, |b| b.iter(|| lock.acquire().unwrap().release().unwrap()));
+        group.bench_function(name, |b| {
+            b.iter(|| lock.acquire().unwrap().release().unwrap())
+        });
     }
     group.finish();
 }

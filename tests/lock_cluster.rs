@@ -18,8 +18,15 @@ fn an_acquire_that_finds_its_own_token_holds_the_lock() {
     let client = cachify.sync_client();
     let key = cachify.lock_key("job");
     let ttl = Some(Duration::from_secs(30));
-    assert!(client.set(&key, b"token-1", ttl, true).unwrap(), "the first attempt applied");
+    assert!(
+        client.set(&key, b"token-1", ttl, true).unwrap(),
+        "the first attempt applied"
+    );
     let token = client.lock_acquire(&key, b"token-1", ttl).unwrap();
     assert!(token.is_some_and(|token| token >= 1), "{token:?}");
-    assert_eq!(client.lock_acquire(&key, b"token-2", ttl).unwrap(), None, "held");
+    assert_eq!(
+        client.lock_acquire(&key, b"token-2", ttl).unwrap(),
+        None,
+        "held"
+    );
 }

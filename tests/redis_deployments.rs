@@ -318,17 +318,24 @@ fn tls_with_open_sentinel_is_refused_rather_than_dialled_in_plaintext() {
     let urls = stable().urls();
     let urls: Vec<&str> = urls.iter().map(String::as_str).collect();
     let error = cachify::RedisClient::open_sentinel(&urls, MASTER_NAME, tls_options())
-        .err()
-        .expect("a CA that would not be used");
+        .expect_err("a CA that would not be used");
     assert!(
-        matches!(error, Error::InvalidOption { option: "open_sentinel", .. }),
+        matches!(
+            error,
+            Error::InvalidOption {
+                option: "open_sentinel",
+                ..
+            }
+        ),
         "{error}"
     );
-    let tls_urls: Vec<String> = urls.iter().map(|url| url.replace("redis://", "rediss://")).collect();
+    let tls_urls: Vec<String> = urls
+        .iter()
+        .map(|url| url.replace("redis://", "rediss://"))
+        .collect();
     let tls_urls: Vec<&str> = tls_urls.iter().map(String::as_str).collect();
     let error = cachify::RedisClient::open_sentinel(&tls_urls, MASTER_NAME, RedisOptions::new())
-        .err()
-        .expect("rediss:// sentinels");
+        .expect_err("rediss:// sentinels");
     assert!(matches!(error, Error::InvalidOption { .. }), "{error}");
 }
 
@@ -375,7 +382,10 @@ fn a_replica_wait_beyond_the_response_timeout_is_a_shortfall_not_an_outage() -> 
     let lock = cachify.lock("k").exp(LONG);
     let error = lock.acquire().expect_err("one replica of two");
     assert!(error.to_string().contains("acknowledged"), "{error}");
-    assert!(!lock.is_locked()?, "released, and the breaker stayed closed");
+    assert!(
+        !lock.is_locked()?,
+        "released, and the breaker stayed closed"
+    );
     Ok(())
 }
 

@@ -537,11 +537,7 @@ macro_rules! a_wrong_password_fails_fast_and_the_cache_fails_open {
         let start = Instant::now();
         assert_eq!($module::square(4), 16);
         assert_eq!(runtime.block_on($module::cube(2)), 8);
-        assert!(
-            start.elapsed() < PROMPTLY,
-            "took {:?}",
-            start.elapsed()
-        );
+        assert!(start.elapsed() < PROMPTLY, "took {:?}", start.elapsed());
         assert_eq!(
             $module::CALLS.load(SeqCst),
             2,

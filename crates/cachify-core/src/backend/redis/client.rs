@@ -395,7 +395,6 @@ fn unreachable(error: &RedisError) -> bool {
         || error.is_connection_dropped()
 }
 
-
 /// A failed call, saying what failed against which server.
 #[derive(Debug)]
 struct Failure {

@@ -445,7 +445,10 @@ mod tests {
         assert!(!denial.holds(now));
         assert!(denial.deny(now), "the first denial warns");
         assert!(denial.holds(now + DENIAL_RETRY / 2));
-        assert!(!denial.holds(now + DENIAL_RETRY), "asked again after a while");
+        assert!(
+            !denial.holds(now + DENIAL_RETRY),
+            "asked again after a while"
+        );
         assert!(!denial.deny(now), "warned once");
         denial.clear();
         assert!(!denial.holds(now), "a failover forgets it");
