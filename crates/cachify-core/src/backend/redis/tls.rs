@@ -88,4 +88,12 @@ mod tests {
         assert!(!speaks_tls(&plain));
         assert!(speaks_tls(&tls));
     }
+
+    /// No test of this binary builds a `rediss://` client, so the process default is
+    /// still unset after a `redis://` one: an application's own `install_default` runs.
+    #[test]
+    fn a_client_for_a_redis_url_installs_no_crypto_provider() {
+        let _client = crate::backend::RedisClient::open("redis://127.0.0.1:1").unwrap();
+        assert!(rustls::crypto::CryptoProvider::get_default().is_none());
+    }
 }
