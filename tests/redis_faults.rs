@@ -1316,3 +1316,42 @@ mod pattern_deletion_under_faults {
         assert!(deleted.is_err(), "{deleted:?}");
     }
 }
+
+/// A cluster whose nodes are all gone: the first failing call costs what it costs, and
+/// trips the breaker; the next calls are skipped at once rather than each asking a seed
+/// node why no node answered. A cluster of its own: the test kills it.
+mod cluster_down {
+    use support::redis::RedisCluster;
+
+    use super::*;
+
+    #[test]
+    fn calls_after_the_first_failure_are_skipped_by_the_breaker() {
+        let cluster = RedisCluster::start();
+        let urls = cluster.urls();
+        let urls: Vec<&str> = urls.iter().map(String::as_str).collect();
+        let cachify = support::Backend::Memory
+            .builder("cluster-down")
+            .redis_cluster(&urls)
+            .unwrap()
+            .build();
+        let key = cachify.cache_key("k");
+        cachify.sync_client().set(&key, b"1", None, false).unwrap();
+        for node in &cluster.nodes {
+            node.kill();
+        }
+        let first = cachify.sync_client().get(&key).unwrap_err();
+        println!("the first failure: {first}");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let skipped = loop {
+            let error = cachify.sync_client().get(&key).unwrap_err().to_string();
+            if error.contains("skipped") {
+                break true;
+            }
+            if Instant::now() > deadline {
+                break false;
+            }
+        };
+        assert!(skipped, "the breaker opened for the unreachable cluster");
+    }
+}
