@@ -83,9 +83,22 @@ impl Attribute {
     /// The companions it generates.
     pub fn companions(self) -> &'static [CompanionKind] {
         match self {
-            Attribute::Cached => &[CompanionKind::Reset],
-            Attribute::Lock | Attribute::Once => &[CompanionKind::IsLocked, CompanionKind::Release],
-            Attribute::Pooled => &[CompanionKind::Size],
+            Attribute::Cached => &[
+                CompanionKind::Reset,
+                CompanionKind::Stats,
+                CompanionKind::Counters,
+            ],
+            Attribute::Lock | Attribute::Once => &[
+                CompanionKind::IsLocked,
+                CompanionKind::Release,
+                CompanionKind::Stats,
+                CompanionKind::Counters,
+            ],
+            Attribute::Pooled => &[
+                CompanionKind::Size,
+                CompanionKind::Stats,
+                CompanionKind::Counters,
+            ],
         }
     }
 
@@ -111,6 +124,11 @@ pub enum CompanionKind {
     IsLocked,
     Release,
     Size,
+    /// `stats()`: the function's counters, a plain `Stats` (no arguments, no `Result`).
+    Stats,
+    /// The hidden accessor of the function's `static` counters, which the wrapper and
+    /// `stats()` read.
+    Counters,
 }
 
 impl CompanionKind {
@@ -122,6 +140,8 @@ impl CompanionKind {
             CompanionKind::IsLocked => "is_locked",
             CompanionKind::Release => "release",
             CompanionKind::Size => "size",
+            CompanionKind::Stats => "stats",
+            CompanionKind::Counters => "cachify_counters",
         }
     }
 
@@ -131,6 +151,14 @@ impl CompanionKind {
             CompanionKind::Reset | CompanionKind::Release => quote!(()),
             CompanionKind::IsLocked => quote!(bool),
             CompanionKind::Size => quote!(usize),
+            CompanionKind::Stats => quote!(::cachify::Stats),
+            CompanionKind::Counters => quote!(&'static ::cachify::__private::FnStats),
         }
+    }
+
+    /// Whether it is about the function rather than one call: no arguments, no
+    /// receiver, not async, and it returns its value rather than a `Result`.
+    pub fn per_function(self) -> bool {
+        matches!(self, CompanionKind::Stats | CompanionKind::Counters)
     }
 }

@@ -19,6 +19,7 @@ use super::{read_async, read_sync};
 use crate::error::Error;
 use crate::events;
 use crate::expiry::Expiry;
+use crate::stats::FnStats;
 
 pub use crate::instance::selector::Source;
 
@@ -31,6 +32,8 @@ pub struct CacheSpec<'a, C> {
     pub ttl: Expiry,
     /// [`Serde`] or `enc_dec`.
     pub codec: C,
+    /// The function's counters.
+    pub stats: &'static FnStats,
 }
 
 impl<C> CacheSpec<'_, C> {
@@ -70,13 +73,14 @@ where
     let found = spec.source.with_buffers(|cachify, key, value| {
         key.push_str(cachify.prefix());
         render(key);
-        match read_sync::<S, R, C>(cachify.sync_client(), key, &spec.codec, value) {
+        let tally = cachify.tally(Some(spec.stats));
+        match read_sync::<S, R, C>(tally, cachify.sync_client(), key, &spec.codec, value) {
             Some(hit) => {
-                events::cache_hit(cachify.prefix(), key);
+                events::cache_hit(tally, cachify.prefix(), key);
                 Lookup::Hit(hit)
             }
             None => {
-                events::cache_miss(cachify.prefix(), key);
+                events::cache_miss(tally, cachify.prefix(), key);
                 Lookup::Miss(Miss::new(Entry {
                     cachify: cachify.clone(),
                     key: key.clone(),
@@ -106,13 +110,15 @@ impl Entry {
         S: Shape<R>,
         C: ValueCodec<S::Value>,
     {
-        match read_async::<S, R, C>(self.cachify.async_client(), &self.key, &spec.codec).await {
+        let tally = self.cachify.tally(Some(spec.stats));
+        let client = self.cachify.async_client();
+        match read_async::<S, R, C>(tally, client, &self.key, &spec.codec).await {
             Some(hit) => {
-                events::cache_hit(self.cachify.prefix(), &self.key);
+                events::cache_hit(tally, self.cachify.prefix(), &self.key);
                 Lookup::Hit(hit)
             }
             None => {
-                events::cache_miss(self.cachify.prefix(), &self.key);
+                events::cache_miss(tally, self.cachify.prefix(), &self.key);
                 Lookup::Miss(Miss::new(self))
             }
         }
@@ -146,7 +152,8 @@ impl<S> Miss<S> {
         S: Shape<R>,
         C: ValueCodec<S::Value>,
     {
-        self.entry.run_sync::<S, R, C>(&spec.codec, spec.ttl, body)
+        self.entry
+            .run_sync::<S, R, C>(spec.stats, &spec.codec, spec.ttl, body)
     }
 
     /// Runs `body` as this key's leader (or alone), or waits for the running leader's
@@ -157,7 +164,7 @@ impl<S> Miss<S> {
         C: ValueCodec<S::Value>,
     {
         self.entry
-            .run_async::<S, R, C>(&spec.codec, spec.ttl, body)
+            .run_async::<S, R, C>(spec.stats, &spec.codec, spec.ttl, body)
             .await
     }
 }

@@ -30,10 +30,12 @@ use std::sync::Arc;
 use value::{Shape, ValueCodec};
 
 use crate::backend::{AsyncClient, SyncClient};
+use crate::error::BackendError;
 use crate::events;
 use crate::expiry::Expiry;
 use crate::flight::{Caller, Join, Leader, Outcome};
 use crate::instance::Cachify;
+use crate::stats::{Event, FnStats, Tally};
 
 /// One key of one instance: what a miss, an async lookup and `reset` work on.
 #[derive(Debug)]
@@ -53,44 +55,58 @@ enum Turn<R> {
 }
 
 impl Entry {
-    fn store_sync(&self, bytes: &[u8], ttl: Expiry) {
+    fn store_sync(&self, tally: Tally<'_>, bytes: &[u8], ttl: Expiry) {
         let ttl = ttl.resolve(self.cachify.default_cache_ttl());
-        if let Err(error) = self.cachify.sync_client().set(&self.key, bytes, ttl, false) {
-            tracing::warn!(target: crate::events::TARGET, storage_key = %self.key, %error, "cannot store a cached value");
-        }
+        let stored = self.cachify.sync_client().set(&self.key, bytes, ttl, false);
+        self.stored(tally, stored);
     }
 
-    async fn store_async(&self, bytes: &[u8], ttl: Expiry) {
+    async fn store_async(&self, tally: Tally<'_>, bytes: &[u8], ttl: Expiry) {
         let ttl = ttl.resolve(self.cachify.default_cache_ttl());
-        if let Err(error) = self
-            .cachify
-            .async_client()
-            .set(&self.key, bytes, ttl, false)
-            .await
-        {
-            tracing::warn!(target: crate::events::TARGET, storage_key = %self.key, %error, "cannot store a cached value");
+        let client = self.cachify.async_client();
+        let stored = client.set(&self.key, bytes, ttl, false).await;
+        self.stored(tally, stored);
+    }
+
+    /// Counts a store, or logs and counts its failure (the call fails open).
+    fn stored<T>(&self, tally: Tally<'_>, outcome: Result<T, BackendError>) {
+        match outcome {
+            Ok(_) => tally.count(Event::Store),
+            Err(error) => {
+                tally.count(Event::Error);
+                tracing::warn!(target: crate::events::TARGET, storage_key = %self.key, %error, "cannot store a cached value");
+            }
         }
     }
 
     /// Runs `body` for a missed key (as its leader, or alone), stores what is cacheable
     /// and returns the result; or returns a leader's value.
-    fn run_sync<S, R, C>(&self, codec: &C, ttl: Expiry, body: impl FnOnce() -> R) -> R
+    fn run_sync<S, R, C>(
+        &self,
+        function: &'static FnStats,
+        codec: &C,
+        ttl: Expiry,
+        body: impl FnOnce() -> R,
+    ) -> R
     where
         S: Shape<R>,
         C: ValueCodec<S::Value>,
     {
-        let leader = match self.turn_sync::<S, R, C>(codec) {
+        let tally = self.cachify.tally(Some(function));
+        let leader = match self.turn_sync::<S, R, C>(tally, codec) {
             Turn::Found(value) => return value,
             Turn::Lead(leader) => Some(leader),
             Turn::RunAlone => None,
         };
+        let timer = tally.body_started();
         let result = match &leader {
             Some(leader) => leader.run_sync(body),
             None => body(),
         };
-        let stored = encode::<S, R, C>(&self.key, codec, &result);
+        tally.body_done(timer);
+        let stored = encode::<S, R, C>(tally, &self.key, codec, &result);
         if let Some(bytes) = &stored {
-            self.store_sync(bytes, ttl);
+            self.store_sync(tally, bytes, ttl);
         }
         if let Some(leader) = leader {
             leader.finish(stored);
@@ -99,23 +115,32 @@ impl Entry {
     }
 
     /// The async twin of [`Entry::run_sync`].
-    async fn run_async<S, R, C>(&self, codec: &C, ttl: Expiry, body: impl Future<Output = R>) -> R
+    async fn run_async<S, R, C>(
+        &self,
+        function: &'static FnStats,
+        codec: &C,
+        ttl: Expiry,
+        body: impl Future<Output = R>,
+    ) -> R
     where
         S: Shape<R>,
         C: ValueCodec<S::Value>,
     {
-        let leader = match self.turn_async::<S, R, C>(codec).await {
+        let tally = self.cachify.tally(Some(function));
+        let leader = match self.turn_async::<S, R, C>(tally, codec).await {
             Turn::Found(value) => return value,
             Turn::Lead(leader) => Some(leader),
             Turn::RunAlone => None,
         };
+        let timer = tally.body_started();
         let result = match &leader {
             Some(leader) => leader.run_async(body).await,
             None => body.await,
         };
-        let stored = encode::<S, R, C>(&self.key, codec, &result);
+        tally.body_done(timer);
+        let stored = encode::<S, R, C>(tally, &self.key, codec, &result);
         if let Some(bytes) = &stored {
-            self.store_async(bytes, ttl).await;
+            self.store_async(tally, bytes, ttl).await;
         }
         if let Some(leader) = leader {
             leader.finish(stored);
@@ -125,7 +150,7 @@ impl Entry {
 
     /// Joins the key's flight until this caller leads it, must run alone, or gets a
     /// value. An abandoned flight (panic, cancellation) sends us round again.
-    fn turn_sync<S, R, C>(&self, codec: &C) -> Turn<R>
+    fn turn_sync<S, R, C>(&self, tally: Tally<'_>, codec: &C) -> Turn<R>
     where
         S: Shape<R>,
         C: ValueCodec<S::Value>,
@@ -137,7 +162,7 @@ impl Entry {
                     // A flight that settled between our miss and our join has stored
                     // its value: look once more rather than run the function again.
                     let mut buf = Vec::new();
-                    return match read_sync::<S, R, C>(cachify.sync_client(), key, codec, &mut buf) {
+                    return match read_sync::<S, R, C>(tally, cachify.sync_client(), key, codec, &mut buf) {
                         Some(value) => Turn::Found(value),
                         None => Turn::Lead(leader),
                     };
@@ -145,7 +170,7 @@ impl Entry {
                 Join::RunAlone => return Turn::RunAlone,
                 Join::Follower(flight) => {
                     events::single_flight_wait(cachify.prefix(), key);
-                    if let Some(turn) = self.after::<S, R, C>(codec, flight.wait_blocking()) {
+                    if let Some(turn) = self.after::<S, R, C>(tally, codec, flight.wait_blocking()) {
                         return turn;
                     }
                 }
@@ -154,7 +179,7 @@ impl Entry {
     }
 
     /// The async twin of [`Entry::turn_sync`].
-    async fn turn_async<S, R, C>(&self, codec: &C) -> Turn<R>
+    async fn turn_async<S, R, C>(&self, tally: Tally<'_>, codec: &C) -> Turn<R>
     where
         S: Shape<R>,
         C: ValueCodec<S::Value>,
@@ -164,7 +189,7 @@ impl Entry {
             let joined = cachify.cache_flights().join(key, Caller::Async);
             match joined {
                 Join::Leader(leader) => {
-                    let found = read_async::<S, R, C>(cachify.async_client(), key, codec).await;
+                    let found = read_async::<S, R, C>(tally, cachify.async_client(), key, codec).await;
                     return match found {
                         Some(value) => Turn::Found(value),
                         None => Turn::Lead(leader),
@@ -173,7 +198,7 @@ impl Entry {
                 Join::RunAlone => return Turn::RunAlone,
                 Join::Follower(flight) => {
                     events::single_flight_wait(cachify.prefix(), key);
-                    if let Some(turn) = self.after::<S, R, C>(codec, flight.wait().await) {
+                    if let Some(turn) = self.after::<S, R, C>(tally, codec, flight.wait().await) {
                         return turn;
                     }
                 }
@@ -182,7 +207,7 @@ impl Entry {
     }
 
     /// What a follower does once its leader settled; `None`: join again.
-    fn after<S, R, C>(&self, codec: &C, outcome: Outcome) -> Option<Turn<R>>
+    fn after<S, R, C>(&self, tally: Tally<'_>, codec: &C, outcome: Outcome) -> Option<Turn<R>>
     where
         S: Shape<R>,
         C: ValueCodec<S::Value>,
@@ -190,7 +215,7 @@ impl Entry {
         match outcome {
             // A value that does not decode here will not decode for anyone: run alone.
             Outcome::Stored(bytes) => Some(
-                decode::<S, R, C>(&self.key, codec, &bytes).map_or(Turn::RunAlone, Turn::Found),
+                decode::<S, R, C>(tally, &self.key, codec, &bytes).map_or(Turn::RunAlone, Turn::Found),
             ),
             Outcome::NotStored => Some(Turn::RunAlone),
             Outcome::Abandoned => None,
@@ -198,37 +223,50 @@ impl Entry {
     }
 }
 
-fn read_sync<S, R, C>(client: &dyn SyncClient, key: &str, codec: &C, buf: &mut Vec<u8>) -> Option<R>
+fn read_sync<S, R, C>(
+    tally: Tally<'_>,
+    client: &dyn SyncClient,
+    key: &str,
+    codec: &C,
+    buf: &mut Vec<u8>,
+) -> Option<R>
 where
     S: Shape<R>,
     C: ValueCodec<S::Value>,
 {
     match client.get_into(key, buf) {
-        Ok(true) => decode::<S, R, C>(key, codec, buf),
+        Ok(true) => decode::<S, R, C>(tally, key, codec, buf),
         Ok(false) => None,
         Err(error) => {
+            tally.count(Event::Error);
             tracing::warn!(target: crate::events::TARGET, storage_key = %key, %error, "cache read failed; running the function");
             None
         }
     }
 }
 
-async fn read_async<S, R, C>(client: &dyn AsyncClient, key: &str, codec: &C) -> Option<R>
+async fn read_async<S, R, C>(
+    tally: Tally<'_>,
+    client: &dyn AsyncClient,
+    key: &str,
+    codec: &C,
+) -> Option<R>
 where
     S: Shape<R>,
     C: ValueCodec<S::Value>,
 {
     match client.get(key).await {
-        Ok(Some(bytes)) => decode::<S, R, C>(key, codec, &bytes),
+        Ok(Some(bytes)) => decode::<S, R, C>(tally, key, codec, &bytes),
         Ok(None) => None,
         Err(error) => {
+            tally.count(Event::Error);
             tracing::warn!(target: crate::events::TARGET, storage_key = %key, %error, "cache read failed; running the function");
             None
         }
     }
 }
 
-fn decode<S, R, C>(key: &str, codec: &C, bytes: &[u8]) -> Option<R>
+fn decode<S, R, C>(tally: Tally<'_>, key: &str, codec: &C, bytes: &[u8]) -> Option<R>
 where
     S: Shape<R>,
     C: ValueCodec<S::Value>,
@@ -236,6 +274,7 @@ where
     match codec.decode(bytes) {
         Ok(value) => Some(S::from_value(value)),
         Err(error) => {
+            tally.count(Event::Error);
             tracing::warn!(target: crate::events::TARGET, storage_key = %key, %error, "stored value does not decode; recomputing it");
             None
         }
@@ -244,7 +283,7 @@ where
 
 /// The bytes to store for `result`, or `None` when it is not cacheable (or does not
 /// encode, which is logged).
-fn encode<S, R, C>(key: &str, codec: &C, result: &R) -> Option<Arc<[u8]>>
+fn encode<S, R, C>(tally: Tally<'_>, key: &str, codec: &C, result: &R) -> Option<Arc<[u8]>>
 where
     S: Shape<R>,
     C: ValueCodec<S::Value>,
@@ -253,6 +292,7 @@ where
     match codec.encode(value) {
         Ok(bytes) => Some(Arc::from(bytes)),
         Err(error) => {
+            tally.count(Event::Error);
             tracing::warn!(target: crate::events::TARGET, storage_key = %key, %error, "result does not encode; not caching it");
             None
         }

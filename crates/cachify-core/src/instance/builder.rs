@@ -9,6 +9,7 @@ use super::{global, Cachify, Config, Inner, MIN_LOCK_POLL_INTERVAL};
 use crate::backend::{AsyncClient, MemoryClient, SyncClient};
 use crate::error::Error;
 use crate::flight::Flights;
+use crate::stats::Counters;
 
 /// Configures a [`Cachify`]; from [`Cachify::builder`].
 ///
@@ -174,6 +175,7 @@ impl CachifyBuilder {
                 sync_client,
                 async_client,
                 cache_flights: Flights::default(),
+                counters: Counters::new(),
             }),
         }
     }

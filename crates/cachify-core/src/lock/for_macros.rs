@@ -19,6 +19,7 @@ use super::{AsyncLockGuard, Lock};
 use crate::error::Error;
 use crate::expiry::Expiry;
 use crate::instance::selector::Source;
+use crate::stats::FnStats;
 
 /// The options of one `#[lock]` / `#[once]` function.
 #[derive(Debug, Clone, Copy)]
@@ -33,6 +34,8 @@ pub struct LockSpec<'a> {
     pub exp: Expiry,
     /// `auto_extend`.
     pub auto_extend: bool,
+    /// The function's counters.
+    pub stats: &'static FnStats,
 }
 
 impl LockSpec<'_> {
@@ -46,10 +49,11 @@ impl LockSpec<'_> {
             Expiry::After(timeout) => Some(timeout),
             Expiry::Default | Expiry::Never => None,
         };
-        let lock = lock
+        let mut lock = lock
             .nowait(self.nowait)
             .timeout(timeout)
             .auto_extend(self.auto_extend);
+        lock.counted = Some(self.stats);
         match self.exp {
             Expiry::Default => lock,
             Expiry::Never => lock.exp(None),

@@ -36,6 +36,7 @@ pub use slot::{AsyncPoolSlot, PoolSlot};
 use crate::detached::{self, Armed};
 use crate::error::Error;
 use crate::instance::{Cachify, Selector};
+use crate::stats::FnStats;
 use crate::wait::{retry_async, retry_blocking, Patience};
 
 /// A pool on the global instance (py-cachify's `pool(key, max_size)`), configured with
@@ -102,6 +103,8 @@ pub struct Pool {
     timeout: Option<Duration>,
     /// `None`: the instance's default; `Some(None)`: never expires.
     slot_exp: Option<Option<Duration>>,
+    /// The decorated function this pool bounds (set by `#[pooled]`).
+    counted: Option<&'static FnStats>,
 }
 
 impl Cachify {
@@ -130,6 +133,7 @@ impl Pool {
             nowait: true,
             timeout: None,
             slot_exp: None,
+            counted: None,
         }
     }
 
@@ -246,6 +250,7 @@ impl Pool {
             claim.disarm();
             return Err(full);
         }
+        seat.taken();
         Ok(PoolSlot::hold(claim))
     }
 
@@ -290,6 +295,7 @@ impl Pool {
             claim.disarm();
             return Err(full);
         }
+        seat.taken();
         Ok(AsyncPoolSlot::hold(claim))
     }
 
@@ -336,7 +342,7 @@ impl Pool {
             .slot_exp
             .unwrap_or_else(|| cachify.default_pool_slot_expiration());
         let slot_exp = crate::lock::lifetime("slot_exp", slot_exp)?;
-        Ok(Seat::new(cachify, &self.key, self.max_size, slot_exp))
+        Ok(Seat::new(cachify, &self.key, self.max_size, slot_exp, self.counted))
     }
 
     /// Whether a refused attempt waits and retries. A pool of size 0 never has room,

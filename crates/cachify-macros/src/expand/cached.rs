@@ -112,6 +112,7 @@ fn wrapper_body(target: &Target) -> TokenStream {
 /// `CacheSpec { source, ttl, codec }` for the wrapper.
 fn spec_tokens(target: &Target, shape: &syn::Ident) -> TokenStream {
     let source = target.source(Placement::Impl);
+    let counters = target.counters(Placement::Impl);
     let ttl = expiry(target.args.ttl.as_ref());
     let ret = &target.sig.output.ty;
     let codec = match &target.args.enc_dec {
@@ -125,6 +126,7 @@ fn spec_tokens(target: &Target, shape: &syn::Ident) -> TokenStream {
             source: #source,
             ttl: #ttl,
             codec: #codec,
+            stats: #counters,
         }
     }
 }

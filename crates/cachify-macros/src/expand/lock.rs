@@ -55,6 +55,7 @@ pub fn spec(target: &Target, placement: Placement) -> TokenStream {
     let auto_extend = flag(target.args.auto_extend.as_ref(), false);
     let timeout = expiry(target.args.timeout.as_ref());
     let exp = expiry(target.args.exp.as_ref());
+    let counters = target.counters(placement);
     quote! {
         ::cachify::__private::lock::LockSpec {
             source: #source,
@@ -62,6 +63,7 @@ pub fn spec(target: &Target, placement: Placement) -> TokenStream {
             timeout: #timeout,
             exp: #exp,
             auto_extend: #auto_extend,
+            stats: #counters,
         }
     }
 }
