@@ -138,7 +138,8 @@ mod stats {
                 let (solo, solo_go) = (Barrier::new(1), Barrier::new(1));
                 job(1, &solo, &solo_go)
             });
-            while job::stats().lock_waits == 0 {
+            // The waiter's wait is an event we can see: its counter.
+            while job::stats().lock_waits == 0 && !waiter.is_finished() {
                 std::thread::yield_now();
             }
             go.wait(); // the holder returns and releases

@@ -7,8 +7,10 @@
 //!
 //! Each decorated function owns one `static` [`FnStats`] (made by its attribute macro),
 //! each instance one block of counters. An event adds one to both: two relaxed atomic
-//! adds, no lookup. The blocks are aligned to 128 bytes so that two functions' counters
-//! never share a cache line (two adjacent lines on x86, which prefetches in pairs).
+//! adds, no lookup. A block holds one row of counters per thread (up to 8 rows, which
+//! threads share beyond that), each row 128 bytes aligned, so that neither two
+//! functions nor two threads calling one function write to the same cache line (two
+//! adjacent lines on x86, which prefetches in pairs); a snapshot sums the rows.
 //!
 //! `// ordering:` every counter is independent and only ever added to, so `Relaxed` is
 //! enough for exact totals: a read-modify-write never loses an add, whatever the
@@ -17,7 +19,8 @@
 //! exact.
 
 use std::fmt;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::cell::Cell;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 /// A snapshot of the counters of a decorated function (`f::stats()`) or of an instance
 /// ([`Cachify::stats`](crate::Cachify::stats)).
@@ -150,26 +153,58 @@ impl Event {
     ];
 }
 
-/// One counter per [`Event`], on cache lines of their own.
+/// How many rows of counters a block has: threads add to different rows (see [`row`]).
+const ROWS: usize = 8;
+
+/// One counter per [`Event`], on a cache line (two, for x86's paired prefetch) of its own.
 #[repr(align(128))]
-pub(crate) struct Counters([AtomicU64; Event::COUNT]);
+struct Row([AtomicU64; Event::COUNT]);
+
+/// The counters of a function or an instance: [`ROWS`] rows, summed when read.
+///
+/// One row shared by every thread would make the hit path of two threads calling the
+/// same function fight over one cache line (each add takes it exclusive); a thread adds
+/// to its own row instead, and rows are only summed by a snapshot.
+pub(crate) struct Counters([Row; ROWS]);
 
 impl Counters {
     pub(crate) const fn new() -> Self {
         // A `const` item is copied at each use, which is what an array repeat needs.
         const ZERO: AtomicU64 = AtomicU64::new(0);
-        Self([ZERO; Event::COUNT])
+        const ROW: Row = Row([ZERO; Event::COUNT]);
+        Self([ROW; ROWS])
     }
 
     #[inline]
-    fn add(&self, event: Event) {
+    fn add(&self, row: usize, event: Event) {
         // ordering: see the module docs; an independent counter.
-        self.0[event as usize].fetch_add(1, Ordering::Relaxed);
+        self.0[row % ROWS].0[event as usize].fetch_add(1, Ordering::Relaxed);
     }
 
     pub(crate) fn snapshot(&self) -> Stats {
-        Stats::from_fn(|event| self.0[event as usize].load(Ordering::Relaxed))
+        Stats::from_fn(|event| {
+            self.0
+                .iter()
+                .map(|row| row.0[event as usize].load(Ordering::Relaxed))
+                .fold(0, u64::wrapping_add)
+        })
     }
+}
+
+/// This thread's row: threads take rows in turn as they first count something.
+#[inline]
+fn row() -> usize {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    thread_local! {
+        static ROW: Cell<usize> = const { Cell::new(usize::MAX) };
+    }
+    ROW.try_with(|row| {
+        if row.get() == usize::MAX {
+            row.set(NEXT.fetch_add(1, Ordering::Relaxed) % ROWS);
+        }
+        row.get()
+    })
+    .unwrap_or(0)
 }
 
 impl Default for Counters {
@@ -247,10 +282,11 @@ impl<'a> Tally<'a> {
     /// Counts `event` once, for the function and for the instance.
     #[inline]
     pub(crate) fn count(self, event: Event) {
+        let row = row();
         if let Some(function) = self.function {
-            function.counters.add(event);
+            function.counters.add(row, event);
         }
-        self.instance.add(event);
+        self.instance.add(row, event);
         #[cfg(feature = "metrics")]
         crate::stats_metrics::count(self.labels(), event);
     }
@@ -311,8 +347,8 @@ mod tests {
     fn every_event_has_its_own_field() {
         let counters = Counters::new();
         for (n, event) in Event::ALL.into_iter().enumerate() {
-            for _ in 0..=n {
-                counters.add(event);
+            for row in 0..=n {
+                counters.add(row, event);
             }
         }
         let stats = counters.snapshot();
@@ -323,8 +359,21 @@ mod tests {
     }
 
     #[test]
-    fn counters_of_two_functions_do_not_share_a_cache_line() {
+    fn counters_of_two_functions_or_threads_do_not_share_a_cache_line() {
         assert!(std::mem::align_of::<FnStats>() >= 128);
-        assert!(std::mem::size_of::<Counters>() % 128 == 0);
+        assert!(std::mem::align_of::<Row>() >= 128);
+        assert_eq!(std::mem::size_of::<Row>(), 128);
+    }
+
+    #[test]
+    fn threads_take_rows_in_turn() {
+        let rows: Vec<usize> = (0..ROWS)
+            .map(|_| std::thread::spawn(row).join().unwrap())
+            .collect();
+        let mut distinct = rows.clone();
+        distinct.sort_unstable();
+        distinct.dedup();
+        assert!(distinct.len() > 1, "{rows:?}");
+        assert_eq!(row(), row(), "a thread keeps its row");
     }
 }
