@@ -7,8 +7,8 @@
 pub use crate::cache::for_macros::Source;
 pub use crate::expiry::{Expiry, IntoExpiry};
 pub use crate::instance::Cachify;
-/// The counters of one decorated function (a `static` each macro creates).
-pub use crate::stats::FnStats;
+/// The counters of one decorated function (`static`s each macro creates).
+pub use crate::stats::{Counters, FnStats};
 /// What a refused call returns, chosen by the function's return type (shared by
 /// `#[lock]`, `#[once]` and `#[pooled]`).
 pub use crate::lock::for_macros::{

@@ -47,10 +47,12 @@ pub fn companions(target: &Target) -> [Companion; 2] {
         kind: CompanionKind::Counters,
         doc: format!("The counters of `{label}`, for its wrapper and `stats()`."),
         body: quote! {
-            static COUNTERS: ::cachify::__private::FnStats = ::cachify::__private::FnStats::new(
+            static COUNTERS: ::cachify::__private::Counters = ::cachify::__private::Counters::new();
+            static STATS: ::cachify::__private::FnStats = ::cachify::__private::FnStats::new(
                 ::core::concat!(::core::module_path!(), "::", #label),
+                &COUNTERS,
             );
-            &COUNTERS
+            &STATS
         },
     };
     let own = counters_from_companion(target);
@@ -94,9 +96,10 @@ pub fn stub(name: &Ident, vis: Option<&TokenStream>, kind: CompanionKind) -> Tok
     let ok = kind.ok();
     let body = match kind {
         CompanionKind::Counters => quote! {
-            static COUNTERS: ::cachify::__private::FnStats =
-                ::cachify::__private::FnStats::new("");
-            &COUNTERS
+            static COUNTERS: ::cachify::__private::Counters = ::cachify::__private::Counters::new();
+            static STATS: ::cachify::__private::FnStats =
+                ::cachify::__private::FnStats::new("", &COUNTERS);
+            &STATS
         },
         _ => quote!(::core::default::Default::default()),
     };
