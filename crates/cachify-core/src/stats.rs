@@ -19,7 +19,7 @@
 
 use std::fmt;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Mutex, OnceLock, PoisonError};
 
 /// A snapshot of the counters of a decorated function (`f::stats()`) or of an instance
 /// ([`Cachify::stats`](crate::Cachify::stats)).
@@ -261,20 +261,45 @@ impl fmt::Debug for Counters {
 /// The counters of one decorated function: a `static` its attribute macro creates. Not
 /// a public API; read them with the function's `stats()` companion.
 pub struct FnStats {
-    name: &'static str,
+    /// `module_path!()` where the macro put this `static`.
+    module: &'static str,
+    /// That module is the function's companion module (`mod f`), not the function's.
+    in_companions: bool,
+    /// The function's name as written.
+    function: &'static str,
+    /// `module::function`, made on first use.
+    path: OnceLock<String>,
     counters: &'static Counters,
 }
 
 impl FnStats {
-    /// The counters of the function `name` (its path, as metrics label it), kept in
-    /// `counters` (a `static` of zeros of its own, so that it takes no room in the binary).
-    pub const fn new(name: &'static str, counters: &'static Counters) -> Self {
-        Self { name, counters }
+    /// The counters of `function`, a `static` in `module` (the function's companion
+    /// module when `in_companions`), kept in `counters` (a `static` of zeros of its own,
+    /// so that it takes no room in the binary).
+    pub const fn new(
+        module: &'static str,
+        in_companions: bool,
+        function: &'static str,
+        counters: &'static Counters,
+    ) -> Self {
+        Self {
+            module,
+            in_companions,
+            function,
+            path: OnceLock::new(),
+            counters,
+        }
     }
 
-    /// The function's path, as its metrics are labelled.
-    pub fn name(&self) -> &'static str {
-        self.name
+    /// The function's path (`app::users::find`), as its metrics are labelled.
+    pub fn path(&'static self) -> &'static str {
+        self.path.get_or_init(|| {
+            let module = match self.module.rsplit_once("::") {
+                Some((parent, _)) if self.in_companions => parent,
+                _ => self.module,
+            };
+            format!("{module}::{}", self.function)
+        })
     }
 
     /// A snapshot of the counters.
@@ -286,7 +311,8 @@ impl FnStats {
 impl fmt::Debug for FnStats {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("FnStats")
-            .field("name", &self.name)
+            .field("module", &self.module)
+            .field("function", &self.function)
             .field("counters", &self.counters)
             .finish()
     }
@@ -356,7 +382,7 @@ impl<'a> Tally<'a> {
     #[cfg(feature = "metrics")]
     fn labels(self) -> crate::stats_metrics::Labels<'a> {
         crate::stats_metrics::Labels {
-            function: self.function.map_or("", FnStats::name),
+            function: self.function.map_or("", FnStats::path),
             prefix: self.prefix,
         }
     }
@@ -394,6 +420,17 @@ mod tests {
             assert_eq!(stats.get(event), n as u64 + 2, "{event:?}");
         }
         assert_eq!((stats + stats).since(&stats), stats);
+    }
+
+    #[test]
+    fn a_path_names_the_function_in_its_own_module() {
+        static COUNTERS: Counters = Counters::new();
+        static IN_COMPANIONS: FnStats = FnStats::new("app::users::find", true, "find", &COUNTERS);
+        static IN_IMPL: FnStats = FnStats::new("app::users", false, "find", &COUNTERS);
+        static AT_ROOT: FnStats = FnStats::new("find", true, "find", &COUNTERS);
+        assert_eq!(IN_COMPANIONS.path(), "app::users::find");
+        assert_eq!(IN_IMPL.path(), "app::users::find");
+        assert_eq!(AT_ROOT.path(), "find::find", "no parent to name: kept whole");
     }
 
     #[test]

@@ -43,13 +43,17 @@ pub fn companions(target: &Target) -> [Companion; 2] {
     let name = &target.sig.name;
     let label = name.to_string();
     let label = label.trim_start_matches(INNER);
+    // In `mod f` (a free function's companions), `module_path!()` ends with `f`.
+    let in_companions = target.placement() == Placement::Module;
     let counters = Companion {
         kind: CompanionKind::Counters,
         doc: format!("The counters of `{label}`, for its wrapper and `stats()`."),
         body: quote! {
             static COUNTERS: ::cachify::__private::Counters = ::cachify::__private::Counters::new();
             static STATS: ::cachify::__private::FnStats = ::cachify::__private::FnStats::new(
-                ::core::concat!(::core::module_path!(), "::", #label),
+                ::core::module_path!(),
+                #in_companions,
+                #label,
                 &COUNTERS,
             );
             &STATS
@@ -98,7 +102,7 @@ pub fn stub(name: &Ident, vis: Option<&TokenStream>, kind: CompanionKind) -> Tok
         CompanionKind::Counters => quote! {
             static COUNTERS: ::cachify::__private::Counters = ::cachify::__private::Counters::new();
             static STATS: ::cachify::__private::FnStats =
-                ::cachify::__private::FnStats::new("", &COUNTERS);
+                ::cachify::__private::FnStats::new("", false, "", &COUNTERS);
             &STATS
         },
         _ => quote!(::core::default::Default::default()),
