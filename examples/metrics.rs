@@ -31,7 +31,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .unwrap_or_else(|_| "127.0.0.1:9000".into())
         .parse()?;
     // Without a tokio runtime here, the exporter serves from a thread of its own.
-    PrometheusBuilder::new().with_http_listener(addr).install()?;
+    PrometheusBuilder::new()
+        .with_http_listener(addr)
+        .install()?;
     Cachify::builder().prefix("APP-").init();
 
     for n in [4, 4, 4, 5] {

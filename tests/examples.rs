@@ -234,7 +234,10 @@ fn metrics_are_scraped_over_http() {
         }
     });
     let mut output = Vec::new();
-    while !output.iter().any(|line: &String| line.starts_with("serving metrics")) {
+    while !output
+        .iter()
+        .any(|line: &String| line.starts_with("serving metrics"))
+    {
         match printed.recv_timeout(Duration::from_secs(60)) {
             Ok(line) => output.push(line),
             Err(_) => {
@@ -243,12 +246,18 @@ fn metrics_are_scraped_over_http() {
             }
         }
     }
-    assert!(output.contains(&"square: 2 hits, 2 misses, 2 stores".to_owned()), "{output:?}");
+    assert!(
+        output.contains(&"square: 2 hits, 2 misses, 2 stores".to_owned()),
+        "{output:?}"
+    );
 
     let scrape = || -> std::io::Result<String> {
         let mut stream = TcpStream::connect(addr)?;
         stream.set_read_timeout(Some(Duration::from_secs(30)))?;
-        write!(stream, "GET /metrics HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n")?;
+        write!(
+            stream,
+            "GET /metrics HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+        )?;
         let mut answer = String::new();
         stream.read_to_string(&mut answer)?;
         Ok(answer)
@@ -273,9 +282,21 @@ fn metrics_are_scraped_over_http() {
             .find_map(|line| line.rsplit(' ').next().map(str::to_owned))
     };
     assert!(page.starts_with("HTTP/1.1 200"), "{page}");
-    assert_eq!(value("cachify_cache_hits", "metrics::square").as_deref(), Some("2"), "{page}");
-    assert_eq!(value("cachify_cache_misses", "metrics::square").as_deref(), Some("2"), "{page}");
-    assert_eq!(value("cachify_cache_stores", "metrics::square").as_deref(), Some("2"), "{page}");
+    assert_eq!(
+        value("cachify_cache_hits", "metrics::square").as_deref(),
+        Some("2"),
+        "{page}"
+    );
+    assert_eq!(
+        value("cachify_cache_misses", "metrics::square").as_deref(),
+        Some("2"),
+        "{page}"
+    );
+    assert_eq!(
+        value("cachify_cache_stores", "metrics::square").as_deref(),
+        Some("2"),
+        "{page}"
+    );
     assert_eq!(
         value("cachify_lock_acquisitions", "metrics::nightly_report").as_deref(),
         Some("2"),

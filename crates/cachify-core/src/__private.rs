@@ -7,13 +7,13 @@
 pub use crate::cache::for_macros::Source;
 pub use crate::expiry::{Expiry, IntoExpiry};
 pub use crate::instance::Cachify;
-/// The counters of one decorated function (`static`s each macro creates).
-pub use crate::stats::{Counters, FnStats};
 /// What a refused call returns, chosen by the function's return type (shared by
 /// `#[lock]`, `#[once]` and `#[pooled]`).
 pub use crate::lock::for_macros::{
     fail_closed, refuse, typed, Fallible, FromCachifyError, Returns, ReturnsAnything,
 };
+/// The counters of one decorated function (`static`s each macro creates).
+pub use crate::stats::{Counters, FnStats};
 
 /// The macros crate names this constant in every expansion, so a `cachify-macros` of
 /// another version than this `cachify-core` fails to compile instead of misbehaving.

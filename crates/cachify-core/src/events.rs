@@ -119,13 +119,7 @@ pub(crate) fn lock_refused(tally: Tally<'_>, prefix: &str, key: &str, nowait: bo
 }
 
 /// An acquire gave up: the pool is full (`nowait`, or the timeout passed).
-pub(crate) fn pool_full(
-    tally: Tally<'_>,
-    prefix: &str,
-    key: &str,
-    max_size: usize,
-    nowait: bool,
-) {
+pub(crate) fn pool_full(tally: Tally<'_>, prefix: &str, key: &str, max_size: usize, nowait: bool) {
     tally.count(Event::PoolFull);
     tracing::debug!(target: TARGET, key, prefix, max_size, nowait, "pool full: refused");
 }

@@ -172,10 +172,9 @@ pub struct Counters([Row; OWN_ROWS + 1]);
 impl Counters {
     /// Zeros (a `static` of them costs no space in the binary).
     pub const fn new() -> Self {
-        // A `const` item is copied at each use, which is what an array repeat needs.
-        const ZERO: AtomicU64 = AtomicU64::new(0);
-        const ROW: Row = Row([ZERO; Event::COUNT]);
-        Self([ROW; OWN_ROWS + 1])
+        // An inline `const` is evaluated for each element, which an array repeat of a
+        // non-`Copy` value needs.
+        Self([const { Row([const { AtomicU64::new(0) }; Event::COUNT]) }; OWN_ROWS + 1])
     }
 
     #[inline]
@@ -185,7 +184,10 @@ impl Counters {
                 let counter = &self.0[row % OWN_ROWS].0[event as usize];
                 // ordering: this thread is the row's only writer (`ThreadRow`), so its
                 // load sees its own last store and no add is lost; readers only load.
-                counter.store(counter.load(Ordering::Relaxed).wrapping_add(1), Ordering::Relaxed);
+                counter.store(
+                    counter.load(Ordering::Relaxed).wrapping_add(1),
+                    Ordering::Relaxed,
+                );
             }
             None => {
                 // ordering: an independent counter, only ever added to (module docs).
@@ -217,7 +219,10 @@ static FREE_ROWS: Mutex<Vec<usize>> = Mutex::new(Vec::new());
 impl ThreadRow {
     fn take() -> Self {
         static NEVER_TAKEN: AtomicUsize = AtomicUsize::new(0);
-        let freed = FREE_ROWS.lock().unwrap_or_else(PoisonError::into_inner).pop();
+        let freed = FREE_ROWS
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .pop();
         ThreadRow(freed.or_else(|| {
             let next = NEVER_TAKEN.fetch_add(1, Ordering::Relaxed);
             (next < OWN_ROWS).then_some(next)
@@ -430,7 +435,11 @@ mod tests {
         static AT_ROOT: FnStats = FnStats::new("find", true, "find", &COUNTERS);
         assert_eq!(IN_COMPANIONS.path(), "app::users::find");
         assert_eq!(IN_IMPL.path(), "app::users::find");
-        assert_eq!(AT_ROOT.path(), "find::find", "no parent to name: kept whole");
+        assert_eq!(
+            AT_ROOT.path(),
+            "find::find",
+            "no parent to name: kept whole"
+        );
     }
 
     #[test]

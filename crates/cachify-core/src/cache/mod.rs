@@ -162,7 +162,13 @@ impl Entry {
                     // A flight that settled between our miss and our join has stored
                     // its value: look once more rather than run the function again.
                     let mut buf = Vec::new();
-                    return match read_sync::<S, R, C>(tally, cachify.sync_client(), key, codec, &mut buf) {
+                    return match read_sync::<S, R, C>(
+                        tally,
+                        cachify.sync_client(),
+                        key,
+                        codec,
+                        &mut buf,
+                    ) {
                         Some(value) => Turn::Found(value),
                         None => Turn::Lead(leader),
                     };
@@ -170,7 +176,8 @@ impl Entry {
                 Join::RunAlone => return Turn::RunAlone,
                 Join::Follower(flight) => {
                     events::single_flight_wait(cachify.prefix(), key);
-                    if let Some(turn) = self.after::<S, R, C>(tally, codec, flight.wait_blocking()) {
+                    if let Some(turn) = self.after::<S, R, C>(tally, codec, flight.wait_blocking())
+                    {
                         return turn;
                     }
                 }
@@ -189,7 +196,8 @@ impl Entry {
             let joined = cachify.cache_flights().join(key, Caller::Async);
             match joined {
                 Join::Leader(leader) => {
-                    let found = read_async::<S, R, C>(tally, cachify.async_client(), key, codec).await;
+                    let found =
+                        read_async::<S, R, C>(tally, cachify.async_client(), key, codec).await;
                     return match found {
                         Some(value) => Turn::Found(value),
                         None => Turn::Lead(leader),
@@ -215,7 +223,8 @@ impl Entry {
         match outcome {
             // A value that does not decode here will not decode for anyone: run alone.
             Outcome::Stored(bytes) => Some(
-                decode::<S, R, C>(tally, &self.key, codec, &bytes).map_or(Turn::RunAlone, Turn::Found),
+                decode::<S, R, C>(tally, &self.key, codec, &bytes)
+                    .map_or(Turn::RunAlone, Turn::Found),
             ),
             Outcome::NotStored => Some(Turn::RunAlone),
             Outcome::Abandoned => None,

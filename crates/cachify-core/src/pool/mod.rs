@@ -342,7 +342,13 @@ impl Pool {
             .slot_exp
             .unwrap_or_else(|| cachify.default_pool_slot_expiration());
         let slot_exp = crate::lock::lifetime("slot_exp", slot_exp)?;
-        Ok(Seat::new(cachify, &self.key, self.max_size, slot_exp, self.counted))
+        Ok(Seat::new(
+            cachify,
+            &self.key,
+            self.max_size,
+            slot_exp,
+            self.counted,
+        ))
     }
 
     /// Whether a refused attempt waits and retries. A pool of size 0 never has room,
