@@ -54,8 +54,10 @@ mod stats {
     mod concurrency {
         use super::*;
         static C: LazyLock<Cachify> = LazyLock::new(|| instance("stats-threads"));
-        const THREADS: u64 = 8;
-        const CALLS: u64 = 250;
+        // More threads than the 32 that get a row of counters of their own: the others
+        // share one, so both ways of counting are exercised.
+        const THREADS: u64 = 40;
+        const CALLS: u64 = 100;
         const KEYS: u64 = 5;
 
         #[cached(key = "id-{n}", cachify = C)]
@@ -148,6 +150,27 @@ mod stats {
             let stats = job::stats();
             assert_eq!((stats.lock_acquisitions, stats.lock_waits), (2, 1));
             assert_eq!((stats.lock_refusals, stats.hits), (0, 0));
+        }
+
+        #[lock(key = "counted", cachify = C, nowait = false, timeout = 60)]
+        fn counted() -> Result<(), cachify::Error> {
+            Ok(())
+        }
+
+        #[test]
+        fn concurrent_acquisitions_are_counted_exactly() {
+            const THREADS: u64 = 4;
+            const CALLS: u64 = 25;
+            let threads: Vec<_> = (0..THREADS)
+                .map(|_| std::thread::spawn(|| (0..CALLS).try_for_each(|_| counted())))
+                .collect();
+            for thread in threads {
+                thread.join().unwrap().unwrap();
+            }
+            let stats = counted::stats();
+            assert_eq!(stats.lock_acquisitions, THREADS * CALLS, "{stats:?}");
+            assert_eq!(stats.lock_refusals, 0);
+            assert!(stats.lock_waits <= THREADS * CALLS);
         }
 
         #[test]
