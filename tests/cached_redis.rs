@@ -14,6 +14,7 @@ include!("suites/shapes.rs");
 include!("suites/invalidation.rs");
 include!("suites/fleet_flight.rs");
 include!("suites/refresh.rs");
+include!("suites/stats.rs");
 
 /// The memory backend's glob matcher against Redis's own `SCAN ... MATCH`: random keys
 /// and patterns over the metacharacters, every pattern deleting on Redis exactly what

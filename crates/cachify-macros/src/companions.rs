@@ -55,7 +55,7 @@ impl Placement {
 }
 
 /// One companion function.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Companion {
     pub kind: CompanionKind,
     /// Its doc comment.
@@ -135,16 +135,10 @@ fn allow_lints() -> TokenStream {
 }
 
 fn companion_fn(item: &ItemFn, sig: &Analysed, companion: &Companion) -> TokenStream {
-    let (name, vis) = match Placement::of(sig) {
-        Placement::Module => (format_ident!("{}", companion.kind.name()), quote!(pub)),
-        Placement::Impl if sig.public_companions => {
-            (method_name(&sig.name, companion.kind), quote!(pub))
-        }
-        Placement::Impl => {
-            let vis = &item.vis;
-            (method_name(&sig.name, companion.kind), quote!(#vis))
-        }
-    };
+    let (name, vis) = companion_name(item, sig, companion.kind);
+    if companion.kind.per_function() {
+        return per_function_fn(&name, &vis, companion);
+    }
     let per_call = companion.kind.takes_arguments();
     let receiver = (per_call && sig.is_method()).then(|| quote!(&self,));
     let asyncness = &item.sig.asyncness;
@@ -168,6 +162,34 @@ fn companion_fn(item: &ItemFn, sig: &Analysed, companion: &Companion) -> TokenSt
             -> ::core::result::Result<#ok, ::cachify::Error> #where_clause
         {
             #body
+        }
+    }
+}
+
+/// A companion about the function rather than one call (`stats()`): no arguments, no
+/// generics (nothing could infer them), not async, returning its value.
+fn per_function_fn(name: &Ident, vis: &TokenStream, companion: &Companion) -> TokenStream {
+    let (doc, ok, body) = (&companion.doc, companion.kind.ok(), &companion.body);
+    let hidden = (companion.kind == CompanionKind::Counters).then(|| quote!(#[doc(hidden)]));
+    let allow = allow_lints();
+    quote! {
+        #[doc = #doc]
+        #hidden
+        #allow
+        #vis fn #name() -> #ok {
+            #body
+        }
+    }
+}
+
+/// The companion's name and visibility.
+fn companion_name(item: &ItemFn, sig: &Analysed, kind: CompanionKind) -> (Ident, TokenStream) {
+    match Placement::of(sig) {
+        Placement::Module => (format_ident!("{}", kind.name()), quote!(pub)),
+        Placement::Impl if sig.public_companions => (method_name(&sig.name, kind), quote!(pub)),
+        Placement::Impl => {
+            let vis = &item.vis;
+            (method_name(&sig.name, kind), quote!(#vis))
         }
     }
 }
@@ -261,6 +283,9 @@ pub fn stubs(attr: Attribute, sig: &Signature, in_impl: bool) -> TokenStream {
         } else {
             format_ident!("{}", kind.name())
         };
+        if kind.per_function() {
+            return crate::stats::stub(&name, vis.as_ref(), kind);
+        }
         let args = args.clone();
         quote! {
             #allow

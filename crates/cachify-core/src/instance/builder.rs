@@ -9,6 +9,7 @@ use super::{global, Cachify, Config, Inner, Layout, SingleFlight, MIN_LOCK_POLL_
 use crate::backend::{AsyncClient, MemoryCapacity, MemoryClient, SyncClient};
 use crate::error::Error;
 use crate::flight::Flights;
+use crate::stats::Counters;
 
 /// Configures a [`Cachify`]; from [`Cachify::builder`].
 ///
@@ -226,6 +227,7 @@ impl CachifyBuilder {
                 sync_client,
                 async_client,
                 cache_flights: Flights::default(),
+                counters: Counters::new(),
             }),
         }
     }

@@ -38,6 +38,7 @@ pub use slot::{AsyncPoolSlot, PoolSlot};
 use crate::detached::{self, Armed};
 use crate::error::Error;
 use crate::instance::{Cachify, Selector};
+use crate::stats::FnStats;
 use crate::wait::{retry_async, retry_blocking, Patience};
 
 /// A pool on the global instance (py-cachify's `pool(key, max_size)`), configured with
@@ -104,6 +105,8 @@ pub struct Pool {
     timeout: Option<Duration>,
     /// `None`: the instance's default; `Some(None)`: never expires.
     slot_exp: Option<Option<Duration>>,
+    /// The decorated function this pool bounds (set by `#[pooled]`).
+    counted: Option<&'static FnStats>,
 }
 
 impl Cachify {
@@ -132,6 +135,7 @@ impl Pool {
             nowait: true,
             timeout: None,
             slot_exp: None,
+            counted: None,
         }
     }
 
@@ -248,6 +252,7 @@ impl Pool {
             claim.disarm();
             return Err(full);
         }
+        seat.taken();
         Ok(PoolSlot::hold(claim))
     }
 
@@ -292,6 +297,7 @@ impl Pool {
             claim.disarm();
             return Err(full);
         }
+        seat.taken();
         Ok(AsyncPoolSlot::hold(claim))
     }
 
@@ -349,7 +355,13 @@ impl Pool {
             .slot_exp
             .unwrap_or_else(|| cachify.default_pool_slot_expiration());
         let slot_exp = crate::lock::lifetime("slot_exp", slot_exp)?;
-        Ok(Seat::new(cachify, &self.key, self.max_size, slot_exp))
+        Ok(Seat::new(
+            cachify,
+            &self.key,
+            self.max_size,
+            slot_exp,
+            self.counted,
+        ))
     }
 
     /// Whether a refused attempt waits and retries. A pool of size 0 never has room,

@@ -17,6 +17,7 @@ use super::py_state;
 use crate::error::Error;
 use crate::events::{self, Kind, Subject};
 use crate::instance::Cachify;
+use crate::stats::{Event, FnStats, Tally};
 
 /// Everything a slot guard needs to release its slot, owned (no borrows), so guards can
 /// move into spawned tasks and into detached release futures.
@@ -28,6 +29,8 @@ pub(crate) struct Seat {
     token: String,
     max_size: usize,
     slot_exp: Option<Duration>,
+    /// The decorated function that takes the slot, if a macro does.
+    function: Option<&'static FnStats>,
 }
 
 impl Seat {
@@ -36,6 +39,7 @@ impl Seat {
         key: &str,
         max_size: usize,
         slot_exp: Option<Duration>,
+        function: Option<&'static FnStats>,
     ) -> Self {
         let storage_key = cachify.pool_key(key);
         let token = uuid::Uuid::new_v4().simple().to_string();
@@ -46,6 +50,7 @@ impl Seat {
             token,
             max_size,
             slot_exp,
+            function,
         }
     }
 
@@ -77,12 +82,14 @@ impl Seat {
             kind: Kind::Pool,
             prefix: self.cachify.prefix(),
             key: &self.key,
+            tally: self.tally(),
         }
     }
 
     /// The error of an acquisition that gave up, after logging it.
     pub(crate) fn refused(&self, nowait: bool) -> Error {
-        events::pool_full(self.cachify.prefix(), &self.key, self.max_size, nowait);
+        let prefix = self.cachify.prefix();
+        events::pool_full(self.tally(), prefix, &self.key, self.max_size, nowait);
         self.full()
     }
 
@@ -90,6 +97,15 @@ impl Seat {
     #[cfg(feature = "py-cachify")]
     fn py_state(&self) -> bool {
         self.cachify.layout() == crate::instance::Layout::PyCachify
+    }
+
+    /// Counts the slot as taken.
+    pub(crate) fn taken(&self) {
+        self.tally().count(Event::SlotAcquired);
+    }
+
+    fn tally(&self) -> Tally<'_> {
+        self.cachify.tally(self.function)
     }
 
     /// One attempt to be admitted; whether it was.

@@ -175,6 +175,11 @@ impl Target {
         Placement::of(&self.sig)
     }
 
+    /// The function's `&'static FnStats`, as seen `from` its scope or its companions.
+    pub fn counters(&self, from: Placement) -> TokenStream {
+        crate::stats::counters(self, from)
+    }
+
     /// The key template.
     pub fn key(&self) -> &KeyTemplate {
         &self.key
@@ -217,7 +222,12 @@ impl Target {
         if self.placement() == Placement::Impl && !self.context.in_impl {
             companions.extend(companions::trait_impl_hint(&self.sig));
         }
-        companions.extend(companions::emit(&self.item, &self.sig, own, inner));
+        let own: Vec<Companion> = own
+            .iter()
+            .map(Companion::clone)
+            .chain(crate::stats::companions(&self))
+            .collect();
+        companions.extend(companions::emit(&self.item, &self.sig, &own, inner));
         let version = version_check();
         let function = quote! {
             #(#attrs)*
