@@ -381,9 +381,10 @@ mod tests {
 
     #[test]
     fn a_holder_whose_meta_lock_expired_writes_nothing() {
-        let client = crate::MemoryClient::new();
+        let memory = crate::MemoryClient::new();
+        let client: &dyn SyncClient = &memory;
         let give_up = Instant::now() + Duration::from_secs(5);
-        let outcome = with_meta_lock_blocking(&client, "stalled", give_up, |state| {
+        let outcome = with_meta_lock_blocking(client, "stalled", give_up, |state| {
             // Stalled past the meta-lock's expiry; another process took it meanwhile.
             client.delete(&["stalled-lock"]).unwrap();
             assert!(client.set("stalled-lock", b"theirs", None, true).unwrap());
@@ -403,11 +404,12 @@ mod tests {
 
     #[test]
     fn a_meta_lock_held_past_the_deadline_refuses_without_error() {
-        let client = crate::MemoryClient::new();
+        let memory = crate::MemoryClient::new();
+        let client: &dyn SyncClient = &memory;
         assert!(client.set("held-lock", b"python", None, true).unwrap());
         let started = Instant::now();
         let deadline = Some(started + Duration::from_millis(50));
-        assert!(!acquire_blocking(&client, "held", "t", (1, None), deadline).unwrap());
+        assert!(!acquire_blocking(client, "held", "t", (1, None), deadline).unwrap());
         assert!(
             started.elapsed() < Duration::from_secs(4),
             "{:?}",
