@@ -204,6 +204,7 @@ impl CachifyBuilder {
     /// let reports = cachify::Cachify::builder().prefix("REPORTS-").build();
     /// assert_eq!(reports.prefix(), "REPORTS-");
     /// ```
+    #[cfg_attr(not(feature = "py-cachify"), allow(unused_mut))]
     pub fn build(mut self) -> Cachify {
         self.warn_about_a_lone_client();
         #[cfg(feature = "py-cachify")]
