@@ -105,11 +105,41 @@ fn remove(state: &mut PoolState, token: &str) -> bool {
         .is_some_and(|expiry| now_secs() <= expiry)
 }
 
-/// The moment to stop waiting for the meta-lock: py-cachify's patience, or the caller's
-/// deadline if sooner.
-fn give_up_at(patience: Duration, deadline: Option<Instant>) -> Instant {
-    let own = Instant::now() + patience;
-    deadline.map_or(own, |deadline| deadline.min(own))
+/// How long to wait for the meta-lock: py-cachify's patience, or less if the caller's
+/// deadline comes first.
+#[derive(Debug, Clone, Copy)]
+struct GiveUp {
+    at: Instant,
+    patience_ends: Instant,
+}
+
+impl GiveUp {
+    fn new(patience: Duration, deadline: Option<Instant>) -> Self {
+        let patience_ends = Instant::now() + patience;
+        let at = deadline.map_or(patience_ends, |deadline| deadline.min(patience_ends));
+        Self { at, patience_ends }
+    }
+
+    fn passed(&self) -> bool {
+        Instant::now() >= self.at
+    }
+
+    /// The next pause between two attempts: `backoff`, or less before giving up.
+    fn pause(&self, backoff: Duration) -> Duration {
+        backoff.min(self.at.saturating_duration_since(Instant::now()))
+    }
+
+    /// A meta-lock held through py-cachify's whole patience is news (a process that
+    /// died inside it); one held past a short deadline (`nowait`) is contention.
+    fn log_held(&self, key: &str) {
+        if Instant::now() >= self.patience_ends {
+            tracing::warn!(target: crate::events::TARGET, storage_key = key,
+                "a py-cachify pool meta-lock is held too long (a process died inside it?)");
+        } else {
+            tracing::debug!(target: crate::events::TARGET, storage_key = key,
+                "a py-cachify pool meta-lock is held past this call's deadline");
+        }
+    }
 }
 
 /// Runs `change` on the state of the pool at `key` under py-cachify's meta-lock and
@@ -122,7 +152,7 @@ fn give_up_at(patience: Duration, deadline: Option<Instant>) -> Instant {
 fn with_meta_lock_blocking<C, R>(
     client: &C,
     key: &str,
-    give_up: Instant,
+    give_up: GiveUp,
     change: impl FnOnce(&mut PoolState) -> R,
 ) -> Result<Option<R>, BackendError>
 where
@@ -132,11 +162,11 @@ where
     let token = Layout::PyCachify.lock_token();
     let mut backoff = FIRST_BACKOFF;
     while !client.set(&meta_lock, token.as_bytes(), Some(META_LOCK_TTL), true)? {
-        if Instant::now() >= give_up {
-            log_meta_lock_held(key);
+        if give_up.passed() {
+            give_up.log_held(key);
             return Ok(None);
         }
-        std::thread::sleep(backoff.min(give_up.saturating_duration_since(Instant::now())));
+        std::thread::sleep(give_up.pause(backoff));
         backoff = (backoff * 2).min(MAX_BACKOFF);
     }
     let state_key = state_key(key);
@@ -161,7 +191,7 @@ where
 async fn with_meta_lock_async<C, R>(
     client: &C,
     key: &str,
-    give_up: Instant,
+    give_up: GiveUp,
     change: impl FnOnce(&mut PoolState) -> R + Send,
 ) -> Result<Option<R>, BackendError>
 where
@@ -174,11 +204,11 @@ where
         .set(&meta_lock, token.as_bytes(), Some(META_LOCK_TTL), true)
         .await?
     {
-        if Instant::now() >= give_up {
-            log_meta_lock_held(key);
+        if give_up.passed() {
+            give_up.log_held(key);
             return Ok(None);
         }
-        tokio::time::sleep(backoff.min(give_up.saturating_duration_since(Instant::now()))).await;
+        tokio::time::sleep(give_up.pause(backoff)).await;
         backoff = (backoff * 2).min(MAX_BACKOFF);
     }
     let state_key = state_key(key);
@@ -201,11 +231,6 @@ where
         log_unreleased(key, &error);
     }
     outcome
-}
-
-fn log_meta_lock_held(key: &str) {
-    tracing::warn!(target: crate::events::TARGET, storage_key = key,
-        "a py-cachify pool meta-lock is held too long (a process died inside it?); counted as full");
 }
 
 fn log_meta_lock_lost(key: &str) {
@@ -232,7 +257,7 @@ pub(crate) fn acquire_blocking(
     (max_size, slot_ttl): (usize, Option<Duration>),
     deadline: Option<Instant>,
 ) -> Result<bool, BackendError> {
-    let give_up = give_up_at(patience(max_size), deadline);
+    let give_up = GiveUp::new(patience(max_size), deadline);
     let admitted = with_meta_lock_blocking(client, key, give_up, |state| {
         admit(state, token, max_size, slot_ttl)
     })?;
@@ -247,7 +272,7 @@ pub(crate) async fn acquire_async(
     (max_size, slot_ttl): (usize, Option<Duration>),
     deadline: Option<Instant>,
 ) -> Result<bool, BackendError> {
-    let give_up = give_up_at(patience(max_size), deadline);
+    let give_up = GiveUp::new(patience(max_size), deadline);
     let admitted = with_meta_lock_async(client, key, give_up, |state| {
         admit(state, token, max_size, slot_ttl)
     })
@@ -285,7 +310,7 @@ pub(crate) fn release_blocking(
     token: &str,
     max_size: usize,
 ) -> Result<bool, BackendError> {
-    let give_up = give_up_at(release_patience(max_size), None);
+    let give_up = GiveUp::new(release_patience(max_size), None);
     let freed = with_meta_lock_blocking(client, key, give_up, |state| remove(state, token))?
         .ok_or_else(|| meta_lock_held(key))?;
     if freed {
@@ -306,7 +331,7 @@ pub(crate) async fn release_async(
     token: &str,
     max_size: usize,
 ) -> Result<bool, BackendError> {
-    let give_up = give_up_at(release_patience(max_size), None);
+    let give_up = GiveUp::new(release_patience(max_size), None);
     let freed = with_meta_lock_async(client, key, give_up, |state| remove(state, token))
         .await?
         .ok_or_else(|| meta_lock_held(key))?;
@@ -383,7 +408,7 @@ mod tests {
     fn a_holder_whose_meta_lock_expired_writes_nothing() {
         let memory = crate::MemoryClient::new();
         let client: &dyn SyncClient = &memory;
-        let give_up = Instant::now() + Duration::from_secs(5);
+        let give_up = GiveUp::new(Duration::from_secs(5), None);
         let outcome = with_meta_lock_blocking(client, "stalled", give_up, |state| {
             // Stalled past the meta-lock's expiry; another process took it meanwhile.
             client.delete(&["stalled-lock"]).unwrap();
