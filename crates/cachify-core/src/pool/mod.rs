@@ -236,16 +236,17 @@ impl Pool {
             self.release_patience(),
         );
         let admitted = if self.waits() {
+            let patience = self.patience(seat);
             retry_blocking(
                 seat.cachify().sync_client(),
                 seat.storage_key(),
                 seat.subject(),
-                self.patience(seat),
-                || Ok(seat.take_blocking()?.then_some(())),
+                patience,
+                || Ok(seat.take_blocking(patience.deadline)?.then_some(())),
             )?
             .is_some()
         } else {
-            seat.take_blocking()?
+            seat.take_blocking(Seat::nowait_deadline())?
         };
         if !admitted {
             let full = seat.refused(!self.waits());
@@ -280,17 +281,18 @@ impl Pool {
         let seat = claim.claim();
         detached::releases_done(seat.cachify(), seat.storage_key(), self.release_patience()).await;
         let admitted = if self.waits() {
+            let patience = self.patience(seat);
             retry_async(
                 seat.cachify().async_client(),
                 seat.storage_key(),
                 seat.subject(),
-                self.patience(seat),
-                || async { Ok(seat.take_async().await?.then_some(())) },
+                patience,
+                || async { Ok(seat.take_async(patience.deadline).await?.then_some(())) },
             )
             .await?
             .is_some()
         } else {
-            seat.take_async().await?
+            seat.take_async(Seat::nowait_deadline()).await?
         };
         if !admitted {
             let full = seat.refused(!self.waits());

@@ -10,7 +10,7 @@
 //! [`pool_release`]: crate::SyncClient::pool_release
 
 use std::fmt;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 #[cfg(feature = "py-cachify")]
 use super::py_state;
@@ -93,6 +93,21 @@ impl Seat {
         self.full()
     }
 
+    /// The deadline of an attempt that must not wait: only the backend's own
+    /// exclusion (py-cachify's meta-lock) is waited for, briefly.
+    pub(crate) fn nowait_deadline() -> Option<Instant> {
+        #[cfg(feature = "py-cachify")]
+        return Instant::now().checked_add(py_state::NOWAIT_META_LOCK_WAIT);
+        #[cfg(not(feature = "py-cachify"))]
+        Some(Instant::now())
+    }
+
+    /// `max_size` and `slot_exp`.
+    #[cfg(feature = "py-cachify")]
+    fn size(&self) -> (usize, Option<Duration>) {
+        (self.max_size, self.slot_exp)
+    }
+
     /// Whether the pool is py-cachify's pickled state rather than the backend's own.
     #[cfg(feature = "py-cachify")]
     fn py_state(&self) -> bool {
@@ -108,31 +123,31 @@ impl Seat {
         self.cachify.tally(self.function)
     }
 
-    /// One attempt to be admitted; whether it was.
-    pub(crate) fn take_blocking(&self) -> Result<bool, Error> {
+    /// One attempt to be admitted; whether it was. `deadline` is when the acquisition
+    /// gives up (`None`: never); an attempt that must not wait passes
+    /// [`Seat::nowait_deadline`].
+    pub(crate) fn take_blocking(&self, deadline: Option<Instant>) -> Result<bool, Error> {
         let client = self.cachify.sync_client();
         #[cfg(feature = "py-cachify")]
         if self.py_state() {
-            let (key, token, max_size) = (&self.storage_key, &self.token, self.max_size);
+            let (key, token, size) = (&self.storage_key, &self.token, self.size());
             return Ok(py_state::acquire_blocking(
-                client,
-                key,
-                token,
-                max_size,
-                self.slot_exp,
+                client, key, token, size, deadline,
             )?);
         }
+        let _ = deadline;
         Ok(client.pool_acquire(&self.storage_key, &self.token, self.max_size, self.slot_exp)?)
     }
 
     /// The async [`take_blocking`](Self::take_blocking).
-    pub(crate) async fn take_async(&self) -> Result<bool, Error> {
+    pub(crate) async fn take_async(&self, deadline: Option<Instant>) -> Result<bool, Error> {
         let client = self.cachify.async_client();
         #[cfg(feature = "py-cachify")]
         if self.py_state() {
-            let (key, token, max_size) = (&self.storage_key, &self.token, self.max_size);
-            return Ok(py_state::acquire_async(client, key, token, max_size, self.slot_exp).await?);
+            let (key, token, size) = (&self.storage_key, &self.token, self.size());
+            return Ok(py_state::acquire_async(client, key, token, size, deadline).await?);
         }
+        let _ = deadline;
         Ok(client
             .pool_acquire(&self.storage_key, &self.token, self.max_size, self.slot_exp)
             .await?)
