@@ -83,7 +83,7 @@ impl Attribute {
     /// The companions it generates.
     pub fn companions(self) -> &'static [CompanionKind] {
         match self {
-            Attribute::Cached => &[CompanionKind::Reset],
+            Attribute::Cached => &[CompanionKind::Reset, CompanionKind::Clear],
             Attribute::Lock | Attribute::Once => &[CompanionKind::IsLocked, CompanionKind::Release],
             Attribute::Pooled => &[CompanionKind::Size],
         }

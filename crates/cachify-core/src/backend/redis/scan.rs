@@ -14,37 +14,35 @@ use super::client::Core;
 use super::connection::Connection;
 use super::idle;
 use crate::error::BackendError;
+use crate::glob::KeySelection;
 
 /// How many keys one `SCAN` step asks the server to look at: a few milliseconds of its
 /// time at most, and few round trips over a large keyspace.
 const SCAN_COUNT: usize = 1000;
 
-/// Deletes the keys matching `pattern` that start with none of `except_prefixes`, over
-/// `connection`; returns how many it deleted.
+/// Deletes the keys `selection` selects, over `connection`; returns how many it deleted.
 pub(super) async fn delete_matching(
     core: &Arc<Core>,
     mut connection: Connection,
-    pattern: &str,
-    except_prefixes: &[&str],
+    selection: &KeySelection<'_>,
 ) -> Result<u64, BackendError> {
-    let selection = Selection {
-        pattern,
-        except_prefixes,
-    };
     #[cfg(feature = "redis-cluster")]
     if let Connection::Cluster(cluster) = connection {
-        return cluster::delete_matching(core, cluster, &selection).await;
+        return cluster::delete_matching(core, cluster, selection).await;
     }
+    let pattern = selection.pattern();
     core.breaker.check(Route::Server)?;
     let mut deleted = 0;
     let mut cursor = 0;
     loop {
         let step = scan_step(&mut connection, cursor, pattern).await;
         let (next, keys) = step.map_err(|error| core.fail("", Phase::Response, error))?;
-        let keys = selection.kept(keys);
+        connection.touch();
+        let keys = kept(selection, keys);
         if !keys.is_empty() {
             let unlinked = unlink_on(&mut connection, &keys).await;
             deleted += unlinked.map_err(|error| core.fail("", Phase::Response, error))?;
+            connection.touch();
         }
         if next == 0 {
             return Ok(deleted);
@@ -53,23 +51,11 @@ pub(super) async fn delete_matching(
     }
 }
 
-/// Which keys a deletion deletes.
-struct Selection<'a> {
-    pattern: &'a str,
-    except_prefixes: &'a [&'a str],
-}
-
-impl Selection<'_> {
-    /// The keys of a `SCAN` step that are not excepted.
-    fn kept(&self, mut keys: Vec<Vec<u8>>) -> Vec<Vec<u8>> {
-        keys.retain(|key| {
-            !self
-                .except_prefixes
-                .iter()
-                .any(|prefix| key.starts_with(prefix.as_bytes()))
-        });
-        keys
-    }
+/// The keys of a `SCAN ... MATCH` step that `selection` selects (the server matched the
+/// glob already).
+fn kept(selection: &KeySelection<'_>, mut keys: Vec<Vec<u8>>) -> Vec<Vec<u8>> {
+    keys.retain(|key| selection.admits(key));
+    keys
 }
 
 /// `SCAN cursor MATCH pattern COUNT n`, answered with the next cursor (0: done) and keys.
@@ -124,34 +110,53 @@ mod cluster {
     type ClusterConnection = OnIo<redis::cluster_async::ClusterConnection>;
 
     /// Every master in turn, from a slot map asked for now: a master that does not
-    /// answer is an error, never a count that silently left its keys out.
+    /// answer is an error, never a count that silently left its keys out. The map is
+    /// asked again at the end: a slot that moved meanwhile (a resharding, a failover)
+    /// may have taken keys past the scan, which is an error too.
     pub(super) async fn delete_matching(
         core: &Arc<Core>,
         mut cluster: ClusterConnection,
-        selection: &Selection<'_>,
+        selection: &KeySelection<'_>,
     ) -> Result<u64, BackendError> {
-        core.owners
-            .refresh(&mut cluster)
-            .await
-            .map_err(|error| named(&core.server, "CLUSTER SLOTS", error))?;
-        let masters = core.owners.masters().ok_or_else(|| {
-            BackendError::new(format!(
-                "not every hash slot is served ({}): nothing deleted",
-                core.server
-            ))
-        })?;
+        let masters = current_masters(core, &mut cluster).await?;
+        let before = core.owners.ranges();
         let mut deleted = 0;
         for (node, address) in masters {
             core.breaker.check(Route::Node(node))?;
             deleted += delete_on_node(&mut cluster, &address, selection).await?;
         }
+        current_masters(core, &mut cluster).await?;
+        if core.owners.ranges() != before {
+            return Err(BackendError::new(format!(
+                "hash slots moved during the pattern deletion ({}): {deleted} keys \
+                 deleted, some matching keys may remain; call it again",
+                core.server
+            )));
+        }
         Ok(deleted)
+    }
+
+    /// The masters serving every slot, from `CLUSTER SLOTS` asked now.
+    async fn current_masters(
+        core: &Arc<Core>,
+        cluster: &mut ClusterConnection,
+    ) -> Result<Vec<(u32, Arc<str>)>, BackendError> {
+        core.owners
+            .refresh(cluster)
+            .await
+            .map_err(|error| named(&core.server, "CLUSTER SLOTS", error))?;
+        core.owners.masters().ok_or_else(|| {
+            BackendError::new(format!(
+                "not every hash slot is served ({}): nothing deleted",
+                core.server
+            ))
+        })
     }
 
     async fn delete_on_node(
         cluster: &mut ClusterConnection,
         address: &str,
-        selection: &Selection<'_>,
+        selection: &KeySelection<'_>,
     ) -> Result<u64, BackendError> {
         let routing = by_address(address)?;
         let mut deleted = 0;
@@ -161,12 +166,12 @@ mod cluster {
                 cluster.runtime,
                 cluster
                     .connection
-                    .route_command(scan(cursor, selection.pattern), routing.clone()),
+                    .route_command(scan(cursor, selection.pattern()), routing.clone()),
             )
             .await
             .and_then(|reply| Ok(redis::from_redis_value::<(u64, Vec<Vec<u8>>)>(reply)?));
             let (next, keys) = step.map_err(|error| named(address, "SCAN", error))?;
-            let keys = selection.kept(keys);
+            let keys = kept(selection, keys);
             if !keys.is_empty() {
                 let unlinked = unlink_on(cluster, &keys).await;
                 deleted += unlinked.map_err(|error| named(address, "UNLINK", error))?;
