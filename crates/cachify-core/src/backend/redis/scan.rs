@@ -86,8 +86,7 @@ async fn scan_step(
     }
 }
 
-/// `UNLINK keys..`: how many existed. On a cluster connection redis-rs splits it per
-/// slot and adds the answers up.
+/// `UNLINK keys..` on a standalone server: how many existed.
 async fn unlink_on<C: ConnectionLike + Send>(
     connection: &mut C,
     keys: &[Vec<u8>],
@@ -101,31 +100,40 @@ async fn unlink_on<C: ConnectionLike + Send>(
 
 #[cfg(feature = "redis-cluster")]
 mod cluster {
-    use redis::cluster_routing::{RoutingInfo, SingleNodeRoutingInfo};
+    use std::collections::BTreeMap;
+
+    use redis::cluster_routing::{MultipleNodeRoutingInfo, RoutingInfo, SingleNodeRoutingInfo};
+    use redis::Value;
 
     use super::*;
     use crate::backend::redis::connection::OnIo;
+    use crate::backend::redis::hash_slots::slot_of;
     use crate::backend::redis::runtime;
 
     type ClusterConnection = OnIo<redis::cluster_async::ClusterConnection>;
 
-    /// Every master in turn, from a slot map asked for now: a master that does not
-    /// answer is an error, never a count that silently left its keys out. The map is
-    /// asked again at the end: a slot that moved meanwhile (a resharding, a failover)
-    /// may have taken keys past the scan, which is an error too.
+    /// Every master in turn: a master that does not answer is an error, never a count
+    /// that silently left its keys out. `CLUSTER SLOTS` says that every slot is served
+    /// (and is asked again at the end: a slot that moved meanwhile, by a resharding or a
+    /// failover, may have taken keys past the scan, which is an error too); the masters'
+    /// addresses are redis-rs's own, which replaces the empty or wildcard hosts some
+    /// deployments announce by the address of the node that announced them.
     pub(super) async fn delete_matching(
         core: &Arc<Core>,
         mut cluster: ClusterConnection,
         selection: &KeySelection<'_>,
     ) -> Result<u64, BackendError> {
-        let masters = current_masters(core, &mut cluster).await?;
+        let announced = slot_masters(core, &mut cluster).await?;
         let before = core.owners.ranges();
+        for (node, _) in &announced {
+            core.breaker.check(Route::Node(*node))?;
+        }
+        let masters = client_masters(core, &mut cluster, &announced).await?;
         let mut deleted = 0;
-        for (node, address) in masters {
-            core.breaker.check(Route::Node(node))?;
+        for address in masters {
             deleted += delete_on_node(&mut cluster, &address, selection).await?;
         }
-        current_masters(core, &mut cluster).await?;
+        slot_masters(core, &mut cluster).await?;
         if core.owners.ranges() != before {
             return Err(BackendError::new(format!(
                 "hash slots moved during the pattern deletion ({}): {deleted} keys \
@@ -137,7 +145,7 @@ mod cluster {
     }
 
     /// The masters serving every slot, from `CLUSTER SLOTS` asked now.
-    async fn current_masters(
+    async fn slot_masters(
         core: &Arc<Core>,
         cluster: &mut ClusterConnection,
     ) -> Result<Vec<(u32, Arc<str>)>, BackendError> {
@@ -153,6 +161,73 @@ mod cluster {
         })
     }
 
+    /// The masters' addresses as redis-rs routes to them: the keys of its answer to a
+    /// `PING` sent to every master. When that fails, each master `CLUSTER SLOTS`
+    /// announced is pinged alone, so the error names the one that does not answer.
+    async fn client_masters(
+        core: &Arc<Core>,
+        cluster: &mut ClusterConnection,
+        announced: &[(u32, Arc<str>)],
+    ) -> Result<Vec<String>, BackendError> {
+        let every_master = RoutingInfo::MultiNode((MultipleNodeRoutingInfo::AllMasters, None));
+        let pinged = runtime::within(
+            cluster.runtime,
+            cluster
+                .connection
+                .route_command(redis::cmd("PING"), every_master),
+        )
+        .await;
+        let answers = match pinged {
+            Ok(Value::Map(answers)) => answers,
+            Ok(other) => {
+                return Err(BackendError::new(format!(
+                    "unexpected answer of the masters to PING ({}): {other:?}",
+                    core.server
+                )))
+            }
+            Err(error) => return Err(unreachable_master(cluster, announced, error).await),
+        };
+        let mut masters = Vec::with_capacity(answers.len());
+        for (address, answer) in answers {
+            let address: String = redis::from_redis_value(address)
+                .map_err(|error| named(&core.server, "PING", error.into()))?;
+            if let Value::ServerError(error) = answer {
+                return Err(named(&address, "PING", error.into()));
+            }
+            masters.push(address);
+        }
+        if masters.len() != announced.len() {
+            return Err(BackendError::new(format!(
+                "the cluster announces {} masters and the client knows {} ({}): nothing \
+                 deleted; call it again once the cluster settles",
+                announced.len(),
+                masters.len(),
+                core.server
+            )));
+        }
+        Ok(masters)
+    }
+
+    /// The error of a master that does not answer, found by pinging each in turn.
+    async fn unreachable_master(
+        cluster: &mut ClusterConnection,
+        announced: &[(u32, Arc<str>)],
+        error: redis::RedisError,
+    ) -> BackendError {
+        for (_, address) in announced {
+            let Ok(routing) = by_address(address) else {
+                continue;
+            };
+            let ping = cluster
+                .connection
+                .route_command(redis::cmd("PING"), RoutingInfo::SingleNode(routing));
+            if let Err(error) = runtime::within(cluster.runtime, ping).await {
+                return named(address, "PING", error);
+            }
+        }
+        named("a master", "PING", error)
+    }
+
     async fn delete_on_node(
         cluster: &mut ClusterConnection,
         address: &str,
@@ -162,18 +237,19 @@ mod cluster {
         let mut deleted = 0;
         let mut cursor = 0;
         loop {
+            let scan = scan(cursor, selection.pattern());
             let step = runtime::within(
                 cluster.runtime,
                 cluster
                     .connection
-                    .route_command(scan(cursor, selection.pattern()), routing.clone()),
+                    .route_command(scan, RoutingInfo::SingleNode(routing.clone())),
             )
             .await
             .and_then(|reply| Ok(redis::from_redis_value::<(u64, Vec<Vec<u8>>)>(reply)?));
             let (next, keys) = step.map_err(|error| named(address, "SCAN", error))?;
             let keys = kept(selection, keys);
             if !keys.is_empty() {
-                let unlinked = unlink_on(cluster, &keys).await;
+                let unlinked = unlink_by_slot(cluster, &routing, keys).await;
                 deleted += unlinked.map_err(|error| named(address, "UNLINK", error))?;
             }
             if next == 0 {
@@ -183,15 +259,45 @@ mod cluster {
         }
     }
 
+    /// `UNLINK`s a batch of one node's keys: one command per hash slot (a cluster
+    /// refuses keys of several slots in one), all in one pipeline to that node, so a
+    /// batch costs one round trip, not one per slot.
+    async fn unlink_by_slot(
+        cluster: &mut ClusterConnection,
+        node: &SingleNodeRoutingInfo,
+        keys: Vec<Vec<u8>>,
+    ) -> RedisResult<u64> {
+        let mut by_slot: BTreeMap<u16, Vec<Vec<u8>>> = BTreeMap::new();
+        for key in keys {
+            by_slot.entry(slot_of(&key)).or_default().push(key);
+        }
+        let mut pipeline = redis::pipe();
+        for keys in by_slot.values() {
+            pipeline.cmd("UNLINK");
+            for key in keys {
+                pipeline.arg(key);
+            }
+        }
+        let sent = cluster
+            .connection
+            .route_pipeline(pipeline, 0, by_slot.len(), node.clone());
+        let replies = runtime::within(cluster.runtime, sent).await?;
+        let mut unlinked = 0;
+        for reply in replies {
+            unlinked += redis::from_redis_value::<u64>(reply)?;
+        }
+        Ok(unlinked)
+    }
+
     /// Routing to the node at `host:port`.
-    fn by_address(address: &str) -> Result<RoutingInfo, BackendError> {
+    fn by_address(address: &str) -> Result<SingleNodeRoutingInfo, BackendError> {
         let bad = || BackendError::new(format!("unreadable cluster node address {address}"));
         let (host, port) = address.rsplit_once(':').ok_or_else(bad)?;
         let port = port.parse().map_err(|_| bad())?;
-        Ok(RoutingInfo::SingleNode(SingleNodeRoutingInfo::ByAddress {
+        Ok(SingleNodeRoutingInfo::ByAddress {
             host: host.to_owned(),
             port,
-        }))
+        })
     }
 
     fn named(node: &str, command: &str, error: redis::RedisError) -> BackendError {
