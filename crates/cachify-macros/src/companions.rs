@@ -226,10 +226,11 @@ fn forwarders(sig: &Analysed, own: &[Companion], inner: InnerLayer<'_>) -> Vec<C
 pub fn call_inner(sig: &Analysed, inner: &Ident, kind: CompanionKind) -> TokenStream {
     let call = match Placement::of(sig) {
         Placement::Module => {
-            let args = kind
-                .takes_arguments()
-                .then(|| sig.arg_names())
-                .unwrap_or_default();
+            let args = if kind.takes_arguments() {
+                sig.arg_names()
+            } else {
+                Vec::new()
+            };
             let name = format_ident!("{}", kind.name());
             quote!(super::#inner::#name(#(#args),*))
         }
