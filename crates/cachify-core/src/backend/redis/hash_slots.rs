@@ -53,7 +53,7 @@ pub(crate) struct SlotOwners {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct SlotRange {
+struct SlotRange {
     first: u16,
     last: u16,
     node: u32,
@@ -90,11 +90,6 @@ impl SlotOwners {
             .into_iter()
             .map(|node| Some((node, Arc::clone(nodes.get(usize::try_from(node).ok()?)?))))
             .collect()
-    }
-
-    /// The ranges of the last answer: two snapshots differ when a slot moved between them.
-    pub(crate) fn ranges(&self) -> Arc<Vec<SlotRange>> {
-        self.ranges.load_full()
     }
 
     /// Asks `CLUSTER SLOTS` over `connection` and keeps the answer.

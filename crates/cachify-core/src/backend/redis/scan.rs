@@ -124,7 +124,7 @@ mod cluster {
         selection: &KeySelection<'_>,
     ) -> Result<u64, BackendError> {
         let announced = slot_masters(core, &mut cluster).await?;
-        let before = core.owners.ranges();
+        let before = slot_owners(core, &mut cluster).await?;
         for (node, _) in &announced {
             core.breaker.check(Route::Node(*node))?;
         }
@@ -133,8 +133,7 @@ mod cluster {
         for address in masters {
             deleted += delete_on_node(&mut cluster, &address, selection).await?;
         }
-        slot_masters(core, &mut cluster).await?;
-        if core.owners.ranges() != before {
+        if slot_owners(core, &mut cluster).await? != before {
             return Err(BackendError::new(format!(
                 "hash slots moved during the pattern deletion ({}): {deleted} keys \
                  deleted, some matching keys may remain; call it again",
@@ -159,6 +158,36 @@ mod cluster {
                 core.server
             ))
         })
+    }
+
+    /// Each slot range and the id of the node serving it, from `CLUSTER SLOTS` asked now:
+    /// ids, unlike announced addresses, are the same whichever node answers.
+    async fn slot_owners(
+        core: &Arc<Core>,
+        cluster: &mut ClusterConnection,
+    ) -> Result<Vec<(i64, i64, Value)>, BackendError> {
+        let reply = redis::cmd("CLUSTER")
+            .arg("SLOTS")
+            .query_async(cluster)
+            .await;
+        let reply: Value = reply.map_err(|error| named(&core.server, "CLUSTER SLOTS", error))?;
+        let Value::Array(entries) = reply else {
+            return Ok(Vec::new());
+        };
+        let mut owners: Vec<(i64, i64, Value)> = entries
+            .into_iter()
+            .filter_map(|entry| match entry {
+                Value::Array(fields) => match fields.as_slice() {
+                    [Value::Int(first), Value::Int(last), Value::Array(primary), ..] => {
+                        Some((*first, *last, primary.get(2)?.clone()))
+                    }
+                    _ => None,
+                },
+                _ => None,
+            })
+            .collect();
+        owners.sort_by_key(|(first, _, _)| *first);
+        Ok(owners)
     }
 
     /// The masters' addresses as redis-rs routes to them: the keys of its answer to a
