@@ -92,6 +92,7 @@ impl Attribute {
         match self {
             Attribute::Cached => &[
                 CompanionKind::Reset,
+                CompanionKind::Clear,
                 CompanionKind::Stats,
                 CompanionKind::Counters,
             ],

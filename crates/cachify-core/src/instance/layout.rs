@@ -77,7 +77,7 @@ pub enum Operation {
 impl Operation {
     /// py-cachify's `OperationPostfix`.
     #[cfg(feature = "py-cachify")]
-    fn postfix(self) -> &'static str {
+    pub(super) fn postfix(self) -> &'static str {
         match self {
             Operation::Cached => "-cached",
             Operation::Lock => "-lock",
