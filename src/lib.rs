@@ -5,7 +5,7 @@
 pub use cachify_core::{
     async_trait, backend, codec, error, flush_releases, flush_releases_async, glob, init_cachify,
     instance, try_init_cachify, AsyncClient, BackendError, Cachify, CachifyBuilder, CodecError,
-    Error, MemoryCapacity, MemoryClient, SyncClient,
+    Error, MemoryCapacity, MemoryClient, Stats, SyncClient,
 };
 pub use cachify_core::{lock, AsyncLockGuard, Lock, LockGuard};
 pub use cachify_core::{pool, AsyncPoolSlot, Pool, PoolSlot};

@@ -14,3 +14,4 @@ include!("suites/shapes.rs");
 include!("suites/invalidation.rs");
 include!("suites/fleet_flight.rs");
 include!("suites/refresh.rs");
+include!("suites/stats.rs");

@@ -116,10 +116,16 @@ const CASES: &[Case] = &[
 ];
 
 /// Examples that no case runs, and why.
-const NOT_RUN: &[(&str, &str)] = &[(
-    "axum_service",
-    "serves until stopped; tests/axum_service.rs calls it over HTTP",
-)];
+const NOT_RUN: &[(&str, &str)] = &[
+    (
+        "axum_service",
+        "serves until stopped; tests/axum_service.rs calls it over HTTP",
+    ),
+    (
+        "metrics",
+        "serves until its input ends; `metrics_are_scraped_over_http` below scrapes it",
+    ),
+];
 
 fn run_case(name: &str) {
     let case = CASES
@@ -199,3 +205,111 @@ cases!(
     repository,
     worker
 );
+
+/// `examples/metrics.rs` (the `metrics` feature) scraped over HTTP as Prometheus would:
+/// the counters carry the function's name and the instance's prefix as labels.
+#[cfg(feature = "metrics")]
+#[test]
+fn metrics_are_scraped_over_http() {
+    use std::io::{BufRead, BufReader, Read, Write};
+    use std::net::{TcpListener, TcpStream};
+    use std::process::Stdio;
+    use std::sync::mpsc;
+
+    // A port free a moment ago; the example binds it again.
+    let addr = TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .unwrap();
+    let mut child = Command::new(support::examples::binary("metrics"))
+        .env("METRICS_ADDR", addr.to_string())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("the example starts");
+    let stdout = child.stdout.take().unwrap();
+    let (lines, printed) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = lines.send(line);
+        }
+    });
+    let mut output = Vec::new();
+    while !output
+        .iter()
+        .any(|line: &String| line.starts_with("serving metrics"))
+    {
+        match printed.recv_timeout(Duration::from_secs(60)) {
+            Ok(line) => output.push(line),
+            Err(_) => {
+                let _ = child.kill();
+                panic!("the example did not start serving: {output:?}");
+            }
+        }
+    }
+    assert!(
+        output.contains(&"square: 2 hits, 2 misses, 2 stores".to_owned()),
+        "{output:?}"
+    );
+
+    let scrape = || -> std::io::Result<String> {
+        let mut stream = TcpStream::connect(addr)?;
+        stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+        write!(
+            stream,
+            "GET /metrics HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+        )?;
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer)?;
+        Ok(answer)
+    };
+    // The listener starts on the exporter's own thread: retry until it answers.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let page = loop {
+        match scrape() {
+            Ok(page) => break page,
+            Err(error) if std::time::Instant::now() > deadline => {
+                let _ = child.kill();
+                panic!("cannot scrape {addr}: {error}");
+            }
+            Err(_) => std::thread::sleep(Duration::from_millis(50)),
+        }
+    };
+    let value = |metric: &str, function: &str| -> Option<String> {
+        page.lines()
+            .filter(|line| line.starts_with(&format!("{metric}{{")))
+            .filter(|line| line.contains(&format!("function=\"{function}\"")))
+            .filter(|line| line.contains("prefix=\"APP-\""))
+            .find_map(|line| line.rsplit(' ').next().map(str::to_owned))
+    };
+    assert!(page.starts_with("HTTP/1.1 200"), "{page}");
+    assert_eq!(
+        value("cachify_cache_hits", "metrics::square").as_deref(),
+        Some("2"),
+        "{page}"
+    );
+    assert_eq!(
+        value("cachify_cache_misses", "metrics::square").as_deref(),
+        Some("2"),
+        "{page}"
+    );
+    assert_eq!(
+        value("cachify_cache_stores", "metrics::square").as_deref(),
+        Some("2"),
+        "{page}"
+    );
+    assert_eq!(
+        value("cachify_lock_acquisitions", "metrics::nightly_report").as_deref(),
+        Some("2"),
+        "{page}"
+    );
+    assert!(page.contains("cachify_miss_body_seconds"), "{page}");
+
+    drop(child.stdin.take()); // its input ends: the example exits
+    let (done, finished) = mpsc::channel();
+    std::thread::spawn(move || done.send(child.wait()));
+    let status = finished
+        .recv_timeout(Duration::from_secs(30))
+        .expect("the example exits when its input ends")
+        .unwrap();
+    assert!(status.success(), "{status:?}");
+}

@@ -1,16 +1,19 @@
 //! A mixed fleet: real py-cachify 3.1 processes and cachify on one Redis, with
 //! `Layout::PyCachify`. Python runs as subprocesses of the virtual environment named by
-//! `CACHIFY_PY_VENV` (`scripts/test` makes it); without one, every test says it is
-//! skipped and passes.
+//! `CACHIFY_PY_VENV` (`scripts/test` makes it), or else of `target/py-venv`, made here
+//! with the pins of `tests/py-requirements.txt` when it does not import them. Only a
+//! machine without `python3` skips these tests (saying so); any other failure to set
+//! Python up fails them.
 
 mod support;
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Write};
-use std::path::PathBuf;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, LazyLock};
+use std::thread::JoinHandle;
 use std::time::Duration;
 
 use cachify::instance::Layout;
@@ -34,33 +37,80 @@ PREFIX = os.environ['PREFIX']
 init_cachify(sync_client=r, prefix=PREFIX, lock_poll_interval=0.01)
 def ready(word):
     print(word, flush=True)
+import threading, traceback
+def die(args):
+    # A thread that raises fails the snippet instead of ending quietly.
+    traceback.print_exception(args.exc_type, args.exc_value, args.exc_traceback)
+    sys.stderr.flush()
+    os._exit(1)
+threading.excepthook = die
 "#;
 
-/// The venv's python, or `None` (after saying why) when there is none to run.
+/// The venv's python, or `None` (after saying why) on a machine without `python3`.
 fn python() -> Option<PathBuf> {
-    let Some(venv) = std::env::var_os("CACHIFY_PY_VENV") else {
-        eprintln!("skipped: CACHIFY_PY_VENV is not set (scripts/test sets it up)");
-        return None;
-    };
-    let python = PathBuf::from(venv).join("bin/python");
-    let imports = Command::new(&python)
+    static PYTHON: LazyLock<Option<PathBuf>> = LazyLock::new(|| {
+        if let Some(venv) = std::env::var_os("CACHIFY_PY_VENV") {
+            let python = PathBuf::from(venv).join("bin/python");
+            assert!(
+                imports_py_cachify(&python),
+                "{} cannot import py_cachify and redis",
+                python.display()
+            );
+            return Some(python);
+        }
+        if Command::new("python3").arg("--version").output().is_err() {
+            eprintln!("skipped: python3 is not installed");
+            return None;
+        }
+        Some(make_venv())
+    });
+    PYTHON.clone()
+}
+
+fn imports_py_cachify(python: &Path) -> bool {
+    Command::new(python)
         .args(["-c", "import py_cachify, redis"])
-        .status();
-    if !imports.is_ok_and(|status| status.success()) {
-        eprintln!(
-            "skipped: {} cannot import py_cachify and redis",
-            python.display()
-        );
-        return None;
+        .status()
+        .is_ok_and(|status| status.success())
+}
+
+/// `target/py-venv` with the pinned py-cachify and redis-py: made if missing, brought
+/// to the pins otherwise (pip asks no index when they are met already).
+fn make_venv() -> PathBuf {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let venv = root.join("target/py-venv");
+    let python = venv.join("bin/python");
+    if !python.exists() {
+        let made = Command::new("python3")
+            .arg("-m")
+            .arg("venv")
+            .arg(&venv)
+            .status();
+        let hint = "python3 -m venv failed (on Debian: apt install python3-venv)";
+        assert!(made.is_ok_and(|status| status.success()), "{hint}");
     }
-    Some(python)
+    let requirements = root.join("tests/py-requirements.txt");
+    let installed = Command::new(&python)
+        .args(["-m", "pip", "install", "--quiet", "-r"])
+        .arg(requirements)
+        .status();
+    assert!(
+        installed.is_ok_and(|status| status.success()),
+        "pip could not install tests/py-requirements.txt"
+    );
+    python
 }
 
 /// A Python snippet running in the background, talking over its stdin and stdout.
+///
+/// Its stderr is collected on a thread of its own (so a chatty snippet never blocks on
+/// a full pipe) and shown when it fails; a snippet dropped unfinished (its test failed)
+/// is killed and reaped.
 struct Snippet {
     child: Child,
     stdin: ChildStdin,
     stdout: BufReader<ChildStdout>,
+    stderr: Option<JoinHandle<String>>,
 }
 
 impl Snippet {
@@ -71,14 +121,22 @@ impl Snippet {
             .env("PREFIX", PY.prefix())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
             .spawn()
             .expect("python starts");
         let stdin = child.stdin.take().expect("piped");
         let stdout = BufReader::new(child.stdout.take().expect("piped"));
+        let mut stderr = child.stderr.take().expect("piped");
+        let stderr = std::thread::spawn(move || {
+            let mut text = String::new();
+            let _ = stderr.read_to_string(&mut text);
+            text
+        });
         Snippet {
             child,
             stdin,
             stdout,
+            stderr: Some(stderr),
         }
     }
 
@@ -98,10 +156,28 @@ impl Snippet {
     /// Waits for the snippet to exit successfully; returns the rest of its output.
     fn finish(mut self) -> String {
         let mut rest = String::new();
-        std::io::Read::read_to_string(&mut self.stdout, &mut rest).expect("python's stdout");
+        self.stdout
+            .read_to_string(&mut rest)
+            .expect("python's stdout");
         let status = self.child.wait().expect("python exits");
-        assert!(status.success(), "the snippet failed: {rest}");
+        let stderr = self
+            .stderr
+            .take()
+            .map(|stderr| stderr.join().unwrap_or_default());
+        assert!(
+            status.success(),
+            "the snippet failed: {rest}\n{}",
+            stderr.unwrap_or_default()
+        );
         rest
+    }
+}
+
+impl Drop for Snippet {
+    fn drop(&mut self) {
+        // Finished: it has exited already and this does nothing.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
@@ -429,6 +505,7 @@ def work():
     enter(keys=[PREFIX + 'inside', PREFIX + 'most'])
     time.sleep(0.005)
     r.decr(PREFIX + 'inside')
+lock_turns = threading.Lock()
 def worker():
     done = 0
     while done < {TURNS}:
@@ -437,10 +514,15 @@ def worker():
             done += 1
         except CachifyPoolFullError:
             time.sleep(0.002)
+    with lock_turns:
+        turns[0] += done
 threads = [threading.Thread(target=worker) for _ in range(3)]
 ready('started')
 for t in threads: t.start()
 for t in threads: t.join()
+print('turns', turns[0], flush=True)
+# Rust's workers may still be in the pool: wait until they are done too.
+sys.stdin.readline()
 print('size', work.size())
 "#
     );
@@ -453,19 +535,31 @@ print('size', work.size())
                 let mut connection = client.get_connection().unwrap();
                 let mut done = 0;
                 while done < TURNS {
-                    if pooled_work(&mut connection).is_some() {
-                        done += 1;
+                    match pooled_work(&mut connection) {
+                        Some(()) => done += 1,
+                        None => std::thread::sleep(Duration::from_millis(2)),
                     }
                 }
             })
         })
         .collect();
+    assert_eq!(
+        workers.line(),
+        format!("turns {}", 3 * TURNS),
+        "every Python thread ended"
+    );
     for worker in rust {
         worker.join().unwrap();
     }
-    let out = workers.finish();
     assert_eq!(RUST_TURNS.load(Ordering::SeqCst), 3 * TURNS);
-    assert_eq!(out, "size 0\n", "every slot was given back");
+    assert_eq!(
+        PY.pool("mixed-pool", 3).size().unwrap(),
+        0,
+        "every slot was given back"
+    );
+    workers.send("sizes");
+    let out = workers.finish();
+    assert_eq!(out, "size 0\n", "and Python sees it so");
     let (_, most) = counter_keys();
     let client = redis::Client::open(support::redis::server().url()).unwrap();
     let most: usize = redis::cmd("GET")

@@ -6,7 +6,7 @@ mod invalidation {
     use std::sync::LazyLock;
     use std::time::Duration;
 
-    use cachify::{cached, Cachify};
+    use cachify::{cached, Cachify, Error};
 
     use super::backend;
 
@@ -112,6 +112,130 @@ mod invalidation {
         let key = neighbour.cache_key("k");
         assert!(neighbour.sync_client().get(&key).unwrap().is_some());
         assert_eq!(neighbour.delete_matching("k").unwrap(), 1);
+    }
+
+    /// Two instances on one store, the second's prefix extending the first's.
+    fn nested_instances(test: &str) -> (Cachify, Cachify) {
+        let (outer, inner) = (backend().builder(test), backend().builder(test));
+        let (outer, inner) = if backend() == crate::support::Backend::Memory {
+            let shared = cachify::MemoryClient::new();
+            let on = |builder: cachify::CachifyBuilder| {
+                builder
+                    .sync_client(shared.clone())
+                    .async_client(shared.clone())
+            };
+            (on(outer), on(inner))
+        } else {
+            (outer, inner)
+        };
+        let outer = outer.build();
+        let inner = inner.prefix(format!("{}B-", outer.prefix())).build();
+        (outer, inner)
+    }
+
+    #[tokio::test]
+    async fn a_pattern_deletion_never_deletes_a_lock_or_pool_of_a_nested_prefix() {
+        let (outer, inner) = nested_instances("nested");
+        let first = inner.lock("job").acquire_async().await.unwrap();
+        let first_token = first.fencing_token();
+        first.release_async().await.unwrap();
+        let _held = inner.lock("held").acquire_async().await.unwrap();
+        let _slot = inner.pool("api", 2).acquire_async().await.unwrap();
+        for cachify in [&outer, &inner] {
+            let key = cachify.cache_key("value");
+            cachify.async_client().set(&key, b"v", None, false).await.unwrap();
+        }
+
+        // Both values are under the outer prefix; no lock, fence or pool is.
+        assert_eq!(outer.delete_matching_async("*").await.unwrap(), 2);
+        assert!(inner.lock("held").is_locked_async().await.unwrap());
+        assert_eq!(inner.pool("api", 2).size_async().await.unwrap(), 1);
+        let again = inner.lock("job").acquire_async().await.unwrap();
+        assert!(again.fencing_token() > first_token, "the fencing counter survived");
+        again.release_async().await.unwrap();
+    }
+
+    #[test]
+    fn an_instance_without_a_prefix_or_with_a_namespace_in_it_is_refused() {
+        let invalid = |cachify: &Cachify| {
+            let refused = cachify.delete_matching("*");
+            assert!(
+                matches!(refused, Err(Error::InvalidOption { option: "prefix", .. })),
+                "{refused:?}"
+            );
+        };
+        invalid(&backend().builder("unprefixed").prefix("").build());
+        invalid(&backend().builder("namespaced").prefix("APP-lock:").build());
+    }
+
+    #[test]
+    fn a_pattern_whose_last_token_is_open_is_refused() {
+        let cachify = backend().instance("open");
+        let value = cachify.cache_key("user-7");
+        cachify.sync_client().set(&value, b"v", None, false).unwrap();
+        for pattern in ["user-[7", "user-7\\", "user-[7\\]"] {
+            let refused = cachify.delete_matching(pattern);
+            assert!(
+                matches!(refused, Err(Error::InvalidOption { option: "pattern", .. })),
+                "{pattern:?}: {refused:?}"
+            );
+        }
+        assert!(cachify.sync_client().get(&value).unwrap().is_some());
+        assert_eq!(cachify.delete_matching("user-[7]").unwrap(), 1);
+    }
+
+    /// Under py-cachify's layout a lock handle's key is `{prefix}{key}`, with no mark but
+    /// the missing `-cached`.
+    #[cfg(feature = "py-cachify")]
+    #[test]
+    fn under_py_cachify_only_keys_ending_in_cached_are_deleted() {
+        let cachify = backend()
+            .builder("py-open")
+            .layout(cachify::instance::Layout::PyCachify)
+            .build();
+        let _lock = cachify.lock("user-7").acquire().unwrap();
+        let value = cachify.cache_key("user-7");
+        cachify.sync_client().set(&value, b"v", None, false).unwrap();
+        assert!(cachify.delete_matching("user-[7").is_err());
+        assert!(cachify.lock("user-7").is_locked().unwrap());
+        assert_eq!(cachify.delete_matching("user-*").unwrap(), 1);
+        assert!(cachify.lock("user-7").is_locked().unwrap());
+    }
+
+    mod stacked_clear {
+        use cachify::lock;
+
+        use super::*;
+
+        static C: LazyLock<Cachify> = LazyLock::new(|| backend().instance("stacked-clear"));
+
+        pub struct Repo;
+
+        #[cachify::companions]
+        impl Repo {
+            #[lock(key = "find-lock-{id}", cachify = C)]
+            #[cached(key = "find-{id}", cachify = C)]
+            fn find(&self, id: u32) -> Result<u32, Error> {
+                Ok(id)
+            }
+
+            // A refused inner `clear` must not be an error where nobody calls it.
+            #[lock(key = "odd-lock-{id}", cachify = C)]
+            #[cached(key = "{id}-odd", cachify = C)]
+            fn odd(id: u32) -> Result<u32, Error> {
+                Ok(id)
+            }
+        }
+
+        #[test]
+        fn a_cached_layer_under_a_lock_keeps_its_clear() {
+            for id in 0..3 {
+                assert_eq!(Repo.find(id).unwrap(), id);
+            }
+            assert_eq!(Repo::odd(1).unwrap(), 1);
+            assert_eq!(Repo::find_clear().unwrap(), 3);
+            assert_eq!(Repo::find_clear().unwrap(), 0);
+        }
     }
 
     mod clear_companion {

@@ -5,6 +5,7 @@
 mod py_layout {
     use std::collections::BTreeMap;
     use std::sync::{mpsc, LazyLock};
+    use std::time::{Duration, Instant};
 
     use cachify::codec::pickle;
     use cachify::instance::Layout;
@@ -147,5 +148,77 @@ mod py_layout {
         assert_eq!(pool.size_async().await.unwrap(), 1);
         slot.release_async().await.unwrap();
         assert_eq!(pool.size_async().await.unwrap(), 0);
+    }
+
+    /// What a Python worker that died inside its critical section leaves: py-cachify's
+    /// meta-lock, for 30 s.
+    fn leave_meta_lock(pool_key: &str) -> String {
+        let meta_lock = format!("{}{pool_key}-lock", PY.prefix());
+        let ttl = Some(Duration::from_secs(30));
+        assert!(PY.sync_client().set(&meta_lock, b"\x80\x04K\x01.", ttl, true).unwrap());
+        meta_lock
+    }
+
+    #[pooled(key = "stuck", max_size = 1, cachify = PY)]
+    fn stuck() -> Result<bool, Error> {
+        Ok(true)
+    }
+
+    #[test]
+    fn a_meta_lock_left_behind_is_a_full_pool_within_the_pool_s_patience() {
+        let left = [leave_meta_lock("stuck-pool"), leave_meta_lock("stuck")];
+        let started = Instant::now();
+        assert!(!stuck().unwrap(), "#[pooled] skips the call, as for a full pool");
+        let pool = PY.pool("stuck", 1);
+        assert!(matches!(pool.clone().nowait(true).acquire(), Err(Error::PoolFull { .. })));
+        let short = pool.nowait(false).timeout(Duration::from_millis(200));
+        assert!(matches!(short.acquire(), Err(Error::PoolFull { .. })));
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let refused = runtime.block_on(short.acquire_async());
+        assert!(matches!(refused, Err(Error::PoolFull { .. })));
+        // py-cachify's own patience would be 5 s per attempt.
+        assert!(started.elapsed() < Duration::from_secs(4), "{:?}", started.elapsed());
+        let left: Vec<&str> = left.iter().map(String::as_str).collect();
+        PY.sync_client().delete(&left).unwrap();
+        assert!(PY.pool("stuck", 1).nowait(true).acquire().is_ok());
+    }
+
+    #[test]
+    fn a_freed_slot_is_announced_on_the_pool_key() {
+        let pool = PY.pool("announced", 1);
+        let slot = pool.acquire().unwrap();
+        let mut watch = PY.sync_client().watch(&PY.pool_key("announced"));
+        slot.release().unwrap();
+        if let Some(watch) = watch.as_mut() {
+            assert!(watch.wait_blocking(Duration::from_secs(5)), "waiters are woken");
+        }
+        assert_eq!(stored("announced"), None, "nothing left under the pool key");
+    }
+
+    #[test]
+    fn a_release_outlasts_a_meta_lock_python_holds_longer_than_its_patience() {
+        let pool = PY.pool("outlasted", 1);
+        let slot = pool.acquire().unwrap();
+        let meta_lock = format!("{}outlasted-lock", PY.prefix());
+        // Longer than a release waits (5 s + 5 s), shorter than py-cachify's 30 s.
+        let ttl = Some(Duration::from_secs(12));
+        assert!(PY.sync_client().set(&meta_lock, b"\x80\x04K\x01.", ttl, true).unwrap());
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        runtime.block_on(async move { drop(slot) });
+        assert!(cachify::flush_releases(Duration::from_secs(60)));
+        assert_eq!(pool.size().unwrap(), 0, "the dropped slot was given back");
+    }
+
+    #[test]
+    fn a_lock_value_stays_a_pickle_next_to_its_fencing_counter() {
+        let lock = PY.lock("fenced");
+        let guard = lock.acquire().unwrap();
+        let token: String = pickle::decode(&stored("fenced").unwrap()).unwrap();
+        assert_eq!(token.len(), 32);
+        let fence = stored("fenced:fence");
+        if let Some(fence) = fence {
+            assert_eq!(fence, b"1", "a plain counter Python never reads");
+        }
+        guard.release().unwrap();
     }
 }

@@ -12,6 +12,8 @@ pub use crate::instance::{Cachify, Operation};
 pub use crate::lock::for_macros::{
     fail_closed, refuse, typed, Fallible, FromCachifyError, Returns, ReturnsAnything,
 };
+/// The counters of one decorated function (`static`s each macro creates).
+pub use crate::stats::{Counters, FnStats};
 
 /// The macros crate names this constant in every expansion, so a `cachify-macros` of
 /// another version than this `cachify-core` fails to compile instead of misbehaving.

@@ -194,5 +194,5 @@ pub enum CodecError {
     /// ```
     #[cfg(feature = "py-cachify")]
     #[error("pickle: {0}")]
-    Pickle(#[from] serde_pickle::Error),
+    Pickle(pickle::PickleError),
 }

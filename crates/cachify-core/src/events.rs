@@ -7,11 +7,16 @@
 //! (a backend error, a value that does not decode) are `warn` events emitted where they
 //! happen, with the same target and an `error` field.
 //!
+//! Each event also adds to the counters of [`crate::stats`] (`tally.count`), here, so
+//! that a counter and its event can never disagree.
+//!
 //! Cost: each function is one `tracing::debug!` (or `trace!`) with static metadata. When
 //! no subscriber wants it, that is a level check and one atomic load: the fields (and the
 //! prefix stripping) are evaluated only for an enabled event, and nothing is formatted.
 
 use std::time::Duration;
+
+use crate::stats::{Event, Tally};
 
 /// The target of every cachify event.
 pub(crate) const TARGET: &str = "cachify";
@@ -23,13 +28,15 @@ fn unprefixed<'k>(prefix: &str, full_key: &'k str) -> &'k str {
 
 /// A `#[cached]` call found its value. `full_key` is the prefixed storage key.
 #[inline]
-pub(crate) fn cache_hit(prefix: &str, full_key: &str) {
+pub(crate) fn cache_hit(tally: Tally<'_>, prefix: &str, full_key: &str) {
+    tally.count(Event::Hit);
     tracing::debug!(target: TARGET, key = unprefixed(prefix, full_key), prefix, "cache hit");
 }
 
 /// A `#[cached]` call found no (decodable) value: the function runs.
 #[inline]
-pub(crate) fn cache_miss(prefix: &str, full_key: &str) {
+pub(crate) fn cache_miss(tally: Tally<'_>, prefix: &str, full_key: &str) {
+    tally.count(Event::Miss);
     tracing::debug!(target: TARGET, key = unprefixed(prefix, full_key), prefix, "cache miss");
 }
 
@@ -88,12 +95,18 @@ pub(crate) struct Subject<'a> {
     pub(crate) prefix: &'a str,
     /// The key as written, without the prefix.
     pub(crate) key: &'a str,
+    /// Where the wait is counted.
+    pub(crate) tally: Tally<'a>,
 }
 
 impl Subject<'_> {
     /// The first attempt failed: the caller starts waiting.
     pub(crate) fn wait_started(&self) {
         let (key, prefix) = (self.key, self.prefix);
+        self.tally.count(match self.kind {
+            Kind::Lock => Event::LockWait,
+            Kind::Pool => Event::SlotWait,
+        });
         match self.kind {
             Kind::Lock => tracing::debug!(target: TARGET, key, prefix, "lock held: waiting"),
             Kind::Pool => tracing::debug!(target: TARGET, key, prefix, "pool full: waiting"),
@@ -113,6 +126,7 @@ impl Subject<'_> {
     /// than at a poll, or when a dead holder's key expired).
     pub(crate) fn acquired(&self, waited: Duration, handoff: bool) {
         let (key, prefix) = (self.key, self.prefix);
+        self.tally.waited(self.kind == Kind::Pool, waited);
         match self.kind {
             Kind::Lock => tracing::debug!(
                 target: TARGET, key, prefix, ?waited, handoff, "lock acquired after waiting"
@@ -126,12 +140,14 @@ impl Subject<'_> {
 
 /// An acquire gave up: the lock is held (`nowait`, or the timeout passed). `#[once]`
 /// skipping a call is this event.
-pub(crate) fn lock_refused(prefix: &str, key: &str, nowait: bool) {
+pub(crate) fn lock_refused(tally: Tally<'_>, prefix: &str, key: &str, nowait: bool) {
+    tally.count(Event::LockRefused);
     tracing::debug!(target: TARGET, key, prefix, nowait, "lock refused: held by another");
 }
 
 /// An acquire gave up: the pool is full (`nowait`, or the timeout passed).
-pub(crate) fn pool_full(prefix: &str, key: &str, max_size: usize, nowait: bool) {
+pub(crate) fn pool_full(tally: Tally<'_>, prefix: &str, key: &str, max_size: usize, nowait: bool) {
+    tally.count(Event::PoolFull);
     tracing::debug!(target: TARGET, key, prefix, max_size, nowait, "pool full: refused");
 }
 

@@ -23,6 +23,9 @@ mod flight;
 mod wait;
 
 mod pool;
+mod stats;
+#[cfg(feature = "metrics")]
+mod stats_metrics;
 
 #[doc(hidden)]
 pub mod __private;
@@ -38,6 +41,7 @@ pub use codec::CodecError;
 pub use detached::{flush_releases, flush_releases_async};
 pub use error::{BackendError, Error};
 pub use instance::{init_cachify, try_init_cachify, Cachify, CachifyBuilder};
+pub use stats::Stats;
 
 /// The attribute for implementing [`AsyncClient`] on a custom backend, re-exported so
 /// that the backend needs no dependency of its own on `async-trait`.

@@ -90,9 +90,23 @@ impl Attribute {
     /// The companions it generates.
     pub fn companions(self) -> &'static [CompanionKind] {
         match self {
-            Attribute::Cached => &[CompanionKind::Reset],
-            Attribute::Lock | Attribute::Once => &[CompanionKind::IsLocked, CompanionKind::Release],
-            Attribute::Pooled => &[CompanionKind::Size],
+            Attribute::Cached => &[
+                CompanionKind::Reset,
+                CompanionKind::Clear,
+                CompanionKind::Stats,
+                CompanionKind::Counters,
+            ],
+            Attribute::Lock | Attribute::Once => &[
+                CompanionKind::IsLocked,
+                CompanionKind::Release,
+                CompanionKind::Stats,
+                CompanionKind::Counters,
+            ],
+            Attribute::Pooled => &[
+                CompanionKind::Size,
+                CompanionKind::Stats,
+                CompanionKind::Counters,
+            ],
         }
     }
 
@@ -123,6 +137,11 @@ pub enum CompanionKind {
     IsLocked,
     Release,
     Size,
+    /// `stats()`: the function's counters, a plain `Stats` (no arguments, no `Result`).
+    Stats,
+    /// The hidden accessor of the function's `static` counters, which the wrapper and
+    /// `stats()` read.
+    Counters,
 }
 
 impl CompanionKind {
@@ -135,6 +154,8 @@ impl CompanionKind {
             CompanionKind::IsLocked => "is_locked",
             CompanionKind::Release => "release",
             CompanionKind::Size => "size",
+            CompanionKind::Stats => "stats",
+            CompanionKind::Counters => "cachify_counters",
         }
     }
 
@@ -145,13 +166,21 @@ impl CompanionKind {
             CompanionKind::IsLocked => quote!(bool),
             CompanionKind::Size => quote!(usize),
             CompanionKind::Clear | CompanionKind::ClearRefused => quote!(u64),
+            CompanionKind::Stats => quote!(::cachify::Stats),
+            CompanionKind::Counters => quote!(&'static ::cachify::__private::FnStats),
         }
     }
 
     /// Whether it takes the function's receiver, arguments and generics: one call's
     /// companions do, the function-wide `clear` does not.
     pub fn takes_arguments(self) -> bool {
-        !matches!(self, CompanionKind::Clear | CompanionKind::ClearRefused)
+        !matches!(
+            self,
+            CompanionKind::Clear
+                | CompanionKind::ClearRefused
+                | CompanionKind::Stats
+                | CompanionKind::Counters
+        )
     }
 
     /// A bound that no type meets, checked where the companion is called rather than
@@ -161,5 +190,11 @@ impl CompanionKind {
         (self == CompanionKind::ClearRefused).then(|| {
             quote!(for<'__cachify> &'__cachify (): ::cachify::__private::cache::ClearNeedsLiteralKeyStart)
         })
+    }
+
+    /// Whether it is about the function rather than one call: no arguments, no
+    /// receiver, not async, and it returns its value rather than a `Result`.
+    pub fn per_function(self) -> bool {
+        matches!(self, CompanionKind::Stats | CompanionKind::Counters)
     }
 }

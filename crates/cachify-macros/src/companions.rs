@@ -55,7 +55,7 @@ impl Placement {
 }
 
 /// One companion function.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Companion {
     pub kind: CompanionKind,
     /// Its doc comment.
@@ -69,20 +69,29 @@ pub fn method_name(function: &Ident, kind: CompanionKind) -> Ident {
     format_ident!("{}_{}", function, kind.name())
 }
 
+/// What the companions of a function see of its stacked inner layer.
+#[derive(Debug, Clone, Copy)]
+pub struct InnerLayer<'a> {
+    /// The inner function's name.
+    pub ident: &'a Ident,
+    /// Our attributes it carries.
+    pub attrs: &'a [Attribute],
+    /// Its `clear`: [`CompanionKind::ClearRefused`] when that is refused.
+    pub clear: CompanionKind,
+}
+
 /// Emits `companions` for `item`, plus forwarders to the companions of a stacked inner
-/// layer (`inner`: its function name and the attributes it carries).
+/// layer.
 pub fn emit(
     item: &ItemFn,
     sig: &Analysed,
     companions: &[Companion],
-    inner: Option<(&Ident, &[Attribute])>,
+    inner: Option<InnerLayer<'_>>,
 ) -> TokenStream {
     match Placement::of(sig) {
-        Placement::Module => emit_module(item, sig, companions, inner.map(|(name, _)| name)),
+        Placement::Module => emit_module(item, sig, companions, inner.map(|inner| inner.ident)),
         Placement::Impl => {
-            let forwarded = inner.map_or_else(Vec::new, |(inner, attrs)| {
-                forwarders(sig, companions, inner, attrs)
-            });
+            let forwarded = inner.map_or_else(Vec::new, |inner| forwarders(sig, companions, inner));
             let all = companions.iter().chain(&forwarded);
             let functions = all.map(|companion| companion_fn(item, sig, companion));
             quote!(#(#functions)*)
@@ -135,16 +144,10 @@ fn allow_lints() -> TokenStream {
 }
 
 fn companion_fn(item: &ItemFn, sig: &Analysed, companion: &Companion) -> TokenStream {
-    let (name, vis) = match Placement::of(sig) {
-        Placement::Module => (format_ident!("{}", companion.kind.name()), quote!(pub)),
-        Placement::Impl if sig.public_companions => {
-            (method_name(&sig.name, companion.kind), quote!(pub))
-        }
-        Placement::Impl => {
-            let vis = &item.vis;
-            (method_name(&sig.name, companion.kind), quote!(#vis))
-        }
-    };
+    let (name, vis) = companion_name(item, sig, companion.kind);
+    if companion.kind.per_function() {
+        return per_function_fn(&name, &vis, companion);
+    }
     let per_call = companion.kind.takes_arguments();
     let receiver = (per_call && sig.is_method()).then(|| quote!(&self,));
     let asyncness = &item.sig.asyncness;
@@ -172,20 +175,58 @@ fn companion_fn(item: &ItemFn, sig: &Analysed, companion: &Companion) -> TokenSt
     }
 }
 
-/// Forwarders to an inner layer's companions that `own` does not define.
-fn forwarders(
-    sig: &Analysed,
-    own: &[Companion],
-    inner: &Ident,
-    attrs: &[Attribute],
-) -> Vec<Companion> {
+/// A companion about the function rather than one call (`stats()`): no arguments, no
+/// generics (nothing could infer them), not async, returning its value.
+fn per_function_fn(name: &Ident, vis: &TokenStream, companion: &Companion) -> TokenStream {
+    let (doc, ok, body) = (&companion.doc, companion.kind.ok(), &companion.body);
+    let hidden = (companion.kind == CompanionKind::Counters).then(|| quote!(#[doc(hidden)]));
+    let allow = allow_lints();
+    quote! {
+        #[doc = #doc]
+        #hidden
+        #allow
+        #vis fn #name() -> #ok {
+            #body
+        }
+    }
+}
+
+/// The companion's name and visibility.
+fn companion_name(item: &ItemFn, sig: &Analysed, kind: CompanionKind) -> (Ident, TokenStream) {
+    match Placement::of(sig) {
+        Placement::Module => (format_ident!("{}", kind.name()), quote!(pub)),
+        Placement::Impl if sig.public_companions => (method_name(&sig.name, kind), quote!(pub)),
+        Placement::Impl => {
+            let vis = &item.vis;
+            (method_name(&sig.name, kind), quote!(#vis))
+        }
+    }
+}
+
+/// Forwarders to an inner layer's companions that `own` does not define. A forwarded
+/// `clear` the inner layer refuses is refused too, where it is called: its body never
+/// names the inner one.
+fn forwarders(sig: &Analysed, own: &[Companion], inner: InnerLayer<'_>) -> Vec<Companion> {
     let mut forwarded: Vec<Companion> = Vec::new();
-    for attr in attrs {
+    for attr in inner.attrs {
         for &kind in attr.companions() {
-            let taken = own.iter().chain(&forwarded).any(|c| c.kind == kind);
+            let kind = if kind == CompanionKind::Clear {
+                inner.clear
+            } else {
+                kind
+            };
+            let taken = own
+                .iter()
+                .chain(&forwarded)
+                .any(|c| c.kind.name() == kind.name());
             if taken {
                 continue;
             }
+            let body = if kind == CompanionKind::ClearRefused {
+                quote!(::cachify::__private::cache::clear_refused())
+            } else {
+                call_inner(sig, inner.ident, kind)
+            };
             forwarded.push(Companion {
                 kind,
                 doc: format!(
@@ -193,7 +234,7 @@ fn forwarders(
                     kind.name(),
                     attr.name()
                 ),
-                body: call_inner(sig, inner, kind),
+                body,
             });
         }
     }
@@ -202,20 +243,31 @@ fn forwarders(
 
 /// A call to the companion `kind` of the stacked inner function `inner`, with the
 /// arguments moved in: `super::inner::reset(a, b)`, `self.inner_reset(a, b)` or
-/// `Self::inner_reset(a, b)`, awaited when the function is async.
+/// `Self::inner_reset(a, b)`, awaited when the function is async. A companion that takes
+/// no arguments (`clear`) gets none, nor `self`: `Self::inner_clear()`.
 pub fn call_inner(sig: &Analysed, inner: &Ident, kind: CompanionKind) -> TokenStream {
-    match Placement::of(sig) {
+    let call = match Placement::of(sig) {
         Placement::Module => {
-            let args = sig.arg_names();
-            let name = format_ident!("{}", kind.name());
-            let call = quote!(super::#inner::#name(#(#args),*));
-            if sig.is_async {
-                quote!(#call.await)
+            let args = if kind.takes_arguments() {
+                sig.arg_names()
             } else {
-                call
-            }
+                Vec::new()
+            };
+            let name = format_ident!("{}", kind.name());
+            quote!(super::#inner::#name(#(#args),*))
         }
-        Placement::Impl => sig.call(&method_name(inner, kind)),
+        Placement::Impl if kind.takes_arguments() => {
+            return sig.call(&method_name(inner, kind));
+        }
+        Placement::Impl => {
+            let name = method_name(inner, kind);
+            quote!(Self::#name())
+        }
+    };
+    if sig.is_async {
+        quote!(#call.await)
+    } else {
+        call
     }
 }
 
@@ -261,7 +313,12 @@ pub fn stubs(attr: Attribute, sig: &Signature, in_impl: bool) -> TokenStream {
         } else {
             format_ident!("{}", kind.name())
         };
-        let args = args.clone();
+        if kind.per_function() {
+            return crate::stats::stub(&name, vis.as_ref(), kind);
+        }
+        let per_call = kind.takes_arguments();
+        let args = args.clone().filter(|_| per_call);
+        let receiver = receiver.as_ref().filter(|_| per_call);
         quote! {
             #allow
             #vis #asyncness fn #name(#receiver #(#args),*) -> ::core::result::Result<#ok, ::cachify::Error> {
@@ -325,10 +382,20 @@ mod tests {
         );
         let sig = Analysed::new(&item.sig, "lock").unwrap();
         let inner = format_ident!("__cachify_inner_get");
-        let out = emit(&item, &sig, &[], Some((&inner, &[Attribute::Cached]))).to_string();
+        let layer = InnerLayer {
+            ident: &inner,
+            attrs: &[Attribute::Cached],
+            clear: CompanionKind::Clear,
+        };
+        let out = emit(&item, &sig, &[], Some(layer)).to_string();
         assert!(out.contains("fn get_reset (& self , id : u32)"), "{out}");
         assert!(
             out.contains("self . __cachify_inner_get_reset (id)"),
+            "{out}"
+        );
+        assert!(out.contains("fn get_clear ()"), "{out}");
+        assert!(
+            out.contains("Self :: __cachify_inner_get_clear ()"),
             "{out}"
         );
     }
@@ -342,8 +409,19 @@ mod tests {
         );
         let sig = Analysed::new(&item.sig, "cached").unwrap();
         let inner = format_ident!("__cachify_inner_load");
-        let out = emit(&item, &sig, &[], Some((&inner, &[Attribute::Cached]))).to_string();
+        let layer = InnerLayer {
+            ident: &inner,
+            attrs: &[Attribute::Cached],
+            clear: CompanionKind::ClearRefused,
+        };
+        let out = emit(&item, &sig, &[], Some(layer)).to_string();
         assert!(out.contains("fn load_reset (id : u32)"), "{out}");
+        assert!(out.contains("fn load_clear ()"), "{out}");
+        assert!(
+            out.contains("ClearNeedsLiteralKeyStart"),
+            "refused where called: {out}"
+        );
+        assert!(!out.contains("__cachify_inner_load_clear"), "{out}");
         assert!(
             out.contains("Self :: __cachify_inner_load_reset (id)"),
             "{out}"
@@ -361,5 +439,8 @@ mod tests {
         let method: Signature = parse_quote!(async fn g(&self, x: u8));
         let out = stubs(Attribute::Pooled, &method, false).to_string();
         assert!(out.contains("async fn g_size (& self ,"), "{out}");
+        let out = stubs(Attribute::Cached, &method, false).to_string();
+        assert!(out.contains("async fn g_reset (& self ,"), "{out}");
+        assert!(out.contains("async fn g_clear ()"), "{out}");
     }
 }

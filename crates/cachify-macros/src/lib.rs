@@ -52,6 +52,7 @@ mod impl_block;
 mod key_template;
 mod signature;
 mod stack;
+mod stats;
 
 use attribute::Attribute;
 

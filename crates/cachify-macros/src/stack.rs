@@ -12,7 +12,9 @@ use proc_macro2::Ident;
 use quote::format_ident;
 use syn::ItemFn;
 
-use crate::attribute::Attribute;
+use crate::args::Args;
+use crate::attribute::{Attribute, CompanionKind};
+use crate::key_template::{KeyTemplate, Scope};
 use crate::signature::Analysed;
 
 /// The inner half of a split item.
@@ -24,6 +26,9 @@ pub struct Inner {
     pub ident: Ident,
     /// Which of our attributes it carries.
     pub attrs: Vec<Attribute>,
+    /// The `clear` it has, if a `#[cached]` is among them: refused when that layer's key
+    /// opens with a placeholder, so a forwarder is refused where it is called too.
+    pub clear: CompanionKind,
 }
 
 /// Splits `item` when another of our attributes remains on it; `item` becomes the outer
@@ -38,6 +43,7 @@ pub fn split(item: &mut ItemFn, sig: &Analysed) -> Option<Inner> {
         .position(|attr| Attribute::of(attr).is_some())?;
     let moved: Vec<syn::Attribute> = item.attrs.split_off(first);
     let attrs = moved.iter().filter_map(Attribute::of).collect();
+    let clear = clear_of(&moved, sig);
     let ident = format_ident!("__cachify_inner_{}", sig.name);
     let mut inner = item.clone();
     inner.attrs = moved;
@@ -50,7 +56,37 @@ pub fn split(item: &mut ItemFn, sig: &Analysed) -> Option<Inner> {
         item: inner,
         ident,
         attrs,
+        clear,
     })
+}
+
+/// The `clear` companion of the first `#[cached]` among `attrs`: refused when its key
+/// has no literal start. A key that does not compile is reported by that layer's own
+/// expansion, whose stubs define a plain `clear`.
+fn clear_of(attrs: &[syn::Attribute], sig: &Analysed) -> CompanionKind {
+    let cached = attrs
+        .iter()
+        .find(|attr| Attribute::of(attr) == Some(Attribute::Cached));
+    let key = cached.and_then(|attr| {
+        let tokens = match &attr.meta {
+            syn::Meta::List(list) => list.tokens.clone(),
+            _ => return None,
+        };
+        Args::parse(tokens, &Attribute::Cached.accepts()).ok()?.key
+    });
+    let Some(key) = key else {
+        return CompanionKind::Clear;
+    };
+    let names = sig.arg_names();
+    let scope = Scope {
+        args: &names,
+        has_receiver: sig.is_method(),
+        fn_name: &sig.name,
+    };
+    match KeyTemplate::compile(&key, scope) {
+        Ok(template) if template.literal_start().0.is_empty() => CompanionKind::ClearRefused,
+        _ => CompanionKind::Clear,
+    }
 }
 
 #[cfg(test)]
@@ -71,12 +107,26 @@ mod tests {
         let inner = split(&mut item, &sig).unwrap();
         assert_eq!(item.attrs.len(), 1);
         assert_eq!(inner.attrs, [Attribute::Cached]);
+        assert_eq!(inner.clear, CompanionKind::Clear);
         assert_eq!(inner.item.attrs.len(), 3, "cached, inline, doc(hidden)");
         let body = &item.block;
         assert_eq!(
             quote!(#body).to_string(),
             quote!({ __cachify_inner_get(id).await }).to_string()
         );
+    }
+
+    #[test]
+    fn an_inner_key_opening_with_a_placeholder_refuses_clear() {
+        let mut item: ItemFn = parse_quote! {
+            #[lock(key = "l-{id}")]
+            #[cached(key = "{id}-v")]
+            fn get(id: u32) -> u32 { id }
+        };
+        let sig = Analysed::new(&item.sig, "lock").unwrap();
+        item.attrs.remove(0);
+        let inner = split(&mut item, &sig).unwrap();
+        assert_eq!(inner.clear, CompanionKind::ClearRefused);
     }
 
     #[test]

@@ -47,6 +47,7 @@ pub use miss_claim::MissClaim;
 pub use notify::{ReleaseHub, ReleaseWatch};
 
 use crate::error::BackendError;
+use crate::glob::KeySelection;
 
 /// A blocking backend, used by sync functions and the blocking lock and pool methods.
 ///
@@ -357,38 +358,37 @@ pub trait SyncClient: Send + Sync + 'static {
         Ok(slots.live_count(default_pool::unix_millis()))
     }
 
-    /// Deletes every key matching the Redis glob `pattern` (see [`crate::glob`]) except
-    /// those starting with one of `except_prefixes`; returns how many live keys it deleted.
+    /// Deletes every key that `selection` selects (a Redis glob, see [`crate::glob`], a
+    /// required suffix and protected markers); returns how many live keys it deleted.
     ///
     /// This is what [`Cachify::delete_matching`](crate::Cachify::delete_matching) calls,
-    /// with the instance's prefix escaped in front of the pattern and its lock and pool
-    /// keys excepted. Built-in backends scan the store in bounded batches (`SCAN` and
-    /// `UNLINK` on Redis, on every master of a cluster), so other callers are never held
-    /// up for long; keys written while it runs may or may not be deleted. A failure
-    /// part-way returns the error after some keys may already have been deleted.
+    /// with the instance's prefix escaped in front of the pattern and the namespaces of
+    /// locks and pools protected. Built-in backends scan the store in bounded batches
+    /// (`SCAN` and `UNLINK` on Redis, on every master of a cluster), so other callers are
+    /// never held up for long; keys written while it runs may or may not be deleted. A
+    /// failure part-way returns the error after some keys may already have been deleted.
     ///
     /// The default fails with a [`BackendError`] saying this backend cannot delete by
-    /// pattern: a store that can list its keys implements it, with
-    /// [`glob::matches`](crate::glob::matches) for the pattern.
+    /// pattern: a store that can list its keys implements it, deleting the keys
+    /// [`KeySelection::selects`](crate::glob::KeySelection::selects) accepts.
     ///
     /// ```
     /// # use cachify_core as cachify;
     /// # use cachify::{MemoryClient, SyncClient};
+    /// use cachify::glob::KeySelection;
+    ///
     /// let client = MemoryClient::new();
-    /// for key in ["user-7-name", "user-7-mail", "user-70-name", "user-7-lock"] {
+    /// for key in ["user-7-name", "user-7-mail", "user-70-name", "user-7-lock:job"] {
     ///     client.set(key, b"v", None, false)?;
     /// }
-    /// assert_eq!(client.delete_matching("user-7-*", &["user-7-lock"])?, 2);
+    /// let selection = KeySelection::new("user-7-*").protecting(&["lock:"]);
+    /// assert_eq!(client.delete_matching(&selection)?, 2);
     /// assert!(client.get("user-70-name")?.is_some());
-    /// assert!(client.get("user-7-lock")?.is_some());
+    /// assert!(client.get("user-7-lock:job")?.is_some());
     /// # Ok::<(), cachify::BackendError>(())
     /// ```
-    fn delete_matching(
-        &self,
-        pattern: &str,
-        except_prefixes: &[&str],
-    ) -> Result<u64, BackendError> {
-        let _ = (pattern, except_prefixes);
+    fn delete_matching(&self, selection: &KeySelection<'_>) -> Result<u64, BackendError> {
+        let _ = selection;
         Err(unsupported_pattern_deletion())
     }
 
@@ -751,28 +751,25 @@ pub trait AsyncClient: Send + Sync + 'static {
         Ok(slots.live_count(default_pool::unix_millis()))
     }
 
-    /// Deletes every key matching `pattern` except those starting with one of
-    /// `except_prefixes`; see [`SyncClient::delete_matching`] (the default likewise fails
-    /// with an "unsupported" [`BackendError`]).
+    /// Deletes every key that `selection` selects; see [`SyncClient::delete_matching`]
+    /// (the default likewise fails with an "unsupported" [`BackendError`]).
     ///
     /// ```
     /// # use cachify_core as cachify;
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), cachify::BackendError> {
     /// # use cachify::{AsyncClient, MemoryClient};
+    /// use cachify::glob::KeySelection;
+    ///
     /// let client = MemoryClient::new();
     /// client.set("user-7-name", b"v", None, false).await?;
     /// client.set("user-8-name", b"v", None, false).await?;
-    /// assert_eq!(client.delete_matching("user-7-*", &[]).await?, 1);
+    /// assert_eq!(client.delete_matching(&KeySelection::new("user-7-*")).await?, 1);
     /// # Ok(())
     /// # }
     /// ```
-    async fn delete_matching(
-        &self,
-        pattern: &str,
-        except_prefixes: &[&str],
-    ) -> Result<u64, BackendError> {
-        let _ = (pattern, except_prefixes);
+    async fn delete_matching(&self, selection: &KeySelection<'_>) -> Result<u64, BackendError> {
+        let _ = selection;
         Err(unsupported_pattern_deletion())
     }
 

@@ -53,6 +53,7 @@ use crate::error::{BackendError, Error};
 use crate::flight::Caller;
 use crate::instance::Cachify;
 use crate::lock::{renewed, Held, Renewal, Ticket};
+use crate::stats::{Event, Tally};
 use crate::wait::Patience;
 
 /// What the lease key adds to the value key.
@@ -98,6 +99,7 @@ enum Next {
 
 /// One process's wait for the fleet's leader of a key.
 struct Waiter<'a> {
+    tally: Tally<'a>,
     cachify: &'a Cachify,
     key: &'a str,
     patience: Patience,
@@ -109,7 +111,12 @@ struct Waiter<'a> {
 impl<'a> Waiter<'a> {
     /// A waiter for `key`, with the ticket of the lease it would take; `None` when misses
     /// are shared within the process only.
-    fn new(cachify: &'a Cachify, key: &'a str, caller: Caller) -> Option<(Self, Ticket)> {
+    fn new(
+        tally: Tally<'a>,
+        cachify: &'a Cachify,
+        key: &'a str,
+        caller: Caller,
+    ) -> Option<(Self, Ticket)> {
         let flight = cachify.single_flight();
         if !flight.is_fleet_wide() || cachify.cache_flights().is_per_process_only(caller) {
             return None;
@@ -118,6 +125,7 @@ impl<'a> Waiter<'a> {
         let lease = Some(flight.lease_duration());
         let ticket = Ticket::for_storage_key(cachify.clone(), key, lease_key, lease);
         let waiter = Self {
+            tally,
             cachify,
             key,
             patience: Patience::new(Some(flight.wait_budget()), cachify.lock_poll_interval()),
@@ -139,6 +147,7 @@ impl<'a> Waiter<'a> {
             Ok(Some(MissClaim::Leased)) => return Next::Lead,
             Ok(Some(MissClaim::Busy(left))) => left,
             Err(error) => {
+                self.tally.count(Event::Error);
                 tracing::warn!(target: crate::events::TARGET, storage_key = %key, %error, "cache miss claim failed; running the function");
                 return Next::RunAlone;
             }
@@ -162,9 +171,9 @@ impl<'a> Waiter<'a> {
 
 /// Claims `key` for this process's leader, blocking the thread while another process
 /// computes it.
-pub(crate) fn claim_blocking(cachify: &Cachify, key: &str) -> Claimed<Blocking> {
-    let Some((mut waiter, ticket)) = Waiter::new(cachify, key, Caller::Sync) else {
-        return read_again_blocking(cachify, key);
+pub(crate) fn claim_blocking(tally: Tally<'_>, cachify: &Cachify, key: &str) -> Claimed<Blocking> {
+    let Some((mut waiter, ticket)) = Waiter::new(tally, cachify, key, Caller::Sync) else {
+        return read_again_blocking(tally, cachify, key);
     };
     let client = cachify.sync_client();
     // Armed before the first claim: a lost reply may have taken the lease.
@@ -183,7 +192,7 @@ pub(crate) fn claim_blocking(cachify: &Cachify, key: &str) -> Claimed<Blocking> 
             Next::Uncoordinated => {
                 claim.disarm();
                 cachify.cache_flights().set_per_process_only(Caller::Sync);
-                return read_again_blocking(cachify, key);
+                return read_again_blocking(tally, cachify, key);
             }
             Next::Watch => watch = client.watch(claim.claim().ticket().storage_key()),
             Next::Wait(sleep) => {
@@ -201,9 +210,9 @@ pub(crate) fn claim_blocking(cachify: &Cachify, key: &str) -> Claimed<Blocking> 
 
 /// The async [`claim_blocking`]. Its waits use cachify's own timer, so any executor
 /// will do. Cancelled, it leaves no lease behind.
-pub(crate) async fn claim_async(cachify: &Cachify, key: &str) -> Claimed<Async> {
-    let Some((mut waiter, ticket)) = Waiter::new(cachify, key, Caller::Async) else {
-        return read_again_async(cachify, key).await;
+pub(crate) async fn claim_async(tally: Tally<'_>, cachify: &Cachify, key: &str) -> Claimed<Async> {
+    let Some((mut waiter, ticket)) = Waiter::new(tally, cachify, key, Caller::Async) else {
+        return read_again_async(tally, cachify, key).await;
     };
     let client = cachify.async_client();
     let claim = Armed::pending(Held::new(ticket));
@@ -223,7 +232,7 @@ pub(crate) async fn claim_async(cachify: &Cachify, key: &str) -> Claimed<Async> 
             Next::Uncoordinated => {
                 claim.disarm();
                 cachify.cache_flights().set_per_process_only(Caller::Async);
-                return read_again_async(cachify, key).await;
+                return read_again_async(tally, cachify, key).await;
             }
             Next::Watch => watch = client.watch(claim.claim().ticket().storage_key()).await,
             Next::Wait(sleep) => match wait_async(watch.as_mut(), sleep).await {
@@ -275,19 +284,24 @@ fn lead<S: Side>(claim: Armed<Held, S>, renewal: Renewal) -> Claimed<S> {
 
 /// Without a fleet, the leader reads once more: a flight that settled between our miss
 /// and our join has stored its value.
-fn read_again_blocking<S: Side>(cachify: &Cachify, key: &str) -> Claimed<S> {
-    read_again(key, cachify.sync_client().get(key))
+fn read_again_blocking<S: Side>(tally: Tally<'_>, cachify: &Cachify, key: &str) -> Claimed<S> {
+    read_again(tally, key, cachify.sync_client().get(key))
 }
 
-async fn read_again_async<S: Side>(cachify: &Cachify, key: &str) -> Claimed<S> {
-    read_again(key, cachify.async_client().get(key).await)
+async fn read_again_async<S: Side>(tally: Tally<'_>, cachify: &Cachify, key: &str) -> Claimed<S> {
+    read_again(tally, key, cachify.async_client().get(key).await)
 }
 
-fn read_again<S: Side>(key: &str, read: Result<Option<Vec<u8>>, BackendError>) -> Claimed<S> {
+fn read_again<S: Side>(
+    tally: Tally<'_>,
+    key: &str,
+    read: Result<Option<Vec<u8>>, BackendError>,
+) -> Claimed<S> {
     match read {
         Ok(Some(bytes)) => Claimed::Found(bytes),
         Ok(None) => Claimed::Lead(None),
         Err(error) => {
+            tally.count(Event::Error);
             tracing::warn!(target: crate::events::TARGET, storage_key = %key, %error, "cache read failed; running the function");
             Claimed::Lead(None)
         }

@@ -27,6 +27,7 @@ use crate::expiry::Expiry;
 use crate::flight::Leader;
 use crate::glob;
 use crate::instance::{Cachify, Operation};
+use crate::stats::FnStats;
 
 pub use crate::instance::selector::Source;
 
@@ -43,6 +44,8 @@ pub struct CacheSpec<'a, C> {
     pub refresh: Expiry,
     /// [`Serde`] or `enc_dec`.
     pub codec: C,
+    /// The function's counters.
+    pub stats: &'static FnStats,
 }
 
 impl<C> CacheSpec<'_, C> {
@@ -143,14 +146,15 @@ where
         key.push_str(cachify.prefix());
         render(key);
         cachify.layout().push_postfix(Operation::Cached, key);
-        match read_sync::<S, R, C>(cachify, key, &spec.codec, value) {
+        let tally = cachify.tally(Some(spec.stats));
+        match read_sync::<S, R, C>(tally, cachify, key, &spec.codec, value) {
             Some(hit) => {
-                events::cache_hit(cachify.prefix(), key);
+                events::cache_hit(tally, cachify.prefix(), key);
                 on_hit(cachify, key, value);
                 Lookup::Hit(hit)
             }
             None => {
-                events::cache_miss(cachify.prefix(), key);
+                events::cache_miss(tally, cachify.prefix(), key);
                 Lookup::Miss(Miss::new(Entry {
                     cachify: cachify.clone(),
                     key: key.clone(),
@@ -216,13 +220,15 @@ impl Entry {
         C: ValueCodec<S::Value>,
     {
         let on_hit = |stored: &[u8]| on_hit(&self.cachify, &self.key, stored);
-        match read_async_then::<S, R, C>(&self.cachify, &self.key, &spec.codec, on_hit).await {
+        let tally = self.cachify.tally(Some(spec.stats));
+        let read = read_async_then::<S, R, C>(tally, &self.cachify, &self.key, &spec.codec, on_hit);
+        match read.await {
             Some(hit) => {
-                events::cache_hit(self.cachify.prefix(), &self.key);
+                events::cache_hit(tally, self.cachify.prefix(), &self.key);
                 Lookup::Hit(hit)
             }
             None => {
-                events::cache_miss(self.cachify.prefix(), &self.key);
+                events::cache_miss(tally, self.cachify.prefix(), &self.key);
                 Lookup::Miss(Miss::new(self))
             }
         }
@@ -304,7 +310,8 @@ impl<S> Miss<S> {
         let storing = spec
             .options()
             .storing(self.entry.cachify.default_cache_ttl());
-        self.entry.run_sync::<S, R, C>(&spec.codec, storing, body)
+        self.entry
+            .run_sync::<S, R, C>(spec.stats, &spec.codec, storing, body)
     }
 
     /// Runs `body` as this key's leader (or alone), or waits for the running leader's
@@ -318,7 +325,7 @@ impl<S> Miss<S> {
             .options()
             .storing(self.entry.cachify.default_cache_ttl());
         self.entry
-            .run_async::<S, R, C>(&spec.codec, storing, body)
+            .run_async::<S, R, C>(spec.stats, &spec.codec, storing, body)
             .await
     }
 }

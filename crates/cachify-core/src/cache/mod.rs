@@ -44,6 +44,7 @@ use crate::detached::{Async, Blocking, Side};
 use crate::events;
 use crate::flight::{Caller, Join, Leader, Outcome};
 use crate::instance::Cachify;
+use crate::stats::{Event, FnStats, Tally};
 use fleet::{Claimed, FleetLease};
 
 /// One key of one instance: what a miss, an async lookup and `reset` work on.
@@ -69,54 +70,73 @@ impl Entry {
     }
 
     /// Stores `bytes`; a failure is logged, and is `false`.
-    fn store_sync(&self, bytes: &[u8], storing: &Storing) -> bool {
+    fn store_sync(&self, tally: Tally<'_>, bytes: &[u8], storing: &Storing) -> bool {
         let stored = self
             .cachify
             .sync_client()
             .set(&self.key, bytes, storing.lifetime(), false);
-        self.stored(stored)
+        self.stored(tally, stored)
     }
 
     /// The async twin of [`Entry::store_sync`].
-    async fn store_async(&self, bytes: &[u8], storing: &Storing) -> bool {
+    async fn store_async(&self, tally: Tally<'_>, bytes: &[u8], storing: &Storing) -> bool {
         let stored = self
             .cachify
             .async_client()
             .set(&self.key, bytes, storing.lifetime(), false)
             .await;
-        self.stored(stored)
+        self.stored(tally, stored)
     }
 
-    fn stored<T>(&self, outcome: Result<T, crate::error::BackendError>) -> bool {
-        outcome
-            .inspect_err(|error| {
+    /// Counts a store, or logs and counts its failure (the call fails open).
+    fn stored<T>(&self, tally: Tally<'_>, outcome: Result<T, crate::error::BackendError>) -> bool {
+        match outcome {
+            Ok(_) => {
+                tally.count(Event::Store);
+                true
+            }
+            Err(error) => {
+                tally.count(Event::Error);
                 tracing::warn!(target: crate::events::TARGET, storage_key = %self.key, %error, "cannot store a cached value");
-            })
-            .is_ok()
+                false
+            }
+        }
     }
 
     /// Runs `body` for a missed key (as its leader, or alone), stores what is cacheable
     /// and returns the result; or returns a leader's value.
-    fn run_sync<S, R, C>(&self, codec: &C, storing: Storing, body: impl FnOnce() -> R) -> R
+    fn run_sync<S, R, C>(
+        &self,
+        function: &'static FnStats,
+        codec: &C,
+        storing: Storing,
+        body: impl FnOnce() -> R,
+    ) -> R
     where
         S: Shape<R>,
         C: ValueCodec<S::Value>,
     {
-        let (leader, lease) = match self.turn_sync::<S, R, C>(codec) {
+        let tally = self.cachify.tally(Some(function));
+        let (leader, lease) = match self.turn_sync::<S, R, C>(tally, codec) {
             Turn::Found(value) => return value,
             Turn::Lead(leader, lease) => (Some(leader), lease),
             Turn::RunAlone => (None, None),
         };
+        let timer = tally.body_started();
         let result = match &leader {
             Some(leader) => leader.run_sync(body),
             None => body(),
         };
-        let stored = encode::<S, R, C>(&self.key, codec, self.format(), &storing, &result);
+        tally.body_done(timer);
+        let stored = encode::<S, R, C>(tally, &self.key, codec, self.format(), &storing, &result);
         match lease {
-            Some(lease) => lease.finish_blocking(stored.as_deref(), storing.lifetime()),
+            Some(lease) => {
+                count_store(tally, &stored);
+                lease.finish_blocking(stored.as_deref(), storing.lifetime());
+            }
             None => {
                 if let Some(bytes) = &stored {
-                    self.store_sync(bytes, &storing);
+                    self.store_sync(tally, bytes, &storing);
                 }
             }
         }
@@ -129,6 +149,7 @@ impl Entry {
     /// The async twin of [`Entry::run_sync`].
     async fn run_async<S, R, C>(
         &self,
+        function: &'static FnStats,
         codec: &C,
         storing: Storing,
         body: impl Future<Output = R>,
@@ -137,25 +158,29 @@ impl Entry {
         S: Shape<R>,
         C: ValueCodec<S::Value>,
     {
-        let (leader, lease) = match self.turn_async::<S, R, C>(codec).await {
+        let tally = self.cachify.tally(Some(function));
+        let (leader, lease) = match self.turn_async::<S, R, C>(tally, codec).await {
             Turn::Found(value) => return value,
             Turn::Lead(leader, lease) => (Some(leader), lease),
             Turn::RunAlone => (None, None),
         };
+        let timer = tally.body_started();
         let result = match &leader {
             Some(leader) => leader.run_async(body).await,
             None => body.await,
         };
-        let stored = encode::<S, R, C>(&self.key, codec, self.format(), &storing, &result);
+        tally.body_done(timer);
+        let stored = encode::<S, R, C>(tally, &self.key, codec, self.format(), &storing, &result);
         match lease {
             Some(lease) => {
+                count_store(tally, &stored);
                 lease
                     .finish_async(stored.as_deref(), storing.lifetime())
-                    .await
+                    .await;
             }
             None => {
                 if let Some(bytes) = &stored {
-                    self.store_async(bytes, &storing).await;
+                    self.store_async(tally, bytes, &storing).await;
                 }
             }
         }
@@ -167,7 +192,7 @@ impl Entry {
 
     /// Joins the key's flight until this caller leads it, must run alone, or gets a
     /// value. An abandoned flight (panic, cancellation) sends us round again.
-    fn turn_sync<S, R, C>(&self, codec: &C) -> Turn<R, Blocking>
+    fn turn_sync<S, R, C>(&self, tally: Tally<'_>, codec: &C) -> Turn<R, Blocking>
     where
         S: Shape<R>,
         C: ValueCodec<S::Value>,
@@ -176,13 +201,15 @@ impl Entry {
         loop {
             match cachify.cache_flights().join(key, Caller::Sync) {
                 Join::Leader(leader) => {
-                    let claimed = fleet::claim_blocking(cachify, key);
-                    return self.lead::<S, R, C, _>(codec, leader, claimed);
+                    let claimed = fleet::claim_blocking(tally, cachify, key);
+                    return self.lead::<S, R, C, _>(tally, codec, leader, claimed);
                 }
                 Join::RunAlone => return Turn::RunAlone,
                 Join::Follower(flight) => {
                     events::single_flight_wait(cachify.prefix(), key);
-                    if let Some(turn) = self.after::<S, R, C, _>(codec, flight.wait_blocking()) {
+                    if let Some(turn) =
+                        self.after::<S, R, C, _>(tally, codec, flight.wait_blocking())
+                    {
                         return turn;
                     }
                 }
@@ -191,7 +218,7 @@ impl Entry {
     }
 
     /// The async twin of [`Entry::turn_sync`].
-    async fn turn_async<S, R, C>(&self, codec: &C) -> Turn<R, Async>
+    async fn turn_async<S, R, C>(&self, tally: Tally<'_>, codec: &C) -> Turn<R, Async>
     where
         S: Shape<R>,
         C: ValueCodec<S::Value>,
@@ -201,13 +228,14 @@ impl Entry {
             let joined = cachify.cache_flights().join(key, Caller::Async);
             match joined {
                 Join::Leader(leader) => {
-                    let claimed = fleet::claim_async(cachify, key).await;
-                    return self.lead::<S, R, C, _>(codec, leader, claimed);
+                    let claimed = fleet::claim_async(tally, cachify, key).await;
+                    return self.lead::<S, R, C, _>(tally, codec, leader, claimed);
                 }
                 Join::RunAlone => return Turn::RunAlone,
                 Join::Follower(flight) => {
                     events::single_flight_wait(cachify.prefix(), key);
-                    if let Some(turn) = self.after::<S, R, C, _>(codec, flight.wait().await) {
+                    if let Some(turn) = self.after::<S, R, C, _>(tally, codec, flight.wait().await)
+                    {
                         return turn;
                     }
                 }
@@ -219,6 +247,7 @@ impl Entry {
     /// stored meanwhile with its followers at once, or run the function.
     fn lead<S, R, C, Sd: Side>(
         &self,
+        tally: Tally<'_>,
         codec: &C,
         leader: Leader,
         claimed: Claimed<Sd>,
@@ -229,7 +258,7 @@ impl Entry {
     {
         match claimed {
             Claimed::Found(bytes) => {
-                match decode::<S, R, C>(&self.key, codec, self.format(), &bytes) {
+                match decode::<S, R, C>(tally, &self.key, codec, self.format(), &bytes) {
                     Some(value) => {
                         leader.finish(Some(Arc::from(bytes)));
                         Turn::Found(value)
@@ -242,7 +271,12 @@ impl Entry {
     }
 
     /// What a follower does once its leader settled; `None`: join again.
-    fn after<S, R, C, Sd: Side>(&self, codec: &C, outcome: Outcome) -> Option<Turn<R, Sd>>
+    fn after<S, R, C, Sd: Side>(
+        &self,
+        tally: Tally<'_>,
+        codec: &C,
+        outcome: Outcome,
+    ) -> Option<Turn<R, Sd>>
     where
         S: Shape<R>,
         C: ValueCodec<S::Value>,
@@ -250,7 +284,7 @@ impl Entry {
         match outcome {
             // A value that does not decode here will not decode for anyone: run alone.
             Outcome::Stored(bytes) => Some(
-                decode::<S, R, C>(&self.key, codec, self.format(), &bytes)
+                decode::<S, R, C>(tally, &self.key, codec, self.format(), &bytes)
                     .map_or(Turn::RunAlone, Turn::Found),
             ),
             Outcome::NotStored => Some(Turn::RunAlone),
@@ -259,15 +293,22 @@ impl Entry {
     }
 }
 
-fn read_sync<S, R, C>(cachify: &Cachify, key: &str, codec: &C, buf: &mut Vec<u8>) -> Option<R>
+fn read_sync<S, R, C>(
+    tally: Tally<'_>,
+    cachify: &Cachify,
+    key: &str,
+    codec: &C,
+    buf: &mut Vec<u8>,
+) -> Option<R>
 where
     S: Shape<R>,
     C: ValueCodec<S::Value>,
 {
     match cachify.sync_client().get_into(key, buf) {
-        Ok(true) => decode::<S, R, C>(key, codec, cachify.layout().format(), buf),
+        Ok(true) => decode::<S, R, C>(tally, key, codec, cachify.layout().format(), buf),
         Ok(false) => None,
         Err(error) => {
+            tally.count(Event::Error);
             tracing::warn!(target: crate::events::TARGET, storage_key = %key, %error, "cache read failed; running the function");
             None
         }
@@ -277,6 +318,7 @@ where
 /// Reads and decodes `key` on the async side, calling `on_hit` with the stored bytes of
 /// a value found; a read that fails is logged and is a miss.
 async fn read_async_then<S, R, C>(
+    tally: Tally<'_>,
     cachify: &Cachify,
     key: &str,
     codec: &C,
@@ -289,17 +331,24 @@ where
     match cachify.async_client().get(key).await {
         Ok(Some(bytes)) => {
             let format = cachify.layout().format();
-            decode::<S, R, C>(key, codec, format, &bytes).inspect(|_| on_hit(&bytes))
+            decode::<S, R, C>(tally, key, codec, format, &bytes).inspect(|_| on_hit(&bytes))
         }
         Ok(None) => None,
         Err(error) => {
+            tally.count(Event::Error);
             tracing::warn!(target: crate::events::TARGET, storage_key = %key, %error, "cache read failed; running the function");
             None
         }
     }
 }
 
-fn decode<S, R, C>(key: &str, codec: &C, format: Format, bytes: &[u8]) -> Option<R>
+fn decode<S, R, C>(
+    tally: Tally<'_>,
+    key: &str,
+    codec: &C,
+    format: Format,
+    bytes: &[u8],
+) -> Option<R>
 where
     S: Shape<R>,
     C: ValueCodec<S::Value>,
@@ -307,6 +356,7 @@ where
     match codec.decode(stamp::payload(bytes), format) {
         Ok(value) => Some(S::from_value(value)),
         Err(error) => {
+            tally.count(Event::Error);
             tracing::warn!(target: crate::events::TARGET, storage_key = %key, %error, "stored value does not decode; recomputing it");
             None
         }
@@ -316,6 +366,7 @@ where
 /// The bytes to store for `result`, or `None` when it is not cacheable (or does not
 /// encode, which is logged).
 fn encode<S, R, C>(
+    tally: Tally<'_>,
     key: &str,
     codec: &C,
     format: Format,
@@ -330,8 +381,16 @@ where
     match codec.encode(value, format) {
         Ok(bytes) => Some(storing.seal(bytes)),
         Err(error) => {
+            tally.count(Event::Error);
             tracing::warn!(target: crate::events::TARGET, storage_key = %key, %error, "result does not encode; not caching it");
             None
         }
+    }
+}
+
+/// Counts the store a fleet lease's finish makes of `stored` (it logs its own failure).
+fn count_store(tally: Tally<'_>, stored: &Option<Arc<[u8]>>) {
+    if stored.is_some() {
+        tally.count(Event::Store);
     }
 }

@@ -9,6 +9,7 @@ use super::{global, Cachify, Config, Inner, Layout, SingleFlight, MIN_LOCK_POLL_
 use crate::backend::{AsyncClient, MemoryCapacity, MemoryClient, SyncClient};
 use crate::error::Error;
 use crate::flight::Flights;
+use crate::stats::Counters;
 
 /// Configures a [`Cachify`]; from [`Cachify::builder`].
 ///
@@ -42,6 +43,9 @@ pub struct CachifyBuilder {
     async_client: Option<Arc<dyn AsyncClient>>,
     shared_memory: Option<MemoryClient>,
     memory_capacity: MemoryCapacity,
+    /// Whether [`prefix`](Self::prefix) was called: `Layout::PyCachify` defaults to
+    /// py-cachify's prefix instead.
+    prefix_given: bool,
 }
 
 impl CachifyBuilder {
@@ -55,6 +59,7 @@ impl CachifyBuilder {
     /// ```
     pub fn prefix(mut self, prefix: impl Into<String>) -> Self {
         self.config.prefix = prefix.into();
+        self.prefix_given = true;
         self
     }
 
@@ -103,7 +108,9 @@ impl CachifyBuilder {
     }
 
     /// How keys and values are laid out in the store; `Layout::PyCachify` (cargo
-    /// feature `py-cachify`) shares them with py-cachify 3.1 processes.
+    /// feature `py-cachify`) shares them with py-cachify 3.1 processes, and without a
+    /// [`prefix`](Self::prefix) takes py-cachify's default, `PYC-`, so that both
+    /// fleets meet by default.
     ///
     /// ```
     /// # use cachify_core as cachify;
@@ -213,8 +220,13 @@ impl CachifyBuilder {
     /// let reports = cachify::Cachify::builder().prefix("REPORTS-").build();
     /// assert_eq!(reports.prefix(), "REPORTS-");
     /// ```
-    pub fn build(self) -> Cachify {
+    #[cfg_attr(not(feature = "py-cachify"), allow(unused_mut))]
+    pub fn build(mut self) -> Cachify {
         self.warn_about_a_lone_client();
+        #[cfg(feature = "py-cachify")]
+        if self.config.layout == Layout::PyCachify && !self.prefix_given {
+            self.config.prefix = super::layout::PY_CACHIFY_PREFIX.to_owned();
+        }
         let memory = self
             .shared_memory
             .unwrap_or_else(|| MemoryClient::with_valid_capacity(self.memory_capacity));
@@ -226,6 +238,7 @@ impl CachifyBuilder {
                 sync_client,
                 async_client,
                 cache_flights: Flights::default(),
+                counters: Counters::new(),
             }),
         }
     }

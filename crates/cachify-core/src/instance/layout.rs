@@ -3,6 +3,10 @@
 
 use crate::codec::Format;
 
+/// py-cachify's default prefix, which `Layout::PyCachify` takes when no prefix is given.
+#[cfg(feature = "py-cachify")]
+pub(crate) const PY_CACHIFY_PREFIX: &str = "PYC-";
+
 /// How an instance names its keys and encodes its values.
 ///
 /// [`Layout::Cachify`] (the default) keeps locks and pools in namespaces of their own
@@ -41,10 +45,8 @@ pub enum Layout {
     /// # use cachify_core as cachify;
     /// use cachify::instance::Layout;
     ///
-    /// let shared = cachify::Cachify::builder()
-    ///     .prefix("PYC-")
-    ///     .layout(Layout::PyCachify)
-    ///     .build();
+    /// // Without a prefix, py-cachify's default one: `PYC-`.
+    /// let shared = cachify::Cachify::builder().layout(Layout::PyCachify).build();
     /// assert_eq!(shared.cache_key("sum-1-2"), "PYC-sum-1-2-cached");
     /// assert_eq!(shared.lock_key("job"), "PYC-job", "py-cachify's `lock('job')`");
     /// ```
@@ -75,7 +77,7 @@ pub enum Operation {
 impl Operation {
     /// py-cachify's `OperationPostfix`.
     #[cfg(feature = "py-cachify")]
-    fn postfix(self) -> &'static str {
+    pub(super) fn postfix(self) -> &'static str {
         match self {
             Operation::Cached => "-cached",
             Operation::Lock => "-lock",
@@ -141,5 +143,29 @@ impl Layout {
             #[cfg(feature = "py-cachify")]
             Layout::PyCachify => format!("V{uuid}\n."),
         }
+    }
+}
+
+#[cfg(all(test, feature = "py-cachify"))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_py_layout_defaults_to_py_cachify_s_prefix_and_keeps_a_given_one() {
+        let build = |builder: crate::instance::CachifyBuilder| {
+            builder
+                .layout(Layout::PyCachify)
+                .build()
+                .prefix()
+                .to_owned()
+        };
+        assert_eq!(build(crate::Cachify::builder()), PY_CACHIFY_PREFIX);
+        assert_eq!(build(crate::Cachify::builder().prefix("APP-")), "APP-");
+        assert_eq!(
+            build(crate::Cachify::builder().prefix("CACHIFY-")),
+            "CACHIFY-"
+        );
+        let rust_only = crate::Cachify::builder().build();
+        assert_eq!(rust_only.prefix(), crate::instance::DEFAULT_PREFIX);
     }
 }

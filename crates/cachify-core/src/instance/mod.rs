@@ -43,6 +43,7 @@ pub use single_flight::{SingleFlight, DEFAULT_FLEET_LEASE, DEFAULT_FLEET_WAIT};
 use crate::backend::{AsyncClient, SyncClient};
 use crate::error::Error;
 use crate::flight::Flights;
+use crate::stats::{Counters, FnStats, Stats, Tally};
 
 /// The prefix put in front of every key when none is configured.
 ///
@@ -126,6 +127,7 @@ struct Inner {
     sync_client: Arc<dyn SyncClient>,
     async_client: Arc<dyn AsyncClient>,
     cache_flights: Flights,
+    counters: Counters,
 }
 
 #[derive(Debug, Clone)]
@@ -355,6 +357,29 @@ impl Cachify {
     }
 
     /// The `#[cached]` computations in progress on this instance (single-flight).
+    /// The totals of every cache, lock and pool call made through this instance
+    /// (decorated functions and direct [`Cachify::lock`] / [`Cachify::pool`] calls alike),
+    /// since it was built.
+    ///
+    /// ```
+    /// # use cachify_core as cachify;
+    /// let cachify = cachify::Cachify::builder().build();
+    /// let guard = cachify.lock("job").acquire().unwrap();
+    /// assert!(cachify.lock("job").acquire().is_err());
+    /// drop(guard);
+    /// let stats = cachify.stats();
+    /// assert_eq!((stats.lock_acquisitions, stats.lock_refusals), (1, 1));
+    /// ```
+    pub fn stats(&self) -> Stats {
+        self.inner.counters.snapshot()
+    }
+
+    /// Where an event of this instance is counted (`function`: the decorated function
+    /// that made the call).
+    pub(crate) fn tally(&self, function: Option<&'static FnStats>) -> Tally<'_> {
+        Tally::new(function, &self.inner.counters, self.prefix())
+    }
+
     pub(crate) fn cache_flights(&self) -> &Flights {
         &self.inner.cache_flights
     }

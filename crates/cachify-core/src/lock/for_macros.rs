@@ -20,6 +20,7 @@ use crate::error::Error;
 use crate::expiry::Expiry;
 use crate::instance::selector::Source;
 use crate::instance::Operation;
+use crate::stats::FnStats;
 
 /// The options of one `#[lock]` / `#[once]` function.
 #[derive(Debug, Clone, Copy)]
@@ -36,6 +37,8 @@ pub struct LockSpec<'a> {
     pub auto_extend: bool,
     /// `#[lock]` or `#[once]`: py-cachify names their keys apart.
     pub operation: Operation,
+    /// The function's counters.
+    pub stats: &'static FnStats,
 }
 
 impl LockSpec<'_> {
@@ -50,10 +53,11 @@ impl LockSpec<'_> {
             Expiry::After(timeout) => Some(timeout),
             Expiry::Default | Expiry::Never => None,
         };
-        let lock = lock
+        let mut lock = lock
             .nowait(self.nowait)
             .timeout(timeout)
             .auto_extend(self.auto_extend);
+        lock.counted = Some(self.stats);
         match self.exp {
             Expiry::Default => lock,
             Expiry::Never => lock.exp(None),

@@ -39,6 +39,7 @@ pub(crate) use ticket::Ticket;
 use crate::detached::{self, Armed};
 use crate::error::Error;
 use crate::instance::{Cachify, Selector};
+use crate::stats::FnStats;
 use crate::wait::{retry_async, retry_blocking, Patience};
 
 /// A lock on the global instance (py-cachify's `lock(key)`), configured with the
@@ -102,6 +103,8 @@ pub struct Lock {
     /// `None`: the instance's default; `Some(None)`: never expires.
     exp: Option<Option<Duration>>,
     auto_extend: bool,
+    /// The decorated function this lock guards (set by `#[lock]` / `#[once]`).
+    counted: Option<&'static FnStats>,
 }
 
 impl Cachify {
@@ -129,6 +132,7 @@ impl Lock {
             timeout: None,
             exp: None,
             auto_extend: false,
+            counted: None,
         }
     }
 
@@ -260,6 +264,7 @@ impl Lock {
             claim.disarm();
             return Err(refused);
         };
+        ticket.taken();
         LockGuard::hold(claim, fencing_token, self.auto_extend)
     }
 
@@ -307,6 +312,7 @@ impl Lock {
             claim.disarm();
             return Err(refused);
         };
+        ticket.taken();
         AsyncLockGuard::hold(claim, fencing_token, self.auto_extend)
     }
 
@@ -387,7 +393,7 @@ impl Lock {
             .exp
             .unwrap_or_else(|| cachify.default_lock_expiration());
         let exp = ticket::lifetime("exp", exp)?;
-        Ok(Ticket::new(cachify, &self.key, exp))
+        Ok(Ticket::new(cachify, &self.key, exp, self.counted))
     }
 
     /// How long an acquire waits for this process's releases of its lock in flight.

@@ -10,6 +10,7 @@ use std::time::Duration;
 use crate::error::Error;
 use crate::events::{self, Kind, Subject};
 use crate::instance::Cachify;
+use crate::stats::{Event, FnStats, Tally};
 
 /// From this long on, an expiry counts as never: backends cannot represent much more
 /// (`Duration::MAX` would overflow an `Instant` and Redis' millisecond expiries).
@@ -40,10 +41,17 @@ pub(crate) struct Ticket {
     storage_key: String,
     token: String,
     exp: Option<Duration>,
+    /// The decorated function that takes the lock, if a macro does.
+    function: Option<&'static FnStats>,
 }
 
 impl Ticket {
-    pub(crate) fn new(cachify: Cachify, key: &str, exp: Option<Duration>) -> Self {
+    pub(crate) fn new(
+        cachify: Cachify,
+        key: &str,
+        exp: Option<Duration>,
+        function: Option<&'static FnStats>,
+    ) -> Self {
         let storage_key = cachify.lock_key(key);
         let token = cachify.layout().lock_token();
         Self {
@@ -52,6 +60,7 @@ impl Ticket {
             storage_key,
             token,
             exp,
+            function,
         }
     }
 
@@ -65,7 +74,7 @@ impl Ticket {
     ) -> Self {
         Self {
             storage_key,
-            ..Self::new(cachify, key, exp)
+            ..Self::new(cachify, key, exp, None)
         }
     }
 
@@ -105,13 +114,23 @@ impl Ticket {
             kind: Kind::Lock,
             prefix: self.cachify.prefix(),
             key: &self.key,
+            tally: self.tally(),
         }
     }
 
     /// The error of an acquisition that gave up, after logging it.
     pub(crate) fn refused(&self, nowait: bool) -> Error {
-        events::lock_refused(self.cachify.prefix(), &self.key, nowait);
+        events::lock_refused(self.tally(), self.cachify.prefix(), &self.key, nowait);
         self.locked()
+    }
+
+    /// Counts the lock as taken.
+    pub(crate) fn taken(&self) {
+        self.tally().count(Event::LockAcquired);
+    }
+
+    fn tally(&self) -> Tally<'_> {
+        self.cachify.tally(self.function)
     }
 
     /// One attempt to take the lock: its fencing token when taken, `None` when held.

@@ -9,6 +9,7 @@ use super::{AsyncPoolSlot, Pool};
 use crate::expiry::Expiry;
 use crate::instance::selector::Source;
 use crate::instance::Operation;
+use crate::stats::FnStats;
 
 /// The options of one `#[pooled]` function.
 #[derive(Debug, Clone, Copy)]
@@ -19,16 +20,19 @@ pub struct PoolSpec<'a> {
     pub max_size: usize,
     /// `slot_exp`.
     pub slot_exp: Expiry,
+    /// The function's counters.
+    pub stats: &'static FnStats,
 }
 
 impl PoolSpec<'_> {
     /// The pool named by the rendered `key`.
     pub fn pool(&self, key: String) -> Pool {
         let key = self.source.layout().attribute_key(Operation::Pool, key);
-        let pool = match self.source {
+        let mut pool = match self.source {
             Source::Global => super::pool(key, self.max_size),
             Source::Instance(cachify) => cachify.pool(key, self.max_size),
         };
+        pool.counted = Some(self.stats);
         match self.slot_exp {
             Expiry::Default => pool,
             Expiry::Never => pool.slot_exp(None),

@@ -38,6 +38,7 @@ pub use slot::{AsyncPoolSlot, PoolSlot};
 use crate::detached::{self, Armed};
 use crate::error::Error;
 use crate::instance::{Cachify, Selector};
+use crate::stats::FnStats;
 use crate::wait::{retry_async, retry_blocking, Patience};
 
 /// A pool on the global instance (py-cachify's `pool(key, max_size)`), configured with
@@ -104,6 +105,8 @@ pub struct Pool {
     timeout: Option<Duration>,
     /// `None`: the instance's default; `Some(None)`: never expires.
     slot_exp: Option<Option<Duration>>,
+    /// The decorated function this pool bounds (set by `#[pooled]`).
+    counted: Option<&'static FnStats>,
 }
 
 impl Cachify {
@@ -132,6 +135,7 @@ impl Pool {
             nowait: true,
             timeout: None,
             slot_exp: None,
+            counted: None,
         }
     }
 
@@ -232,22 +236,24 @@ impl Pool {
             self.release_patience(),
         );
         let admitted = if self.waits() {
+            let patience = self.patience(seat);
             retry_blocking(
                 seat.cachify().sync_client(),
                 seat.storage_key(),
                 seat.subject(),
-                self.patience(seat),
-                || Ok(seat.take_blocking()?.then_some(())),
+                patience,
+                || Ok(seat.take_blocking(patience.deadline)?.then_some(())),
             )?
             .is_some()
         } else {
-            seat.take_blocking()?
+            seat.take_blocking(Seat::nowait_deadline())?
         };
         if !admitted {
             let full = seat.refused(!self.waits());
             claim.disarm();
             return Err(full);
         }
+        seat.taken();
         Ok(PoolSlot::hold(claim))
     }
 
@@ -275,23 +281,25 @@ impl Pool {
         let seat = claim.claim();
         detached::releases_done(seat.cachify(), seat.storage_key(), self.release_patience()).await;
         let admitted = if self.waits() {
+            let patience = self.patience(seat);
             retry_async(
                 seat.cachify().async_client(),
                 seat.storage_key(),
                 seat.subject(),
-                self.patience(seat),
-                || async { Ok(seat.take_async().await?.then_some(())) },
+                patience,
+                || async { Ok(seat.take_async(patience.deadline).await?.then_some(())) },
             )
             .await?
             .is_some()
         } else {
-            seat.take_async().await?
+            seat.take_async(Seat::nowait_deadline()).await?
         };
         if !admitted {
             let full = seat.refused(!self.waits());
             claim.disarm();
             return Err(full);
         }
+        seat.taken();
         Ok(AsyncPoolSlot::hold(claim))
     }
 
@@ -349,7 +357,13 @@ impl Pool {
             .slot_exp
             .unwrap_or_else(|| cachify.default_pool_slot_expiration());
         let slot_exp = crate::lock::lifetime("slot_exp", slot_exp)?;
-        Ok(Seat::new(cachify, &self.key, self.max_size, slot_exp))
+        Ok(Seat::new(
+            cachify,
+            &self.key,
+            self.max_size,
+            slot_exp,
+            self.counted,
+        ))
     }
 
     /// Whether a refused attempt waits and retries. A pool of size 0 never has room,

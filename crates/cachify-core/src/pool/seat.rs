@@ -10,13 +10,14 @@
 //! [`pool_release`]: crate::SyncClient::pool_release
 
 use std::fmt;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 #[cfg(feature = "py-cachify")]
 use super::py_state;
 use crate::error::Error;
 use crate::events::{self, Kind, Subject};
 use crate::instance::Cachify;
+use crate::stats::{Event, FnStats, Tally};
 
 /// Everything a slot guard needs to release its slot, owned (no borrows), so guards can
 /// move into spawned tasks and into detached release futures.
@@ -28,6 +29,8 @@ pub(crate) struct Seat {
     token: String,
     max_size: usize,
     slot_exp: Option<Duration>,
+    /// The decorated function that takes the slot, if a macro does.
+    function: Option<&'static FnStats>,
 }
 
 impl Seat {
@@ -36,6 +39,7 @@ impl Seat {
         key: &str,
         max_size: usize,
         slot_exp: Option<Duration>,
+        function: Option<&'static FnStats>,
     ) -> Self {
         let storage_key = cachify.pool_key(key);
         let token = uuid::Uuid::new_v4().simple().to_string();
@@ -46,6 +50,7 @@ impl Seat {
             token,
             max_size,
             slot_exp,
+            function,
         }
     }
 
@@ -77,13 +82,30 @@ impl Seat {
             kind: Kind::Pool,
             prefix: self.cachify.prefix(),
             key: &self.key,
+            tally: self.tally(),
         }
     }
 
     /// The error of an acquisition that gave up, after logging it.
     pub(crate) fn refused(&self, nowait: bool) -> Error {
-        events::pool_full(self.cachify.prefix(), &self.key, self.max_size, nowait);
+        let prefix = self.cachify.prefix();
+        events::pool_full(self.tally(), prefix, &self.key, self.max_size, nowait);
         self.full()
+    }
+
+    /// The deadline of an attempt that must not wait: only the backend's own
+    /// exclusion (py-cachify's meta-lock) is waited for, briefly.
+    pub(crate) fn nowait_deadline() -> Option<Instant> {
+        #[cfg(feature = "py-cachify")]
+        return Instant::now().checked_add(py_state::NOWAIT_META_LOCK_WAIT);
+        #[cfg(not(feature = "py-cachify"))]
+        Some(Instant::now())
+    }
+
+    /// `max_size` and `slot_exp`.
+    #[cfg(feature = "py-cachify")]
+    fn size(&self) -> (usize, Option<Duration>) {
+        (self.max_size, self.slot_exp)
     }
 
     /// Whether the pool is py-cachify's pickled state rather than the backend's own.
@@ -92,31 +114,40 @@ impl Seat {
         self.cachify.layout() == crate::instance::Layout::PyCachify
     }
 
-    /// One attempt to be admitted; whether it was.
-    pub(crate) fn take_blocking(&self) -> Result<bool, Error> {
+    /// Counts the slot as taken.
+    pub(crate) fn taken(&self) {
+        self.tally().count(Event::SlotAcquired);
+    }
+
+    fn tally(&self) -> Tally<'_> {
+        self.cachify.tally(self.function)
+    }
+
+    /// One attempt to be admitted; whether it was. `deadline` is when the acquisition
+    /// gives up (`None`: never); an attempt that must not wait passes
+    /// [`Seat::nowait_deadline`].
+    pub(crate) fn take_blocking(&self, deadline: Option<Instant>) -> Result<bool, Error> {
         let client = self.cachify.sync_client();
         #[cfg(feature = "py-cachify")]
         if self.py_state() {
-            let (key, token, max_size) = (&self.storage_key, &self.token, self.max_size);
+            let (key, token, size) = (&self.storage_key, &self.token, self.size());
             return Ok(py_state::acquire_blocking(
-                client,
-                key,
-                token,
-                max_size,
-                self.slot_exp,
+                client, key, token, size, deadline,
             )?);
         }
+        let _ = deadline;
         Ok(client.pool_acquire(&self.storage_key, &self.token, self.max_size, self.slot_exp)?)
     }
 
     /// The async [`take_blocking`](Self::take_blocking).
-    pub(crate) async fn take_async(&self) -> Result<bool, Error> {
+    pub(crate) async fn take_async(&self, deadline: Option<Instant>) -> Result<bool, Error> {
         let client = self.cachify.async_client();
         #[cfg(feature = "py-cachify")]
         if self.py_state() {
-            let (key, token, max_size) = (&self.storage_key, &self.token, self.max_size);
-            return Ok(py_state::acquire_async(client, key, token, max_size, self.slot_exp).await?);
+            let (key, token, size) = (&self.storage_key, &self.token, self.size());
+            return Ok(py_state::acquire_async(client, key, token, size, deadline).await?);
         }
+        let _ = deadline;
         Ok(client
             .pool_acquire(&self.storage_key, &self.token, self.max_size, self.slot_exp)
             .await?)

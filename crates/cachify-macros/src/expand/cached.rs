@@ -130,6 +130,7 @@ fn wrapper_body(target: &Target) -> TokenStream {
 /// `CacheSpec { source, ttl, ttl_jitter, refresh, codec }` for the wrapper.
 fn spec_tokens(target: &Target, shape: &syn::Ident) -> TokenStream {
     let source = target.source(Placement::Impl);
+    let counters = target.counters(Placement::Impl);
     let ttl = expiry(target.args.ttl.as_ref());
     let ttl_jitter = expiry(target.args.ttl_jitter.as_ref());
     let refresh = expiry(target.args.refresh.as_ref());
@@ -147,6 +148,7 @@ fn spec_tokens(target: &Target, shape: &syn::Ident) -> TokenStream {
             ttl_jitter: #ttl_jitter,
             refresh: #refresh,
             codec: #codec,
+            stats: #counters,
         }
     }
 }

@@ -59,6 +59,7 @@ pub fn spec(target: &Target, placement: Placement, attribute: Attribute) -> Toke
         Attribute::Once => quote!(Once),
         _ => quote!(Lock),
     };
+    let counters = target.counters(placement);
     quote! {
         ::cachify::__private::lock::LockSpec {
             source: #source,
@@ -67,6 +68,7 @@ pub fn spec(target: &Target, placement: Placement, attribute: Attribute) -> Toke
             exp: #exp,
             auto_extend: #auto_extend,
             operation: ::cachify::__private::Operation::#operation,
+            stats: #counters,
         }
     }
 }

@@ -20,7 +20,7 @@ use syn::ItemFn;
 
 use crate::args::{Args, Expiry};
 use crate::attribute::Attribute;
-use crate::companions::{self, Companion, Placement};
+use crate::companions::{self, Companion, InnerLayer, Placement};
 use crate::key_template::{KeyTemplate, Scope};
 use crate::signature::{combine, Analysed};
 use crate::stack::{self, Inner};
@@ -175,6 +175,11 @@ impl Target {
         Placement::of(&self.sig)
     }
 
+    /// The function's `&'static FnStats`, as seen `from` its scope or its companions.
+    pub fn counters(&self, from: Placement) -> TokenStream {
+        crate::stats::counters(self, from)
+    }
+
     /// The key template.
     pub fn key(&self) -> &KeyTemplate {
         &self.key
@@ -208,16 +213,22 @@ impl Target {
         let (inner_attrs, attrs): (Vec<_>, Vec<_>) = attrs
             .iter()
             .partition(|attr| matches!(attr.style, syn::AttrStyle::Inner(_)));
-        let inner = self
-            .inner
-            .as_ref()
-            .map(|inner| (&inner.ident, inner.attrs.as_slice()));
+        let inner = self.inner.as_ref().map(|inner| InnerLayer {
+            ident: &inner.ident,
+            attrs: &inner.attrs,
+            clear: inner.clear,
+        });
         // The hint comes first, so rustc reports it first in a trait `impl`.
         let mut companions = TokenStream::new();
         if self.placement() == Placement::Impl && !self.context.in_impl {
             companions.extend(companions::trait_impl_hint(&self.sig));
         }
-        companions.extend(companions::emit(&self.item, &self.sig, own, inner));
+        let own: Vec<Companion> = own
+            .iter()
+            .map(Companion::clone)
+            .chain(crate::stats::companions(&self))
+            .collect();
+        companions.extend(companions::emit(&self.item, &self.sig, &own, inner));
         let version = version_check();
         let function = quote! {
             #(#attrs)*

@@ -66,11 +66,13 @@ fn pool_expr(target: &Target, placement: Placement) -> TokenStream {
     let source = target.source(placement);
     let max_size = &target.args.max_size;
     let slot_exp = expiry(target.args.slot_exp.as_ref());
+    let counters = target.counters(placement);
     quote! {
         (::cachify::__private::pooled::PoolSpec {
             source: #source,
             max_size: #max_size,
             slot_exp: #slot_exp,
+            stats: #counters,
         })
         .pool(::std::fmt::format(#key))
     }

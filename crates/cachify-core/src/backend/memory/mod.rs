@@ -39,6 +39,7 @@ use async_trait::async_trait;
 use super::slot_table::SlotTable;
 use super::{AsyncClient, ReleaseWatch, SyncClient};
 use crate::error::{BackendError, Error};
+use crate::glob::KeySelection;
 pub use capacity::MemoryCapacity;
 use fences::Fences;
 use store::{deadline_after, wrong_type, Entry, Store, Value};
@@ -385,12 +386,8 @@ impl SyncClient for MemoryClient {
         }
     }
 
-    fn delete_matching(
-        &self,
-        pattern: &str,
-        except_prefixes: &[&str],
-    ) -> Result<u64, BackendError> {
-        Ok(scan::delete_matching(&self.store, pattern, except_prefixes))
+    fn delete_matching(&self, selection: &KeySelection<'_>) -> Result<u64, BackendError> {
+        Ok(scan::delete_matching(&self.store, selection))
     }
 
     fn watch(&self, key: &str) -> Option<ReleaseWatch> {
@@ -473,12 +470,8 @@ impl AsyncClient for MemoryClient {
         SyncClient::pool_size(self, key)
     }
 
-    async fn delete_matching(
-        &self,
-        pattern: &str,
-        except_prefixes: &[&str],
-    ) -> Result<u64, BackendError> {
-        scan::delete_matching_async(&self.store, pattern, except_prefixes).await
+    async fn delete_matching(&self, selection: &KeySelection<'_>) -> Result<u64, BackendError> {
+        scan::delete_matching_async(&self.store, selection).await
     }
 
     async fn watch(&self, key: &str) -> Option<ReleaseWatch> {

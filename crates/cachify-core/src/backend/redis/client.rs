@@ -26,6 +26,7 @@ use super::runtime;
 use super::scan;
 use crate::backend::{AsyncClient, MissClaim, ReleaseWatch, SyncClient};
 use crate::error::BackendError;
+use crate::glob::KeySelection;
 
 /// How sync calls reach the server.
 #[allow(
@@ -524,19 +525,10 @@ impl<C: RedisBacked> SyncClient for C {
         self.core().run_blocking(commands::pool_size(key))
     }
 
-    fn delete_matching(
-        &self,
-        pattern: &str,
-        except_prefixes: &[&str],
-    ) -> Result<u64, BackendError> {
+    fn delete_matching(&self, selection: &KeySelection<'_>) -> Result<u64, BackendError> {
         let core = self.core();
         let connection = core.connections.on_io();
-        runtime::block_on(scan::delete_matching(
-            core,
-            connection,
-            pattern,
-            except_prefixes,
-        ))?
+        runtime::block_on(scan::delete_matching(core, connection, selection))?
     }
 
     fn claim_miss(
@@ -642,14 +634,10 @@ impl<C: RedisBacked> AsyncClient for C {
         self.core().run(commands::pool_size(key)).await
     }
 
-    async fn delete_matching(
-        &self,
-        pattern: &str,
-        except_prefixes: &[&str],
-    ) -> Result<u64, BackendError> {
+    async fn delete_matching(&self, selection: &KeySelection<'_>) -> Result<u64, BackendError> {
         let core = self.core();
         let connection = core.connections.for_caller();
-        scan::delete_matching(core, connection, pattern, except_prefixes).await
+        scan::delete_matching(core, connection, selection).await
     }
 
     async fn claim_miss(

@@ -26,6 +26,7 @@ use super::{encode, stamp, Entry};
 use crate::events;
 use crate::flight::{Caller, Join, Leader};
 use crate::instance::Cachify;
+use crate::stats::{Event, Tally};
 
 /// What a refresh needs besides the function: the key, how to store, the codec.
 pub(crate) struct Refresh<C> {
@@ -60,6 +61,7 @@ impl<C> Refresh<C> {
             return None;
         };
         events::refresh_started(cachify.prefix(), key);
+        cachify.tally(None).count(Event::Refresh);
         let entry = Entry {
             cachify: cachify.clone(),
             key: key.to_owned(),
@@ -71,6 +73,11 @@ impl<C> Refresh<C> {
             after,
         };
         Some((refresh, leader))
+    }
+
+    /// The instance's counters (a refresh is not counted against its function).
+    fn tally(&self) -> Tally<'_> {
+        self.entry.cachify.tally(None)
     }
 
     fn failed(&self, reason: &dyn std::fmt::Display) {
@@ -99,7 +106,7 @@ impl<C: Send + 'static> Refresh<C> {
                 Err(_) => return self.failed(&"the function panicked"),
             };
             if let Some(bytes) = &stored {
-                self.kept(self.entry.store_sync(bytes, &self.storing));
+                self.kept(self.entry.store_sync(self.tally(), bytes, &self.storing));
             }
             leader.finish(stored);
         });
@@ -125,7 +132,10 @@ impl<C: Send + 'static> Refresh<C> {
                 Err(_) => return self.failed(&"the function panicked"),
             };
             if let Some(bytes) = &stored {
-                let kept = self.entry.store_async(bytes, &self.storing).await;
+                let kept = self
+                    .entry
+                    .store_async(self.tally(), bytes, &self.storing)
+                    .await;
                 self.kept(kept);
             }
             leader.finish(stored);
@@ -146,6 +156,7 @@ impl<C: Send + 'static> Refresh<C> {
         C: ValueCodec<S::Value>,
     {
         let stored = encode::<S, R, C>(
+            self.tally(),
             &self.entry.key,
             &self.codec,
             self.entry.format(),
