@@ -26,6 +26,10 @@
 //! [`Flights::join`] answers [`Join::RunAlone`] to a caller inside it: that caller runs
 //! the function itself.
 //!
+//! Reset: [`Flights::reset`] abandons a key's flight at once (its followers look the
+//! key up again, and see the reset) and tells its leader ([`Leader::was_reset`]), so
+//! that a refresh running across a reset does not store the value it computed before.
+//!
 //! A sync caller never waits for an async leader while it runs inside a tokio runtime:
 //! it may be blocking the very thread that leader needs (a current-thread runtime, or a
 //! worker whose task holds the leader's future), so it runs the function itself
@@ -149,6 +153,15 @@ impl Flights {
 }
 
 impl Flights {
+    /// Abandons `key`'s flight, if one runs: its followers look the key up again, and
+    /// its leader's [`Leader::was_reset`] says so from now on.
+    pub(crate) fn reset(&self, key: &str) {
+        let flight = self.map.lock().remove(key);
+        if let Some(flight) = flight {
+            flight.publish(Outcome::Abandoned);
+        }
+    }
+
     /// Whether `caller`'s backend is known to share misses within the process only.
     pub(crate) fn is_per_process_only(&self, caller: Caller) -> bool {
         // ordering: a hint; a caller that misses it prepares one lease for nothing.
@@ -181,6 +194,21 @@ fn is_led_here(flight: FlightId) -> bool {
         || LED_BY_THIS_CALL_CHAIN
             .try_with(|led| led.contains(&flight))
             .unwrap_or(false)
+}
+
+impl Flight {
+    /// Settles the flight with `outcome`, unless it settled already (a reset).
+    fn publish(&self, outcome: Outcome) {
+        {
+            let mut settled = self.outcome.lock();
+            if settled.is_some() {
+                return;
+            }
+            *settled = Some(outcome);
+        }
+        self.done.notify_all();
+        self.notify.notify_waiters();
+    }
 }
 
 impl Follower {
@@ -241,6 +269,12 @@ impl Leader {
         LED_BY_THIS_CALL_CHAIN.scope(led, body).await
     }
 
+    /// Whether the key was reset since this leader joined ([`Flights::reset`]): what it
+    /// computed predates the reset and must not be stored.
+    pub(crate) fn was_reset(&self) -> bool {
+        !self.settled && self.flight.outcome.lock().is_some()
+    }
+
     /// Publishes what the leader stored: [`Outcome::Stored`], or with `None`
     /// [`Outcome::NotStored`].
     pub(crate) fn finish(mut self, stored: Option<Arc<[u8]>>) {
@@ -260,9 +294,7 @@ impl Leader {
                 map.remove(&self.key);
             }
         }
-        *self.flight.outcome.lock() = Some(outcome);
-        self.flight.done.notify_all();
-        self.flight.notify.notify_waiters();
+        self.flight.publish(outcome);
     }
 }
 

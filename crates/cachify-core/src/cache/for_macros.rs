@@ -228,14 +228,18 @@ impl Entry {
         }
     }
 
-    /// Deletes the entry through the sync backend (`f::reset`).
+    /// Deletes the entry through the sync backend (`f::reset`). A refresh of the key
+    /// running in this process stores nothing, and callers waiting for it look again.
     pub fn reset_sync(&self) -> Result<(), Error> {
+        // Before the delete: a refresh that checks after it would store its old value.
+        self.cachify.cache_flights().reset(&self.key);
         self.cachify.sync_client().delete(&[&self.key])?;
         Ok(())
     }
 
     /// Deletes the entry through the async backend (`f::reset(..).await`).
     pub async fn reset_async(&self) -> Result<(), Error> {
+        self.cachify.cache_flights().reset(&self.key);
         self.cachify.async_client().delete(&[&self.key]).await?;
         Ok(())
     }

@@ -113,7 +113,9 @@ impl Entry {
         };
         let stored = encode::<S, R, C>(&self.key, codec, self.format(), &storing, &result);
         match lease {
-            Some(lease) => lease.finish_blocking(stored.as_deref(), storing.lifetime()),
+            Some(lease) => {
+                lease.finish_blocking(stored.as_deref(), storing.lifetime());
+            }
             None => {
                 if let Some(bytes) = &stored {
                     self.store_sync(bytes, &storing);
@@ -151,7 +153,7 @@ impl Entry {
             Some(lease) => {
                 lease
                     .finish_async(stored.as_deref(), storing.lifetime())
-                    .await
+                    .await;
             }
             None => {
                 if let Some(bytes) = &stored {

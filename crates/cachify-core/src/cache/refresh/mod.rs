@@ -4,10 +4,15 @@
 //!
 //! - The age is the value's write time ([`super::stamp`]), read with the value: no extra
 //!   round trip on the hit path.
-//! - One refresh per key at a time: a refresh leads the key's flight ([`crate::flight`]),
-//!   the same entry point a miss joins, so hits that find a refresh (or a miss) running
-//!   start nothing, and misses meanwhile wait for its value. The refresh first reads the
-//!   key again and stops when another leader has refreshed it meanwhile.
+//! - One refresh per key at a time in the fleet: a refresh leads the key's flight
+//!   ([`crate::flight`]), the same entry point a miss joins, so hits that find a refresh
+//!   (or a miss) running start nothing, and misses meanwhile wait for its value. On a
+//!   backend shared by processes, the refresh then takes the key's fleet lease
+//!   ([`super::fleet`]) and is skipped while another process holds it. It then reads
+//!   the key again and stops when another leader has refreshed it meanwhile.
+//! - A reset of the key while a refresh runs ([`crate::flight::Flights::reset`]): the
+//!   refresh stores nothing. (A reset from another process is not seen: its refresh
+//!   may store the value it computed before.)
 //! - A refresh that fails (an `Err`, a panic, a value that does not encode, a backend
 //!   error) is logged (`events::refresh_failed`); the stored value stays until its ttl.
 //! - It runs on cachify's refresh thread ([`worker`]): sync functions on its small
@@ -20,6 +25,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use super::fleet::{self, RefreshTurn};
 use super::storing::Storing;
 use super::value::{Shape, ValueCodec};
 use super::{encode, stamp, Entry};
@@ -36,12 +42,11 @@ pub(crate) struct Refresh<C> {
     after: Duration,
 }
 
-/// Whether the value `stored` under `key` is due for a refresh `after` its write time
-/// (a value without a write time is: it was written by an older version or another
-/// function).
+/// Whether the value `stored` is due for a refresh `after` its write time (a value
+/// without one is not: see [`stamp`]).
 #[inline]
 pub(crate) fn is_due(stored: &[u8], after: Duration) -> bool {
-    stamp::age(stored, SystemTime::now()).is_none_or(|age| age >= after)
+    stamp::is_due(stored, after, SystemTime::now())
 }
 
 impl<C> Refresh<C> {
@@ -86,21 +91,34 @@ impl<C: Send + 'static> Refresh<C> {
         C: ValueCodec<S::Value>,
     {
         worker::spawn_blocking(move || {
-            let stored = self.entry.cachify.sync_client().get(&self.entry.key);
-            if let Some(fresh) = self.refreshed_meanwhile(stored.ok().flatten()) {
-                leader.finish(Some(fresh));
+            let (cachify, key) = (&self.entry.cachify, self.entry.key.as_str());
+            // Busy: another process refreshes the key. The leader, dropped unfinished,
+            // sends this process's waiters (misses) back to the cache.
+            let RefreshTurn::Refresh(lease) = fleet::claim_refresh_blocking(cachify, key) else {
                 return;
+            };
+            let stored = cachify.sync_client().get(key);
+            if let Some(fresh) = self.refreshed_meanwhile(stored.ok().flatten()) {
+                if let Some(lease) = lease {
+                    lease.finish_blocking(None, None);
+                }
+                return leader.finish(Some(fresh));
             }
             let run =
                 std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| leader.run_sync(body)));
             let stored = match run {
                 Ok(result) => self.sealed::<S, R>(&result),
-                // The leader, dropped unfinished, hands the key over to its waiters.
+                // The lease and the leader, dropped, free the key for others.
                 Err(_) => return self.failed(&"the function panicked"),
             };
-            if let Some(bytes) = &stored {
-                self.kept(self.entry.store_sync(bytes, &self.storing));
-            }
+            let stored = self.unless_reset(&leader, stored);
+            let kept = match lease {
+                Some(lease) => lease.finish_blocking(stored.as_deref(), self.storing.lifetime()),
+                None => stored
+                    .as_ref()
+                    .is_some_and(|bytes| self.entry.store_sync(bytes, &self.storing)),
+            };
+            self.kept(stored.is_some(), kept);
             leader.finish(stored);
         });
     }
@@ -115,21 +133,45 @@ impl<C: Send + 'static> Refresh<C> {
         C: ValueCodec<S::Value> + Sync,
     {
         worker::spawn(async move {
-            let stored = self.entry.cachify.async_client().get(&self.entry.key).await;
-            if let Some(fresh) = self.refreshed_meanwhile(stored.ok().flatten()) {
-                leader.finish(Some(fresh));
+            let (cachify, key) = (&self.entry.cachify, self.entry.key.as_str());
+            let RefreshTurn::Refresh(lease) = fleet::claim_refresh_async(cachify, key).await else {
                 return;
+            };
+            let stored = cachify.async_client().get(key).await;
+            if let Some(fresh) = self.refreshed_meanwhile(stored.ok().flatten()) {
+                if let Some(lease) = lease {
+                    lease.finish_async(None, None).await;
+                }
+                return leader.finish(Some(fresh));
             }
             let stored = match worker::catching(leader.run_async(body)).await {
                 Ok(result) => self.sealed::<S, R>(&result),
                 Err(_) => return self.failed(&"the function panicked"),
             };
-            if let Some(bytes) = &stored {
-                let kept = self.entry.store_async(bytes, &self.storing).await;
-                self.kept(kept);
-            }
+            let stored = self.unless_reset(&leader, stored);
+            let kept = match lease {
+                Some(lease) => {
+                    let ttl = self.storing.lifetime();
+                    lease.finish_async(stored.as_deref(), ttl).await
+                }
+                None => match &stored {
+                    Some(bytes) => self.entry.store_async(bytes, &self.storing).await,
+                    None => false,
+                },
+            };
+            self.kept(stored.is_some(), kept);
             leader.finish(stored);
         });
+    }
+
+    /// `stored`, or `None` when the key was reset while the function ran: its result
+    /// predates the reset.
+    fn unless_reset(&self, leader: &Leader, stored: Option<Arc<[u8]>>) -> Option<Arc<[u8]>> {
+        if stored.is_some() && leader.was_reset() {
+            self.failed(&"the key was reset meanwhile");
+            return None;
+        }
+        stored
     }
 
     /// The value another leader stored between the hit and this refresh, if it did.
@@ -158,9 +200,13 @@ impl<C: Send + 'static> Refresh<C> {
         stored
     }
 
-    /// Logs the end of a refresh whose result was stored (`true`) or not.
-    fn kept(&self, stored: bool) {
-        if stored {
+    /// Logs the end of a refresh that had a value to store (`to_store`, else it was
+    /// logged already) and whether the backend `kept` it.
+    fn kept(&self, to_store: bool, kept: bool) {
+        if !to_store {
+            return;
+        }
+        if kept {
             events::refresh_done(self.entry.cachify.prefix(), &self.entry.key);
         } else {
             self.failed(&"the backend did not store the new value");
