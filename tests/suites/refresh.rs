@@ -115,8 +115,10 @@ mod refresh {
             assert_eq!(value().await, 1, "the miss");
             GATED.store(1, SeqCst);
             assert_eq!(value().await, 1, "the old value, while the refresh waits");
+            let deadline = Instant::now() + Duration::from_secs(10);
             while GATED.load(SeqCst) == 1 {
-                tokio::task::yield_now().await;
+                assert!(Instant::now() < deadline, "the refresh never started");
+                tokio::time::sleep(Duration::from_millis(1)).await;
             }
             GATE.notify_one();
             let deadline = Instant::now() + Duration::from_secs(10);
@@ -133,9 +135,10 @@ mod refresh {
         static CALLS: AtomicUsize = AtomicUsize::new(0);
         static REFRESHING: Mutex<Option<mpsc::Sender<()>>> = Mutex::new(None);
 
-        const TTL: Duration = Duration::from_secs(1);
+        /// Long enough for a loaded machine to make the second call within it.
+        const TTL: Duration = Duration::from_secs(3);
 
-        #[cached(key = "err", cachify = C, ttl = 1, refresh = 0)]
+        #[cached(key = "err", cachify = C, ttl = 3, refresh = 0)]
         fn fails_after_the_first() -> Result<usize, String> {
             if CALLS.fetch_add(1, SeqCst) == 0 {
                 return Ok(1);
@@ -203,11 +206,15 @@ mod refresh {
         #[tokio::test]
         async fn a_failing_async_refresh_keeps_the_old_value() {
             assert_eq!(async_err_after_the_first().await, Ok(1));
-            for _ in 0..20 {
-                assert_eq!(async_err_after_the_first().await, Ok(1));
+            assert_eq!(async_err_after_the_first().await, Ok(1), "a hit; its refresh fails");
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while ASYNC_CALLS.load(SeqCst) < 2 {
+                assert!(Instant::now() < deadline, "no refresh ran");
                 tokio::time::sleep(Duration::from_millis(5)).await;
             }
-            assert!(ASYNC_CALLS.load(SeqCst) >= 2, "refreshes ran, and failed");
+            for _ in 0..5 {
+                assert_eq!(async_err_after_the_first().await, Ok(1), "the old value stays");
+            }
         }
     }
 
@@ -311,6 +318,74 @@ mod refresh {
                 Some(on_a_runtime_of_its_own()).filter(|v| *v > 1)
             });
             assert!(refreshed >= 2);
+        }
+    }
+
+    mod unstamped {
+        use super::*;
+        instance!(C);
+        static CALLS: AtomicUsize = AtomicUsize::new(0);
+
+        /// Writes the key without a write time, as a version before `refresh` did.
+        #[cached(key = "shared", cachify = C, ttl = 60)]
+        fn plain() -> usize {
+            1
+        }
+
+        #[cached(key = "shared", cachify = C, ttl = 60, refresh = 0)]
+        fn refreshing() -> usize {
+            CALLS.fetch_add(1, SeqCst) + 2
+        }
+
+        #[test]
+        fn a_value_without_a_write_time_is_a_hit_and_not_refreshed() {
+            assert_eq!(plain(), 1);
+            for _ in 0..10 {
+                assert_eq!(refreshing(), 1, "a hit on the unstamped value");
+            }
+            std::thread::sleep(Duration::from_millis(100));
+            assert_eq!(CALLS.load(SeqCst), 0, "no refresh storm on the first deploy");
+            refreshing::reset().unwrap();
+            assert_eq!(refreshing(), 2, "the miss stores a stamped value");
+            assert_eq!(plain(), 2, "which a function without refresh reads");
+        }
+    }
+
+    mod reset_during_a_refresh {
+        use super::*;
+        instance!(C);
+        static CALLS: AtomicUsize = AtomicUsize::new(0);
+        /// Bumped by each reset: what a body saw when it started.
+        static EPOCH: AtomicUsize = AtomicUsize::new(0);
+        static GATE: Gate = Gate::new();
+        static ENTERED: Mutex<Option<mpsc::Sender<()>>> = Mutex::new(None);
+
+        #[cached(key = "value", cachify = C, ttl = 60, refresh = 0)]
+        fn value() -> (usize, usize) {
+            let epoch = EPOCH.load(SeqCst);
+            if let Some(entered) = ENTERED.lock().unwrap().take() {
+                entered.send(()).ok();
+            }
+            GATE.pass();
+            (epoch, CALLS.fetch_add(1, SeqCst) + 1)
+        }
+
+        #[test]
+        fn a_refresh_running_across_a_reset_stores_nothing_and_callers_see_the_reset() {
+            assert_eq!(value(), (0, 1), "the miss");
+            let open = GATE.close();
+            let (entering, entered) = mpsc::channel();
+            *ENTERED.lock().unwrap() = Some(entering);
+            assert_eq!(value(), (0, 1), "a hit; its refresh starts");
+            entered.recv_timeout(Duration::from_secs(10)).expect("the refresh started");
+            EPOCH.store(1, SeqCst);
+            value::reset().unwrap();
+            open.send(()).unwrap();
+            let (epoch, _) = value();
+            assert_eq!(epoch, 1, "a call after the reset gets a value computed after it");
+            std::thread::sleep(Duration::from_millis(100));
+            let (epoch, _) = value();
+            assert_eq!(epoch, 1, "the refresh did not store its pre-reset value");
         }
     }
 
