@@ -389,6 +389,68 @@ mod refresh {
         }
     }
 
+    mod queued_refresh {
+        use super::*;
+        use std::sync::Condvar;
+        instance!(C);
+        /// The refresh pool's threads for sync functions.
+        const WORKERS: usize = 4;
+        static OPEN: Mutex<bool> = Mutex::new(true);
+        static OPENED: Condvar = Condvar::new();
+        static ENTERED: Mutex<Option<mpsc::Sender<()>>> = Mutex::new(None);
+
+        /// Says it entered, then waits until the test opens (or 30 s).
+        fn hold() {
+            if let Some(entered) = ENTERED.lock().unwrap().as_ref() {
+                entered.send(()).ok();
+            }
+            let open = OPEN.lock().unwrap();
+            let _ = OPENED.wait_timeout_while(open, Duration::from_secs(30), |open| !*open);
+        }
+
+        fn open() {
+            *OPEN.lock().unwrap() = true;
+            OPENED.notify_all();
+        }
+
+        #[cached(key = "busy-{n}", cachify = C, ttl = 60, refresh = 0)]
+        fn busy(n: usize) -> usize {
+            hold();
+            n
+        }
+
+        static ORG_CALLS: AtomicUsize = AtomicUsize::new(0);
+
+        #[cached(key = "org", cachify = C, ttl = 60, refresh = 0)]
+        fn org() -> usize {
+            ORG_CALLS.fetch_add(1, SeqCst) + 1
+        }
+
+        #[test]
+        fn a_miss_does_not_wait_for_a_refresh_queued_behind_busy_workers() {
+            for n in 0..WORKERS {
+                assert_eq!(busy(n), n, "the misses");
+            }
+            assert_eq!(org(), 1);
+            let (entering, entered) = mpsc::channel();
+            *ENTERED.lock().unwrap() = Some(entering);
+            *OPEN.lock().unwrap() = false;
+            for n in 0..WORKERS {
+                assert_eq!(busy(n), n, "a hit; its refresh holds a worker");
+            }
+            for _ in 0..WORKERS {
+                entered.recv_timeout(Duration::from_secs(10)).expect("every worker is busy");
+            }
+            assert_eq!(org(), 1, "a hit; its refresh waits for a worker");
+            org::reset().unwrap();
+            let (done, answer) = mpsc::channel();
+            std::thread::spawn(move || done.send(org()));
+            let missed = answer.recv_timeout(Duration::from_secs(10));
+            open();
+            assert_eq!(missed.ok(), Some(2), "the miss ran without waiting for the queue");
+        }
+    }
+
     mod invalid_at_run_time {
         use super::*;
         instance!(C);

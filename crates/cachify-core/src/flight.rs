@@ -36,7 +36,7 @@
 //! ([`Join::RunAlone`]) rather than risk a deadlock.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::pin::pin;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -46,6 +46,7 @@ use parking_lot::{Condvar, Mutex};
 use tokio::sync::Notify;
 
 type FlightMap = Mutex<HashMap<String, Arc<Flight>, foldhash::fast::RandomState>>;
+type KeySet = Mutex<HashSet<String, foldhash::fast::RandomState>>;
 
 /// The flights in progress on one instance, by storage key.
 #[derive(Default)]
@@ -55,6 +56,15 @@ pub(crate) struct Flights {
     /// across processes: learnt on the first miss, so that later ones skip preparing a
     /// lease that backend would ignore.
     per_process_only: [AtomicBool; 2],
+    /// Keys with a background refresh queued or running. A queued refresh is not a
+    /// flight: misses meanwhile lead their own rather than wait behind the queue.
+    refreshes: Arc<KeySet>,
+}
+
+/// A key's place in [`Flights`]' refreshes, given up when dropped.
+pub(crate) struct PendingRefresh {
+    refreshes: Arc<KeySet>,
+    key: String,
 }
 
 /// What joining a key made of the caller.
@@ -153,6 +163,21 @@ impl Flights {
 }
 
 impl Flights {
+    /// Reserves `key`'s background refresh; `None` when one is queued or running
+    /// already, or a flight computes the key.
+    pub(crate) fn pend_refresh(&self, key: &str) -> Option<PendingRefresh> {
+        if self.map.lock().contains_key(key) {
+            return None;
+        }
+        if !self.refreshes.lock().insert(key.to_owned()) {
+            return None;
+        }
+        Some(PendingRefresh {
+            refreshes: Arc::clone(&self.refreshes),
+            key: key.to_owned(),
+        })
+    }
+
     /// Abandons `key`'s flight, if one runs: its followers look the key up again, and
     /// its leader's [`Leader::was_reset`] says so from now on.
     pub(crate) fn reset(&self, key: &str) {
@@ -194,6 +219,12 @@ fn is_led_here(flight: FlightId) -> bool {
         || LED_BY_THIS_CALL_CHAIN
             .try_with(|led| led.contains(&flight))
             .unwrap_or(false)
+}
+
+impl Drop for PendingRefresh {
+    fn drop(&mut self) {
+        self.refreshes.lock().remove(&self.key);
+    }
 }
 
 impl Flight {

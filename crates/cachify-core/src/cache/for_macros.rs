@@ -24,7 +24,6 @@ use super::{read_async_then, read_sync};
 use crate::error::Error;
 use crate::events;
 use crate::expiry::Expiry;
-use crate::flight::Leader;
 use crate::glob;
 use crate::instance::{Cachify, Operation};
 
@@ -64,12 +63,7 @@ impl<C> CacheSpec<'_, C> {
 impl<C: Clone> CacheSpec<'_, C> {
     /// The refresh to start for a hit on `stored`: `None` when it is not due, or a refresh
     /// or a miss of the key already runs.
-    fn due_refresh(
-        &self,
-        cachify: &Cachify,
-        key: &str,
-        stored: &[u8],
-    ) -> Option<(Refresh<C>, Leader)> {
+    fn due_refresh(&self, cachify: &Cachify, key: &str, stored: &[u8]) -> Option<Refresh<C>> {
         let options = self.options();
         let default_ttl = cachify.default_cache_ttl();
         let after = options.refresh_after(default_ttl)?;
@@ -123,8 +117,8 @@ where
     F: FnOnce() -> R + Send + 'static,
 {
     lookup_sync_then(spec, render, |cachify, key, stored| {
-        if let Some((refresh, leader)) = spec.due_refresh(cachify, key, stored) {
-            refresh.start_sync::<S, R>(leader, call());
+        if let Some(refresh) = spec.due_refresh(cachify, key, stored) {
+            refresh.start_sync::<S, R>(call());
         }
     })
 }
@@ -198,8 +192,8 @@ impl Entry {
         F: Future<Output = R> + Send + 'static,
     {
         self.lookup_async_then(spec, |cachify, key, stored| {
-            if let Some((refresh, leader)) = spec.due_refresh(cachify, key, stored) {
-                refresh.start_async::<S, R>(leader, call());
+            if let Some(refresh) = spec.due_refresh(cachify, key, stored) {
+                refresh.start_async::<S, R>(call());
             }
         })
         .await

@@ -4,9 +4,13 @@
 //!
 //! - The age is the value's write time ([`super::stamp`]), read with the value: no extra
 //!   round trip on the hit path.
-//! - One refresh per key at a time in the fleet: a refresh leads the key's flight
-//!   ([`crate::flight`]), the same entry point a miss joins, so hits that find a refresh
-//!   (or a miss) running start nothing, and misses meanwhile wait for its value. On a
+//! - One refresh per key at a time in the fleet. A hit reserves the key's refresh
+//!   ([`crate::flight::Flights::pend_refresh`]): hits that find one queued or running,
+//!   or a miss computing the key, start nothing. Queued, it is no flight: misses
+//!   meanwhile run as if there were no refresh, never wait behind the queue (nor
+//!   deadlock when a refreshing function calls another whose refresh is queued). Once
+//!   on a worker, it leads the key's flight ([`crate::flight`]), the same entry point a
+//!   miss joins, so misses then wait for its value. On a
 //!   backend shared by processes, the refresh then takes the key's fleet lease
 //!   ([`super::fleet`]) and is skipped while another process holds it. It then reads
 //!   the key again and stops when another leader has refreshed it meanwhile.
@@ -15,9 +19,10 @@
 //!   may store the value it computed before.)
 //! - A refresh that fails (an `Err`, a panic, a value that does not encode, a backend
 //!   error) is logged (`events::refresh_failed`); the stored value stays until its ttl.
-//! - It runs on cachify's refresh thread ([`worker`]): sync functions on its small
-//!   blocking pool, async functions as a task of its runtime, never the caller's runtime,
-//!   which may have ended when the refresh runs.
+//! - It runs on cachify's refresh runtime ([`worker`]): sync functions on its small
+//!   blocking pool, async functions as tasks, never on the caller's runtime, which may
+//!   have ended when the refresh runs. At most [`worker::MAX_PENDING`] of each kind are
+//!   queued or running; more are dropped (the value expires with its ttl).
 
 mod worker;
 
@@ -30,7 +35,7 @@ use super::storing::Storing;
 use super::value::{Shape, ValueCodec};
 use super::{encode, stamp, Entry};
 use crate::events;
-use crate::flight::{Caller, Join, Leader};
+use crate::flight::{Caller, Join, Leader, PendingRefresh};
 use crate::instance::Cachify;
 
 /// What a refresh needs besides the function: the key, how to store, the codec.
@@ -40,6 +45,8 @@ pub(crate) struct Refresh<C> {
     codec: C,
     /// The refresh age: a value younger than this was refreshed meanwhile.
     after: Duration,
+    /// The key's place among the pending refreshes, freed when the refresh ends.
+    _pending: PendingRefresh,
 }
 
 /// Whether the value `stored` is due for a refresh `after` its write time (a value
@@ -50,32 +57,43 @@ pub(crate) fn is_due(stored: &[u8], after: Duration) -> bool {
 }
 
 impl<C> Refresh<C> {
-    /// Leads the refresh of `key` if nobody is computing it; `None` when a refresh or a
-    /// miss already runs (or this call runs inside the one computing it).
+    /// Reserves the refresh of `key`; `None` when one is queued or running already, or
+    /// a miss computes the key.
     pub(crate) fn claim(
         cachify: &Cachify,
         key: &str,
         storing: Storing,
         codec: C,
         after: Duration,
-    ) -> Option<(Self, Leader)> {
-        // A background leader never needs the caller's threads, so a sync follower may
-        // block waiting for it: it joins as `Sync`.
-        let Join::Leader(leader) = cachify.cache_flights().join(key, Caller::Sync) else {
-            return None;
-        };
+    ) -> Option<Self> {
+        let pending = cachify.cache_flights().pend_refresh(key)?;
         events::refresh_started(cachify.prefix(), key);
         let entry = Entry {
             cachify: cachify.clone(),
             key: key.to_owned(),
         };
-        let refresh = Refresh {
+        Some(Refresh {
             entry,
             storing,
             codec,
             after,
-        };
-        Some((refresh, leader))
+            _pending: pending,
+        })
+    }
+
+    /// Leads the key's flight now that the refresh runs, as `caller`; `None` when a
+    /// miss leads it (it stores a value: nothing left to refresh) or this runs inside
+    /// the one computing it.
+    fn lead(&self, caller: Caller) -> Option<Leader> {
+        match self
+            .entry
+            .cachify
+            .cache_flights()
+            .join(&self.entry.key, caller)
+        {
+            Join::Leader(leader) => Some(leader),
+            Join::Follower(_) | Join::RunAlone => None,
+        }
     }
 
     fn failed(&self, reason: &dyn std::fmt::Display) {
@@ -85,12 +103,16 @@ impl<C> Refresh<C> {
 
 impl<C: Send + 'static> Refresh<C> {
     /// Runs the sync `body` on the refresh pool and stores its result.
-    pub(crate) fn start_sync<S, R>(self, leader: Leader, body: impl FnOnce() -> R + Send + 'static)
+    pub(crate) fn start_sync<S, R>(self, body: impl FnOnce() -> R + Send + 'static)
     where
         S: Shape<R>,
         C: ValueCodec<S::Value>,
     {
         worker::spawn_blocking(move || {
+            // On a thread of its own: a sync follower may block waiting for it.
+            let Some(leader) = self.lead(Caller::Sync) else {
+                return;
+            };
             let (cachify, key) = (&self.entry.cachify, self.entry.key.as_str());
             // Busy: another process refreshes the key. The leader, dropped unfinished,
             // sends this process's waiters (misses) back to the cache.
@@ -124,15 +146,17 @@ impl<C: Send + 'static> Refresh<C> {
     }
 
     /// Runs the async `body` on the refresh runtime and stores its result.
-    pub(crate) fn start_async<S, R>(
-        self,
-        leader: Leader,
-        body: impl Future<Output = R> + Send + 'static,
-    ) where
+    pub(crate) fn start_async<S, R>(self, body: impl Future<Output = R> + Send + 'static)
+    where
         S: Shape<R>,
         C: ValueCodec<S::Value> + Sync,
     {
         worker::spawn(async move {
+            // As async: a sync caller inside a runtime runs rather than block a thread
+            // this refresh (or another on the same runtime) may need.
+            let Some(leader) = self.lead(Caller::Async) else {
+                return;
+            };
             let (cachify, key) = (&self.entry.cachify, self.entry.key.as_str());
             let RefreshTurn::Refresh(lease) = fleet::claim_refresh_async(cachify, key).await else {
                 return;
