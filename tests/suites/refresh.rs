@@ -452,6 +452,48 @@ mod refresh {
         }
     }
 
+    mod arguments {
+        use super::*;
+        use std::borrow::Cow;
+        use std::cell::Cell;
+        instance!(C);
+        static CALLS: AtomicUsize = AtomicUsize::new(0);
+
+        /// `'static` borrows move into a refresh as they are.
+        #[cached(key = "greet-{name}{suffix}", cachify = C, ttl = 60, refresh = 0)]
+        fn greet(name: &'static str, suffix: Cow<'static, str>) -> String {
+            CALLS.fetch_add(1, SeqCst);
+            format!("hello {name}{suffix}")
+        }
+
+        #[test]
+        fn static_borrows_are_refreshed() {
+            assert_eq!(greet("ann", "!".into()), "hello ann!");
+            assert_eq!(greet("ann", "!".into()), "hello ann!", "a hit; it refreshes");
+            eventually(Duration::from_secs(10), || (CALLS.load(SeqCst) >= 2).then_some(()));
+        }
+
+        static ASYNC_CALLS: AtomicUsize = AtomicUsize::new(0);
+
+        #[cached(key = "cell-{cell:?}", cachify = C, ttl = 60, refresh = 0)]
+        async fn from_a_cell(cell: Cell<u32>) -> u32 {
+            ASYNC_CALLS.fetch_add(1, SeqCst);
+            cell.get()
+        }
+
+        /// A `Send` but not `Sync` argument (`Cell`) keeps the call's future `Send`.
+        #[tokio::test]
+        async fn an_async_refreshing_function_with_a_send_argument_spawns() {
+            assert_eq!(tokio::spawn(from_a_cell(Cell::new(3))).await.unwrap(), 3);
+            assert_eq!(tokio::spawn(from_a_cell(Cell::new(3))).await.unwrap(), 3, "a hit");
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while ASYNC_CALLS.load(SeqCst) < 2 {
+                assert!(Instant::now() < deadline, "no refresh ran");
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        }
+    }
+
     mod invalid_at_run_time {
         use super::*;
         instance!(C);

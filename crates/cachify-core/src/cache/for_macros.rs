@@ -7,7 +7,8 @@
 //! [`Miss::run_async`]. Its `reset` companion deletes the [`Entry`]; its `clear`
 //! companion calls [`clear_sync`] / [`clear_async`]. With `refresh`, it looks up through
 //! [`lookup_sync_refreshing`] / [`Entry::lookup_async_refreshing`], which also take a
-//! function making the background call (the arguments cloned into it).
+//! function making the background call (the arguments cloned into it); the async one
+//! hands back a [`DueRefresh`] that the generated code starts after its await.
 
 use std::future::Future;
 use std::marker::PhantomData;
@@ -179,22 +180,21 @@ impl Entry {
     }
 
     /// [`Entry::lookup_async`] for a function with `refresh`: a hit on a value due for a
-    /// refresh starts `call()` as a task on cachify's refresh runtime (not the caller's),
-    /// unless a refresh of the key already runs.
-    pub async fn lookup_async_refreshing<S, R, C, F>(
+    /// refresh also reserves it in `due`, which the caller then starts with
+    /// [`DueRefresh::start_async`], once this future is done: the arguments are cloned
+    /// into the refresh after the await, so they need not be `Sync` for the caller's
+    /// future to be `Send`.
+    pub async fn lookup_async_refreshing<S, R, C>(
         self,
         spec: &CacheSpec<'_, C>,
-        call: impl FnOnce() -> F,
+        due: &mut DueRefresh<S, R, C>,
     ) -> Lookup<S, R>
     where
         S: Shape<R>,
         C: ValueCodec<S::Value> + Clone + Send + Sync + 'static,
-        F: Future<Output = R> + Send + 'static,
     {
         self.lookup_async_then(spec, |cachify, key, stored| {
-            if let Some(refresh) = spec.due_refresh(cachify, key, stored) {
-                refresh.start_async::<S, R>(call());
-            }
+            due.refresh = spec.due_refresh(cachify, key, stored);
         })
         .await
     }
@@ -318,6 +318,38 @@ impl<S> Miss<S> {
         self.entry
             .run_async::<S, R, C>(&spec.codec, storing, body)
             .await
+    }
+}
+
+/// A refresh an async lookup found due, to start once the lookup is done.
+pub struct DueRefresh<S, R, C> {
+    refresh: Option<Refresh<C>>,
+    shape: PhantomData<fn() -> (S, R)>,
+}
+
+impl<S, R, C> Default for DueRefresh<S, R, C> {
+    fn default() -> Self {
+        Self {
+            refresh: None,
+            shape: PhantomData,
+        }
+    }
+}
+
+impl<S, R, C> DueRefresh<S, R, C>
+where
+    S: Shape<R>,
+    C: ValueCodec<S::Value> + Clone + Send + Sync + 'static,
+{
+    /// Starts the refresh, if one is due, as a task on cachify's refresh runtime (not
+    /// the caller's): `call()` makes the background call, with the arguments cloned.
+    pub fn start_async<F>(self, call: impl FnOnce() -> F)
+    where
+        F: Future<Output = R> + Send + 'static,
+    {
+        if let Some(refresh) = self.refresh {
+            refresh.start_async::<S, R>(call());
+        }
     }
 }
 
