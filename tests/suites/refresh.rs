@@ -494,6 +494,48 @@ mod refresh {
         }
     }
 
+    mod backoff {
+        use super::*;
+        instance!(C);
+        static CALLS: AtomicUsize = AtomicUsize::new(0);
+        static FAILING: Mutex<Option<mpsc::Sender<()>>> = Mutex::new(None);
+        /// The refresh age; a failed refresh pauses the key's refreshes half of it.
+        const REFRESH: Duration = Duration::from_secs(2);
+
+        #[cached(key = "down", cachify = C, ttl = 60, refresh = 2)]
+        fn down() -> Result<usize, String> {
+            let n = CALLS.fetch_add(1, SeqCst) + 1;
+            if n == 1 {
+                return Ok(1);
+            }
+            if let Some(failing) = FAILING.lock().unwrap().as_ref() {
+                failing.send(()).ok();
+            }
+            Err("the database is down".into())
+        }
+
+        #[test]
+        fn a_failed_refresh_is_not_retried_on_every_hit() {
+            assert_eq!(down(), Ok(1));
+            let (failing, failed) = mpsc::channel();
+            *FAILING.lock().unwrap() = Some(failing);
+            // Waiting for the value's age, not for an event.
+            std::thread::sleep(REFRESH + Duration::from_millis(100));
+            assert_eq!(down(), Ok(1), "a hit past the refresh age; its refresh fails");
+            failed.recv_timeout(Duration::from_secs(10)).expect("the refresh ran");
+            let since = Instant::now();
+            while since.elapsed() < REFRESH / 8 {
+                assert_eq!(down(), Ok(1), "the old value stays");
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            assert_eq!(CALLS.load(SeqCst), 2, "no refresh while backing off");
+            eventually(Duration::from_secs(10), || {
+                assert_eq!(down(), Ok(1));
+                (CALLS.load(SeqCst) >= 3).then_some(())
+            });
+        }
+    }
+
     mod invalid_at_run_time {
         use super::*;
         instance!(C);

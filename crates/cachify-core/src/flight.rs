@@ -41,6 +41,7 @@ use std::future::Future;
 use std::pin::pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use parking_lot::{Condvar, Mutex};
 use tokio::sync::Notify;
@@ -59,7 +60,13 @@ pub(crate) struct Flights {
     /// Keys with a background refresh queued or running. A queued refresh is not a
     /// flight: misses meanwhile lead their own rather than wait behind the queue.
     refreshes: Arc<KeySet>,
+    /// Keys whose last refresh failed, until when no refresh is tried again: a down
+    /// database is not retried on every hit. Bounded by [`MAX_BACKOFFS`].
+    backoffs: Mutex<HashMap<String, Instant, foldhash::fast::RandomState>>,
 }
+
+/// The most keys [`Flights`] remembers a failed refresh of.
+const MAX_BACKOFFS: usize = 4096;
 
 /// A key's place in [`Flights`]' refreshes, given up when dropped.
 pub(crate) struct PendingRefresh {
@@ -166,7 +173,7 @@ impl Flights {
     /// Reserves `key`'s background refresh; `None` when one is queued or running
     /// already, or a flight computes the key.
     pub(crate) fn pend_refresh(&self, key: &str) -> Option<PendingRefresh> {
-        if self.map.lock().contains_key(key) {
+        if self.map.lock().contains_key(key) || self.backing_off(key) {
             return None;
         }
         if !self.refreshes.lock().insert(key.to_owned()) {
@@ -176,6 +183,37 @@ impl Flights {
             refreshes: Arc::clone(&self.refreshes),
             key: key.to_owned(),
         })
+    }
+
+    /// Whether `key`'s last refresh failed recently.
+    fn backing_off(&self, key: &str) -> bool {
+        let mut backoffs = self.backoffs.lock();
+        match backoffs.get(key) {
+            Some(until) if Instant::now() < *until => true,
+            Some(_) => {
+                backoffs.remove(key);
+                false
+            }
+            None => false,
+        }
+    }
+
+    /// Records how `key`'s refresh ended: after a failure, no refresh is tried for
+    /// `backoff`.
+    pub(crate) fn refresh_ended(&self, key: &str, failed: bool, backoff: Duration) {
+        let mut backoffs = self.backoffs.lock();
+        if !failed || backoff.is_zero() {
+            backoffs.remove(key);
+            return;
+        }
+        let now = Instant::now();
+        if backoffs.len() >= MAX_BACKOFFS {
+            backoffs.retain(|_, until| now < *until);
+        }
+        // Still full: forget this failure rather than grow (the key retries sooner).
+        if backoffs.len() < MAX_BACKOFFS {
+            backoffs.insert(key.to_owned(), now + backoff);
+        }
     }
 
     /// Abandons `key`'s flight, if one runs: its followers look the key up again, and

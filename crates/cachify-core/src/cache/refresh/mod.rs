@@ -19,6 +19,8 @@
 //!   may store the value it computed before.)
 //! - A refresh that fails (an `Err`, a panic, a value that does not encode, a backend
 //!   error) is logged (`events::refresh_failed`); the stored value stays until its ttl.
+//!   The key's next refresh then waits half its refresh age, at most [`MAX_BACKOFF`]:
+//!   a down database is not asked again on every hit.
 //! - It runs on cachify's refresh runtime ([`worker`]): sync functions on its small
 //!   blocking pool, async functions as tasks, never on the caller's runtime, which may
 //!   have ended when the refresh runs. At most [`worker::MAX_PENDING`] of each kind are
@@ -37,6 +39,9 @@ use super::{encode, stamp, Entry};
 use crate::events;
 use crate::flight::{Caller, Join, Leader, PendingRefresh};
 use crate::instance::Cachify;
+
+/// The longest a key's refreshes pause after one failed (half the refresh age below).
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
 /// What a refresh needs besides the function: the key, how to store, the codec.
 pub(crate) struct Refresh<C> {
@@ -98,6 +103,14 @@ impl<C> Refresh<C> {
 
     fn failed(&self, reason: &dyn std::fmt::Display) {
         events::refresh_failed(self.entry.cachify.prefix(), &self.entry.key, reason);
+        self.ended(true);
+    }
+
+    /// Records the end of the refresh, so that a failed one is not retried on every hit.
+    fn ended(&self, failed: bool) {
+        let backoff = (self.after / 2).min(MAX_BACKOFF);
+        let flights = self.entry.cachify.cache_flights();
+        flights.refresh_ended(&self.entry.key, failed, backoff);
     }
 }
 
@@ -192,7 +205,9 @@ impl<C: Send + 'static> Refresh<C> {
     /// predates the reset.
     fn unless_reset(&self, leader: &Leader, stored: Option<Arc<[u8]>>) -> Option<Arc<[u8]>> {
         if stored.is_some() && leader.was_reset() {
-            self.failed(&"the key was reset meanwhile");
+            // Not a failure to back off from: the next value is the miss's.
+            let reason = &"the key was reset meanwhile";
+            events::refresh_failed(self.entry.cachify.prefix(), &self.entry.key, reason);
             return None;
         }
         stored
@@ -232,6 +247,7 @@ impl<C: Send + 'static> Refresh<C> {
         }
         if kept {
             events::refresh_done(self.entry.cachify.prefix(), &self.entry.key);
+            self.ended(false);
         } else {
             self.failed(&"the backend did not store the new value");
         }
