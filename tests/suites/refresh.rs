@@ -536,6 +536,47 @@ mod refresh {
         }
     }
 
+    mod body_once {
+        use super::*;
+        instance!(C);
+
+        #[cached(key = "counted", cachify = C, ttl = 60, refresh = 0)]
+        fn counted() -> usize {
+            // One static for the miss and the refresh: the body is emitted once.
+            static RUNS: AtomicUsize = AtomicUsize::new(0);
+            RUNS.fetch_add(1, SeqCst) + 1
+        }
+
+        struct Prices;
+
+        #[cachify::companions]
+        impl Prices {
+            #[cached(key = "price-{id}", cachify = C, ttl = 60, refresh = 0)]
+            async fn price(id: u32) -> u32 {
+                static RUNS: AtomicUsize = AtomicUsize::new(0);
+                id * 100 + RUNS.fetch_add(1, SeqCst) as u32
+            }
+        }
+
+        #[test]
+        fn the_miss_and_the_refresh_run_the_same_body() {
+            assert_eq!(counted(), 1);
+            let refreshed = eventually(Duration::from_secs(10), || Some(counted()).filter(|v| *v > 1));
+            assert!(refreshed >= 2, "the refresh saw the miss's static");
+        }
+
+        #[tokio::test]
+        async fn an_associated_async_function_refreshes_through_its_hidden_body() {
+            assert_eq!(Prices::price(7).await, 700);
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while Prices::price(7).await == 700 {
+                assert!(Instant::now() < deadline, "never refreshed");
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            Prices::price_reset(7).await.unwrap();
+        }
+    }
+
     mod invalid_at_run_time {
         use super::*;
         instance!(C);

@@ -139,12 +139,13 @@ impl<C: Send + 'static> Refresh<C> {
                 }
                 return leader.finish(Some(fresh));
             }
-            let run =
-                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| leader.run_sync(body)));
-            let stored = match run {
-                Ok(result) => self.sealed::<S, R>(&result),
+            // The encoder runs inside too: a panicking `Serialize` is a failed refresh.
+            let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                self.sealed::<S, R>(&leader.run_sync(body))
+            }));
+            let Ok(stored) = run else {
                 // The lease and the leader, dropped, free the key for others.
-                Err(_) => return self.failed(&"the function panicked"),
+                return self.failed(&"the function or its encoder panicked");
             };
             let stored = self.unless_reset(&leader, stored);
             let kept = match lease {
@@ -181,9 +182,9 @@ impl<C: Send + 'static> Refresh<C> {
                 }
                 return leader.finish(Some(fresh));
             }
-            let stored = match worker::catching(leader.run_async(body)).await {
-                Ok(result) => self.sealed::<S, R>(&result),
-                Err(_) => return self.failed(&"the function panicked"),
+            let run = async { self.sealed::<S, R>(&leader.run_async(body).await) };
+            let Ok(stored) = worker::catching(run).await else {
+                return self.failed(&"the function or its encoder panicked");
             };
             let stored = self.unless_reset(&leader, stored);
             let kept = match lease {
