@@ -64,6 +64,10 @@ pub fn hide_body(item: &mut ItemFn, sig: &Analysed) -> Inner {
             .any(|lint| attr.path().is_ident(lint))
     });
     inner.attrs.push(syn::parse_quote!(#[doc(hidden)]));
+    // Under a stacked layer `f` is `__cachify_inner_f` already: three underscores.
+    inner
+        .attrs
+        .push(syn::parse_quote!(#[allow(non_snake_case)]));
     inner.vis = syn::Visibility::Inherited;
     inner.sig.ident = ident.clone();
     let call = sig.call(&ident);
