@@ -138,9 +138,12 @@ async fn herd_in_child() {
 
 static REFRESHES: AtomicUsize = AtomicUsize::new(0);
 
-/// Due on every hit (`refresh = 0`): only the fleet's lease keeps the processes from
-/// refreshing it each.
-#[cached(key = "due", cachify = CHILD, ttl = 60, refresh = 0)]
+/// The refresh age of `due`: the seed is older when the hits come, the refreshed value
+/// younger until the test ends (a process scheduled late finds it fresh).
+const REFRESH_AGE: Duration = Duration::from_secs(1);
+
+/// Only the fleet's lease keeps the processes from refreshing it each.
+#[cached(key = "due", cachify = CHILD, ttl = 60, refresh = 1)]
 async fn due() -> u64 {
     REFRESHES.fetch_add(1, SeqCst);
     tokio::time::sleep(BODY).await;
@@ -191,26 +194,28 @@ fn seeding(backend: Backend) -> Cachify {
 static SEED_ON_SERVER: LazyLock<Cachify> = LazyLock::new(|| seeding(Backend::Server));
 static SEED_ON_CLUSTER: LazyLock<Cachify> = LazyLock::new(|| seeding(Backend::Cluster));
 
-#[cached(key = "due", cachify = SEED_ON_SERVER, ttl = 60, refresh = 0)]
+#[cached(key = "due", cachify = SEED_ON_SERVER, ttl = 60, refresh = 1)]
 fn seed_on_server() -> u64 {
     SEED_RUNS.fetch_add(1, SeqCst);
     1
 }
 
-#[cached(key = "due", cachify = SEED_ON_CLUSTER, ttl = 60, refresh = 0)]
+#[cached(key = "due", cachify = SEED_ON_CLUSTER, ttl = 60, refresh = 1)]
 fn seed_on_cluster() -> u64 {
     SEED_RUNS.fetch_add(1, SeqCst);
     1
 }
 
-/// `seed` stores 1 under `due` (a stamped value, due at once); four processes of 64
-/// tasks then hit it together: one refresh in total, whose value replaces it.
+/// `seed` stores 1 under `due` (a stamped value, due after [`REFRESH_AGE`]); four
+/// processes of 64 tasks then hit it together: one refresh in total, whose value
+/// replaces it.
 fn processes_hitting_a_due_key_refresh_it_once(
     backend: Backend,
     cachify: &Cachify,
     seed: fn() -> u64,
 ) {
     assert_eq!(seed(), 1, "a miss stores the seed");
+    let seeded = Instant::now();
     let mut children: Vec<Child> = (0..PROCESSES)
         .map(|_| spawn("fleet-refresh", backend, cachify.prefix(), "fleet"))
         .collect();
@@ -221,6 +226,8 @@ fn processes_hitting_a_due_key_refresh_it_once(
     for output in &mut outputs {
         read_until(output, "ready");
     }
+    // Waiting for the seed's age, not for an event.
+    std::thread::sleep((REFRESH_AGE + Duration::from_millis(100)).saturating_sub(seeded.elapsed()));
     for child in &mut children {
         child.stdin.as_mut().unwrap().write_all(b"go\n").unwrap();
     }
