@@ -3,6 +3,7 @@
 // refresh keeps the old value until its ttl; `ttl_jitter` spreads expiries. Included
 // after `suites/cached.rs` (it uses its `instance!` macro and imports). Most functions
 // use `refresh = 0`, so every hit is past the refresh age without waiting for one.
+// Over 500 lines: one small module per behaviour, each with its own functions and statics.
 
 mod refresh {
     use super::*;
