@@ -318,6 +318,28 @@ print('none', repr(pickle.loads(r.get(PREFIX + 'rs-none-cached'))))
     assert_eq!(out, expected);
 }
 
+/// Stored with its write time after the pickle, which `pickle.loads` ignores.
+#[cached(key = "rs-refreshed", cachify = PY, ttl = 60, refresh = 30)]
+fn rs_refreshed() -> Vec<i64> {
+    vec![7, 8]
+}
+
+#[test]
+fn a_value_stored_with_refresh_is_a_hit_in_python() {
+    let Some(python) = python() else { return };
+    assert_eq!(rs_refreshed(), [7, 8]);
+    let out = run(
+        &python,
+        r#"
+@cached(key='rs-refreshed')
+def value():
+    raise AssertionError('a miss')
+print(repr(value()))
+"#,
+    );
+    assert_eq!(out, "[7, 8]\n");
+}
+
 #[lock(key = "job", nowait = true, cachify = PY)]
 fn job_nowait() -> Result<(), Error> {
     Ok(())

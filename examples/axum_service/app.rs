@@ -104,7 +104,8 @@ async fn upstream_status() -> Result<String, ApiError> {
 /// A product, from this process's memory, else Redis, else the upstream. Only `Ok`
 /// values are cached: a busy upstream is asked again next time. A Redis value older
 /// than 50 s is returned as it is, and refreshed from the upstream in the background
-/// (once per product in this process; a failed refresh keeps it until its 60 s ttl).
+/// (once per product across the processes sharing Redis; a failed refresh keeps it
+/// until its 60 s ttl).
 #[cached(key = "product-{id}", cachify = LOCAL)]
 #[cached(key = "product-{id}", ttl = 60, refresh = 50)]
 async fn product(id: u64) -> Result<Product, Error> {

@@ -1,6 +1,7 @@
 //! Fleet-wide single-flight across OS processes, on Redis and Redis Cluster: four
 //! processes of 64 tasks missing one key run its body once, and a leader killed with
-//! SIGKILL is replaced when its lease runs out.
+//! SIGKILL is replaced when its lease runs out; four processes of 64 tasks hitting one
+//! key due for a refresh refresh it once.
 //!
 //! Children are this binary re-executed (see the parent module); the roles here start
 //! with `fleet-`, and the backend travels in `CACHIFY_CHILD_NODES` (one URL: a server;
@@ -101,6 +102,7 @@ pub(super) fn child(role: &str) {
             "fleet-crash" => {
                 orphan_in_child().await;
             }
+            "fleet-refresh" => refresh_in_child().await,
             other => panic!("unknown role {other}"),
         }
     });
@@ -131,6 +133,129 @@ async fn herd_in_child() {
         "runs={} slowest_us={}",
         RUNS.load(SeqCst),
         slowest.as_micros()
+    );
+}
+
+static REFRESHES: AtomicUsize = AtomicUsize::new(0);
+
+/// The refresh age of `due`: the seed is older when the hits come, the refreshed value
+/// younger until the test ends (a process scheduled late finds it fresh).
+const REFRESH_AGE: Duration = Duration::from_secs(1);
+
+/// Only the fleet's lease keeps the processes from refreshing it each.
+#[cached(key = "due", cachify = CHILD, ttl = 60, refresh = 1)]
+async fn due() -> u64 {
+    REFRESHES.fetch_add(1, SeqCst);
+    tokio::time::sleep(BODY).await;
+    42
+}
+
+/// 64 tasks hit `due` once told to go; the child then waits until the stored value has
+/// changed (a refresh it runs itself would otherwise die with it) and reports.
+async fn refresh_in_child() {
+    let client = CHILD.async_client();
+    let key = CHILD.cache_key("due");
+    let seeded = client
+        .get(&key)
+        .await
+        .unwrap()
+        .expect("the parent seeded it");
+    drop(client.watch(&key).await);
+    println!("ready");
+    let mut go = String::new();
+    std::io::stdin().read_line(&mut go).unwrap();
+    let hits: Vec<_> = (0..TASKS).map(|_| tokio::spawn(due())).collect();
+    for hit in hits {
+        let value = hit.await.unwrap();
+        assert!(
+            [1, 42].contains(&value),
+            "a hit returns a stored value: {value}"
+        );
+    }
+    let deadline = Instant::now() + 10 * GENEROUS;
+    while client.get(&key).await.unwrap().as_ref() == Some(&seeded) {
+        assert!(Instant::now() < deadline, "never refreshed");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    println!("runs={}", REFRESHES.load(SeqCst));
+}
+
+static SEED_RUNS: AtomicUsize = AtomicUsize::new(0);
+
+fn seeding(backend: Backend) -> Cachify {
+    on_nodes(
+        &backend.nodes(),
+        &crate::support::unique_prefix("fleet-refresh"),
+    )
+    .single_flight(SingleFlight::fleet().lease(LEASE))
+    .build()
+}
+
+static SEED_ON_SERVER: LazyLock<Cachify> = LazyLock::new(|| seeding(Backend::Server));
+static SEED_ON_CLUSTER: LazyLock<Cachify> = LazyLock::new(|| seeding(Backend::Cluster));
+
+#[cached(key = "due", cachify = SEED_ON_SERVER, ttl = 60, refresh = 1)]
+fn seed_on_server() -> u64 {
+    SEED_RUNS.fetch_add(1, SeqCst);
+    1
+}
+
+#[cached(key = "due", cachify = SEED_ON_CLUSTER, ttl = 60, refresh = 1)]
+fn seed_on_cluster() -> u64 {
+    SEED_RUNS.fetch_add(1, SeqCst);
+    1
+}
+
+/// `seed` stores 1 under `due` (a stamped value, due after [`REFRESH_AGE`]); four
+/// processes of 64 tasks then hit it together: one refresh in total, whose value
+/// replaces it.
+fn processes_hitting_a_due_key_refresh_it_once(
+    backend: Backend,
+    cachify: &Cachify,
+    seed: fn() -> u64,
+) {
+    assert_eq!(seed(), 1, "a miss stores the seed");
+    let seeded = Instant::now();
+    let mut children: Vec<Child> = (0..PROCESSES)
+        .map(|_| spawn("fleet-refresh", backend, cachify.prefix(), "fleet"))
+        .collect();
+    let mut outputs: Vec<BufReader<ChildStdout>> = children
+        .iter_mut()
+        .map(|child| BufReader::new(child.stdout.take().unwrap()))
+        .collect();
+    for output in &mut outputs {
+        read_until(output, "ready");
+    }
+    // Waiting for the seed's age, not for an event.
+    std::thread::sleep((REFRESH_AGE + Duration::from_millis(100)).saturating_sub(seeded.elapsed()));
+    for child in &mut children {
+        child.stdin.as_mut().unwrap().write_all(b"go\n").unwrap();
+    }
+    let mut runs = 0;
+    for (child, mut output) in children.into_iter().zip(outputs) {
+        runs += field(&read_until(&mut output, "runs="), "runs");
+        assert!(child.wait_with_output().unwrap().status.success());
+    }
+    eprintln!("{backend:?}: {PROCESSES} processes x {TASKS} hits on a due key: {runs} refresh(es)");
+    assert_eq!(runs, 1, "one refresh for the whole fleet");
+    let stored = cachify
+        .sync_client()
+        .get(&cachify.cache_key("due"))
+        .unwrap();
+    assert!(stored.is_some(), "the refreshed value is stored");
+}
+
+#[test]
+fn four_processes_hitting_a_due_key_refresh_it_once_on_redis() {
+    processes_hitting_a_due_key_refresh_it_once(Backend::Server, &SEED_ON_SERVER, seed_on_server);
+}
+
+#[test]
+fn four_processes_hitting_a_due_key_refresh_it_once_on_a_cluster() {
+    processes_hitting_a_due_key_refresh_it_once(
+        Backend::Cluster,
+        &SEED_ON_CLUSTER,
+        seed_on_cluster,
     );
 }
 

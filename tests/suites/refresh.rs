@@ -3,6 +3,7 @@
 // refresh keeps the old value until its ttl; `ttl_jitter` spreads expiries. Included
 // after `suites/cached.rs` (it uses its `instance!` macro and imports). Most functions
 // use `refresh = 0`, so every hit is past the refresh age without waiting for one.
+// Over 500 lines: one small module per behaviour, each with its own functions and statics.
 
 mod refresh {
     use super::*;
@@ -115,8 +116,10 @@ mod refresh {
             assert_eq!(value().await, 1, "the miss");
             GATED.store(1, SeqCst);
             assert_eq!(value().await, 1, "the old value, while the refresh waits");
+            let deadline = Instant::now() + Duration::from_secs(10);
             while GATED.load(SeqCst) == 1 {
-                tokio::task::yield_now().await;
+                assert!(Instant::now() < deadline, "the refresh never started");
+                tokio::time::sleep(Duration::from_millis(1)).await;
             }
             GATE.notify_one();
             let deadline = Instant::now() + Duration::from_secs(10);
@@ -133,9 +136,10 @@ mod refresh {
         static CALLS: AtomicUsize = AtomicUsize::new(0);
         static REFRESHING: Mutex<Option<mpsc::Sender<()>>> = Mutex::new(None);
 
-        const TTL: Duration = Duration::from_secs(1);
+        /// Long enough for a loaded machine to make the second call within it.
+        const TTL: Duration = Duration::from_secs(3);
 
-        #[cached(key = "err", cachify = C, ttl = 1, refresh = 0)]
+        #[cached(key = "err", cachify = C, ttl = 3, refresh = 0)]
         fn fails_after_the_first() -> Result<usize, String> {
             if CALLS.fetch_add(1, SeqCst) == 0 {
                 return Ok(1);
@@ -203,11 +207,15 @@ mod refresh {
         #[tokio::test]
         async fn a_failing_async_refresh_keeps_the_old_value() {
             assert_eq!(async_err_after_the_first().await, Ok(1));
-            for _ in 0..20 {
-                assert_eq!(async_err_after_the_first().await, Ok(1));
+            assert_eq!(async_err_after_the_first().await, Ok(1), "a hit; its refresh fails");
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while ASYNC_CALLS.load(SeqCst) < 2 {
+                assert!(Instant::now() < deadline, "no refresh ran");
                 tokio::time::sleep(Duration::from_millis(5)).await;
             }
-            assert!(ASYNC_CALLS.load(SeqCst) >= 2, "refreshes ran, and failed");
+            for _ in 0..5 {
+                assert_eq!(async_err_after_the_first().await, Ok(1), "the old value stays");
+            }
         }
     }
 
@@ -311,6 +319,267 @@ mod refresh {
                 Some(on_a_runtime_of_its_own()).filter(|v| *v > 1)
             });
             assert!(refreshed >= 2);
+        }
+    }
+
+    mod unstamped {
+        use super::*;
+        instance!(C);
+        static CALLS: AtomicUsize = AtomicUsize::new(0);
+
+        /// Writes the key without a write time, as a version before `refresh` did.
+        #[cached(key = "shared", cachify = C, ttl = 60)]
+        fn plain() -> usize {
+            1
+        }
+
+        #[cached(key = "shared", cachify = C, ttl = 60, refresh = 0)]
+        fn refreshing() -> usize {
+            CALLS.fetch_add(1, SeqCst) + 2
+        }
+
+        #[test]
+        fn a_value_without_a_write_time_is_a_hit_and_not_refreshed() {
+            assert_eq!(plain(), 1);
+            for _ in 0..10 {
+                assert_eq!(refreshing(), 1, "a hit on the unstamped value");
+            }
+            std::thread::sleep(Duration::from_millis(100));
+            assert_eq!(CALLS.load(SeqCst), 0, "no refresh storm on the first deploy");
+            refreshing::reset().unwrap();
+            assert_eq!(refreshing(), 2, "the miss stores a stamped value");
+            assert_eq!(plain(), 2, "which a function without refresh reads");
+        }
+    }
+
+    mod reset_during_a_refresh {
+        use super::*;
+        instance!(C);
+        static CALLS: AtomicUsize = AtomicUsize::new(0);
+        /// Bumped by each reset: what a body saw when it started.
+        static EPOCH: AtomicUsize = AtomicUsize::new(0);
+        static GATE: Gate = Gate::new();
+        static ENTERED: Mutex<Option<mpsc::Sender<()>>> = Mutex::new(None);
+
+        #[cached(key = "value", cachify = C, ttl = 60, refresh = 0)]
+        fn value() -> (usize, usize) {
+            let epoch = EPOCH.load(SeqCst);
+            if let Some(entered) = ENTERED.lock().unwrap().take() {
+                entered.send(()).ok();
+            }
+            GATE.pass();
+            (epoch, CALLS.fetch_add(1, SeqCst) + 1)
+        }
+
+        #[test]
+        fn a_refresh_running_across_a_reset_stores_nothing_and_callers_see_the_reset() {
+            assert_eq!(value(), (0, 1), "the miss");
+            let open = GATE.close();
+            let (entering, entered) = mpsc::channel();
+            *ENTERED.lock().unwrap() = Some(entering);
+            assert_eq!(value(), (0, 1), "a hit; its refresh starts");
+            entered.recv_timeout(Duration::from_secs(10)).expect("the refresh started");
+            EPOCH.store(1, SeqCst);
+            value::reset().unwrap();
+            open.send(()).unwrap();
+            let (epoch, _) = value();
+            assert_eq!(epoch, 1, "a call after the reset gets a value computed after it");
+            std::thread::sleep(Duration::from_millis(100));
+            let (epoch, _) = value();
+            assert_eq!(epoch, 1, "the refresh did not store its pre-reset value");
+        }
+    }
+
+    mod queued_refresh {
+        use super::*;
+        use std::sync::Condvar;
+        instance!(C);
+        /// The refresh pool's threads for sync functions.
+        const WORKERS: usize = 4;
+        static OPEN: Mutex<bool> = Mutex::new(true);
+        static OPENED: Condvar = Condvar::new();
+        static ENTERED: Mutex<Option<mpsc::Sender<()>>> = Mutex::new(None);
+
+        /// Says it entered, then waits until the test opens (or 30 s).
+        fn hold() {
+            if let Some(entered) = ENTERED.lock().unwrap().as_ref() {
+                entered.send(()).ok();
+            }
+            let open = OPEN.lock().unwrap();
+            let _ = OPENED.wait_timeout_while(open, Duration::from_secs(30), |open| !*open);
+        }
+
+        fn open() {
+            *OPEN.lock().unwrap() = true;
+            OPENED.notify_all();
+        }
+
+        #[cached(key = "busy-{n}", cachify = C, ttl = 60, refresh = 0)]
+        fn busy(n: usize) -> usize {
+            hold();
+            n
+        }
+
+        static ORG_CALLS: AtomicUsize = AtomicUsize::new(0);
+
+        #[cached(key = "org", cachify = C, ttl = 60, refresh = 0)]
+        fn org() -> usize {
+            ORG_CALLS.fetch_add(1, SeqCst) + 1
+        }
+
+        #[test]
+        fn a_miss_does_not_wait_for_a_refresh_queued_behind_busy_workers() {
+            for n in 0..WORKERS {
+                assert_eq!(busy(n), n, "the misses");
+            }
+            assert_eq!(org(), 1);
+            let (entering, entered) = mpsc::channel();
+            *ENTERED.lock().unwrap() = Some(entering);
+            *OPEN.lock().unwrap() = false;
+            for n in 0..WORKERS {
+                assert_eq!(busy(n), n, "a hit; its refresh holds a worker");
+            }
+            for _ in 0..WORKERS {
+                entered.recv_timeout(Duration::from_secs(10)).expect("every worker is busy");
+            }
+            assert_eq!(org(), 1, "a hit; its refresh waits for a worker");
+            // Gone as an expiry or an eviction goes: `reset` would also abandon a flight.
+            C.sync_client().delete(&[&C.cache_key("org")]).unwrap();
+            let (done, answer) = mpsc::channel();
+            std::thread::spawn(move || done.send(org()));
+            let missed = answer.recv_timeout(Duration::from_secs(10));
+            open();
+            assert_eq!(missed.ok(), Some(2), "the miss ran without waiting for the queue");
+        }
+    }
+
+    mod arguments {
+        use super::*;
+        use std::borrow::Cow;
+        use std::cell::Cell;
+        instance!(C);
+        static CALLS: AtomicUsize = AtomicUsize::new(0);
+
+        /// `'static` borrows move into a refresh as they are.
+        #[cached(key = "greet-{name}{suffix}", cachify = C, ttl = 60, refresh = 0)]
+        fn greet(name: &'static str, suffix: Cow<'static, str>) -> String {
+            CALLS.fetch_add(1, SeqCst);
+            format!("hello {name}{suffix}")
+        }
+
+        #[test]
+        fn static_borrows_are_refreshed() {
+            assert_eq!(greet("ann", "!".into()), "hello ann!");
+            assert_eq!(greet("ann", "!".into()), "hello ann!", "a hit; it refreshes");
+            eventually(Duration::from_secs(10), || (CALLS.load(SeqCst) >= 2).then_some(()));
+        }
+
+        static ASYNC_CALLS: AtomicUsize = AtomicUsize::new(0);
+
+        #[cached(key = "cell-{cell:?}", cachify = C, ttl = 60, refresh = 0)]
+        async fn from_a_cell(cell: Cell<u32>) -> u32 {
+            ASYNC_CALLS.fetch_add(1, SeqCst);
+            cell.get()
+        }
+
+        /// A `Send` but not `Sync` argument (`Cell`) keeps the call's future `Send`.
+        #[tokio::test]
+        async fn an_async_refreshing_function_with_a_send_argument_spawns() {
+            assert_eq!(tokio::spawn(from_a_cell(Cell::new(3))).await.unwrap(), 3);
+            assert_eq!(tokio::spawn(from_a_cell(Cell::new(3))).await.unwrap(), 3, "a hit");
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while ASYNC_CALLS.load(SeqCst) < 2 {
+                assert!(Instant::now() < deadline, "no refresh ran");
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        }
+    }
+
+    mod backoff {
+        use super::*;
+        instance!(C);
+        static CALLS: AtomicUsize = AtomicUsize::new(0);
+        static FAILING: Mutex<Option<mpsc::Sender<()>>> = Mutex::new(None);
+        /// The refresh age; a failed refresh pauses the key's refreshes half of it.
+        const REFRESH: Duration = Duration::from_secs(2);
+
+        #[cached(key = "down", cachify = C, ttl = 60, refresh = 2)]
+        fn down() -> Result<usize, String> {
+            let n = CALLS.fetch_add(1, SeqCst) + 1;
+            if n == 1 {
+                return Ok(1);
+            }
+            if let Some(failing) = FAILING.lock().unwrap().as_ref() {
+                failing.send(()).ok();
+            }
+            Err("the database is down".into())
+        }
+
+        #[test]
+        fn a_failed_refresh_is_not_retried_on_every_hit() {
+            assert_eq!(down(), Ok(1));
+            let (failing, failed) = mpsc::channel();
+            *FAILING.lock().unwrap() = Some(failing);
+            // Waiting for the value's age, not for an event.
+            std::thread::sleep(REFRESH + Duration::from_millis(100));
+            assert_eq!(down(), Ok(1), "a hit past the refresh age; its refresh fails");
+            failed.recv_timeout(Duration::from_secs(10)).expect("the refresh ran");
+            let since = Instant::now();
+            while since.elapsed() < REFRESH / 8 {
+                assert_eq!(down(), Ok(1), "the old value stays");
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            assert_eq!(CALLS.load(SeqCst), 2, "no refresh while backing off");
+            eventually(Duration::from_secs(10), || {
+                assert_eq!(down(), Ok(1));
+                (CALLS.load(SeqCst) >= 3).then_some(())
+            });
+        }
+    }
+
+    mod body_once {
+        use super::*;
+        instance!(C);
+
+        static CALLS: AtomicUsize = AtomicUsize::new(0);
+
+        /// Its runs as its own static counts them, and as the module's does.
+        #[cached(key = "counted", cachify = C, ttl = 60, refresh = 0)]
+        fn counted() -> (usize, usize) {
+            // One static for the miss and the refresh: the body is emitted once.
+            static RUNS: AtomicUsize = AtomicUsize::new(0);
+            (RUNS.fetch_add(1, SeqCst) + 1, CALLS.fetch_add(1, SeqCst) + 1)
+        }
+
+        struct Prices;
+
+        #[cachify::companions]
+        impl Prices {
+            #[cached(key = "price-{id}", cachify = C, ttl = 60, refresh = 0)]
+            async fn price(id: u32) -> u32 {
+                static RUNS: AtomicUsize = AtomicUsize::new(0);
+                id * 100 + RUNS.fetch_add(1, SeqCst) as u32
+            }
+        }
+
+        #[test]
+        fn the_miss_and_the_refresh_run_the_same_body() {
+            assert_eq!(counted(), (1, 1));
+            let (own, all) = eventually(Duration::from_secs(10), || {
+                Some(counted()).filter(|(_, all)| *all > 1)
+            });
+            assert_eq!(own, all, "the refresh counted in the miss's static");
+        }
+
+        #[tokio::test]
+        async fn an_associated_async_function_refreshes_through_its_hidden_body() {
+            assert_eq!(Prices::price(7).await, 700);
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while Prices::price(7).await == 700 {
+                assert!(Instant::now() < deadline, "never refreshed");
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            Prices::price_reset(7).await.unwrap();
         }
     }
 

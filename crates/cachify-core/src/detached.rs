@@ -33,4 +33,4 @@ pub use flush::{flush_releases, flush_releases_async};
 pub(crate) use in_flight::{
     release_patience, wait as releases_done, wait_blocking as releases_done_blocking,
 };
-pub(crate) use releaser::{background_runtime, run_blocking, sleep, spawn};
+pub(crate) use releaser::{run_blocking, sleep, spawn};

@@ -26,22 +26,28 @@
 //! [`Flights::join`] answers [`Join::RunAlone`] to a caller inside it: that caller runs
 //! the function itself.
 //!
+//! Reset: [`Flights::reset`] abandons a key's flight at once (its followers look the
+//! key up again, and see the reset) and tells its leader ([`Leader::was_reset`]), so
+//! that a refresh running across a reset does not store the value it computed before.
+//!
 //! A sync caller never waits for an async leader while it runs inside a tokio runtime:
 //! it may be blocking the very thread that leader needs (a current-thread runtime, or a
 //! worker whose task holds the leader's future), so it runs the function itself
 //! ([`Join::RunAlone`]) rather than risk a deadlock.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::pin::pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use parking_lot::{Condvar, Mutex};
 use tokio::sync::Notify;
 
 type FlightMap = Mutex<HashMap<String, Arc<Flight>, foldhash::fast::RandomState>>;
+type KeySet = Mutex<HashSet<String, foldhash::fast::RandomState>>;
 
 /// The flights in progress on one instance, by storage key.
 #[derive(Default)]
@@ -51,6 +57,21 @@ pub(crate) struct Flights {
     /// across processes: learnt on the first miss, so that later ones skip preparing a
     /// lease that backend would ignore.
     per_process_only: [AtomicBool; 2],
+    /// Keys with a background refresh queued or running. A queued refresh is not a
+    /// flight: misses meanwhile lead their own rather than wait behind the queue.
+    refreshes: Arc<KeySet>,
+    /// Keys whose last refresh failed, until when no refresh is tried again: a down
+    /// database is not retried on every hit. Bounded by [`MAX_BACKOFFS`].
+    backoffs: Mutex<HashMap<String, Instant, foldhash::fast::RandomState>>,
+}
+
+/// The most keys [`Flights`] remembers a failed refresh of.
+const MAX_BACKOFFS: usize = 4096;
+
+/// A key's place in [`Flights`]' refreshes, given up when dropped.
+pub(crate) struct PendingRefresh {
+    refreshes: Arc<KeySet>,
+    key: String,
 }
 
 /// What joining a key made of the caller.
@@ -149,6 +170,61 @@ impl Flights {
 }
 
 impl Flights {
+    /// Reserves `key`'s background refresh; `None` when one is queued or running
+    /// already, or a flight computes the key.
+    pub(crate) fn pend_refresh(&self, key: &str) -> Option<PendingRefresh> {
+        if self.map.lock().contains_key(key) || self.backing_off(key) {
+            return None;
+        }
+        if !self.refreshes.lock().insert(key.to_owned()) {
+            return None;
+        }
+        Some(PendingRefresh {
+            refreshes: Arc::clone(&self.refreshes),
+            key: key.to_owned(),
+        })
+    }
+
+    /// Whether `key`'s last refresh failed recently.
+    fn backing_off(&self, key: &str) -> bool {
+        let mut backoffs = self.backoffs.lock();
+        match backoffs.get(key) {
+            Some(until) if Instant::now() < *until => true,
+            Some(_) => {
+                backoffs.remove(key);
+                false
+            }
+            None => false,
+        }
+    }
+
+    /// Records how `key`'s refresh ended: after a failure, no refresh is tried for
+    /// `backoff`.
+    pub(crate) fn refresh_ended(&self, key: &str, failed: bool, backoff: Duration) {
+        let mut backoffs = self.backoffs.lock();
+        if !failed || backoff.is_zero() {
+            backoffs.remove(key);
+            return;
+        }
+        let now = Instant::now();
+        if backoffs.len() >= MAX_BACKOFFS {
+            backoffs.retain(|_, until| now < *until);
+        }
+        // Still full: forget this failure rather than grow (the key retries sooner).
+        if backoffs.len() < MAX_BACKOFFS {
+            backoffs.insert(key.to_owned(), now + backoff);
+        }
+    }
+
+    /// Abandons `key`'s flight, if one runs: its followers look the key up again, and
+    /// its leader's [`Leader::was_reset`] says so from now on.
+    pub(crate) fn reset(&self, key: &str) {
+        let flight = self.map.lock().remove(key);
+        if let Some(flight) = flight {
+            flight.publish(Outcome::Abandoned);
+        }
+    }
+
     /// Whether `caller`'s backend is known to share misses within the process only.
     pub(crate) fn is_per_process_only(&self, caller: Caller) -> bool {
         // ordering: a hint; a caller that misses it prepares one lease for nothing.
@@ -181,6 +257,27 @@ fn is_led_here(flight: FlightId) -> bool {
         || LED_BY_THIS_CALL_CHAIN
             .try_with(|led| led.contains(&flight))
             .unwrap_or(false)
+}
+
+impl Drop for PendingRefresh {
+    fn drop(&mut self) {
+        self.refreshes.lock().remove(&self.key);
+    }
+}
+
+impl Flight {
+    /// Settles the flight with `outcome`, unless it settled already (a reset).
+    fn publish(&self, outcome: Outcome) {
+        {
+            let mut settled = self.outcome.lock();
+            if settled.is_some() {
+                return;
+            }
+            *settled = Some(outcome);
+        }
+        self.done.notify_all();
+        self.notify.notify_waiters();
+    }
 }
 
 impl Follower {
@@ -241,6 +338,12 @@ impl Leader {
         LED_BY_THIS_CALL_CHAIN.scope(led, body).await
     }
 
+    /// Whether the key was reset since this leader joined ([`Flights::reset`]): what it
+    /// computed predates the reset and must not be stored.
+    pub(crate) fn was_reset(&self) -> bool {
+        !self.settled && self.flight.outcome.lock().is_some()
+    }
+
     /// Publishes what the leader stored: [`Outcome::Stored`], or with `None`
     /// [`Outcome::NotStored`].
     pub(crate) fn finish(mut self, stored: Option<Arc<[u8]>>) {
@@ -260,9 +363,7 @@ impl Leader {
                 map.remove(&self.key);
             }
         }
-        *self.flight.outcome.lock() = Some(outcome);
-        self.flight.done.notify_all();
-        self.flight.notify.notify_waiters();
+        self.flight.publish(outcome);
     }
 }
 

@@ -72,7 +72,7 @@ use attribute::Attribute;
 /// | `key = "..."`, or the key first: `#[cached("...")]` | required | the key, a template over the arguments: `{a}`, `{}`, `{0}`, `{self.id}`, `{self.0}`, `{user.name}`, `{pair.1}`, `{tags:?}`; checked at compile time |
 /// | `ttl = 60` / `1.5` / `TTL_SECS` / `None` / `Duration` expr | the instance's `default_cache_ttl` (unset: never expire) | how long a stored value lives: an integer or a float (a literal, a constant, any expression) is seconds, `None` never expires, a `Duration` is itself (or an `Option<Duration>`) |
 /// | `ttl_jitter = 6` (same forms as `ttl`) | none | each store lives `ttl` less a uniform random part of `ttl_jitter`, so keys written together do not expire together; must be less than `ttl` |
-/// | `refresh = 50` (same forms as `ttl`) | none | a hit on a value older than this returns it at once and refreshes it in the background, once per key; needs a `ttl` above it, and arguments that are `Clone + Send + 'static` (no `self`) |
+/// | `refresh = 50` (same forms as `ttl`) | none | a hit on a value older than this returns it at once and refreshes it in the background, once per key across processes sharing Redis; must be below `ttl - ttl_jitter`, and needs arguments that are `Clone + Send + 'static` (no `self`; `&'static str` is fine) |
 /// | `enc_dec = (encode, decode)` | serde | `encode: Fn(&T) -> E` before storing, `decode: Fn(E) -> T` after loading; `E` is what gets serialised |
 /// | `cachify = PATH` | the global instance | a static that derefs to a `Cachify` |
 ///

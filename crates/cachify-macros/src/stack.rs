@@ -89,6 +89,33 @@ fn clear_of(attrs: &[syn::Attribute], sig: &Analysed) -> CompanionKind {
     }
 }
 
+/// Moves `item`'s body into a hidden inner function that carries no attribute of ours
+/// (only lint levels, which the body may rely on); `item`'s body becomes a call to it.
+pub fn hide_body(item: &mut ItemFn, sig: &Analysed) -> Inner {
+    let ident = format_ident!("__cachify_inner_{}", sig.name);
+    let mut inner = item.clone();
+    inner.attrs.retain(|attr| {
+        ["allow", "expect", "warn", "deny"]
+            .iter()
+            .any(|lint| attr.path().is_ident(lint))
+    });
+    inner.attrs.push(syn::parse_quote!(#[doc(hidden)]));
+    // Under a stacked layer `f` is `__cachify_inner_f` already: three underscores.
+    inner
+        .attrs
+        .push(syn::parse_quote!(#[allow(non_snake_case)]));
+    inner.vis = syn::Visibility::Inherited;
+    inner.sig.ident = ident.clone();
+    let call = sig.call(&ident);
+    *item.block = syn::parse_quote!({ #call });
+    Inner {
+        item: inner,
+        ident,
+        attrs: Vec::new(),
+        clear: CompanionKind::Clear,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

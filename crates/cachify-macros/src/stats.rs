@@ -60,9 +60,11 @@ pub fn companions(target: &Target) -> [Companion; 2] {
         },
     };
     let own = counters_from_companion(target);
+    // A body hidden for `refresh` is no layer: it has no counters of its own.
     let inner = target
         .inner
         .as_ref()
+        .filter(|inner| !inner.attrs.is_empty())
         .map(|inner| inner_stats(target, &inner.ident))
         .into_iter();
     let stats = Companion {

@@ -11,4 +11,10 @@ fn jitter_above_ttl() -> u32 {
     1
 }
 
+// A value may live only `ttl - ttl_jitter`: it must be due before that.
+#[cached(key = "k", ttl = 60, ttl_jitter = 20, refresh = 50)]
+fn refresh_after_the_shortest_lifetime() -> u32 {
+    1
+}
+
 fn main() {}

@@ -36,6 +36,11 @@
 //!   background, which during an outage would pile up one retrying task per miss. A
 //!   claim cancelled mid-flight is given back, as a lock acquisition is.
 //!
+//! A refresh ([`super::refresh`]) takes the same lease, with a plain `SET NX` since the
+//! value is there ([`claim_refresh_blocking`]): a held lease means another process is
+//! refreshing (or computing) the key, and the refresh is skipped. It ends like a
+//! leader, with [`SyncClient::set_and_release`].
+//!
 //! The plain miss costs no extra round trip: the claim replaces the second read the
 //! leader makes anyway, and the store carries the release.
 //!
@@ -271,15 +276,85 @@ fn found<S: Side>(claim: Armed<Held, S>, bytes: Vec<u8>) -> Claimed<S> {
 }
 
 fn lead<S: Side>(claim: Armed<Held, S>, renewal: Renewal) -> Claimed<S> {
+    Claimed::Lead(leased(claim, renewal))
+}
+
+/// The lease of a taken claim, renewed from now on; `None` when renewing cannot start.
+fn leased<S: Side>(claim: Armed<Held, S>, renewal: Renewal) -> Option<FleetLease<S>> {
     match renewed(claim, renewal) {
-        Ok(claim) => Claimed::Lead(Some(FleetLease { claim })),
+        Ok(claim) => Some(FleetLease { claim }),
         // The claim was given back: lead without it rather than risk a lease that
         // lapses under a long computation.
         Err(error) => {
             tracing::warn!(target: crate::events::TARGET, %error, "cannot renew a cache lease; running the function without it");
-            Claimed::Lead(None)
+            None
         }
     }
+}
+
+/// What a refresh learns from the fleet: refresh (holding the key's lease, or alone on
+/// a backend that does not coordinate), or leave it to the process holding the lease.
+pub(crate) enum RefreshTurn<S: Side> {
+    Refresh(Option<FleetLease<S>>),
+    Busy,
+}
+
+/// The lease a refresh of `key` would take; `None` when refreshes are shared within the
+/// process only.
+fn refresh_claim<S: Side>(cachify: &Cachify, key: &str, caller: Caller) -> Option<Armed<Held, S>> {
+    let (_, ticket) = Waiter::new(cachify.tally(None), cachify, key, caller)?;
+    // Armed before the SET: a lost reply may have taken the lease.
+    Some(Armed::pending(Held::new(ticket)))
+}
+
+/// The answer to a refresh's `SET NX` of the lease.
+fn refresh_turn<S: Side>(
+    key: &str,
+    claim: Armed<Held, S>,
+    taken: Result<bool, BackendError>,
+    renewal: Renewal,
+) -> RefreshTurn<S> {
+    match taken {
+        Ok(true) => RefreshTurn::Refresh(leased(claim, renewal)),
+        Ok(false) => {
+            claim.disarm();
+            RefreshTurn::Busy
+        }
+        // The backend is failing: the refresh would most likely fail too, and the value
+        // stays until its ttl. A lease a lost reply took is left to expire.
+        Err(error) => {
+            claim.disarm();
+            tracing::warn!(target: crate::events::TARGET, storage_key = %key, %error, "cannot claim a refresh; skipping it");
+            RefreshTurn::Busy
+        }
+    }
+}
+
+/// Takes `key`'s lease for a refresh, on the sync client.
+pub(crate) fn claim_refresh_blocking(cachify: &Cachify, key: &str) -> RefreshTurn<Blocking> {
+    let Some(claim) = refresh_claim(cachify, key, Caller::Sync) else {
+        return RefreshTurn::Refresh(None);
+    };
+    let ticket = claim.claim().ticket();
+    let lease = Some(cachify.single_flight().lease_duration());
+    let taken = cachify
+        .sync_client()
+        .set(ticket.storage_key(), ticket.token(), lease, true);
+    refresh_turn(key, claim, taken, Renewal::Blocking)
+}
+
+/// The async [`claim_refresh_blocking`].
+pub(crate) async fn claim_refresh_async(cachify: &Cachify, key: &str) -> RefreshTurn<Async> {
+    let Some(claim) = refresh_claim(cachify, key, Caller::Async) else {
+        return RefreshTurn::Refresh(None);
+    };
+    let ticket = claim.claim().ticket();
+    let lease = Some(cachify.single_flight().lease_duration());
+    let taken = cachify
+        .async_client()
+        .set(ticket.storage_key(), ticket.token(), lease, true)
+        .await;
+    refresh_turn(key, claim, taken, Renewal::Async)
 }
 
 /// Without a fleet, the leader reads once more: a flight that settled between our miss
@@ -311,7 +386,8 @@ fn read_again<S: Side>(
 impl FleetLease<Blocking> {
     /// Stores `stored` (when the function gave something to store) and frees the lease,
     /// waking the processes that wait for it.
-    pub(crate) fn finish_blocking(mut self, stored: Option<&[u8]>, ttl: Option<Duration>) {
+    /// Whether that succeeded.
+    pub(crate) fn finish_blocking(mut self, stored: Option<&[u8]>, ttl: Option<Duration>) -> bool {
         self.claim.claim_mut().stop_lease();
         let outcome = match stored {
             Some(bytes) => self.claim.release_with(|held| {
@@ -322,14 +398,18 @@ impl FleetLease<Blocking> {
             }),
             None => self.claim.release(),
         };
-        log_failure(self.claim.claim().ticket().key(), outcome);
+        log_failure(self.claim.claim().ticket().key(), outcome)
     }
 }
 
 impl FleetLease<Async> {
     /// The async [`finish_blocking`](FleetLease::finish_blocking). Cancelled, the lease is
     /// still freed, in the background.
-    pub(crate) async fn finish_async(mut self, stored: Option<&[u8]>, ttl: Option<Duration>) {
+    pub(crate) async fn finish_async(
+        mut self,
+        stored: Option<&[u8]>,
+        ttl: Option<Duration>,
+    ) -> bool {
         self.claim.claim_mut().stop_lease();
         let outcome = match stored {
             Some(bytes) => {
@@ -346,16 +426,18 @@ impl FleetLease<Async> {
             }
             None => self.claim.release().await,
         };
-        log_failure(self.claim.claim().ticket().key(), outcome);
+        log_failure(self.claim.claim().ticket().key(), outcome)
     }
 }
 
 /// A failed store-and-release: the value may be missing; the lease is freed by the
 /// lease's drop, which retries.
-fn log_failure(key: &str, outcome: Result<(), Error>) {
-    if let Err(error) = outcome {
-        tracing::warn!(target: crate::events::TARGET, storage_key = %key, %error, "cannot store a cached value");
-    }
+fn log_failure(key: &str, outcome: Result<(), Error>) -> bool {
+    outcome
+        .inspect_err(|error| {
+            tracing::warn!(target: crate::events::TARGET, storage_key = %key, %error, "cannot store a cached value");
+        })
+        .is_ok()
 }
 
 #[cfg(test)]

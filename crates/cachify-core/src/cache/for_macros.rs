@@ -7,7 +7,8 @@
 //! [`Miss::run_async`]. Its `reset` companion deletes the [`Entry`]; its `clear`
 //! companion calls [`clear_sync`] / [`clear_async`]. With `refresh`, it looks up through
 //! [`lookup_sync_refreshing`] / [`Entry::lookup_async_refreshing`], which also take a
-//! function making the background call (the arguments cloned into it).
+//! function making the background call (the arguments cloned into it); the async one
+//! hands back a [`DueRefresh`] that the generated code starts after its await.
 
 use std::future::Future;
 use std::marker::PhantomData;
@@ -24,7 +25,6 @@ use super::{read_async_then, read_sync};
 use crate::error::Error;
 use crate::events;
 use crate::expiry::Expiry;
-use crate::flight::Leader;
 use crate::glob;
 use crate::instance::{Cachify, Operation};
 use crate::stats::FnStats;
@@ -67,12 +67,7 @@ impl<C> CacheSpec<'_, C> {
 impl<C: Clone> CacheSpec<'_, C> {
     /// The refresh to start for a hit on `stored`: `None` when it is not due, or a refresh
     /// or a miss of the key already runs.
-    fn due_refresh(
-        &self,
-        cachify: &Cachify,
-        key: &str,
-        stored: &[u8],
-    ) -> Option<(Refresh<C>, Leader)> {
+    fn due_refresh(&self, cachify: &Cachify, key: &str, stored: &[u8]) -> Option<Refresh<C>> {
         let options = self.options();
         let default_ttl = cachify.default_cache_ttl();
         let after = options.refresh_after(default_ttl)?;
@@ -80,7 +75,13 @@ impl<C: Clone> CacheSpec<'_, C> {
             return None;
         }
         let storing = options.storing(default_ttl);
-        Refresh::claim(cachify, key, storing, self.codec.clone(), after)
+        Refresh::claim(
+            cachify,
+            key,
+            (storing, after),
+            self.codec.clone(),
+            self.stats,
+        )
     }
 }
 
@@ -126,8 +127,8 @@ where
     F: FnOnce() -> R + Send + 'static,
 {
     lookup_sync_then(spec, render, |cachify, key, stored| {
-        if let Some((refresh, leader)) = spec.due_refresh(cachify, key, stored) {
-            refresh.start_sync::<S, R>(leader, call());
+        if let Some(refresh) = spec.due_refresh(cachify, key, stored) {
+            refresh.start_sync::<S, R>(call());
         }
     })
 }
@@ -189,22 +190,21 @@ impl Entry {
     }
 
     /// [`Entry::lookup_async`] for a function with `refresh`: a hit on a value due for a
-    /// refresh starts `call()` as a task on cachify's refresh runtime (not the caller's),
-    /// unless a refresh of the key already runs.
-    pub async fn lookup_async_refreshing<S, R, C, F>(
+    /// refresh also reserves it in `due`, which the caller then starts with
+    /// [`DueRefresh::start_async`], once this future is done: the arguments are cloned
+    /// into the refresh after the await, so they need not be `Sync` for the caller's
+    /// future to be `Send`.
+    pub async fn lookup_async_refreshing<S, R, C>(
         self,
         spec: &CacheSpec<'_, C>,
-        call: impl FnOnce() -> F,
+        due: &mut DueRefresh<S, R, C>,
     ) -> Lookup<S, R>
     where
         S: Shape<R>,
         C: ValueCodec<S::Value> + Clone + Send + Sync + 'static,
-        F: Future<Output = R> + Send + 'static,
     {
         self.lookup_async_then(spec, |cachify, key, stored| {
-            if let Some((refresh, leader)) = spec.due_refresh(cachify, key, stored) {
-                refresh.start_async::<S, R>(leader, call());
-            }
+            due.refresh = spec.due_refresh(cachify, key, stored);
         })
         .await
     }
@@ -234,14 +234,18 @@ impl Entry {
         }
     }
 
-    /// Deletes the entry through the sync backend (`f::reset`).
+    /// Deletes the entry through the sync backend (`f::reset`). A refresh of the key
+    /// running in this process stores nothing, and callers waiting for it look again.
     pub fn reset_sync(&self) -> Result<(), Error> {
+        // Before the delete: a refresh that checks after it would store its old value.
+        self.cachify.cache_flights().reset(&self.key);
         self.cachify.sync_client().delete(&[&self.key])?;
         Ok(())
     }
 
     /// Deletes the entry through the async backend (`f::reset(..).await`).
     pub async fn reset_async(&self) -> Result<(), Error> {
+        self.cachify.cache_flights().reset(&self.key);
         self.cachify.async_client().delete(&[&self.key]).await?;
         Ok(())
     }
@@ -327,6 +331,38 @@ impl<S> Miss<S> {
         self.entry
             .run_async::<S, R, C>(spec.stats, &spec.codec, storing, body)
             .await
+    }
+}
+
+/// A refresh an async lookup found due, to start once the lookup is done.
+pub struct DueRefresh<S, R, C> {
+    refresh: Option<Refresh<C>>,
+    shape: PhantomData<fn() -> (S, R)>,
+}
+
+impl<S, R, C> Default for DueRefresh<S, R, C> {
+    fn default() -> Self {
+        Self {
+            refresh: None,
+            shape: PhantomData,
+        }
+    }
+}
+
+impl<S, R, C> DueRefresh<S, R, C>
+where
+    S: Shape<R>,
+    C: ValueCodec<S::Value> + Clone + Send + Sync + 'static,
+{
+    /// Starts the refresh, if one is due, as a task on cachify's refresh runtime (not
+    /// the caller's): `call()` makes the background call, with the arguments cloned.
+    pub fn start_async<F>(self, call: impl FnOnce() -> F)
+    where
+        F: Future<Output = R> + Send + 'static,
+    {
+        if let Some(refresh) = self.refresh {
+            refresh.start_async::<S, R>(call());
+        }
     }
 }
 

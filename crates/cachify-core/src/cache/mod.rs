@@ -131,8 +131,8 @@ impl Entry {
         let stored = encode::<S, R, C>(tally, &self.key, codec, self.format(), &storing, &result);
         match lease {
             Some(lease) => {
-                count_store(tally, &stored);
-                lease.finish_blocking(stored.as_deref(), storing.lifetime());
+                let finished = lease.finish_blocking(stored.as_deref(), storing.lifetime());
+                count_store(tally, &stored, finished);
             }
             None => {
                 if let Some(bytes) = &stored {
@@ -173,10 +173,8 @@ impl Entry {
         let stored = encode::<S, R, C>(tally, &self.key, codec, self.format(), &storing, &result);
         match lease {
             Some(lease) => {
-                count_store(tally, &stored);
-                lease
-                    .finish_async(stored.as_deref(), storing.lifetime())
-                    .await;
+                let finish = lease.finish_async(stored.as_deref(), storing.lifetime());
+                count_store(tally, &stored, finish.await);
             }
             None => {
                 if let Some(bytes) = &stored {
@@ -388,9 +386,12 @@ where
     }
 }
 
-/// Counts the store a fleet lease's finish makes of `stored` (it logs its own failure).
-fn count_store(tally: Tally<'_>, stored: &Option<Arc<[u8]>>) {
-    if stored.is_some() {
-        tally.count(Event::Store);
+/// Counts the store a fleet lease's finish made of `stored`, or its failure (which the
+/// finish logged).
+fn count_store(tally: Tally<'_>, stored: &Option<Arc<[u8]>>, finished: bool) {
+    match (stored, finished) {
+        (None, _) => {}
+        (Some(_), true) => tally.count(Event::Store),
+        (Some(_), false) => tally.count(Event::Error),
     }
 }

@@ -1,51 +1,71 @@
 //! The write time of a stored value, for `refresh`: its age decides whether a hit starts
 //! a refresh, without a second round trip to ask the backend for the key's remaining ttl.
 //!
-//! A stamped value is `[STAMPED][written at: u64 big-endian, Unix milliseconds][codec bytes]`.
-//! Values of functions without `refresh` are stored as the codec wrote them, unchanged;
-//! every reader strips a stamp first ([`payload`]), so a key shared by functions with and
-//! without `refresh` decodes for both. The codec's bytes start with its format version
-//! ([`crate::codec::FORMAT_VERSION`]), which [`STAMPED`] never equals.
+//! A stamped value is `[codec bytes][written at: u64 big-endian, Unix ms][MAGIC]`: a
+//! trailer, so that readers which know nothing of stamps still read the value. cachify
+//! before `refresh` decodes MessagePack with `rmp_serde::from_slice`, and Python's
+//! `pickle.loads` stops at the pickle's STOP opcode: both ignore bytes after the value.
+//! A rolling deploy or a rollback, and py-cachify processes sharing the keys, thus read
+//! refreshed values as hits. Values of functions without `refresh` are stored as the
+//! codec wrote them; every reader strips a trailer first ([`payload`]), so a key shared
+//! by functions with and without `refresh` decodes for both.
+//!
+//! A value without a stamp (written by a function without `refresh`, by an older version,
+//! or by py-cachify) is not due: it expires with its ttl, and the next miss stores a
+//! stamped one. Treating it as due would make every process refresh every key at once
+//! on the first deploy of `refresh`.
 //!
 //! Ages are wall-clock differences: across processes sharing a server, clock skew moves
-//! the moment of a refresh by the skew; a stamp from the future reads as age zero.
+//! the moment of a refresh by the skew. A stamp more than [`FUTURE_TOLERANCE`] in the
+//! future (a writer whose clock runs ahead, or ours stepped back) is due, rather than
+//! disabling refresh until the clocks meet.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-/// The first byte of a stamped value.
-const STAMPED: u8 = 0xA5;
-/// The tag and the write time.
-const HEADER: usize = 1 + 8;
+/// The last bytes of a stamped value. Eight of them, so that an unstamped value ends
+/// with them by chance once in 2^64 (it would then read as truncated: a miss).
+const MAGIC: [u8; 8] = *b"\xA5cfy-ts\x01";
+/// The write time and the magic.
+const TRAILER: usize = 8 + MAGIC.len();
+/// How far in the future a stamp may be and still read as fresh (clock skew between
+/// the processes of a fleet).
+pub(crate) const FUTURE_TOLERANCE: Duration = Duration::from_secs(2);
 
 /// `encoded` stamped with the time `at`.
-pub(crate) fn stamped(encoded: &[u8], at: SystemTime) -> Vec<u8> {
-    let mut bytes = Vec::with_capacity(HEADER + encoded.len());
-    bytes.push(STAMPED);
-    bytes.extend_from_slice(&unix_millis(at).to_be_bytes());
-    bytes.extend_from_slice(encoded);
-    bytes
+pub(crate) fn stamped(mut encoded: Vec<u8>, at: SystemTime) -> Vec<u8> {
+    encoded.reserve_exact(TRAILER);
+    encoded.extend_from_slice(&unix_millis(at).to_be_bytes());
+    encoded.extend_from_slice(&MAGIC);
+    encoded
 }
 
 /// The codec's bytes of a stored value, stamped or not.
 #[inline]
 pub(crate) fn payload(stored: &[u8]) -> &[u8] {
-    match stored.first() {
-        Some(&STAMPED) => stored.get(HEADER..).unwrap_or_default(),
-        _ => stored,
+    split(stored).map_or(stored, |(payload, _)| payload)
+}
+
+/// Whether a value stored with its write time is due for a refresh `after` that time,
+/// at `now`. Unstamped values are not (see the module docs).
+pub(crate) fn is_due(stored: &[u8], after: Duration, now: SystemTime) -> bool {
+    let Some((_, written)) = split(stored) else {
+        return false;
+    };
+    let written = UNIX_EPOCH + Duration::from_millis(written);
+    match now.duration_since(written) {
+        Ok(age) => age >= after,
+        Err(ahead) => ahead.duration() > FUTURE_TOLERANCE,
     }
 }
 
-/// How old a stored value is at `now`; `None` when it carries no stamp (written by a
-/// function without `refresh`, or by an older version).
-pub(crate) fn age(stored: &[u8], now: SystemTime) -> Option<Duration> {
-    let (&STAMPED, rest) = stored.split_first()? else {
+/// The payload and the write time (Unix ms) of a stamped value.
+fn split(stored: &[u8]) -> Option<(&[u8], u64)> {
+    let (rest, magic) = stored.split_at_checked(stored.len().checked_sub(MAGIC.len())?)?;
+    if magic != MAGIC {
         return None;
-    };
-    let written: [u8; 8] = rest.get(..8)?.try_into().ok()?;
-    let written = u64::from_be_bytes(written);
-    Some(Duration::from_millis(
-        unix_millis(now).saturating_sub(written),
-    ))
+    }
+    let (payload, written) = rest.split_at_checked(rest.len().checked_sub(8)?)?;
+    Some((payload, u64::from_be_bytes(written.try_into().ok()?)))
 }
 
 /// Milliseconds since the Unix epoch; zero for a clock set before it.
@@ -58,31 +78,47 @@ fn unix_millis(at: SystemTime) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::codec;
+
+    const SECOND: Duration = Duration::from_secs(1);
 
     #[test]
     fn a_stamp_records_the_write_time_and_keeps_the_payload() {
-        let at = UNIX_EPOCH + Duration::from_secs(1_000);
-        let stored = stamped(b"\x01value", at);
+        let at = UNIX_EPOCH + 1_000 * SECOND;
+        let stored = stamped(b"\x01value".to_vec(), at);
         assert_eq!(payload(&stored), b"\x01value");
-        let later = at + Duration::from_millis(1_500);
-        assert_eq!(age(&stored, later), Some(Duration::from_millis(1_500)));
-        assert_eq!(
-            age(&stored, at - Duration::from_secs(5)),
-            Some(Duration::ZERO)
-        );
+        assert!(!is_due(&stored, 2 * SECOND, at + SECOND));
+        assert!(is_due(&stored, 2 * SECOND, at + 2 * SECOND));
     }
 
     #[test]
-    fn unstamped_and_truncated_values_have_no_age() {
+    fn unstamped_and_truncated_values_are_not_due() {
+        let now = SystemTime::now();
         assert_eq!(payload(b"\x01value"), b"\x01value");
-        assert_eq!(age(b"\x01value", SystemTime::now()), None);
-        assert_eq!(age(&[STAMPED, 0, 0], SystemTime::now()), None);
-        assert_eq!(payload(&[STAMPED, 0, 0]), b"");
-        assert_eq!(age(b"", SystemTime::now()), None);
+        assert!(!is_due(b"\x01value", Duration::ZERO, now));
+        assert!(!is_due(&MAGIC, Duration::ZERO, now), "no room for a time");
+        assert!(!is_due(b"", Duration::ZERO, now));
+        assert_eq!(payload(&MAGIC), &MAGIC[..]);
     }
 
     #[test]
-    fn the_tag_is_not_a_codec_version() {
-        assert_ne!(STAMPED, crate::codec::FORMAT_VERSION);
+    fn a_stamp_from_the_future_is_fresh_within_the_tolerance_and_due_beyond() {
+        let now = UNIX_EPOCH + 1_000 * SECOND;
+        let slightly_ahead = stamped(vec![1], now + FUTURE_TOLERANCE / 2);
+        assert!(!is_due(&slightly_ahead, 10 * SECOND, now));
+        let far_ahead = stamped(vec![1], now + 10 * FUTURE_TOLERANCE);
+        assert!(is_due(&far_ahead, 10 * SECOND, now));
+    }
+
+    /// What a binary from before `refresh` does with a stamped value: its decoder
+    /// ignores the trailer.
+    #[test]
+    fn a_messagepack_decoder_unaware_of_stamps_reads_a_stamped_value() {
+        let encoded = codec::encode(&("ann", 42_u32)).unwrap();
+        let stored = stamped(encoded, SystemTime::now());
+        assert_eq!(
+            codec::decode::<(String, u32)>(&stored).unwrap(),
+            ("ann".to_owned(), 42)
+        );
     }
 }

@@ -3,12 +3,14 @@
 //!
 //! `ttl_jitter` shortens, never lengthens: each store lives `ttl - U[0, ttl_jitter]`, so
 //! `ttl` stays the most a value can be stale, and keys written together expire spread
-//! over `ttl_jitter`. Options that cannot hold (a `refresh` with no ttl or not below it,
-//! a `ttl_jitter` not below the ttl) are [`Error::InvalidOption`]: logged as an error when
-//! a value is stored, and the option is ignored (`#[cached]` never fails because of its
-//! cache).
+//! over `ttl_jitter`. Options that cannot hold (a `refresh` with no ttl or not below
+//! `ttl - ttl_jitter`, a `ttl_jitter` not below the ttl) are [`Error::InvalidOption`]:
+//! logged as an error the first time a value is stored, and the option is ignored
+//! (`#[cached]` never fails because of its cache).
 
 use std::sync::Arc;
+
+use parking_lot::Mutex;
 use std::time::{Duration, SystemTime};
 
 use super::stamp;
@@ -42,7 +44,7 @@ impl Options {
             invalid(&error);
             Duration::ZERO
         });
-        let stamped = refresh_age(ttl, self.refresh)
+        let stamped = refresh_age(ttl, jitter, self.refresh)
             .inspect_err(invalid)
             .is_ok_and(|age| age.is_some());
         Storing {
@@ -59,9 +61,9 @@ impl Options {
         if self.refresh == Expiry::Default {
             return None;
         }
-        refresh_age(self.ttl.resolve(default_ttl), self.refresh)
-            .ok()
-            .flatten()
+        let ttl = self.ttl.resolve(default_ttl);
+        let jitter = jitter(ttl, self.ttl_jitter).unwrap_or_default();
+        refresh_age(ttl, jitter, self.refresh).ok().flatten()
     }
 }
 
@@ -79,21 +81,30 @@ impl Storing {
     /// The bytes to store for the codec's `encoded` value.
     pub(crate) fn seal(&self, encoded: Vec<u8>) -> Arc<[u8]> {
         if self.stamped {
-            Arc::from(stamp::stamped(&encoded, SystemTime::now()))
+            Arc::from(stamp::stamped(encoded, SystemTime::now()))
         } else {
             Arc::from(encoded)
         }
     }
 }
 
-/// The refresh age `refresh` means with the resolved `ttl`: `None` when omitted or
-/// `None`; an error when there is no ttl to refresh before, or it is not below it.
-fn refresh_age(ttl: Option<Duration>, refresh: Expiry) -> Result<Option<Duration>, Error> {
+/// The refresh age `refresh` means with the resolved `ttl` and `jitter`: `None` when
+/// omitted or `None`; an error when there is no ttl to refresh before, or it is not
+/// below the shortest lifetime, `ttl - jitter` (a value would expire before it is due).
+fn refresh_age(
+    ttl: Option<Duration>,
+    jitter: Duration,
+    refresh: Expiry,
+) -> Result<Option<Duration>, Error> {
     let Expiry::After(age) = refresh else {
         return Ok(None);
     };
     match ttl {
-        Some(ttl) if age < ttl => Ok(Some(age)),
+        Some(ttl) if age < ttl.saturating_sub(jitter) => Ok(Some(age)),
+        Some(ttl) if age < ttl => Err(Error::InvalidOption {
+            option: "refresh",
+            reason: "must be less than the ttl less ttl_jitter (a value may live only that long)",
+        }),
         Some(_) => Err(Error::InvalidOption {
             option: "refresh",
             reason: "must be less than the ttl (the value is refreshed before it expires)",
@@ -119,8 +130,18 @@ fn jitter(ttl: Option<Duration>, jitter: Expiry) -> Result<Duration, Error> {
     }
 }
 
+/// Logs an invalid option, once per kind of error: it is found again on every store.
 fn invalid(error: &Error) {
-    tracing::error!(target: crate::events::TARGET, %error, "a #[cached] option is ignored");
+    static SAID: Mutex<Vec<(&str, &str)>> = Mutex::new(Vec::new());
+    let Error::InvalidOption { option, reason } = error else {
+        return;
+    };
+    let mut said = SAID.lock();
+    if said.contains(&(*option, *reason)) {
+        return;
+    }
+    said.push((option, reason));
+    tracing::error!(target: crate::events::TARGET, %error, "a #[cached] option is ignored (said once)");
 }
 
 #[cfg(test)]
@@ -188,7 +209,7 @@ mod tests {
         assert!(!not_below.storing(None).stamped);
         let no_ttl = options(Expiry::Never, Expiry::Default, Expiry::After(SECOND));
         assert!(matches!(
-            refresh_age(None, no_ttl.refresh),
+            refresh_age(None, Duration::ZERO, no_ttl.refresh),
             Err(Error::InvalidOption {
                 option: "refresh",
                 ..
@@ -196,6 +217,23 @@ mod tests {
         ));
         let by_default = options(Expiry::Default, Expiry::Default, Expiry::After(SECOND));
         assert_eq!(by_default.refresh_after(Some(2 * SECOND)), Some(SECOND));
+    }
+
+    #[test]
+    fn refresh_must_be_below_the_ttl_less_its_jitter() {
+        let overlapping = options(
+            Expiry::After(60 * SECOND),
+            Expiry::After(20 * SECOND),
+            Expiry::After(50 * SECOND),
+        );
+        assert_eq!(overlapping.refresh_after(None), None);
+        assert!(!overlapping.storing(None).stamped);
+        let fitting = options(
+            Expiry::After(60 * SECOND),
+            Expiry::After(20 * SECOND),
+            Expiry::After(30 * SECOND),
+        );
+        assert_eq!(fitting.refresh_after(None), Some(30 * SECOND));
     }
 
     #[test]
@@ -210,6 +248,6 @@ mod tests {
         .storing(None);
         let sealed = refreshed.seal(vec![1, 2]);
         assert_eq!(stamp::payload(&sealed), &[1, 2]);
-        assert!(stamp::age(&sealed, SystemTime::now()).is_some());
+        assert!(stamp::is_due(&sealed, Duration::ZERO, SystemTime::now()));
     }
 }

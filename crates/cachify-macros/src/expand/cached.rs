@@ -71,7 +71,10 @@ fn wrapper_body(target: &Target) -> TokenStream {
         (&::cachify::__private::cache::ShapeOf::<#ret>::new()).shape()
     );
     let entry = private_ident("entry");
-    let (lookup_sync, lookup_async) = if refresh::enabled(&target.args) {
+    let (due, found) = (private_ident("due"), private_ident("found"));
+    // With refresh, an async lookup reserves a due refresh, started after its await:
+    // the arguments are cloned then, never borrowed across the await.
+    let (lookup_sync, lookup_async, start_async) = if refresh::enabled(&target.args) {
         let call = refresh::call(target);
         (
             quote_spanned!(output.span=>
@@ -80,8 +83,9 @@ fn wrapper_body(target: &Target) -> TokenStream {
                 )
             ),
             quote_spanned!(output.span=>
-                #entry.lookup_async_refreshing::<_, #ret, _, _>(&#spec, #call).await
+                #entry.lookup_async_refreshing::<_, #ret, _>(&#spec, &mut #due).await
             ),
+            quote!(#due.start_async(#call);),
         )
     } else {
         (
@@ -89,6 +93,7 @@ fn wrapper_body(target: &Target) -> TokenStream {
                 ::cachify::__private::cache::lookup_sync::<_, #ret, _>(&#spec, #render)
             ),
             quote_spanned!(output.span=> #entry.lookup_async::<_, #ret, _>(&#spec).await),
+            TokenStream::new(),
         )
     };
     let lookup_sync = quote_spanned!(output.span=>
@@ -99,9 +104,17 @@ fn wrapper_body(target: &Target) -> TokenStream {
     );
     let (value, miss) = (private_ident("value"), private_ident("miss"));
     let lookup = if target.sig.is_async {
+        let due_slot = if start_async.is_empty() {
+            TokenStream::new()
+        } else {
+            quote!(let mut #due = ::cachify::__private::cache::DueRefresh::default();)
+        };
         quote! {
             let #entry = #spec.entry(#render);
-            match #lookup_async {
+            #due_slot
+            let #found = #lookup_async;
+            #start_async
+            match #found {
                 ::cachify::__private::cache::Lookup::Hit(#value) => #value,
                 ::cachify::__private::cache::Lookup::Miss(#miss) => {
                     #miss.run_async(&#spec, async move #block).await

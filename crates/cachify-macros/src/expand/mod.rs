@@ -154,7 +154,12 @@ impl Target {
         }
         match (errors, args, sig, key) {
             (None, Some(args), Some(sig), Some(key)) => {
-                let inner = stack::split(&mut item, &sig);
+                let inner = stack::split(&mut item, &sig).or_else(|| {
+                    // A refreshing body runs from two places (the miss and the refresh):
+                    // emitted once, in a hidden function both call.
+                    (attr == Attribute::Cached && refresh::enabled(&args))
+                        .then(|| stack::hide_body(&mut item, &sig))
+                });
                 Ok(Self {
                     args,
                     item,
@@ -213,11 +218,16 @@ impl Target {
         let (inner_attrs, attrs): (Vec<_>, Vec<_>) = attrs
             .iter()
             .partition(|attr| matches!(attr.style, syn::AttrStyle::Inner(_)));
-        let inner = self.inner.as_ref().map(|inner| InnerLayer {
-            ident: &inner.ident,
-            attrs: &inner.attrs,
-            clear: inner.clear,
-        });
+        // A body hidden for `refresh` carries no layer, hence no companions.
+        let inner = self
+            .inner
+            .as_ref()
+            .filter(|inner| !inner.attrs.is_empty())
+            .map(|inner| InnerLayer {
+                ident: &inner.ident,
+                attrs: &inner.attrs,
+                clear: inner.clear,
+            });
         // The hint comes first, so rustc reports it first in a trait `impl`.
         let mut companions = TokenStream::new();
         if self.placement() == Placement::Impl && !self.context.in_impl {

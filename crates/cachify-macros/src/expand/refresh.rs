@@ -4,8 +4,9 @@
 //! A refresh runs the body again after the call that found the value due has returned,
 //! on another thread: the body gets clones of the arguments (each `Clone + Send +
 //! 'static`, checked by `cachify::__private::cache::refresh_arg` at the argument), never
-//! `self` or a borrow. The checks that need values (`refresh < ttl` with expressions) are
-//! made when a value is stored, as `Error::InvalidOption`.
+//! `self` or a borrow (`'static` ones aside). The checks that need values (`refresh <
+//! ttl - ttl_jitter` with expressions) are made when a value is stored, as
+//! `Error::InvalidOption`.
 
 use proc_macro2::{TokenStream, TokenTree};
 use quote::{quote, quote_spanned, ToTokens};
@@ -28,7 +29,8 @@ pub fn validate(args: &Args, sig: &Analysed) -> syn::Result<()> {
         .as_ref()
         .filter(|r| !matches!(r, Expiry::Never(_)))
     {
-        if let Err(error) = check_against_ttl(refresh, args.ttl.as_ref()) {
+        if let Err(error) = check_against_ttl(refresh, args.ttl.as_ref(), args.ttl_jitter.as_ref())
+        {
             combine(&mut errors, error);
         }
         if sig.receiver != Receiver::None {
@@ -64,7 +66,13 @@ pub fn validate(args: &Args, sig: &Analysed) -> syn::Result<()> {
     errors.map_or(Ok(()), Err)
 }
 
-fn check_against_ttl(refresh: &Expiry, ttl: Option<&Expiry>) -> syn::Result<()> {
+/// `refresh` must come before the shortest lifetime a value can get: `ttl` less
+/// `ttl_jitter`, else some values expire before they are due.
+fn check_against_ttl(
+    refresh: &Expiry,
+    ttl: Option<&Expiry>,
+    jitter: Option<&Expiry>,
+) -> syn::Result<()> {
     let needs_ttl = || {
         syn::Error::new(
             refresh.span(),
@@ -75,12 +83,25 @@ fn check_against_ttl(refresh: &Expiry, ttl: Option<&Expiry>) -> syn::Result<()> 
         None | Some(Expiry::Never(_)) => return Err(needs_ttl()),
         Some(ttl) => ttl,
     };
+    let jitter_secs = match jitter.map(Expiry::literal_seconds) {
+        None => Some(0.0),
+        Some(secs) => secs,
+    };
     match (refresh.literal_seconds(), ttl.literal_seconds()) {
         (Some(refresh_secs), Some(ttl_secs)) if refresh_secs >= ttl_secs => Err(syn::Error::new(
             refresh.span(),
             "`refresh` must be less than `ttl`: a value is refreshed on a hit after `refresh` \
              seconds, and expires after `ttl`",
         )),
+        (Some(refresh_secs), Some(ttl_secs))
+            if jitter_secs.is_some_and(|jitter_secs| refresh_secs >= ttl_secs - jitter_secs) =>
+        {
+            Err(syn::Error::new(
+                refresh.span(),
+                "`refresh` must be less than `ttl` less `ttl_jitter`: a value may live only \
+                 `ttl - ttl_jitter` seconds, and would expire before it is refreshed",
+            ))
+        }
         _ => Ok(()),
     }
 }
@@ -107,13 +128,26 @@ fn check_jitter(jitter: &Expiry, ttl: Option<&Expiry>) -> syn::Result<()> {
     }
 }
 
-/// Whether a type holds a borrow (`&`, or a lifetime).
+/// Whether a type holds a borrow (`&`, or a lifetime) other than `'static` ones
+/// (`&'static str`, `Cow<'static, str>`, `impl Trait + 'static` may move into a refresh;
+/// `RefreshArg` checks the rest).
 fn borrows(tokens: TokenStream) -> bool {
-    tokens.into_iter().any(|token| match token {
-        TokenTree::Punct(punct) => matches!(punct.as_char(), '&' | '\''),
+    let tokens: Vec<TokenTree> = tokens.into_iter().collect();
+    tokens.iter().enumerate().any(|(at, token)| match token {
+        TokenTree::Punct(punct) if punct.as_char() == '&' => !is_static_lifetime(&tokens[at + 1..]),
+        TokenTree::Punct(punct) if punct.as_char() == '\'' => !is_static_lifetime(&tokens[at..]),
         TokenTree::Group(group) => borrows(group.stream()),
         _ => false,
     })
+}
+
+/// Whether `tokens` start with `'static`.
+fn is_static_lifetime(tokens: &[TokenTree]) -> bool {
+    matches!(
+        tokens,
+        [TokenTree::Punct(tick), TokenTree::Ident(name), ..]
+            if tick.as_char() == '\'' && name == "static"
+    )
 }
 
 /// Whether the function refreshes (`refresh = None` does not).
