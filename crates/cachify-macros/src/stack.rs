@@ -60,22 +60,32 @@ pub fn split(item: &mut ItemFn, sig: &Analysed) -> Option<Inner> {
     })
 }
 
-/// The `clear` companion of the first `#[cached]` among `attrs`: refused when its key
-/// has no literal start. A key that does not compile is reported by that layer's own
-/// expansion, whose stubs define a plain `clear`.
+/// The `clear` companion of the `#[cached]` layers among `attrs`, which clears them all:
+/// refused when any of their keys has no literal start. A key that does not compile is
+/// reported by that layer's own expansion, whose stubs define a plain `clear`.
 fn clear_of(attrs: &[syn::Attribute], sig: &Analysed) -> CompanionKind {
-    let cached = attrs
+    let refused = attrs
         .iter()
-        .find(|attr| Attribute::of(attr) == Some(Attribute::Cached));
-    let key = cached.and_then(|attr| {
-        let tokens = match &attr.meta {
-            syn::Meta::List(list) => list.tokens.clone(),
-            _ => return None,
-        };
-        Args::parse(tokens, &Attribute::Cached.accepts()).ok()?.key
-    });
-    let Some(key) = key else {
-        return CompanionKind::Clear;
+        .filter(|attr| Attribute::of(attr) == Some(Attribute::Cached))
+        .any(|attr| opens_with_a_placeholder(attr, sig));
+    if refused {
+        CompanionKind::ClearRefused
+    } else {
+        CompanionKind::Clear
+    }
+}
+
+/// Whether the key of the `#[cached]` attribute `attr` compiles to a template that opens
+/// with a placeholder.
+fn opens_with_a_placeholder(attr: &syn::Attribute, sig: &Analysed) -> bool {
+    let syn::Meta::List(list) = &attr.meta else {
+        return false;
+    };
+    let Some(key) = Args::parse(list.tokens.clone(), &Attribute::Cached.accepts())
+        .ok()
+        .and_then(|args| args.key)
+    else {
+        return false;
     };
     let names = sig.arg_names();
     let scope = Scope {
@@ -83,10 +93,7 @@ fn clear_of(attrs: &[syn::Attribute], sig: &Analysed) -> CompanionKind {
         has_receiver: sig.is_method(),
         fn_name: &sig.name,
     };
-    match KeyTemplate::compile(&key, scope) {
-        Ok(template) if template.literal_start().0.is_empty() => CompanionKind::ClearRefused,
-        _ => CompanionKind::Clear,
-    }
+    KeyTemplate::compile(&key, scope).is_ok_and(|template| template.literal_start().0.is_empty())
 }
 
 #[cfg(test)]
