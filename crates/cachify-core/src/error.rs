@@ -192,9 +192,9 @@ impl BackendError {
     }
 
     /// Whether the request provably never ran on the server: built with
-    /// [`unsent`](Self::unsent), or a redis-rs refusal (of the connection, the
-    /// credentials or, by ACL, the command). A timeout or a connection lost after
-    /// sending says nothing: the write may have been applied.
+    /// [`unsent`](Self::unsent), or a redis-rs refusal (of the connection or of the
+    /// credentials). A timeout or a connection lost after sending says nothing: the
+    /// write may have been applied.
     ///
     /// ```
     /// # use cachify_core as cachify;
@@ -231,12 +231,13 @@ fn never_ran(error: &(dyn StdError + 'static)) -> bool {
 }
 
 /// A refused connection sent nothing; a server that refused the credentials (at connect,
-/// or on a connection whose user lost them) or the command (an ACL) ran nothing.
+/// or on a connection whose user lost them) ran nothing. (Not `NOPERM`: an ACL may refuse
+/// the `WAIT` sent after a write it let through.)
 #[cfg(feature = "redis")]
 fn redis_never_ran(error: &redis::RedisError) -> bool {
     error.is_connection_refusal()
         || error.kind() == redis::ErrorKind::AuthenticationFailed
-        || matches!(error.code(), Some("NOAUTH" | "WRONGPASS" | "NOPERM"))
+        || matches!(error.code(), Some("NOAUTH" | "WRONGPASS"))
 }
 
 impl Error {
