@@ -137,6 +137,20 @@ mod tests {
     }
 
     #[test]
+    fn a_deeper_cached_key_opening_with_a_placeholder_refuses_clear() {
+        let mut item: ItemFn = parse_quote! {
+            #[lock(key = "l-{id}")]
+            #[cached(key = "v-{id}")]
+            #[cached(key = "{id}-v")]
+            fn get(id: u32) -> u32 { id }
+        };
+        let sig = Analysed::new(&item.sig, "lock").unwrap();
+        item.attrs.remove(0);
+        let inner = split(&mut item, &sig).unwrap();
+        assert_eq!(inner.clear, CompanionKind::ClearRefused);
+    }
+
+    #[test]
     fn foreign_attributes_do_not_split() {
         let mut item: ItemFn = parse_quote!(
             #[other::cached]
