@@ -44,7 +44,7 @@ pub fn split(item: &mut ItemFn, sig: &Analysed) -> Option<Inner> {
     let moved: Vec<syn::Attribute> = item.attrs.split_off(first);
     let attrs = moved.iter().filter_map(Attribute::of).collect();
     let clear = clear_of(&moved, sig);
-    let ident = format_ident!("__cachify_inner_{}", sig.name);
+    let ident = inner_ident(&sig.name.to_string());
     let mut inner = item.clone();
     inner.attrs = moved;
     inner.attrs.push(syn::parse_quote!(#[doc(hidden)]));
@@ -58,6 +58,18 @@ pub fn split(item: &mut ItemFn, sig: &Analysed) -> Option<Inner> {
         attrs,
         clear,
     })
+}
+
+/// The hidden inner function of `name`: `__cachify_inner_{name}`, and for a layer that is
+/// itself an inner function (three attributes or more) `{name}_inner`, so that no name
+/// holds a double underscore mid-word (not snake case: a lint on the user's crate).
+fn inner_ident(name: &str) -> Ident {
+    const PREFIX: &str = "__cachify_inner_";
+    if name.starts_with(PREFIX) {
+        format_ident!("{name}_inner")
+    } else {
+        format_ident!("{PREFIX}{name}")
+    }
 }
 
 /// The `clear` companion of the `#[cached]` layers among `attrs`, which clears them all:
@@ -148,6 +160,15 @@ mod tests {
         item.attrs.remove(0);
         let inner = split(&mut item, &sig).unwrap();
         assert_eq!(inner.clear, CompanionKind::ClearRefused);
+    }
+
+    #[test]
+    fn a_third_layer_gets_a_snake_case_name() {
+        assert_eq!(inner_ident("get"), "__cachify_inner_get");
+        assert_eq!(
+            inner_ident("__cachify_inner_get"),
+            "__cachify_inner_get_inner"
+        );
     }
 
     #[test]
