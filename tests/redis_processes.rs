@@ -5,6 +5,8 @@
 //! The children are this test binary itself, re-executed with `CACHIFY_CHILD` set: it
 //! then runs only `child_process`, which plays the role the variable names.
 
+#[path = "redis_processes/failed_acquires.rs"]
+mod failed_acquires;
 #[path = "redis_processes/fleet.rs"]
 mod fleet;
 mod support;
@@ -20,6 +22,11 @@ const URL: &str = "CACHIFY_CHILD_REDIS_URL";
 const PREFIX: &str = "CACHIFY_CHILD_PREFIX";
 
 fn spawn_child(role: &str, prefix: &str) -> Child {
+    spawn_child_with_url(role, prefix, &support::redis::server().url())
+}
+
+/// [`spawn_child`] on the server at `url`.
+fn spawn_child_with_url(role: &str, prefix: &str, url: &str) -> Child {
     Command::new(std::env::current_exe().unwrap())
         .args([
             "child_process",
@@ -28,7 +35,7 @@ fn spawn_child(role: &str, prefix: &str) -> Child {
             "--test-threads=1",
         ])
         .env(ROLE, role)
-        .env(URL, support::redis::server().url())
+        .env(URL, url)
         .env(PREFIX, prefix)
         .stdout(Stdio::piped())
         .spawn()
@@ -59,6 +66,9 @@ fn child_process() {
     };
     if fleet::is_role(&role) {
         return fleet::child(&role);
+    }
+    if failed_acquires::is_role(&role) {
+        return failed_acquires::child(&role);
     }
     let cachify = Cachify::builder()
         .redis(&std::env::var(URL).unwrap())

@@ -236,6 +236,57 @@ mod invalidation {
             assert_eq!(Repo::find_clear().unwrap(), 3);
             assert_eq!(Repo::find_clear().unwrap(), 0);
         }
+
+        /// A local memory layer over the backend, as in a service.
+        static LOCAL: LazyLock<Cachify> = LazyLock::new(|| Cachify::builder().build());
+        static PROFILE_CALLS: AtomicUsize = AtomicUsize::new(0);
+
+        #[cached(key = "local-profile-{id}", cachify = LOCAL)]
+        #[cached(key = "profile-{id}", cachify = C)]
+        fn profile(id: u32) -> u32 {
+            PROFILE_CALLS.fetch_add(1, SeqCst);
+            id
+        }
+
+        #[cached(key = "local-orders-{id}", cachify = LOCAL)]
+        #[lock(key = "orders-lock-{id}", cachify = C)]
+        #[cached(key = "orders-{id}", cachify = C)]
+        async fn orders(id: u32) -> Result<u32, Error> {
+            Ok(id)
+        }
+
+        // An inner layer whose clear is refused refuses the outer one's too: it must
+        // not be an error where nobody calls it.
+        #[cached(key = "local-odd-{id}", cachify = LOCAL)]
+        #[cached(key = "{id}-odd-stacked", cachify = C)]
+        fn odd_stacked(id: u32) -> u32 {
+            id
+        }
+
+        #[test]
+        fn clear_clears_every_cached_layer_of_a_stack() {
+            for id in 0..3 {
+                assert_eq!(profile(id), id);
+            }
+            assert_eq!(odd_stacked(1), 1);
+            assert!(C.sync_client().get(&C.cache_key("profile-2")).unwrap().is_some());
+            assert_eq!(profile::clear().unwrap(), 6, "three values in each layer");
+            assert!(C.sync_client().get(&C.cache_key("profile-2")).unwrap().is_none());
+            assert!(LOCAL.sync_client().get(&LOCAL.cache_key("local-profile-2")).unwrap().is_none());
+            assert_eq!(profile::clear().unwrap(), 0);
+            assert_eq!(profile(2), 2);
+            assert_eq!(PROFILE_CALLS.load(SeqCst), 4, "recomputed after clear");
+        }
+
+        #[tokio::test]
+        async fn async_clear_clears_the_cached_layers_under_a_lock_too() {
+            for id in 0..2 {
+                assert_eq!(orders(id).await.unwrap(), id);
+            }
+            assert_eq!(orders::clear().await.unwrap(), 4, "two values in each cached layer");
+            assert!(C.sync_client().get(&C.cache_key("orders-1")).unwrap().is_none());
+            assert_eq!(orders::clear().await.unwrap(), 0);
+        }
     }
 
     mod clear_companion {

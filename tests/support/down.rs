@@ -9,7 +9,7 @@ use cachify::{AsyncClient, BackendError, Cachify, SyncClient};
 pub struct Down;
 
 fn refused() -> BackendError {
-    BackendError::new("connection refused")
+    BackendError::unsent("connection refused")
 }
 
 impl SyncClient for Down {

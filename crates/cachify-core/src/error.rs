@@ -155,6 +155,8 @@ pub enum Error {
 /// ```
 pub struct BackendError {
     source: Box<dyn StdError + Send + Sync + 'static>,
+    /// The request provably never ran on the server (see [`BackendError::unsent`]).
+    unsent: bool,
 }
 
 impl BackendError {
@@ -168,7 +170,38 @@ impl BackendError {
     pub fn new(source: impl Into<Box<dyn StdError + Send + Sync + 'static>>) -> Self {
         Self {
             source: source.into(),
+            unsent: false,
         }
+    }
+
+    /// A failure of a request that provably never ran on the server (the connection
+    /// was refused, a circuit breaker skipped the call): nothing it asked for was
+    /// written, so a lock or slot it failed to take is not given back afterwards.
+    ///
+    /// ```
+    /// # use cachify_core as cachify;
+    /// let err = cachify::BackendError::unsent("connection refused");
+    /// assert!(err.is_unsent());
+    /// assert!(!cachify::BackendError::new("response timed out").is_unsent());
+    /// ```
+    pub fn unsent(source: impl Into<Box<dyn StdError + Send + Sync + 'static>>) -> Self {
+        Self {
+            unsent: true,
+            ..Self::new(source)
+        }
+    }
+
+    /// Whether the request provably never ran on the server: built with
+    /// [`unsent`](Self::unsent), or a redis-rs refusal (of the connection or of the
+    /// credentials). A timeout or a connection lost after sending says nothing: the
+    /// write may have been applied.
+    ///
+    /// ```
+    /// # use cachify_core as cachify;
+    /// assert!(!cachify::BackendError::new("connection reset").is_unsent());
+    /// ```
+    pub fn is_unsent(&self) -> bool {
+        self.unsent || never_ran(&*self.source)
     }
 
     /// The wrapped error, to downcast to the backend's own error type.
@@ -181,6 +214,37 @@ impl BackendError {
     /// ```
     pub fn inner(&self) -> &(dyn StdError + Send + Sync + 'static) {
         &*self.source
+    }
+}
+
+/// Whether a failure in `error`'s chain says its request never ran on the server.
+fn never_ran(error: &(dyn StdError + 'static)) -> bool {
+    let mut cause = Some(error);
+    while let Some(error) = cause {
+        #[cfg(feature = "redis")]
+        if let Some(redis) = error.downcast_ref::<redis::RedisError>() {
+            return redis_never_ran(redis);
+        }
+        cause = error.source();
+    }
+    false
+}
+
+/// A refused connection sent nothing; a server that refused the credentials (at connect,
+/// or on a connection whose user lost them) ran nothing. (Not `NOPERM`: an ACL may refuse
+/// the `WAIT` sent after a write it let through.)
+#[cfg(feature = "redis")]
+fn redis_never_ran(error: &redis::RedisError) -> bool {
+    error.is_connection_refusal()
+        || error.kind() == redis::ErrorKind::AuthenticationFailed
+        || matches!(error.code(), Some("NOAUTH" | "WRONGPASS"))
+}
+
+impl Error {
+    /// Whether this is a backend failure whose request never ran on the server (see
+    /// [`BackendError::is_unsent`]).
+    pub(crate) fn is_unsent(&self) -> bool {
+        matches!(self, Self::Backend(error) if error.is_unsent())
     }
 }
 

@@ -78,16 +78,23 @@ use attribute::Attribute;
 ///
 /// # Companions
 ///
-/// - a free function `f` gets a module `f` with `f::reset(args..)`;
-/// - a method `m` gets a sibling method `self.m_reset(args..)`;
-/// - an associated function `load` without `self` gets `Self::load_reset(args..)` when
-///   its signature names `Self` or its `impl` has `#[cachify::companions]`;
+/// - a free function `f` gets a module `f` with `f::reset(args..)`, `f::clear()` and
+///   `f::stats()`;
+/// - a method `m` gets sibling functions `self.m_reset(args..)`, `Self::m_clear()` and
+///   `Self::m_stats()`;
+/// - an associated function `load` without `self` gets `Self::load_reset(args..)` (and
+///   `load_clear`, `load_stats`) when its signature names `Self` or its `impl` has
+///   `#[cachify::companions]`;
 /// - in a trait `impl`, put [`macro@companions`] on the `impl`: it moves the companions
 ///   into an inherent `impl` beside it.
 ///
-/// A companion takes the function's arguments, is `async` when the function is, and
-/// returns `Result<(), cachify::Error>`. `reset` deletes the entry of those arguments
-/// (from every layer, when several `#[cached]` are stacked).
+/// | companion | takes | returns | does |
+/// |---|---|---|---|
+/// | `reset` | the function's arguments (and `self`) | `Result<(), cachify::Error>` | deletes the entry of those arguments, from every `#[cached]` layer when several are stacked |
+/// | `clear` | nothing | `Result<u64, cachify::Error>` | deletes every value of the function (the keys starting with its template's literal text, by `SCAN` on Redis) from every `#[cached]` layer; returns how many; a compile error to call when a key opens with a placeholder |
+/// | `stats` | nothing | `cachify::Stats` | the function's counters in this process (hits, misses, stores, ...), never failing |
+///
+/// `reset` and `clear` are `async` when the function is; `stats` never is.
 ///
 /// # Behaviour
 ///
@@ -193,6 +200,9 @@ pub fn cached(args: TokenStream, item: TokenStream) -> TokenStream {
 ///   `f::release(args..)` (frees it whoever holds it);
 /// - method `m`: `self.m_is_locked(args..)` and `self.m_release(args..)`.
 ///
+/// And `f::stats()` (`Self::m_stats()` for a method), taking nothing, never `async`,
+/// returning the function's counters in this process as a `cachify::Stats`.
+///
 /// The lock is released when the body returns, returns an error, panics, or (async)
 /// when the call's future is dropped.
 ///
@@ -283,7 +293,9 @@ pub fn lock(args: TokenStream, item: TokenStream) -> TokenStream {
 ///
 /// As for `#[lock]`: `f::is_locked(args..)` and `f::release(args..)` for a free function,
 /// `self.m_is_locked(args..)` and `self.m_release(args..)` for a method, with the
-/// function's arguments and asyncness, returning `Result<_, cachify::Error>`.
+/// function's arguments and asyncness, returning `Result<_, cachify::Error>`; and
+/// `f::stats()` (`Self::m_stats()`), taking nothing, never `async`, returning the
+/// function's counters in this process as a `cachify::Stats`.
 ///
 /// # Failures
 ///
@@ -357,7 +369,9 @@ pub fn once(args: TokenStream, item: TokenStream) -> TokenStream {
 ///
 /// `f::size(args..)` for a free function, `self.m_size(args..)` for a method: how many
 /// slots of the pool named by those arguments are held now, as `Result<usize,
-/// cachify::Error>` (async when the function is).
+/// cachify::Error>` (async when the function is). And `f::stats()` (`Self::m_stats()`),
+/// taking nothing, never `async`: the function's counters in this process, as a
+/// `cachify::Stats`.
 ///
 /// # Examples
 ///

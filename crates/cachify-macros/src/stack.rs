@@ -44,7 +44,7 @@ pub fn split(item: &mut ItemFn, sig: &Analysed) -> Option<Inner> {
     let moved: Vec<syn::Attribute> = item.attrs.split_off(first);
     let attrs = moved.iter().filter_map(Attribute::of).collect();
     let clear = clear_of(&moved, sig);
-    let ident = format_ident!("__cachify_inner_{}", sig.name);
+    let ident = inner_ident(&sig.name.to_string());
     let mut inner = item.clone();
     inner.attrs = moved;
     inner.attrs.push(syn::parse_quote!(#[doc(hidden)]));
@@ -60,22 +60,44 @@ pub fn split(item: &mut ItemFn, sig: &Analysed) -> Option<Inner> {
     })
 }
 
-/// The `clear` companion of the first `#[cached]` among `attrs`: refused when its key
-/// has no literal start. A key that does not compile is reported by that layer's own
-/// expansion, whose stubs define a plain `clear`.
+/// The hidden inner function of `name`: `__cachify_inner_{name}`, and for a layer that is
+/// itself an inner function (three attributes or more) `{name}_inner`, so that no name
+/// holds a double underscore mid-word (not snake case: a lint on the user's crate).
+fn inner_ident(name: &str) -> Ident {
+    const PREFIX: &str = "__cachify_inner_";
+    if name.starts_with(PREFIX) {
+        format_ident!("{name}_inner")
+    } else {
+        format_ident!("{PREFIX}{name}")
+    }
+}
+
+/// The `clear` companion of the `#[cached]` layers among `attrs`, which clears them all:
+/// refused when any of their keys has no literal start. A key that does not compile is
+/// reported by that layer's own expansion, whose stubs define a plain `clear`.
 fn clear_of(attrs: &[syn::Attribute], sig: &Analysed) -> CompanionKind {
-    let cached = attrs
+    let refused = attrs
         .iter()
-        .find(|attr| Attribute::of(attr) == Some(Attribute::Cached));
-    let key = cached.and_then(|attr| {
-        let tokens = match &attr.meta {
-            syn::Meta::List(list) => list.tokens.clone(),
-            _ => return None,
-        };
-        Args::parse(tokens, &Attribute::Cached.accepts()).ok()?.key
-    });
-    let Some(key) = key else {
-        return CompanionKind::Clear;
+        .filter(|attr| Attribute::of(attr) == Some(Attribute::Cached))
+        .any(|attr| opens_with_a_placeholder(attr, sig));
+    if refused {
+        CompanionKind::ClearRefused
+    } else {
+        CompanionKind::Clear
+    }
+}
+
+/// Whether the key of the `#[cached]` attribute `attr` compiles to a template that opens
+/// with a placeholder.
+fn opens_with_a_placeholder(attr: &syn::Attribute, sig: &Analysed) -> bool {
+    let syn::Meta::List(list) = &attr.meta else {
+        return false;
+    };
+    let Some(key) = Args::parse(list.tokens.clone(), &Attribute::Cached.accepts())
+        .ok()
+        .and_then(|args| args.key)
+    else {
+        return false;
     };
     let names = sig.arg_names();
     let scope = Scope {
@@ -83,10 +105,7 @@ fn clear_of(attrs: &[syn::Attribute], sig: &Analysed) -> CompanionKind {
         has_receiver: sig.is_method(),
         fn_name: &sig.name,
     };
-    match KeyTemplate::compile(&key, scope) {
-        Ok(template) if template.literal_start().0.is_empty() => CompanionKind::ClearRefused,
-        _ => CompanionKind::Clear,
-    }
+    KeyTemplate::compile(&key, scope).is_ok_and(|template| template.literal_start().0.is_empty())
 }
 
 /// Moves `item`'s body into a hidden inner function that carries no attribute of ours
@@ -154,6 +173,29 @@ mod tests {
         item.attrs.remove(0);
         let inner = split(&mut item, &sig).unwrap();
         assert_eq!(inner.clear, CompanionKind::ClearRefused);
+    }
+
+    #[test]
+    fn a_deeper_cached_key_opening_with_a_placeholder_refuses_clear() {
+        let mut item: ItemFn = parse_quote! {
+            #[lock(key = "l-{id}")]
+            #[cached(key = "v-{id}")]
+            #[cached(key = "{id}-v")]
+            fn get(id: u32) -> u32 { id }
+        };
+        let sig = Analysed::new(&item.sig, "lock").unwrap();
+        item.attrs.remove(0);
+        let inner = split(&mut item, &sig).unwrap();
+        assert_eq!(inner.clear, CompanionKind::ClearRefused);
+    }
+
+    #[test]
+    fn a_third_layer_gets_a_snake_case_name() {
+        assert_eq!(inner_ident("get"), "__cachify_inner_get");
+        assert_eq!(
+            inner_ident("__cachify_inner_get"),
+            "__cachify_inner_get_inner"
+        );
     }
 
     #[test]

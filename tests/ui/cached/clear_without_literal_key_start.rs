@@ -12,7 +12,16 @@ fn orders(id: u32) -> u32 {
     id
 }
 
+// Stacked over such a layer: a `clear` of the outer layer alone would leave the inner
+// one answering, so the stack has none.
+#[cached(key = "local-{id}")]
+#[cached(key = "{id}-shared")]
+fn layered(id: u32) -> u32 {
+    id
+}
+
 fn main() {
     let _ = orders::clear();
     let _ = profile::clear();
+    let _ = layered::clear();
 }

@@ -242,6 +242,17 @@ impl<C: Claim, S: Side> Armed<C, S> {
         self.state = State::Done;
     }
 
+    /// The acquisition failed with `error`, in one request to the backend. When that
+    /// request never ran on the server (a refused connection or credentials) nothing
+    /// was stored and nothing is given back; any other failure (a timeout, a connection
+    /// lost after sending) may have stored it, so the claim stays pending for its drop.
+    pub(crate) fn failed(self, error: Error) -> Error {
+        if error.is_unsent() {
+            self.disarm();
+        }
+        error
+    }
+
     /// Whether the claim is still to be given back.
     pub(crate) fn is_held(&self) -> bool {
         self.state != State::Done

@@ -240,24 +240,29 @@ impl Lock {
     /// ```
     pub fn acquire(&self) -> Result<LockGuard, Error> {
         let claim = Armed::pending(Held::new(self.ticket()?));
-        // An error leaves `claim` pending: its drop deletes the token in case the backend
-        // stored it before failing to answer.
+        // An error leaves `claim` pending (unless its request never ran): its drop
+        // deletes the token in case the backend stored it before failing to answer.
         let ticket = claim.claim().ticket();
         detached::releases_done_blocking(
             ticket.cachify(),
             ticket.storage_key(),
             self.release_patience(),
         );
-        let fencing_token = if self.nowait {
-            ticket.take_blocking()?
+        let taken = if self.nowait {
+            ticket.take_blocking()
         } else {
+            // Every attempt before the last was answered "held": only the last can fail.
             retry_blocking(
                 ticket.cachify().sync_client(),
                 ticket.storage_key(),
                 ticket.subject(),
                 self.patience(ticket),
                 || ticket.take_blocking(),
-            )?
+            )
+        };
+        let fencing_token = match taken {
+            Ok(fencing_token) => fencing_token,
+            Err(error) => return Err(claim.failed(error)),
         };
         let Some(fencing_token) = fencing_token else {
             let refused = ticket.refused(self.nowait);
@@ -286,8 +291,9 @@ impl Lock {
     /// ```
     pub async fn acquire_async(&self) -> Result<AsyncLockGuard, Error> {
         let claim = Armed::pending(Held::new(self.ticket()?));
-        // Cancelled or failed, `claim` is dropped pending and deletes the token in the
-        // background, in case the backend stored it before we stopped listening.
+        // Cancelled or failed (unless its request never ran), `claim` is dropped pending
+        // and deletes the token in the background, in case the backend stored it before
+        // we stopped listening.
         let ticket = claim.claim().ticket();
         detached::releases_done(
             ticket.cachify(),
@@ -295,8 +301,8 @@ impl Lock {
             self.release_patience(),
         )
         .await;
-        let fencing_token = if self.nowait {
-            ticket.take_async().await?
+        let taken = if self.nowait {
+            ticket.take_async().await
         } else {
             retry_async(
                 ticket.cachify().async_client(),
@@ -305,7 +311,11 @@ impl Lock {
                 self.patience(ticket),
                 || ticket.take_async(),
             )
-            .await?
+            .await
+        };
+        let fencing_token = match taken {
+            Ok(fencing_token) => fencing_token,
+            Err(error) => return Err(claim.failed(error)),
         };
         let Some(fencing_token) = fencing_token else {
             let refused = ticket.refused(self.nowait);

@@ -227,15 +227,15 @@ impl Pool {
     /// ```
     pub fn acquire(&self) -> Result<PoolSlot, Error> {
         let claim = Armed::pending(self.seat()?);
-        // An error leaves `claim` pending: its drop frees a token the backend may have
-        // admitted before failing to answer.
+        // An error leaves `claim` pending (unless its request never ran): its drop frees
+        // a token the backend may have admitted before failing to answer.
         let seat = claim.claim();
         detached::releases_done_blocking(
             seat.cachify(),
             seat.storage_key(),
             self.release_patience(),
         );
-        let admitted = if self.waits() {
+        let taken = if self.waits() {
             let patience = self.patience(seat);
             retry_blocking(
                 seat.cachify().sync_client(),
@@ -243,10 +243,15 @@ impl Pool {
                 seat.subject(),
                 patience,
                 || Ok(seat.take_blocking(patience.deadline)?.then_some(())),
-            )?
-            .is_some()
+            )
+            .map(|admitted| admitted.is_some())
         } else {
-            seat.take_blocking(Seat::nowait_deadline())?
+            seat.take_blocking(Seat::nowait_deadline())
+        };
+        let admitted = match taken {
+            Ok(admitted) => admitted,
+            Err(error) if seat.takes_in_one_request() => return Err(claim.failed(error)),
+            Err(error) => return Err(error),
         };
         if !admitted {
             let full = seat.refused(!self.waits());
@@ -276,11 +281,12 @@ impl Pool {
     /// ```
     pub async fn acquire_async(&self) -> Result<AsyncPoolSlot, Error> {
         let claim = Armed::pending(self.seat()?);
-        // Cancelled or failed, `claim` is dropped pending and frees the token in the
-        // background, in case the backend admitted it before we stopped listening.
+        // Cancelled or failed (unless its request never ran), `claim` is dropped pending
+        // and frees the token in the background, in case the backend admitted it before
+        // we stopped listening.
         let seat = claim.claim();
         detached::releases_done(seat.cachify(), seat.storage_key(), self.release_patience()).await;
-        let admitted = if self.waits() {
+        let taken = if self.waits() {
             let patience = self.patience(seat);
             retry_async(
                 seat.cachify().async_client(),
@@ -289,10 +295,15 @@ impl Pool {
                 patience,
                 || async { Ok(seat.take_async(patience.deadline).await?.then_some(())) },
             )
-            .await?
-            .is_some()
+            .await
+            .map(|admitted| admitted.is_some())
         } else {
-            seat.take_async(Seat::nowait_deadline()).await?
+            seat.take_async(Seat::nowait_deadline()).await
+        };
+        let admitted = match taken {
+            Ok(admitted) => admitted,
+            Err(error) if seat.takes_in_one_request() => return Err(claim.failed(error)),
+            Err(error) => return Err(error),
         };
         if !admitted {
             let full = seat.refused(!self.waits());

@@ -114,6 +114,18 @@ impl Seat {
         self.cachify.layout() == crate::instance::Layout::PyCachify
     }
 
+    /// Whether a take is one request to the backend, so that its failure tells whether
+    /// it ran (py-cachify's state is read and written in several, under its meta-lock;
+    /// so is the provided default of a custom client, whose errors are never read as
+    /// "never ran" unless they wrap a redis-rs refusal).
+    pub(crate) fn takes_in_one_request(&self) -> bool {
+        #[cfg(feature = "py-cachify")]
+        if self.py_state() {
+            return false;
+        }
+        true
+    }
+
     /// Counts the slot as taken.
     pub(crate) fn taken(&self) {
         self.tally().count(Event::SlotAcquired);

@@ -206,26 +206,45 @@ fn reset_companion(target: &Target) -> Companion {
 }
 
 /// `clear()`: deletes every value of this layer, by the glob of its key template's
-/// literal start. A template that opens with a placeholder has keys that share no text
-/// telling them from other functions' keys: its `clear` is refused where it is called.
+/// literal start, after the inner `#[cached]` layers' when attributes are stacked; returns
+/// how many in all. A template that opens with a placeholder has keys that share no text
+/// telling them from other functions' keys: its `clear` is refused where it is called, and
+/// so is the `clear` of every layer stacked over it (a clear of some layers only would
+/// leave the others answering).
 fn clear_companion(target: &Target) -> Companion {
     let (literal, has_placeholders) = target.key().literal_start();
     let name = &target.sig.name;
-    if literal.is_empty() {
+    let inner = target
+        .inner
+        .as_ref()
+        .filter(|inner| inner.attrs.contains(&crate::attribute::Attribute::Cached));
+    if literal.is_empty() || inner.is_some_and(|inner| inner.clear == CompanionKind::ClearRefused) {
         return Companion {
             kind: CompanionKind::ClearRefused,
             doc: format!(
-                "Not available: the key of `{name}` opens with a placeholder, so its \
-                 values share no text to find them by. Calling it is a compile error."
+                "Not available: the key of `{name}` (or of a `#[cached]` layer stacked \
+                 under it) opens with a placeholder, so its values share no text to find \
+                 them by. Calling it is a compile error."
             ),
             body: quote!(::cachify::__private::cache::clear_refused()),
         };
     }
     let source = target.source(target.placement());
-    let clear = if target.sig.is_async {
+    let own = if target.sig.is_async {
         quote!(::cachify::__private::cache::clear_async(#source, #literal, #has_placeholders).await)
     } else {
         quote!(::cachify::__private::cache::clear_sync(#source, #literal, #has_placeholders))
+    };
+    let clear = match inner {
+        None => own,
+        Some(inner) => {
+            let call = call_inner(&target.sig, &inner.ident, CompanionKind::Clear);
+            let cleared = private_ident("inner_cleared");
+            quote! {
+                let #cleared: u64 = #call?;
+                ::core::result::Result::Ok(#cleared.saturating_add(#own?))
+            }
+        }
     };
     let matched = if has_placeholders {
         format!("starts with `{literal}`")
@@ -236,8 +255,9 @@ fn clear_companion(target: &Target) -> Companion {
         kind: CompanionKind::Clear,
         doc: format!(
             "Deletes every value cached by `{name}`: each key of this instance that \
-             {matched}, whatever the arguments; returns how many. A full scan of the \
-             backend's keyspace (`SCAN` on Redis): see `Cachify::delete_matching`."
+             {matched}, whatever the arguments (and the values of every `#[cached]` layer \
+             stacked under it); returns how many. A full scan of the backend's keyspace \
+             (`SCAN` on Redis): see `Cachify::delete_matching`."
         ),
         body: clear,
     }
