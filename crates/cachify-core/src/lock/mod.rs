@@ -264,7 +264,6 @@ impl Lock {
             claim.disarm();
             return Err(refused);
         };
-        ticket.taken();
         LockGuard::hold(claim, fencing_token, self.auto_extend)
     }
 
@@ -312,7 +311,6 @@ impl Lock {
             claim.disarm();
             return Err(refused);
         };
-        ticket.taken();
         AsyncLockGuard::hold(claim, fencing_token, self.auto_extend)
     }
 
