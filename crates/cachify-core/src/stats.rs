@@ -1,3 +1,4 @@
+// Over 500 lines: the counters and the rows threads own, with the unit tests of the rows' guarantees, which need their private items.
 //! Counters of what the cache, lock and pool engines did: per decorated function and per
 //! instance, readable as a [`Stats`] snapshot (`f::stats()`, [`Cachify::stats`]), and,
 //! with the `metrics` feature, emitted through the [`metrics`](https://docs.rs/metrics)
@@ -5,8 +6,9 @@
 //!
 //! [`Cachify::stats`]: crate::Cachify::stats
 //!
-//! Each decorated function owns one `static` [`FnStats`] (made by its attribute macro),
-//! each instance one block of [`Counters`]. An event adds one to both, with no lookup
+//! Each decorated function owns one `static` [`FnStats`] (made by its attribute macro;
+//! the instantiations of a generic function, or of a method of a generic type, share
+//! it), each instance one block of [`Counters`]. An event adds one to both, with no lookup
 //! and no atomic read-modify-write: a block holds a row of counters per thread (32 rows,
 //! each on cache lines of its own; threads beyond 32 share one more row, added to
 //! atomically, and take a row of their own as soon as one is freed), a thread owns its
