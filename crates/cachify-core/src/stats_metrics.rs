@@ -77,7 +77,7 @@ impl Keys {
     }
 
     fn labels_are(&self, labels: Labels<'_>) -> bool {
-        std::ptr::eq(self.function, labels.function) && *self.prefix == *labels.prefix
+        self.function == labels.function && *self.prefix == *labels.prefix
     }
 }
 
