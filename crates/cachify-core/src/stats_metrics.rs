@@ -150,3 +150,77 @@ pub(crate) fn wait_time(keys: &KeyCache, labels: Labels<'_>, slot: bool, waited:
 fn record(key: &Key, took: Duration) {
     metrics::with_recorder(|recorder| recorder.register_histogram(key, &METADATA)).record(took);
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::{Arc, Mutex};
+
+    use metrics::{Counter, Gauge, Histogram, KeyName, Recorder, Unit};
+
+    use super::*;
+    use crate::stats::{Counters, FnStats, Tally};
+
+    /// Keeps each counter it is asked for, by key.
+    #[derive(Default)]
+    struct Counting(Mutex<HashMap<Key, Arc<AtomicU64>>>);
+
+    impl Counting {
+        fn value(&self, name: &str, function: &str, prefix: &str) -> u64 {
+            let wanted = Key::from_parts(
+                name.to_owned(),
+                vec![
+                    Label::new("function", function.to_owned()),
+                    Label::new("prefix", prefix.to_owned()),
+                ],
+            );
+            self.0
+                .lock()
+                .unwrap()
+                .get(&wanted)
+                .map_or(0, |counter| counter.load(Ordering::Relaxed))
+        }
+    }
+
+    impl Recorder for Counting {
+        fn describe_counter(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
+        fn describe_gauge(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
+        fn describe_histogram(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
+
+        fn register_counter(&self, key: &Key, _: &Metadata<'_>) -> Counter {
+            let mut counters = self.0.lock().unwrap();
+            Counter::from_arc(counters.entry(key.clone()).or_default().clone())
+        }
+
+        fn register_gauge(&self, _: &Key, _: &Metadata<'_>) -> Gauge {
+            Gauge::noop()
+        }
+
+        fn register_histogram(&self, _: &Key, _: &Metadata<'_>) -> Histogram {
+            Histogram::noop()
+        }
+    }
+
+    /// The keys are kept, not the counters: events before a recorder exists go nowhere,
+    /// and every one after reaches it, labelled with the function and each prefix.
+    #[test]
+    fn kept_keys_reach_a_recorder_installed_later_with_their_labels() {
+        static COUNTERS: Counters = Counters::new();
+        static FIND: FnStats = FnStats::new("app::repo", false, "find", &COUNTERS);
+        let (first, second) = (Counters::new(), Counters::new());
+        let function = FIND.of_method("app::repo::Pg");
+        Tally::new(Some(function), &first, "A-").count(Event::Hit);
+        let recorder = Counting::default();
+        metrics::with_local_recorder(&recorder, || {
+            for _ in 0..3 {
+                Tally::new(Some(function), &first, "A-").count(Event::Hit);
+            }
+            Tally::new(Some(function), &second, "B-").count(Event::Hit);
+            Tally::new(None, &second, "B-").count(Event::LockAcquired);
+        });
+        let hits = |prefix| recorder.value("cachify_cache_hits", "app::repo::Pg::find", prefix);
+        assert_eq!((hits("A-"), hits("B-")), (3, 1));
+        assert_eq!(recorder.value("cachify_lock_acquisitions", "", "B-"), 1);
+    }
+}
