@@ -212,21 +212,29 @@ cases!(
 #[test]
 fn metrics_are_scraped_over_http() {
     use std::io::{BufRead, BufReader, Read, Write};
-    use std::net::{TcpListener, TcpStream};
+    use std::net::TcpStream;
     use std::process::Stdio;
     use std::sync::mpsc;
 
-    // A port free a moment ago; the example binds it again.
-    let addr = TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .unwrap();
-    let mut child = Command::new(support::examples::binary("metrics"))
-        .env("METRICS_ADDR", addr.to_string())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("the example starts");
-    let stdout = child.stdout.take().unwrap();
+    /// The example's process, killed if the test ends (or fails) before it exits.
+    struct Running(std::process::Child);
+    impl Drop for Running {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+
+    // Port 0: the example binds a free port itself and prints it.
+    let mut child = Running(
+        Command::new(support::examples::binary("metrics"))
+            .env("METRICS_ADDR", "127.0.0.1:0")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("the example starts"),
+    );
+    let stdout = child.0.stdout.take().unwrap();
     let (lines, printed) = mpsc::channel();
     std::thread::spawn(move || {
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
@@ -240,12 +248,15 @@ fn metrics_are_scraped_over_http() {
     {
         match printed.recv_timeout(Duration::from_secs(60)) {
             Ok(line) => output.push(line),
-            Err(_) => {
-                let _ = child.kill();
-                panic!("the example did not start serving: {output:?}");
-            }
+            Err(_) => panic!("the example did not start serving: {output:?}"),
         }
     }
+    let addr = output
+        .iter()
+        .find_map(|line| line.strip_prefix("serving metrics on http://"))
+        .and_then(|rest| rest.split('/').next())
+        .and_then(|addr| addr.parse::<std::net::SocketAddr>().ok())
+        .unwrap_or_else(|| panic!("no address printed: {output:?}"));
     assert!(
         output.contains(&"square: 2 hits, 2 misses, 2 stores".to_owned()),
         "{output:?}"
@@ -262,14 +273,14 @@ fn metrics_are_scraped_over_http() {
         stream.read_to_string(&mut answer)?;
         Ok(answer)
     };
-    // The listener starts on the exporter's own thread: retry until it answers.
+    // The example listens before it prints its address; a refused connection is retried
+    // all the same.
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     let page = loop {
         match scrape() {
             Ok(page) => break page,
             Err(error) if std::time::Instant::now() > deadline => {
-                let _ = child.kill();
-                panic!("cannot scrape {addr}: {error}");
+                panic!("cannot scrape {addr}: {error}")
             }
             Err(_) => std::thread::sleep(Duration::from_millis(50)),
         }
@@ -304,12 +315,18 @@ fn metrics_are_scraped_over_http() {
     );
     assert!(page.contains("cachify_miss_body_seconds"), "{page}");
 
-    drop(child.stdin.take()); // its input ends: the example exits
-    let (done, finished) = mpsc::channel();
-    std::thread::spawn(move || done.send(child.wait()));
-    let status = finished
-        .recv_timeout(Duration::from_secs(30))
-        .expect("the example exits when its input ends")
-        .unwrap();
+    drop(child.0.stdin.take()); // its input ends: the example exits
+                                // No event tells a process's exit with a deadline: poll it (killed by `Running`
+                                // if it never exits).
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        match child.0.try_wait().unwrap() {
+            Some(status) => break status,
+            None if std::time::Instant::now() > deadline => {
+                panic!("the example did not exit when its input ended")
+            }
+            None => std::thread::sleep(Duration::from_millis(20)),
+        }
+    };
     assert!(status.success(), "{status:?}");
 }

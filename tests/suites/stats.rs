@@ -54,8 +54,9 @@ mod stats {
     mod concurrency {
         use super::*;
         static C: LazyLock<Cachify> = LazyLock::new(|| instance("stats-threads"));
-        // More threads than the 32 that get a row of counters of their own: the others
-        // share one, so both ways of counting are exercised.
+        // Exact totals across threads and backends. The threads rarely overlap enough to
+        // use the shared row (a thread's row is freed when it ends, and the next one takes
+        // it): the rows' own guarantees are unit tests in `cachify-core`'s `stats.rs`.
         const THREADS: u64 = 40;
         const CALLS: u64 = 100;
         const KEYS: u64 = 5;
@@ -246,6 +247,52 @@ mod stats {
             users.name(1);
             let stats = Users::name_stats();
             assert_eq!((stats.hits, stats.misses), (1, 1));
+        }
+    }
+    /// The `function` label of a method names its type: two types' `find` in one module
+    /// (and a free `find` beside them) are three series, not one.
+    mod labels {
+        use super::*;
+        static C: LazyLock<Cachify> = LazyLock::new(|| instance("stats-labels"));
+
+        struct Pg;
+        struct Mem<T>(T);
+
+        impl Pg {
+            #[cached(key = "pg-{id}", cachify = C)]
+            fn find(&self, id: u64) -> u64 {
+                id
+            }
+        }
+
+        impl<T> Mem<T> {
+            #[cached(key = "mem-{id}", cachify = C)]
+            fn find(&self, id: u64) -> u64 {
+                id
+            }
+        }
+
+        #[cached(key = "free-{id}", cachify = C)]
+        fn find(id: u64) -> u64 {
+            id
+        }
+
+        #[cached(key = "type-{id}", cachify = C)]
+        fn r#type(id: u64) -> u64 {
+            id
+        }
+
+        #[test]
+        fn methods_of_two_types_and_a_free_function_have_distinct_paths() {
+            assert_eq!(Pg.find(1) + Mem(0_u8).find(1) + find(1) + r#type(1), 4);
+            let module = module_path!();
+            let pg = Pg::find_cachify_counters().path();
+            let mem = Mem::<u8>::find_cachify_counters().path();
+            assert_eq!(pg, format!("{module}::Pg::find"));
+            assert_eq!(mem, format!("{module}::Mem::find"), "generics stripped");
+            assert_eq!(find::cachify_counters().path(), format!("{module}::find"));
+            assert_eq!(r#type::cachify_counters().path(), format!("{module}::type"));
+            assert_eq!(Mem::<u8>::find_stats().hits + Mem::<u8>::find_stats().misses, 1);
         }
     }
 }

@@ -9,6 +9,7 @@
 
 use proc_macro2::{Ident, TokenStream};
 use quote::{format_ident, quote};
+use syn::ext::IdentExt;
 
 use crate::attribute::CompanionKind;
 use crate::companions::{method_name, Companion, Placement};
@@ -41,10 +42,15 @@ pub fn counters(target: &Target, from: Placement) -> TokenStream {
 /// `stats()` and the hidden accessor of the `static` it reads.
 pub fn companions(target: &Target) -> [Companion; 2] {
     let name = &target.sig.name;
-    let label = name.to_string();
+    let label = name.unraw().to_string();
     let label = label.trim_start_matches(INNER);
     // In `mod f` (a free function's companions), `module_path!()` ends with `f`.
     let in_companions = target.placement() == Placement::Module;
+    // A method's path names its type, which only the body can name (not a `static`).
+    let this = match target.placement() {
+        Placement::Module => quote!(&STATS),
+        Placement::Impl => quote!(STATS.of_method(::core::any::type_name::<Self>())),
+    };
     let counters = Companion {
         kind: CompanionKind::Counters,
         doc: format!("The counters of `{label}`, for its wrapper and `stats()`."),
@@ -56,7 +62,7 @@ pub fn companions(target: &Target) -> [Companion; 2] {
                 #label,
                 &COUNTERS,
             );
-            &STATS
+            #this
         },
     };
     let own = counters_from_companion(target);

@@ -356,7 +356,6 @@ impl Cachify {
         full
     }
 
-    /// The `#[cached]` computations in progress on this instance (single-flight).
     /// The totals of every cache, lock and pool call made through this instance
     /// (decorated functions and direct [`Cachify::lock`] / [`Cachify::pool`] calls alike),
     /// since it was built.
@@ -380,6 +379,7 @@ impl Cachify {
         Tally::new(function, &self.inner.counters, self.prefix())
     }
 
+    /// The `#[cached]` computations in progress on this instance (single-flight).
     pub(crate) fn cache_flights(&self) -> &Flights {
         &self.inner.cache_flights
     }

@@ -140,6 +140,8 @@ impl LockGuard {
         auto_extend: bool,
     ) -> Result<Self, Error> {
         let claim = lease(claim, fencing_token, auto_extend, Renewal::Blocking)?;
+        // Counted only now: a lease that failed to start gave the lock back.
+        claim.claim().ticket().taken();
         Ok(Self { claim })
     }
 
@@ -265,6 +267,8 @@ impl AsyncLockGuard {
         auto_extend: bool,
     ) -> Result<Self, Error> {
         let claim = lease(claim, fencing_token, auto_extend, Renewal::Async)?;
+        // Counted only now: a lease that failed to start gave the lock back.
+        claim.claim().ticket().taken();
         Ok(Self { claim })
     }
 

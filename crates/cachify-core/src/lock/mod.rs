@@ -269,7 +269,6 @@ impl Lock {
             claim.disarm();
             return Err(refused);
         };
-        ticket.taken();
         LockGuard::hold(claim, fencing_token, self.auto_extend)
     }
 
@@ -322,7 +321,6 @@ impl Lock {
             claim.disarm();
             return Err(refused);
         };
-        ticket.taken();
         AsyncLockGuard::hold(claim, fencing_token, self.auto_extend)
     }
 
