@@ -52,7 +52,7 @@ pub struct Stats {
     pub errors: u64,
     /// Values written to the cache after a miss.
     pub stores: u64,
-    /// Values refreshed before they expired. Always 0 until refresh-before-expiry exists.
+    /// Background refreshes started (`#[cached(refresh = ..)]`), whatever their outcome.
     pub refreshes: u64,
     /// Locks taken (at once or after a wait).
     pub lock_acquisitions: u64,
@@ -129,7 +129,6 @@ pub(crate) enum Event {
     Miss,
     Error,
     Store,
-    #[allow(dead_code)] // counted once refresh-before-expiry exists
     Refresh,
     LockAcquired,
     LockWait,
