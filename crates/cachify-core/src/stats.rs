@@ -163,7 +163,7 @@ const OWN_ROWS: usize = 32;
 #[repr(align(128))]
 struct Row([AtomicU64; Event::COUNT]);
 
-/// The counters of a function or an instance: a row per thread (see [`ThreadRow`]) and
+/// The counters of a function or an instance: a row per thread (see `ThreadRow`) and
 /// a shared row, summed when read. Not a public API.
 ///
 /// A thread is the only writer of its row, so it adds with a plain load and store: an

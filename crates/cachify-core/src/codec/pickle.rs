@@ -10,7 +10,7 @@
 //! does an object whose `__reduce__` returns `(cls, args, state)`: the decoder reads its
 //! `state`, it does not refuse it (decode into a type that only `state` fits).
 //!
-//! Before decoding, the opcodes are walked once ([`scan`]): a pickle whose value would
+//! Before decoding, the opcodes are walked once (`scan`): a pickle whose value would
 //! nest deeper than 128 or grow far beyond its size (the decoder copies a shared object
 //! at every reference to it, so 30 nested references to a list make 2^30 copies) is
 //! refused rather than allowed to exhaust the stack or the memory. Encoding refuses what
