@@ -110,7 +110,8 @@ impl Denial {
         !self.warned.swap(true, Ordering::Relaxed)
     }
 
-    /// Forgets the denial: the connection went to another server.
+    /// Forgets the denial: the connection went to another server (a Sentinel failover).
+    #[cfg(any(feature = "sentinel", test))]
     fn clear(&self) {
         *self.until.lock() = None;
     }
