@@ -1,7 +1,9 @@
+// Over 500 lines: each fleet scenario needs a child role, its cached functions and a parent per backend, sharing the spawn and report helpers.
 //! Fleet-wide single-flight across OS processes, on Redis and Redis Cluster: four
 //! processes of 64 tasks missing one key run its body once, and a leader killed with
 //! SIGKILL is replaced when its lease runs out; four processes of 64 tasks hitting one
-//! key due for a refresh refresh it once.
+//! key due for a refresh refresh it once, and when that refresh fails, all keep the old
+//! value and the lease is freed.
 //!
 //! Children are this binary re-executed (see the parent module); the roles here start
 //! with `fleet-`, and the backend travels in `CACHIFY_CHILD_NODES` (one URL: a server;
@@ -9,7 +11,7 @@
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, ChildStdout, Command, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::SeqCst};
 use std::sync::LazyLock;
 use std::time::{Duration, Instant};
 
@@ -63,6 +65,7 @@ pub(super) fn is_role(role: &str) -> bool {
 static CHILD: LazyLock<Cachify> = LazyLock::new(|| {
     let flight = match std::env::var(FLIGHT).as_deref() {
         Ok("per-process") => SingleFlight::per_process(),
+        Ok("fleet-long-lease") => SingleFlight::fleet().lease(LONG),
         _ => SingleFlight::fleet().lease(LEASE),
     };
     on_nodes(
@@ -89,8 +92,9 @@ async fn orphan_in_child() -> u64 {
     1
 }
 
-/// A child's part: `fleet-herd` (64 tasks miss `hot` once told to go, then report)
-/// or `fleet-crash` (leads `orphan` and hangs until killed).
+/// A child's part: `fleet-herd` (64 tasks miss `hot` once told to go, then report),
+/// `fleet-crash` (leads `orphan` and hangs until killed), `fleet-refresh` or
+/// `fleet-failing-refresh` (64 tasks hit a key due for a refresh).
 pub(super) fn child(role: &str) {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -103,6 +107,7 @@ pub(super) fn child(role: &str) {
                 orphan_in_child().await;
             }
             "fleet-refresh" => refresh_in_child().await,
+            "fleet-failing-refresh" => failing_refresh_in_child().await,
             other => panic!("unknown role {other}"),
         }
     });
@@ -180,6 +185,60 @@ async fn refresh_in_child() {
     println!("runs={}", REFRESHES.load(SeqCst));
 }
 
+static FAILED_REFRESHES: AtomicUsize = AtomicUsize::new(0);
+
+/// What the failing refresh writes as it starts, for the children to know one ran.
+const FLAKY_RAN: &str = "flaky-ran";
+
+/// The failing refresh's duration: every process's refresh finds the lease taken, none
+/// starts after it is freed (a late one would run again: the value is still due).
+const FAILING_BODY: Duration = Duration::from_secs(1);
+
+/// A refresh of the seeded `flaky` that fails; the fleet's lease keeps the processes
+/// from running it each.
+#[cached(key = "flaky", cachify = CHILD, ttl = 60, refresh = 1)]
+async fn flaky() -> Result<u64, String> {
+    FAILED_REFRESHES.fetch_add(1, SeqCst);
+    let ran = CHILD.cache_key(FLAKY_RAN);
+    let client = CHILD.async_client();
+    client.set(&ran, b"1", None, false).await.unwrap();
+    tokio::time::sleep(FAILING_BODY).await;
+    Err("the source is down".to_owned())
+}
+
+/// 64 tasks hit `flaky` once told to go; the child then waits until a refresh has run
+/// in the fleet and its lease is free (a refresh it runs itself would otherwise die with
+/// it), and reports how many hits returned the seed and how often the body ran here.
+async fn failing_refresh_in_child() {
+    let client = CHILD.async_client();
+    let key = CHILD.cache_key("flaky");
+    client
+        .get(&key)
+        .await
+        .unwrap()
+        .expect("the parent seeded it");
+    drop(client.watch(&key).await);
+    println!("ready");
+    let mut go = String::new();
+    std::io::stdin().read_line(&mut go).unwrap();
+    let hits: Vec<_> = (0..TASKS).map(|_| tokio::spawn(flaky())).collect();
+    let mut old = 0;
+    for hit in hits {
+        old += usize::from(hit.await.unwrap() == Ok(1));
+    }
+    let (ran, lease) = (CHILD.cache_key(FLAKY_RAN), lease_key(&key));
+    let deadline = Instant::now() + 10 * GENEROUS;
+    while client.get(&ran).await.unwrap().is_none() || client.get(&lease).await.unwrap().is_some() {
+        // The lease is long: only a release frees it within the deadline.
+        assert!(
+            Instant::now() < deadline,
+            "no refresh ran, or its lease was not freed"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    println!("old={old} runs={}", FAILED_REFRESHES.load(SeqCst));
+}
+
 static SEED_RUNS: AtomicUsize = AtomicUsize::new(0);
 
 fn seeding(backend: Backend) -> Cachify {
@@ -216,21 +275,9 @@ fn processes_hitting_a_due_key_refresh_it_once(
 ) {
     assert_eq!(seed(), 1, "a miss stores the seed");
     let seeded = Instant::now();
-    let mut children: Vec<Child> = (0..PROCESSES)
-        .map(|_| spawn("fleet-refresh", backend, cachify.prefix(), "fleet"))
-        .collect();
-    let mut outputs: Vec<BufReader<ChildStdout>> = children
-        .iter_mut()
-        .map(|child| BufReader::new(child.stdout.take().unwrap()))
-        .collect();
-    for output in &mut outputs {
-        read_until(output, "ready");
-    }
-    // Waiting for the seed's age, not for an event.
-    std::thread::sleep((REFRESH_AGE + Duration::from_millis(100)).saturating_sub(seeded.elapsed()));
-    for child in &mut children {
-        child.stdin.as_mut().unwrap().write_all(b"go\n").unwrap();
-    }
+    let (mut children, outputs) = ready_fleet("fleet-refresh", backend, cachify.prefix(), "fleet");
+    wait_until_due(seeded);
+    go(&mut children);
     let mut runs = 0;
     for (child, mut output) in children.into_iter().zip(outputs) {
         runs += field(&read_until(&mut output, "runs="), "runs");
@@ -257,6 +304,127 @@ fn four_processes_hitting_a_due_key_refresh_it_once_on_a_cluster() {
         &SEED_ON_CLUSTER,
         seed_on_cluster,
     );
+}
+
+static FLAKY_SEEDS_ON_SERVER: AtomicU64 = AtomicU64::new(1);
+static FLAKY_SEEDS_ON_CLUSTER: AtomicU64 = AtomicU64::new(1);
+
+/// 1, then 2: the parent's own refresh at the end stores 2.
+#[cached(key = "flaky", cachify = SEED_ON_SERVER, ttl = 60, refresh = 1)]
+fn flaky_seed_on_server() -> Result<u64, String> {
+    Ok(FLAKY_SEEDS_ON_SERVER.fetch_add(1, SeqCst))
+}
+
+#[cached(key = "flaky", cachify = SEED_ON_CLUSTER, ttl = 60, refresh = 1)]
+fn flaky_seed_on_cluster() -> Result<u64, String> {
+    Ok(FLAKY_SEEDS_ON_CLUSTER.fetch_add(1, SeqCst))
+}
+
+/// `seed` stores 1 under `flaky`, due after [`REFRESH_AGE`]; four processes of 64 tasks
+/// then hit it together, and its refresh returns `Err`: every hit returns 1, the body
+/// runs once in total, the stored value stays, and the lease is freed (a parent's due
+/// hit then refreshes it).
+fn processes_hitting_a_due_key_whose_refresh_fails_keep_the_old_value(
+    backend: Backend,
+    cachify: &Cachify,
+    seed: fn() -> Result<u64, String>,
+) {
+    assert_eq!(seed(), Ok(1), "a miss stores the seed");
+    let seeded_at = Instant::now();
+    let client = cachify.sync_client();
+    let key = cachify.cache_key("flaky");
+    let seeded = client.get(&key).unwrap();
+    let role = "fleet-failing-refresh";
+    // A lease that outlives the test: only a release frees it.
+    let (mut children, outputs) = ready_fleet(role, backend, cachify.prefix(), "fleet-long-lease");
+    wait_until_due(seeded_at);
+    go(&mut children);
+    let (mut old, mut runs) = (0, 0);
+    for (child, mut output) in children.into_iter().zip(outputs) {
+        let line = read_until(&mut output, "runs=");
+        old += field(&line, "old");
+        runs += field(&line, "runs");
+        assert!(child.wait_with_output().unwrap().status.success());
+    }
+    eprintln!(
+        "{backend:?}: {PROCESSES} processes x {TASKS} hits on a due key whose refresh fails: \
+         {old} old value(s), {runs} run(s)"
+    );
+    assert_eq!(
+        old,
+        (PROCESSES * TASKS) as u128,
+        "every hit returns the old value"
+    );
+    assert_eq!(runs, 1, "one refresh for the whole fleet");
+    assert_eq!(client.get(&key).unwrap(), seeded, "the old value stays");
+    assert_eq!(
+        client.get(&lease_key(&key)).unwrap(),
+        None,
+        "the lease is freed"
+    );
+    // This process never failed (no back-off here): its due hit refreshes the key.
+    assert_eq!(seed(), Ok(1), "a due hit returns the old value");
+    let deadline = Instant::now() + 10 * GENEROUS;
+    while client.get(&key).unwrap() == seeded {
+        assert!(Instant::now() < deadline, "the key never refreshed again");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(seed(), Ok(2), "the refreshed value");
+}
+
+#[test]
+fn four_processes_hitting_a_due_key_whose_refresh_fails_keep_the_old_value_on_redis() {
+    processes_hitting_a_due_key_whose_refresh_fails_keep_the_old_value(
+        Backend::Server,
+        &SEED_ON_SERVER,
+        flaky_seed_on_server,
+    );
+}
+
+#[test]
+fn four_processes_hitting_a_due_key_whose_refresh_fails_keep_the_old_value_on_a_cluster() {
+    processes_hitting_a_due_key_whose_refresh_fails_keep_the_old_value(
+        Backend::Cluster,
+        &SEED_ON_CLUSTER,
+        flaky_seed_on_cluster,
+    );
+}
+
+/// Spawns [`PROCESSES`] children in `role` and returns once each is ready for "go".
+fn ready_fleet(
+    role: &str,
+    backend: Backend,
+    prefix: &str,
+    flight: &str,
+) -> (Vec<Child>, Vec<BufReader<ChildStdout>>) {
+    let mut children: Vec<Child> = (0..PROCESSES)
+        .map(|_| spawn(role, backend, prefix, flight))
+        .collect();
+    let mut outputs: Vec<BufReader<ChildStdout>> = children
+        .iter_mut()
+        .map(|child| BufReader::new(child.stdout.take().unwrap()))
+        .collect();
+    for output in &mut outputs {
+        read_until(output, "ready");
+    }
+    (children, outputs)
+}
+
+fn go(children: &mut [Child]) {
+    for child in children {
+        child.stdin.as_mut().unwrap().write_all(b"go\n").unwrap();
+    }
+}
+
+/// The fleet lease of `value_key` (a key without braces: the hash tag is the key).
+fn lease_key(value_key: &str) -> String {
+    format!("{value_key}:computing{{{value_key}}}")
+}
+
+/// Returns once a value stored at `seeded` is past [`REFRESH_AGE`]: waiting for an age,
+/// not for an event.
+fn wait_until_due(seeded: Instant) {
+    std::thread::sleep((REFRESH_AGE + Duration::from_millis(100)).saturating_sub(seeded.elapsed()));
 }
 
 fn spawn(role: &str, backend: Backend, prefix: &str, flight: &str) -> Child {
@@ -302,19 +470,8 @@ fn field(line: &str, name: &str) -> u128 {
 /// 4 processes × 64 tasks miss one key at once: (body runs in total, slowest caller).
 fn herd(backend: Backend, flight: &str) -> (u128, Duration) {
     let prefix = crate::support::unique_prefix("fleet-herd");
-    let mut children: Vec<Child> = (0..PROCESSES)
-        .map(|_| spawn("fleet-herd", backend, &prefix, flight))
-        .collect();
-    let mut outputs: Vec<BufReader<ChildStdout>> = children
-        .iter_mut()
-        .map(|child| BufReader::new(child.stdout.take().unwrap()))
-        .collect();
-    for output in &mut outputs {
-        read_until(output, "ready");
-    }
-    for child in &mut children {
-        child.stdin.as_mut().unwrap().write_all(b"go\n").unwrap();
-    }
+    let (mut children, outputs) = ready_fleet("fleet-herd", backend, &prefix, flight);
+    go(&mut children);
     let (mut runs, mut slowest) = (0, Duration::ZERO);
     for (child, mut output) in children.into_iter().zip(outputs) {
         let line = read_until(&mut output, "runs=");
@@ -384,8 +541,7 @@ fn kill_a_leader(backend: Backend, cachify: &Cachify) -> Instant {
     read_until(&mut stdout, "computing");
     child.kill().unwrap(); // SIGKILL: no destructor, no release
     child.wait().unwrap();
-    let value = cachify.cache_key("orphan");
-    let lease = format!("{value}:computing{{{value}}}");
+    let lease = lease_key(&cachify.cache_key("orphan"));
     assert!(
         cachify.sync_client().get(&lease).unwrap().is_some(),
         "the dead leader's lease outlives it"
