@@ -192,7 +192,7 @@ const FLAKY_RAN: &str = "flaky-ran";
 
 /// The failing refresh's duration: every process's refresh finds the lease taken, none
 /// starts after it is freed (a late one would run again: the value is still due).
-const FAILING_BODY: Duration = Duration::from_secs(1);
+const FAILING_BODY: Duration = Duration::from_secs(3);
 
 /// A refresh of the seeded `flaky` that fails; the fleet's lease keeps the processes
 /// from running it each.
