@@ -453,12 +453,59 @@ mod refresh {
         }
     }
 
+    mod lookalikes {
+        use super::*;
+        instance!(C);
+        static CALLS: AtomicUsize = AtomicUsize::new(0);
+
+        /// Encoded, this ends with the bytes of a write-time stamp's marker: fixstr(5)
+        /// `cfy-t`, then 0x73 and 0x01.
+        #[cached(key = "lookalike", cachify = C, ttl = 60)]
+        fn lookalike() -> (String, String, u8, u8) {
+            CALLS.fetch_add(1, SeqCst);
+            ("a long enough head".to_owned(), "cfy-t".to_owned(), 0x73, 1)
+        }
+
+        #[test]
+        fn a_value_that_ends_like_a_stamp_is_still_a_hit() {
+            let first = lookalike();
+            assert_eq!(lookalike(), first);
+            assert_eq!(CALLS.load(SeqCst), 1, "the second call was a hit");
+        }
+    }
+
     mod arguments {
         use super::*;
         use std::borrow::Cow;
         use std::cell::Cell;
         instance!(C);
         static CALLS: AtomicUsize = AtomicUsize::new(0);
+
+        pub trait Table: Send + 'static {
+            type Row: serde::Serialize + serde::de::DeserializeOwned + Clone + Send + 'static;
+            fn row(id: u32) -> Self::Row;
+        }
+
+        pub struct Users;
+
+        impl Table for Users {
+            type Row = String;
+            fn row(id: u32) -> String {
+                format!("user-{id}")
+            }
+        }
+
+        /// `T` appears in no argument: the hidden body is called as `rows::<T>`.
+        #[cached(key = "rows-{id}", cachify = C, ttl = 60, refresh = 0)]
+        fn rows<T: Table>(id: u32) -> Vec<T::Row> {
+            vec![T::row(id)]
+        }
+
+        #[test]
+        fn a_generic_function_whose_parameter_no_argument_names_refreshes() {
+            assert_eq!(rows::<Users>(7), ["user-7"]);
+            assert_eq!(rows::<Users>(7), ["user-7"], "a hit, and a refresh");
+        }
 
         /// `'static` borrows move into a refresh as they are.
         #[cached(key = "greet-{name}{suffix}", cachify = C, ttl = 60, refresh = 0)]

@@ -157,6 +157,9 @@ pub struct BackendError {
     source: Box<dyn StdError + Send + Sync + 'static>,
     /// The request provably never ran on the server (see [`BackendError::unsent`]).
     unsent: bool,
+    /// Part of the operation may have run (an earlier step, a retry the client library
+    /// made by itself): never unsent, whatever the error says.
+    may_have_run: bool,
 }
 
 impl BackendError {
@@ -171,6 +174,7 @@ impl BackendError {
         Self {
             source: source.into(),
             unsent: false,
+            may_have_run: false,
         }
     }
 
@@ -201,7 +205,15 @@ impl BackendError {
     /// assert!(!cachify::BackendError::new("connection reset").is_unsent());
     /// ```
     pub fn is_unsent(&self) -> bool {
-        self.unsent || never_ran(&*self.source)
+        !self.may_have_run && (self.unsent || never_ran(&*self.source))
+    }
+
+    /// This failure, of an operation of which a part may have run on the server: an
+    /// earlier step, or a first attempt the client library sent before its retry was
+    /// refused. It is then never [`unsent`](Self::is_unsent).
+    pub(crate) fn may_have_run(mut self) -> Self {
+        self.may_have_run = true;
+        self
     }
 
     /// The wrapped error, to downcast to the backend's own error type.
@@ -263,5 +275,20 @@ impl fmt::Display for BackendError {
 impl StdError for BackendError {
     fn source(&self) -> Option<&(dyn StdError + 'static)> {
         Some(&*self.source)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::BackendError;
+
+    #[test]
+    fn a_failure_of_an_operation_that_may_have_run_in_part_is_never_unsent() {
+        assert!(BackendError::unsent("connection refused").is_unsent());
+        let retried = BackendError::unsent("connection refused").may_have_run();
+        assert!(
+            !retried.is_unsent(),
+            "an earlier step or attempt may have written"
+        );
     }
 }

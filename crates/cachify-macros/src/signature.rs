@@ -258,13 +258,18 @@ impl Analysed {
     /// `__cachify_x`-free call of the function `name` with the same arguments: `name(a)`,
     /// `self.name(a)` or `Self::name(a)`, awaited when async.
     pub fn call(&self, name: &Ident) -> TokenStream {
+        self.call_generic(name, None)
+    }
+
+    /// [`call`](Self::call) with explicit generic arguments (`::<T>`), when given.
+    pub fn call_generic(&self, name: &Ident, turbofish: Option<TokenStream>) -> TokenStream {
         let args = self.arg_names();
         let call = if self.is_method() {
-            quote::quote!(self.#name(#(#args),*))
+            quote::quote!(self.#name #turbofish (#(#args),*))
         } else if self.in_impl {
-            quote::quote!(Self::#name(#(#args),*))
+            quote::quote!(Self::#name #turbofish (#(#args),*))
         } else {
-            quote::quote!(#name(#(#args),*))
+            quote::quote!(#name #turbofish (#(#args),*))
         };
         if self.is_async {
             quote::quote!(#call.await)

@@ -8,7 +8,7 @@
 //! the outer function's body becomes a call to it. The outer layer's companions then
 //! chain to, or forward, the inner layer's (`f::reset` clears both layers).
 
-use proc_macro2::Ident;
+use proc_macro2::{Ident, TokenStream};
 use quote::format_ident;
 use syn::ItemFn;
 
@@ -50,7 +50,7 @@ pub fn split(item: &mut ItemFn, sig: &Analysed) -> Option<Inner> {
     inner.attrs.push(syn::parse_quote!(#[doc(hidden)]));
     inner.vis = syn::Visibility::Inherited;
     inner.sig.ident = ident.clone();
-    let call = sig.call(&ident);
+    let call = sig.call_generic(&ident, turbofish(item));
     *item.block = syn::parse_quote!({ #call });
     Some(Inner {
         item: inner,
@@ -64,12 +64,54 @@ pub fn split(item: &mut ItemFn, sig: &Analysed) -> Option<Inner> {
 /// itself an inner function (three attributes or more) `{name}_inner`, so that no name
 /// holds a double underscore mid-word (not snake case: a lint on the user's crate).
 fn inner_ident(name: &str) -> Ident {
-    const PREFIX: &str = "__cachify_inner_";
-    if name.starts_with(PREFIX) {
-        format_ident!("{name}_inner")
-    } else {
-        format_ident!("{PREFIX}{name}")
+    match layer_of(name) {
+        // `__cachify_inner_f`, `__cachify_inner2_f`, ...: the depth, not a suffix, so no
+        // layer of `f` is ever named like a layer of another function (`f_inner`).
+        Some((depth, base)) => format_ident!("{INNER}{}_{base}", depth + 1),
+        None => format_ident!("{INNER}_{name}"),
     }
+}
+
+/// What every hidden layer's name starts with.
+const INNER: &str = "__cachify_inner";
+
+/// The depth and the function's own name of a hidden layer's name; `None` for a name
+/// of the user's.
+fn layer_of(name: &str) -> Option<(u32, &str)> {
+    let (digits, base) = name.strip_prefix(INNER)?.split_once('_')?;
+    let depth = if digits.is_empty() {
+        1
+    } else {
+        digits.parse().ok()?
+    };
+    Some((depth, base))
+}
+
+/// The function's own name, also from a hidden layer's name (for labels).
+pub fn base_name(name: &str) -> &str {
+    layer_of(name).map_or(name, |(_, base)| base)
+}
+
+/// `::<T, N>` naming the function's type and const parameters, so that a call of a hidden
+/// layer needs no inference (`fn rows<T: Table>() -> Vec<T::Row>` has none to offer);
+/// `None` without such parameters, or with an `impl Trait` argument (whose functions take
+/// no explicit arguments).
+fn turbofish(item: &ItemFn) -> Option<TokenStream> {
+    let params: Vec<&Ident> = item
+        .sig
+        .generics
+        .params
+        .iter()
+        .filter_map(|param| match param {
+            syn::GenericParam::Type(ty) => Some(&ty.ident),
+            syn::GenericParam::Const(constant) => Some(&constant.ident),
+            syn::GenericParam::Lifetime(_) => None,
+        })
+        .collect();
+    let impl_trait = item.sig.inputs.iter().any(|input| {
+        matches!(input, syn::FnArg::Typed(arg) if matches!(&*arg.ty, syn::Type::ImplTrait(_)))
+    });
+    (!params.is_empty() && !impl_trait).then(|| quote::quote!(::<#(#params),*>))
 }
 
 /// The `clear` companion of the `#[cached]` layers among `attrs`, which clears them all:
@@ -111,7 +153,7 @@ fn opens_with_a_placeholder(attr: &syn::Attribute, sig: &Analysed) -> bool {
 /// Moves `item`'s body into a hidden inner function that carries no attribute of ours
 /// (only lint levels, which the body may rely on); `item`'s body becomes a call to it.
 pub fn hide_body(item: &mut ItemFn, sig: &Analysed) -> Inner {
-    let ident = format_ident!("__cachify_inner_{}", sig.name);
+    let ident = inner_ident(&sig.name.to_string());
     let mut inner = item.clone();
     inner.attrs.retain(|attr| {
         ["allow", "expect", "warn", "deny"]
@@ -125,7 +167,7 @@ pub fn hide_body(item: &mut ItemFn, sig: &Analysed) -> Inner {
         .push(syn::parse_quote!(#[allow(non_snake_case)]));
     inner.vis = syn::Visibility::Inherited;
     inner.sig.ident = ident.clone();
-    let call = sig.call(&ident);
+    let call = sig.call_generic(&ident, turbofish(item));
     *item.block = syn::parse_quote!({ #call });
     Inner {
         item: inner,
@@ -190,11 +232,32 @@ mod tests {
     }
 
     #[test]
-    fn a_third_layer_gets_a_snake_case_name() {
+    fn a_third_layer_gets_a_snake_case_name_no_other_function_can_have() {
         assert_eq!(inner_ident("get"), "__cachify_inner_get");
+        assert_eq!(inner_ident("__cachify_inner_get"), "__cachify_inner2_get");
+        assert_eq!(inner_ident("__cachify_inner2_get"), "__cachify_inner3_get");
+        // `get_inner`'s second layer is not `get`'s third.
         assert_eq!(
-            inner_ident("__cachify_inner_get"),
-            "__cachify_inner_get_inner"
+            inner_ident("__cachify_inner_get_inner"),
+            "__cachify_inner2_get_inner"
+        );
+        assert_eq!(base_name("__cachify_inner3_get"), "get");
+        assert_eq!(base_name("get_inner"), "get_inner");
+    }
+
+    #[test]
+    fn a_generic_layer_is_called_with_its_type_and_const_parameters() {
+        let item: ItemFn = parse_quote!(
+            fn rows<'a, T: Table, const N: usize>(id: u32) -> Vec<T::Row> {}
+        );
+        let fish = turbofish(&item).unwrap().to_string();
+        assert_eq!(fish, ":: < T , N >");
+        let item: ItemFn = parse_quote!(
+            fn rows<T: Table>(t: impl Into<T>) {}
+        );
+        assert!(
+            turbofish(&item).is_none(),
+            "impl Trait arguments take no explicit ones"
         );
     }
 

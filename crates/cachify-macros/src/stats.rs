@@ -15,9 +15,6 @@ use crate::attribute::CompanionKind;
 use crate::companions::{method_name, Companion, Placement};
 use crate::expand::Target;
 
-/// The name of a stacked inner layer's function starts with this (see `stack`).
-const INNER: &str = "__cachify_inner_";
-
 /// The expression of the function's `&'static FnStats`, written `from` the function's own
 /// scope (`Placement::Impl`) or from its companion module (`Placement::Module`).
 pub fn counters(target: &Target, from: Placement) -> TokenStream {
@@ -43,7 +40,7 @@ pub fn counters(target: &Target, from: Placement) -> TokenStream {
 pub fn companions(target: &Target) -> [Companion; 2] {
     let name = &target.sig.name;
     let label = name.unraw().to_string();
-    let label = label.trim_start_matches(INNER);
+    let label = crate::stack::base_name(&label);
     // In `mod f` (a free function's companions), `module_path!()` ends with `f`.
     let in_companions = target.placement() == Placement::Module;
     // A method's path names its type, which only the body can name (not a `static`).

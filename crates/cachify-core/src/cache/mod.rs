@@ -351,7 +351,15 @@ where
     S: Shape<R>,
     C: ValueCodec<S::Value>,
 {
-    match codec.decode(stamp::payload(bytes), format) {
+    let payload = stamp::payload(bytes);
+    // A value that merely ends like a stamp (the user's bytes) decodes whole.
+    let decoded = codec
+        .decode(payload, format)
+        .or_else(|error| match payload.len() {
+            len if len == bytes.len() => Err(error),
+            _ => codec.decode(bytes, format),
+        });
+    match decoded {
         Ok(value) => Some(S::from_value(value)),
         Err(error) => {
             tally.count(Event::Error);

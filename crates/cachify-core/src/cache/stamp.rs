@@ -16,9 +16,10 @@
 //! on the first deploy of `refresh`.
 //!
 //! Ages are wall-clock differences: across processes sharing a server, clock skew moves
-//! the moment of a refresh by the skew. A stamp more than [`FUTURE_TOLERANCE`] in the
-//! future (a writer whose clock runs ahead, or ours stepped back) is due, rather than
-//! disabling refresh until the clocks meet.
+//! the moment of a refresh by the skew. A stamp from the future (a writer whose clock runs
+//! ahead, or ours stepped back) is fresh: the value still ends with its ttl. Calling it
+//! due instead would make two processes whose clocks differ by more than the refresh age
+//! refresh each other's values on every hit.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -27,9 +28,6 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 const MAGIC: [u8; 8] = *b"\xA5cfy-ts\x01";
 /// The write time and the magic.
 const TRAILER: usize = 8 + MAGIC.len();
-/// How far in the future a stamp may be and still read as fresh (clock skew between
-/// the processes of a fleet).
-pub(crate) const FUTURE_TOLERANCE: Duration = Duration::from_secs(2);
 
 /// `encoded` stamped with the time `at`.
 pub(crate) fn stamped(mut encoded: Vec<u8>, at: SystemTime) -> Vec<u8> {
@@ -54,7 +52,7 @@ pub(crate) fn is_due(stored: &[u8], after: Duration, now: SystemTime) -> bool {
     let written = UNIX_EPOCH + Duration::from_millis(written);
     match now.duration_since(written) {
         Ok(age) => age >= after,
-        Err(ahead) => ahead.duration() > FUTURE_TOLERANCE,
+        Err(_ahead) => false,
     }
 }
 
@@ -102,12 +100,12 @@ mod tests {
     }
 
     #[test]
-    fn a_stamp_from_the_future_is_fresh_within_the_tolerance_and_due_beyond() {
+    fn a_stamp_from_the_future_is_fresh_so_skewed_clocks_do_not_refresh_each_other() {
         let now = UNIX_EPOCH + 1_000 * SECOND;
-        let slightly_ahead = stamped(vec![1], now + FUTURE_TOLERANCE / 2);
+        let slightly_ahead = stamped(vec![1], now + SECOND);
         assert!(!is_due(&slightly_ahead, 10 * SECOND, now));
-        let far_ahead = stamped(vec![1], now + 10 * FUTURE_TOLERANCE);
-        assert!(is_due(&far_ahead, 10 * SECOND, now));
+        let far_ahead = stamped(vec![1], now + 30 * SECOND);
+        assert!(!is_due(&far_ahead, 10 * SECOND, now));
     }
 
     /// What a binary from before `refresh` does with a stamped value: its decoder

@@ -66,7 +66,8 @@ impl Breaker {
     fn check_open(&self, route: Route) -> Result<(), BackendError> {
         match self.trips.lock().get(&route) {
             None => Ok(()),
-            Some(cause) => Err(BackendError::new(format!(
+            // Nothing was sent: an acquisition skipped here leaves nothing to give back.
+            Some(cause) => Err(BackendError::unsent(format!(
                 "skipped until redis answers again; it failed with: {cause}"
             ))),
         }

@@ -330,8 +330,20 @@ impl Core {
     ) -> Result<Option<u64>, BackendError> {
         if !self.is_cluster() {
             let call = commands::lock_acquire(key, token, ttl);
-            return self.run(self.replica_acked(call, key, token)).await;
+            let taken = self.run(self.replica_acked(call, key, token)).await;
+            return self.acquire_outcome(taken);
         }
+        let taken = self.cluster_lock_acquire(key, token, ttl).await;
+        self.acquire_outcome(taken)
+    }
+
+    /// [`lock_acquire`](Self::lock_acquire) on a cluster, in single-key steps.
+    async fn cluster_lock_acquire(
+        self: &Arc<Self>,
+        key: &str,
+        token: &[u8],
+        ttl: Option<Duration>,
+    ) -> Result<Option<u64>, BackendError> {
         if !self.run(self.set(key, token, ttl, true)).await? && !self.holds(key, token).await? {
             return Ok(None);
         }
@@ -360,11 +372,23 @@ impl Core {
         match &self.sync_side {
             SyncSide::Blocking(_) => {
                 let call = commands::lock_acquire(key, token, ttl);
-                self.run_blocking(self.replica_acked(call, key, token))
+                let taken = self.run_blocking(self.replica_acked(call, key, token));
+                self.acquire_outcome(taken)
             }
             #[cfg(feature = "redis-cluster")]
             SyncSide::BlockOnAsync => runtime::block_on(self.lock_acquire(key, token, ttl))?,
         }
+    }
+
+    /// The outcome of an acquisition, whose failure counts as unsent (nothing to give
+    /// back) only when it was one request we sent once: not on a cluster, whose client
+    /// retries by itself (a refused retry says nothing of the first attempt), and not
+    /// with replica acknowledgements, where a `WAIT` or an undo follows the write.
+    fn acquire_outcome<T>(&self, outcome: Result<T, BackendError>) -> Result<T, BackendError> {
+        if self.is_cluster() || self.options.replica_acks.is_some() {
+            return outcome.map_err(BackendError::may_have_run);
+        }
+        outcome
     }
 
     fn is_cluster(&self) -> bool {
@@ -513,8 +537,9 @@ impl<C: RedisBacked> SyncClient for C {
         max_size: usize,
         slot_ttl: Option<Duration>,
     ) -> Result<bool, BackendError> {
-        self.core()
-            .run_blocking(self.core().pool_acquire(key, token, max_size, slot_ttl))
+        let core = self.core();
+        let admitted = core.run_blocking(core.pool_acquire(key, token, max_size, slot_ttl));
+        core.acquire_outcome(admitted)
     }
 
     fn pool_release(&self, key: &str, token: &str) -> Result<bool, BackendError> {
@@ -621,9 +646,11 @@ impl<C: RedisBacked> AsyncClient for C {
         max_size: usize,
         slot_ttl: Option<Duration>,
     ) -> Result<bool, BackendError> {
-        self.core()
-            .run(self.core().pool_acquire(key, token, max_size, slot_ttl))
-            .await
+        let core = self.core();
+        let admitted = core
+            .run(core.pool_acquire(key, token, max_size, slot_ttl))
+            .await;
+        core.acquire_outcome(admitted)
     }
 
     async fn pool_release(&self, key: &str, token: &str) -> Result<bool, BackendError> {
