@@ -211,6 +211,7 @@ impl BackendError {
     /// This failure, of an operation of which a part may have run on the server: an
     /// earlier step, or a first attempt the client library sent before its retry was
     /// refused. It is then never [`unsent`](Self::is_unsent).
+    #[cfg(any(feature = "redis", test))]
     pub(crate) fn may_have_run(mut self) -> Self {
         self.may_have_run = true;
         self
