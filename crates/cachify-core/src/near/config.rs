@@ -154,8 +154,8 @@ impl NearCache {
     }
 
     /// The options, or [`Error::InvalidOption`] for a zero bound or interval.
-    pub(crate) fn validate(self) -> Result<Self, Error> {
-        self.capacity.validate()?;
+    pub(crate) fn validate(mut self) -> Result<Self, Error> {
+        self.capacity = self.capacity.validate()?;
         if self.check_interval.is_zero() {
             return Err(Error::InvalidOption {
                 option: "near_cache.check_interval",
