@@ -158,6 +158,28 @@ mod near_tracking {
     }
 
     #[test]
+    fn a_write_on_each_master_is_reported() {
+        let deployment = Deployment::Shared;
+        let prefix = unique_prefix("near-masters");
+        let tracked = tracked(&deployment, &prefix);
+        for port in deployment.ports() {
+            let key = key_on(port, &prefix);
+            expect_invalidated(&tracked, &key);
+        }
+    }
+
+    /// A key under `prefix` that the node at `port` serves, written there.
+    fn key_on(port: u16, prefix: &str) -> String {
+        (0..10_000)
+            .map(|n| format!("{prefix}{n}"))
+            .find(|key| {
+                let reply = servers::command(port, &["SET", key, "1"]).unwrap();
+                reply.starts_with("+OK") // else -MOVED: another node serves it
+            })
+            .expect("some key lives on every node")
+    }
+
+    #[test]
     fn keys_outside_the_prefix_are_not_reported() {
         let deployment = Deployment::Shared;
         let prefix = unique_prefix("near-outside");
@@ -301,7 +323,43 @@ mod near_tracking {
         let tracked = probe.track("near-acl:", CHECK).unwrap();
         assert_eq!(tracked.next_event(PATIENCE), Some(Event::Lost));
         acl("+client|tracking");
+        // Each node reports its refusal once.
+        let before = tracked.wait_for(PATIENCE, |event| *event == Event::Ready);
+        let before = before.expect("tracking is ready once allowed");
+        assert!(before.iter().all(|event| *event == Event::Lost), "{before:?}");
+    }
+
+    #[test]
+    fn a_change_of_the_masters_is_a_loss_then_the_new_set_is_tracked() {
+        let deployment = Deployment::own();
+        if !deployment.is_cluster() {
+            return; // a standalone server has no topology to change
+        }
+        let tracked = tracked(&deployment, "near-topology:");
+        let ports = deployment.ports();
+        let id = |port: u16| {
+            let reply = servers::command(port, &["CLUSTER", "MYID"]).unwrap();
+            reply.lines().nth(1).unwrap().to_owned()
+        };
+        // `redis-cli --cluster create` gave the last node slots 10923..=16383: move them
+        // all to the first node, which leaves the last one without slots.
+        let status = std::process::Command::new("redis-cli")
+            .args(["--cluster", "reshard", &format!("127.0.0.1:{}", ports[0])])
+            .args(["--cluster-from", &id(ports[2]), "--cluster-to", &id(ports[0])])
+            .args(["--cluster-slots", "5461", "--cluster-yes"])
+            .stdout(std::process::Stdio::null())
+            .status()
+            .unwrap();
+        assert!(status.success(), "redis-cli --cluster reshard");
+        expect(&tracked, Event::Lost);
         expect(&tracked, Event::Ready);
+        let deadline = std::time::Instant::now() + PATIENCE;
+        while !tracking_clients(ports[2]).is_empty() {
+            assert!(std::time::Instant::now() < deadline, "the emptied node is still tracked");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let moved = key_on(ports[0], "near-topology:{moved}");
+        expect_invalidated(&tracked, &moved);
     }
 
     #[test]

@@ -10,7 +10,7 @@
 //! (credentials, TLS) with the master's address.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Weak};
+use std::sync::Arc;
 use std::time::Duration;
 
 use redis::ConnectionAddr;
@@ -50,15 +50,16 @@ impl NearSource for RedisClusterClient {
         let readiness = Readiness::new(&sink);
         let seed = self.core().releases.nodes().first().cloned();
         let seed = seed.ok_or_else(|| BackendError::new("no cluster node to track"))?;
-        let core = Arc::downgrade(self.core());
+        let core = Arc::clone(self.core());
         Ok(Box::new(spawn(follow(core, seed, settings, readiness))?))
     }
 }
 
 /// Keeps one tracking connection per master of the cluster, re-reading the masters
-/// every check interval, until aborted (which drops every node's task).
+/// every check interval, until aborted (which drops every node's task). It holds the
+/// client's state: tracking outlives the client's handles until its own is dropped.
 async fn follow(
-    core: Weak<Core>,
+    core: Arc<Core>,
     seed: redis::Client,
     settings: Arc<Settings>,
     readiness: Arc<Readiness>,
@@ -95,8 +96,7 @@ async fn follow(
 
 /// The masters serving every slot, as `CLUSTER SLOTS` says now; `None` when it cannot
 /// be asked or leaves a slot without a master.
-async fn masters(core: &Weak<Core>, patience: Duration) -> Option<Vec<Arc<str>>> {
-    let core = core.upgrade()?;
+async fn masters(core: &Core, patience: Duration) -> Option<Vec<Arc<str>>> {
     let mut connection = core.connections.on_io();
     match tokio::time::timeout(patience, core.owners.refresh(&mut connection)).await {
         Ok(Ok(())) => {}
@@ -104,9 +104,15 @@ async fn masters(core: &Weak<Core>, patience: Duration) -> Option<Vec<Arc<str>>>
             tracing::debug!(target: crate::events::TARGET, %error, "CLUSTER SLOTS failed");
             return None;
         }
-        Err(_) => return None,
+        Err(_) => {
+            tracing::debug!(target: crate::events::TARGET, "CLUSTER SLOTS timed out");
+            return None;
+        }
     }
-    let masters = core.owners.masters()?;
+    let Some(masters) = core.owners.masters() else {
+        tracing::debug!(target: crate::events::TARGET, "CLUSTER SLOTS leaves slots without a master");
+        return None;
+    };
     Some(masters.into_iter().map(|(_, address)| address).collect())
 }
 

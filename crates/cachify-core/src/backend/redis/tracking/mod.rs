@@ -93,7 +93,7 @@ impl RedisClient {
     fn tracking_target(&self) -> Result<Target, BackendError> {
         #[cfg(feature = "sentinel")]
         if self.core.sentinel.get().is_some() {
-            return Ok(Target::Sentinel(Arc::downgrade(&self.core)));
+            return Ok(Target::Sentinel(Arc::clone(&self.core)));
         }
         let server = self.core.releases.nodes().first().cloned();
         server

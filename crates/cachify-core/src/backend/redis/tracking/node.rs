@@ -24,7 +24,7 @@ pub(super) enum Target {
     Server(redis::Client),
     /// The master the sentinels name, asked before each connection.
     #[cfg(feature = "sentinel")]
-    Sentinel(std::sync::Weak<crate::backend::redis::client::Core>),
+    Sentinel(Arc<crate::backend::redis::client::Core>),
 }
 
 impl Target {
@@ -35,9 +35,6 @@ impl Target {
             #[cfg(feature = "sentinel")]
             Self::Sentinel(core) => {
                 let unreachable = |what: String| Failure::Io(what);
-                let core = core
-                    .upgrade()
-                    .ok_or_else(|| unreachable("the client was dropped".into()))?;
                 let sentinels = core
                     .sentinel
                     .get()

@@ -89,6 +89,8 @@ impl Readiness {
         if state.ready {
             self.report_lost(&mut state, "the cluster's masters changed");
         }
+        // Only nodes left: those that remain track every key.
+        self.report_ready_if_all_up(&mut state);
     }
 
     /// `session` of `node` tracks: reports ready once every node does. `false` when the
@@ -103,7 +105,12 @@ impl Readiness {
         }
         entry.up = Some(session);
         entry.loss_reported = false;
-        let all_up = state.nodes.values().all(|node| node.up.is_some());
+        self.report_ready_if_all_up(&mut state);
+        true
+    }
+
+    fn report_ready_if_all_up(&self, state: &mut State) {
+        let all_up = !state.nodes.is_empty() && state.nodes.values().all(|node| node.up.is_some());
         if all_up && !state.ready {
             state.ready = true;
             if let Some(sink) = self.sink() {
@@ -111,7 +118,6 @@ impl Readiness {
             }
             tracing::info!(target: crate::events::TARGET, nodes = state.nodes.len(), "near cache tracking is up: hits are served");
         }
-        true
     }
 
     /// `session` of `node` ended or failed: reports the loss at once, unless a later
@@ -245,5 +251,11 @@ mod tests {
         readiness.set_nodes(&[Arc::clone(&a), Arc::clone(&c)]);
         readiness.up(&c, readiness.session());
         assert_eq!(*transitions.0.lock(), ["ready", "lost", "ready"]);
+        readiness.set_nodes(&[Arc::clone(&c)]);
+        assert_eq!(
+            *transitions.0.lock(),
+            ["ready", "lost", "ready", "lost", "ready"],
+            "a node left: those that remain track every key"
+        );
     }
 }
