@@ -445,3 +445,82 @@ mod failover {
         Ok(())
     }
 }
+
+// --- Near cache tracking ------------------------------------------------------------
+
+mod near_tracking {
+    use cachify::__private::near_tracking::{Event, NearProbe, Tracked};
+    use cachify::{RedisClient, RedisClusterClient};
+
+    use super::*;
+
+    const CHECK: Duration = Duration::from_millis(100);
+
+    /// Waits for `event`, skipping those `skippable` allows.
+    fn expect(tracked: &Tracked, event: Event, skippable: impl Fn(&Event) -> bool) {
+        let skipped = tracked.wait_for(LONG, |seen| *seen == event);
+        let skipped = skipped.unwrap_or_else(|| panic!("no {event:?} within {LONG:?}"));
+        assert!(
+            skipped.iter().all(skippable),
+            "before {event:?}: {skipped:?}"
+        );
+    }
+
+    fn invalidated(tracked: &Tracked, key: &str) {
+        let named = |event: &Event| matches!(event, Event::Invalidated(keys) if keys.iter().any(|k| k == key.as_bytes()));
+        assert!(
+            tracked.wait_for(LONG, named).is_some(),
+            "no invalidation of {key}"
+        );
+    }
+
+    #[test]
+    fn tracks_over_tls_on_a_server_and_each_master_of_a_cluster() {
+        let server = RedisClient::open_with(&tls::server().tls_url(), tls_options()).unwrap();
+        let tracked = NearProbe::redis(&server).track("near-tls:", CHECK).unwrap();
+        expect(&tracked, Event::Ready, |_| false);
+        let reply = command(tls::server().port(), &["SET", "near-tls:k", "1"]).unwrap();
+        assert!(reply.starts_with("+OK"), "{reply}");
+        invalidated(&tracked, "near-tls:k");
+
+        let urls = tls::cluster().tls_urls();
+        let urls: Vec<&str> = urls.iter().map(String::as_str).collect();
+        let cluster = RedisClusterClient::open_with(&urls, tls_options()).unwrap();
+        let tracked = NearProbe::cluster(&cluster)
+            .track("near-tls:", CHECK)
+            .unwrap();
+        expect(&tracked, Event::Ready, |_| false);
+        for node in &tls::cluster().nodes {
+            let key = (0..10_000)
+                .map(|n| format!("near-tls:{n}"))
+                .find(|key| {
+                    command(node.port(), &["SET", key, "1"]).is_ok_and(|r| r.starts_with("+OK"))
+                })
+                .expect("a key on every node");
+            invalidated(&tracked, &key);
+        }
+    }
+
+    #[test]
+    fn on_sentinel_tracking_follows_the_master_across_a_failover() {
+        let set = SentinelSet::start_failing_over();
+        let urls = set.urls();
+        let urls: Vec<&str> = urls.iter().map(String::as_str).collect();
+        let client = RedisClient::open_sentinel(&urls, MASTER_NAME, RedisOptions::new()).unwrap();
+        let tracked = NearProbe::redis(&client)
+            .track("near-sentinel:", CHECK)
+            .unwrap();
+        expect(&tracked, Event::Ready, |_| false);
+
+        set.master.kill();
+        expect(&tracked, Event::Lost, |_| false);
+        set.wait_for_failover();
+        expect(&tracked, Event::Ready, |event| *event == Event::Lost);
+        let reply = command(set.replica.port(), &["SET", "near-sentinel:k", "1"]).unwrap();
+        assert!(
+            reply.starts_with("+OK"),
+            "the promoted replica takes writes: {reply}"
+        );
+        invalidated(&tracked, "near-sentinel:k");
+    }
+}

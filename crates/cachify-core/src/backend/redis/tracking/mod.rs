@@ -50,7 +50,8 @@ impl Settings {
     fn new(prefix: &str, check_interval: Duration, options: &RedisOptions) -> Arc<Self> {
         Arc::new(Self {
             prefix: prefix.as_bytes().to_vec(),
-            check_interval,
+            // Zero (refused by the builder) would ping in a loop.
+            check_interval: check_interval.max(Duration::from_millis(1)),
             connect_timeout: options.connect_timeout,
             response_timeout: options.response_timeout,
         })

@@ -49,6 +49,34 @@ impl Target {
     }
 }
 
+impl Target {
+    /// Whether the connection still answers (bounded by its response timeout), and for
+    /// a Sentinel-managed master, whether its server still is the master: a demoted one
+    /// may keep the connection open.
+    async fn check(&self, connection: &mut MultiplexedConnection) -> Result<(), Failure> {
+        match self {
+            Self::Server(_) => {
+                let ping: Result<(), RedisError> = redis::cmd("PING").query_async(connection).await;
+                ping.map_err(|error| failure("PING failed", &error))
+            }
+            #[cfg(feature = "sentinel")]
+            Self::Sentinel(_) => {
+                let role: Result<Value, RedisError> =
+                    redis::cmd("ROLE").query_async(connection).await;
+                let role = role.map_err(|error| failure("ROLE failed", &error))?;
+                match role {
+                    Value::Array(fields)
+                        if fields.first() == Some(&Value::BulkString(b"master".to_vec())) =>
+                    {
+                        Ok(())
+                    }
+                    _ => Err(Failure::Io("the master is no longer the master".to_owned())),
+                }
+            }
+        }
+    }
+}
+
 /// Tracks `node` (its name in `readiness`) until the task is aborted.
 pub(super) async fn track(
     node: Arc<str>,
@@ -83,7 +111,7 @@ pub(super) async fn track(
 enum Failure {
     /// The server answered tracking with an error.
     Refused(String),
-    /// Connecting failed, the connection was closed, or a `PING` went unanswered.
+    /// Connecting failed, the connection was closed, or a check went unanswered.
     Io(String),
 }
 
@@ -135,11 +163,8 @@ impl Session<'_> {
                 () = closed.notified() => return Failure::Io("the connection was closed".to_owned()),
                 () = tokio::time::sleep(self.settings.check_interval) => {}
             }
-            // Bounded by the connection's response timeout.
-            let ping: Result<(), RedisError> =
-                redis::cmd("PING").query_async(&mut connection).await;
-            if let Err(error) = ping {
-                return failure("PING failed", &error);
+            if let Err(failure) = target.check(&mut connection).await {
+                return failure;
             }
         }
     }
