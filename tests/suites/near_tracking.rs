@@ -295,16 +295,17 @@ mod near_tracking {
     }
 
     #[test]
-    fn a_refused_tracking_is_a_loss_and_tracking_starts_once_allowed() {
+    fn a_refused_tracking_is_a_loss_and_the_documented_acl_rules_suffice() {
         let deployment = Deployment::own();
         let ports = deployment.ports();
+        // The rules of the backends chapter: the prefix's keys, no channel at all.
         let acl = |rule: &str| {
             for port in &ports {
-                let reply = servers::command(
-                    *port,
-                    &["ACL", "SETUSER", "near", "on", ">pw", "~*", "&*", "+@all", rule],
-                )
-                .unwrap();
+                let rules = ["on", ">pw", "resetkeys", "~near-acl:*", "resetchannels"];
+                let commands = ["-@all", "+ping", "+cluster|slots", rule];
+                let mut args = vec!["ACL", "SETUSER", "near"];
+                args.extend(rules.iter().chain(&commands));
+                let reply = servers::command(*port, &args).unwrap();
                 assert!(reply.starts_with("+OK"), "{reply}");
             }
         };
