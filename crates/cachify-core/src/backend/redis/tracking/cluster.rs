@@ -82,7 +82,7 @@ async fn follow(
                     };
                     let task = node::track(
                         Arc::clone(&master),
-                        Target::Server(client),
+                        Target::Server(Box::new(client)),
                         Arc::clone(&settings),
                         Arc::clone(&readiness),
                     );

@@ -98,7 +98,7 @@ impl RedisClient {
         }
         let server = self.core.releases.nodes().first().cloned();
         server
-            .map(Target::Server)
+            .map(|server| Target::Server(Box::new(server)))
             .ok_or_else(|| BackendError::new("no server to track"))
     }
 }

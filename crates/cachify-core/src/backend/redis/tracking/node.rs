@@ -21,7 +21,7 @@ const MAX_BACKOFF: Duration = Duration::from_secs(2);
 /// Where a node's tracking connection goes.
 pub(super) enum Target {
     /// A fixed server (a RESP3 client).
-    Server(redis::Client),
+    Server(Box<redis::Client>),
     /// The master the sentinels name, asked before each connection.
     #[cfg(feature = "sentinel")]
     Sentinel(Arc<crate::backend::redis::client::Core>),
@@ -31,7 +31,7 @@ impl Target {
     /// The server to connect to now.
     async fn client(&self) -> Result<redis::Client, Failure> {
         match self {
-            Self::Server(client) => Ok(client.clone()),
+            Self::Server(client) => Ok((**client).clone()),
             #[cfg(feature = "sentinel")]
             Self::Sentinel(core) => {
                 let unreachable = |what: String| Failure::Io(what);

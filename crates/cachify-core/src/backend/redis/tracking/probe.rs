@@ -2,7 +2,7 @@
 //! `cachify::__private::near_tracking`: a client's `GET`+`PTTL` reads, and its tracking
 //! connections reporting to a recorder. Not a public API.
 
-use std::sync::mpsc::{channel, Receiver, RecvTimeoutError, Sender};
+use std::sync::mpsc::{channel, Receiver, Sender};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -10,6 +10,9 @@ use parking_lot::Mutex;
 
 use crate::error::{BackendError, Error};
 use crate::near::{Invalidations, NearSource, TrackingHandle};
+
+/// A value and its key's remaining lifetime (`None`: it never expires).
+pub type ValueWithTtl = (Vec<u8>, Option<Duration>);
 
 /// What the tracking connections reported, in order.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,18 +60,12 @@ impl NearProbe {
     }
 
     /// `GET` and `PTTL` of `key` in one round trip, blocking.
-    pub fn get_with_ttl_blocking(
-        &self,
-        key: &str,
-    ) -> Result<Option<(Vec<u8>, Option<Duration>)>, BackendError> {
+    pub fn get_with_ttl_blocking(&self, key: &str) -> Result<Option<ValueWithTtl>, BackendError> {
         self.source.get_with_ttl_blocking(key)
     }
 
     /// `GET` and `PTTL` of `key` in one round trip.
-    pub async fn get_with_ttl(
-        &self,
-        key: &str,
-    ) -> Result<Option<(Vec<u8>, Option<Duration>)>, BackendError> {
+    pub async fn get_with_ttl(&self, key: &str) -> Result<Option<ValueWithTtl>, BackendError> {
         self.source.get_with_ttl(key).await
     }
 
@@ -99,10 +96,7 @@ pub struct Tracked {
 impl Tracked {
     /// The next event, waiting at most `patience`.
     pub fn next_event(&self, patience: Duration) -> Option<Event> {
-        match self.events.lock().recv_timeout(patience) {
-            Ok(event) => Some(event),
-            Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => None,
-        }
+        self.events.lock().recv_timeout(patience).ok()
     }
 
     /// Skips events until one matches `wanted`, within `patience` in all; returns the
