@@ -16,6 +16,7 @@ pub mod instance;
 mod lock;
 
 mod cache;
+mod decoded;
 mod detached;
 mod events;
 mod expiry;

@@ -54,6 +54,7 @@ mod explain;
 #[cfg(feature = "redis-cluster")]
 mod hash_slots;
 mod idle;
+mod near_stub;
 mod options;
 mod per_runtime;
 mod releases;
