@@ -15,6 +15,7 @@ use std::marker::PhantomData;
 
 pub use super::keep::{keep_of, Keep, KeepOf, Kept, NotKept, ViaBytes, ViaClone};
 pub use super::key_part::{Direct, DirectKey, KeyPart, ViaDisplay};
+use super::read::Read;
 use super::refresh::{self, Refresh};
 use super::storing::Options;
 pub use super::value::{
@@ -22,7 +23,6 @@ pub use super::value::{
     ValueCodec,
 };
 pub use super::Entry;
-use super::read::Read;
 use crate::error::Error;
 use crate::events;
 use crate::expiry::Expiry;

@@ -20,9 +20,14 @@ impl DecodedStore {
     /// The memory store of an instance whose both sides are `sync` and `async` (the
     /// memory clients among them): only when they are one and the same store, else a
     /// value written through one side could hide behind the other's decoded copy.
-    pub(crate) fn of_memory(sync: Option<&MemoryClient>, async_: Option<&MemoryClient>) -> Option<Self> {
+    pub(crate) fn of_memory(
+        sync: Option<&MemoryClient>,
+        async_: Option<&MemoryClient>,
+    ) -> Option<Self> {
         match (sync, async_) {
-            (Some(sync), Some(async_)) if sync.same_store(async_) => Some(Self::Memory(sync.clone())),
+            (Some(sync), Some(async_)) if sync.same_store(async_) => {
+                Some(Self::Memory(sync.clone()))
+            }
             _ => None,
         }
     }

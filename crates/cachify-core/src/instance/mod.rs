@@ -37,8 +37,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use builder::CachifyBuilder;
-pub use layout::{Layout, Operation};
 pub(crate) use decoded_store::DecodedStore;
+pub use layout::{Layout, Operation};
 pub(crate) use selector::Selector;
 pub use single_flight::{SingleFlight, DEFAULT_FLEET_LEASE, DEFAULT_FLEET_WAIT};
 

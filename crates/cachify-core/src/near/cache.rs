@@ -160,6 +160,8 @@ impl Invalidations for Shared {
 
 impl fmt::Debug for Near {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Near").field("status", &self.status()).finish()
+        f.debug_struct("Near")
+            .field("status", &self.status())
+            .finish()
     }
 }

@@ -18,8 +18,8 @@ mod coherence;
 mod config;
 mod source;
 
-pub use cache::NearCacheStatus;
-pub use config::NearCache;
 pub(crate) use cache::Near;
+pub use cache::NearCacheStatus;
 pub(crate) use coherence::Ticket;
+pub use config::NearCache;
 pub(crate) use source::{Invalidations, NearSource, TrackingHandle, ValueWithTtl};

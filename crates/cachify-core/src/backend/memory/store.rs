@@ -99,7 +99,12 @@ impl Entry {
     }
 
     /// A cached value, in eviction queue slot `slot`, with what it decodes to if known.
-    fn with_decoded(bytes: &[u8], decoded: Option<Decoded>, deadline: Option<Instant>, slot: Slot) -> Self {
+    fn with_decoded(
+        bytes: &[u8],
+        decoded: Option<Decoded>,
+        deadline: Option<Instant>,
+        slot: Slot,
+    ) -> Self {
         let entry = Self {
             slot,
             ..Self::pinned(Value::Bytes(bytes.into()), deadline)

@@ -16,7 +16,12 @@ impl NearSource for Untracked {
     async fn get_with_ttl(&self, _: &str) -> Result<Option<ValueWithTtl>, BackendError> {
         Err(BackendError::new("no tracking yet"))
     }
-    fn start_tracking(&self, _: &str, _: Duration, _: Arc<dyn Invalidations>) -> Result<TrackingHandle, Error> {
+    fn start_tracking(
+        &self,
+        _: &str,
+        _: Duration,
+        _: Arc<dyn Invalidations>,
+    ) -> Result<TrackingHandle, Error> {
         Ok(Box::new(()))
     }
 }
