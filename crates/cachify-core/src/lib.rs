@@ -24,7 +24,6 @@ mod flight;
 mod wait;
 
 #[cfg(feature = "redis")]
-#[allow(dead_code, unused_imports)] // until the engine and the backends use it
 mod near;
 mod pool;
 mod stats;
