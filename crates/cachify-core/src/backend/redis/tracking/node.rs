@@ -123,11 +123,14 @@ impl std::fmt::Display for Failure {
     }
 }
 
-/// A server error is a refusal (`NOPERM`, no `HELLO` before Redis 6); anything else is
-/// a failure to reach the server.
+/// A server error is a refusal (`NOPERM`, refused credentials, no `HELLO` before
+/// Redis 6), except those of a server that is only busy for now (loading its data, a
+/// cluster or a master not ready); anything else is a failure to reach the server.
 fn failure(what: &str, error: &RedisError) -> Failure {
+    const TRANSIENT: [&str; 5] = ["LOADING", "BUSY", "TRYAGAIN", "CLUSTERDOWN", "MASTERDOWN"];
     let message = format!("{what}: {error}");
-    if error.is_io_error() || error.is_timeout() || error.is_connection_dropped() {
+    let unreachable = error.is_io_error() || error.is_timeout() || error.is_connection_dropped();
+    if unreachable || error.code().is_some_and(|code| TRANSIENT.contains(&code)) {
         Failure::Io(message)
     } else {
         Failure::Refused(message)
@@ -240,5 +243,34 @@ fn invalidate(readiness: &Readiness, data: &[Value]) {
         }
         // A flush, or a push this version does not know: forgetting everything is safe.
         _ => sink.invalidate_all(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn server_error(code: &str) -> RedisError {
+        redis::parse_redis_value(format!("-{code} reason\r\n").as_bytes())
+            .and_then(Value::extract_error)
+            .expect_err("an error reply")
+    }
+
+    #[test]
+    fn a_denial_is_a_refusal_and_a_busy_server_a_failure() {
+        assert!(matches!(
+            failure("t", &server_error("NOPERM")),
+            Failure::Refused(_)
+        ));
+        assert!(matches!(
+            failure("t", &server_error("ERR")),
+            Failure::Refused(_)
+        ));
+        assert!(matches!(
+            failure("t", &server_error("LOADING")),
+            Failure::Io(_)
+        ));
+        let io = RedisError::from(std::io::Error::from(std::io::ErrorKind::ConnectionReset));
+        assert!(matches!(failure("t", &io), Failure::Io(_)));
     }
 }
