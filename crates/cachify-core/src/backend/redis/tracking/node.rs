@@ -34,22 +34,16 @@ impl Target {
             Self::Server(client) => Ok((**client).clone()),
             #[cfg(feature = "sentinel")]
             Self::Sentinel(core) => {
-                let unreachable = |what: String| Failure::Io(what);
-                let sentinels = core
-                    .sentinel
-                    .get()
-                    .ok_or_else(|| unreachable("no sentinels".into()))?;
-                let master = sentinels
-                    .master()
-                    .await
-                    .map_err(|error| unreachable(error.to_string()))?;
+                let unreachable = |why: String| Failure::Io(why);
+                let sentinels = core.sentinel.get();
+                let sentinels = sentinels.ok_or_else(|| unreachable("no sentinels".into()))?;
+                let master = sentinels.master().await;
+                let master = master.map_err(|error| unreachable(error.to_string()))?;
                 resp3(&master).map_err(|error| unreachable(error.to_string()))
             }
         }
     }
-}
 
-impl Target {
     /// Whether the connection still answers (bounded by its response timeout), and for
     /// a Sentinel-managed master, whether its server still is the master: a demoted one
     /// may keep the connection open.
