@@ -85,6 +85,16 @@ mod near_tracking {
         }
     }
 
+    impl Drop for Deployment {
+        fn drop(&mut self) {
+            match self {
+                Deployment::Shared => {}
+                Deployment::Server(server) => server.kill(),
+                Deployment::Cluster(cluster) => cluster.nodes.iter().for_each(RedisServer::kill),
+            }
+        }
+    }
+
     /// Tracks `prefix` on `deployment` and waits until tracking is ready.
     fn tracked(deployment: &Deployment, prefix: &str) -> Tracked {
         let tracked = deployment.probe().track(prefix, CHECK).unwrap();
