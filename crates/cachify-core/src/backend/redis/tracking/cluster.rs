@@ -64,7 +64,9 @@ async fn follow(
     settings: Arc<Settings>,
     readiness: Arc<Readiness>,
 ) {
-    let mut tracked: HashMap<Arc<str>, AbortOnDrop> = HashMap::new();
+    // `None`: a master that cannot be addressed, so tracking is never ready (and the
+    // near cache never serves) until the masters change.
+    let mut tracked: HashMap<Arc<str>, Option<AbortOnDrop>> = HashMap::new();
     loop {
         if let Some(masters) = masters(&core, settings.response_timeout).await {
             let unchanged = masters.len() == tracked.len()
@@ -73,25 +75,36 @@ async fn follow(
                 readiness.set_nodes(&masters);
                 tracked.retain(|node, _| masters.contains(node));
                 for master in masters {
-                    if tracked.contains_key(&master) {
-                        continue;
+                    if !tracked.contains_key(&master) {
+                        let task = track(&master, &seed, &settings, &readiness);
+                        tracked.insert(master, task);
                     }
-                    let Some(client) = node_client(&seed, &master) else {
-                        tracing::debug!(target: crate::events::TARGET, node = %master, "cannot address a cluster master for tracking");
-                        continue;
-                    };
-                    let task = node::track(
-                        Arc::clone(&master),
-                        Target::Server(Box::new(client)),
-                        Arc::clone(&settings),
-                        Arc::clone(&readiness),
-                    );
-                    tracked.insert(master, AbortOnDrop(tokio::spawn(task).abort_handle()));
                 }
             }
         }
         tokio::time::sleep(settings.check_interval).await;
     }
+}
+
+/// Starts tracking `master`, on the current runtime.
+fn track(
+    master: &Arc<str>,
+    seed: &redis::Client,
+    settings: &Arc<Settings>,
+    readiness: &Arc<Readiness>,
+) -> Option<AbortOnDrop> {
+    let Some(client) = node_client(seed, master) else {
+        tracing::warn!(target: crate::events::TARGET, node = %master,
+            "CLUSTER SLOTS names a master that cannot be addressed: the near cache is bypassed");
+        return None;
+    };
+    let task = node::track(
+        Arc::clone(master),
+        Target::Server(Box::new(client)),
+        Arc::clone(settings),
+        Arc::clone(readiness),
+    );
+    Some(AbortOnDrop(tokio::spawn(task).abort_handle()))
 }
 
 /// The masters serving every slot, as `CLUSTER SLOTS` says now; `None` when it cannot
@@ -120,6 +133,9 @@ async fn masters(core: &Core, patience: Duration) -> Option<Vec<Arc<str>>> {
 /// credentials, protocol and TLS.
 fn node_client(seed: &redis::Client, address: &str) -> Option<redis::Client> {
     let (host, port) = address.rsplit_once(':')?;
+    if host.is_empty() || host == "?" {
+        return None; // the node does not know its own address
+    }
     let (host, port) = (host.to_owned(), port.parse().ok()?);
     let info = seed.get_connection_info().clone();
     let addr = match info.addr() {
@@ -155,5 +171,6 @@ mod tests {
             redis::ProtocolVersion::RESP3
         );
         assert!(node_client(&seed, "no port").is_none());
+        assert!(node_client(&seed, ":7001").is_none(), "an unknown endpoint");
     }
 }
