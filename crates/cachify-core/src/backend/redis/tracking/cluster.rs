@@ -9,7 +9,7 @@
 //! the new set tracks. Each node's connection is made from a seed node's settings
 //! (credentials, TLS) with the master's address.
 
-use std::collections::HashMap;
+use std::collections::hash_map::{Entry, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -75,9 +75,9 @@ async fn follow(
                 readiness.set_nodes(&masters);
                 tracked.retain(|node, _| masters.contains(node));
                 for master in masters {
-                    if !tracked.contains_key(&master) {
-                        let task = track(&master, &seed, &settings, &readiness);
-                        tracked.insert(master, task);
+                    if let Entry::Vacant(entry) = tracked.entry(master) {
+                        let task = track(entry.key(), &seed, &settings, &readiness);
+                        entry.insert(task);
                     }
                 }
             }
