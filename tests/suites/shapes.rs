@@ -520,6 +520,66 @@ mod hostile_scopes {
         assert_eq!(shadow_result_alias::f(1).unwrap(), 1);
     }
 
+    /// Generic stored types without a `'static` bound: their hits decode the bytes (the
+    /// kept decoded copy needs `'static`, which the compiler cannot fall back on).
+    mod generic_without_static {
+        use serde::{de::DeserializeOwned, Serialize};
+
+        pub trait Row: Serialize + DeserializeOwned + Clone + Send + Sync + Default {}
+        impl Row for u32 {}
+
+        #[cachify::cached(key = "gen-{x}", cachify = super::C)]
+        pub fn rows<T: Row>(x: u8) -> Vec<T> {
+            vec![T::default(); usize::from(x)]
+        }
+
+        pub struct Table<T>(pub std::marker::PhantomData<T>);
+
+        #[cachify::companions]
+        impl<T: Row> Table<T> {
+            #[cachify::cached(key = "table-{x}", cachify = super::C)]
+            pub fn all(&self, x: u8) -> Vec<T> {
+                vec![T::default(); usize::from(x)]
+            }
+        }
+
+        pub struct Bare<T>(pub std::marker::PhantomData<T>);
+
+        impl<T: Row> Bare<T> {
+            #[cachify::cached(key = "bare-{x}", cachify = super::C)]
+            pub fn all(&self, x: u8) -> Vec<T> {
+                vec![T::default(); usize::from(x)]
+            }
+
+            #[cachify::cached(key = "made-{x}", cachify = super::C)]
+            pub fn made(x: u8) -> Option<Self> {
+                (x > 0).then_some(Self(std::marker::PhantomData))
+            }
+        }
+
+        impl<T> serde::Serialize for Bare<T> {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.serialize_u8(0)
+            }
+        }
+        impl<'de, T> serde::Deserialize<'de> for Bare<T> {
+            fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                u8::deserialize(deserializer).map(|_| Self(std::marker::PhantomData))
+            }
+        }
+    }
+
+    #[test]
+    fn generic_stored_types_without_static_compile_and_hit() {
+        use generic_without_static::{rows, Bare, Table};
+        for _ in 0..2 {
+            assert_eq!(rows::<u32>(2), vec![0, 0]);
+            assert_eq!(Table::<u32>(std::marker::PhantomData).all(3), vec![0, 0, 0]);
+            assert_eq!(Bare::<u32>(std::marker::PhantomData).all(1), vec![0]);
+            assert!(Bare::<u32>::made(1).is_some());
+        }
+    }
+
     mod companions_generic {
         pub trait Repo {
             fn get(&self, id: u32) -> u32;

@@ -35,6 +35,9 @@ pub fn run(args: TokenStream, item: TokenStream) -> TokenStream {
     let context = Context {
         in_impl: true,
         trait_impl: block.trait_.is_some(),
+        generic_impl: block.generics.params.iter().any(|param| {
+            !matches!(param, syn::GenericParam::Const(_))
+        }),
     };
     let mut moved = Vec::new();
     let mut paths = Vec::new();

@@ -8,7 +8,7 @@
 //! stores only its `Ok` values.
 
 use proc_macro2::TokenStream;
-use quote::{quote, quote_spanned};
+use quote::{quote, quote_spanned, ToTokens};
 use syn::spanned::Spanned;
 
 use super::{expiry, private_ident, refresh, Expansion, Target};
@@ -148,6 +148,11 @@ fn spec_tokens(target: &Target, shape: &syn::Ident) -> TokenStream {
     let ttl_jitter = expiry(target.args.ttl_jitter.as_ref());
     let refresh = expiry(target.args.refresh.as_ref());
     let ret = &target.sig.output.ty;
+    let keep = if keeps_bytes_only(target) {
+        quote!(::cachify::__private::cache::NotKept)
+    } else {
+        quote!((&::cachify::__private::cache::keep_of::<_, #ret>(&#shape)).policy())
+    };
     let codec = match &target.args.enc_dec {
         None => quote!(::cachify::__private::cache::Serde),
         Some((encode, decode)) => quote_spanned!(encode.span()=>
@@ -162,9 +167,51 @@ fn spec_tokens(target: &Target, shape: &syn::Ident) -> TokenStream {
             refresh: #refresh,
             codec: #codec,
             stats: #counters,
-            keep: (&::cachify::__private::cache::keep_of::<_, #ret>(&#shape)).policy(),
+            keep: #keep,
         }
     }
+}
+
+/// Whether hits must decode the stored bytes instead of cloning a kept decoded value.
+///
+/// The generated code lets the compiler pick cloning for stored types that are `Clone +
+/// Send + Sync + 'static` (`cache::keep`), but that choice cannot fall back on a missing
+/// `'static`: lifetimes play no part in method selection, so a generic type without the
+/// bound would be a compile error (E0310) instead of a fallback. A return type that may
+/// name a type parameter therefore keeps bytes only: one naming the function's own, or
+/// `Self`, any type in a generic `impl` under `#[cachify::companions]`, and, for a
+/// method whose `impl` the attribute cannot see, a name shaped like a type parameter
+/// (`T`, `K2`). So do `enc_dec` functions: their decoder runs on every hit, as written.
+fn keeps_bytes_only(target: &Target) -> bool {
+    let output = target.sig.output.ty.to_token_stream();
+    let generics = &target.item.sig.generics;
+    let own: Vec<String> = generics
+        .type_params()
+        .map(|param| param.ident.to_string())
+        .collect();
+    target.args.enc_dec.is_some()
+        || names_any(output.clone(), &|ident| own.iter().any(|own| ident == own))
+        || crate::signature::mentions_self_type(output.clone())
+        || target.context.generic_impl
+        || (target.sig.in_impl
+            && !target.context.in_impl
+            && names_any(output, &looks_like_a_type_parameter))
+}
+
+/// Whether an identifier in `tokens` satisfies `matches`.
+fn names_any(tokens: TokenStream, matches: &dyn Fn(&str) -> bool) -> bool {
+    tokens.into_iter().any(|token| match token {
+        proc_macro2::TokenTree::Ident(ident) => matches(&ident.to_string()),
+        proc_macro2::TokenTree::Group(group) => names_any(group.stream(), matches),
+        _ => false,
+    })
+}
+
+/// `T`, `K`, `T2`: one capital letter, then digits.
+fn looks_like_a_type_parameter(ident: &str) -> bool {
+    let mut chars = ident.chars();
+    chars.next().is_some_and(|first| first.is_ascii_uppercase())
+        && chars.all(|rest| rest.is_ascii_digit())
 }
 
 /// `reset(args..)`: clears this layer's entry for the arguments, after the inner

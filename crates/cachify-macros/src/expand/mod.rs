@@ -32,6 +32,8 @@ pub struct Context {
     pub in_impl: bool,
     /// That block is a trait `impl`.
     pub trait_impl: bool,
+    /// That block has type or lifetime parameters.
+    pub generic_impl: bool,
 }
 
 /// One expanded function.
