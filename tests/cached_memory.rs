@@ -83,7 +83,11 @@ mod decoded_once {
         cloneable::reset(1).unwrap();
         assert_eq!(cloneable(1), expected);
         assert_eq!(cloneable(1), expected);
-        assert_eq!(CLONEABLE_DECODES.load(SeqCst), 2, "a new entry is decoded anew");
+        assert_eq!(
+            CLONEABLE_DECODES.load(SeqCst),
+            2,
+            "a new entry is decoded anew"
+        );
     }
 
     #[test]

@@ -220,6 +220,37 @@ mod enc_dec {
     }
 }
 
+mod reset_during_a_miss {
+    use super::*;
+    use std::sync::Barrier;
+    instance!(C);
+    static CALLS: AtomicUsize = AtomicUsize::new(0);
+    static STARTED: Barrier = Barrier::new(2);
+    static RESUME: Barrier = Barrier::new(2);
+
+    /// The first call stops half-way until the test has reset its key.
+    #[cached(key = "slow-{n}", cachify = C)]
+    fn slow(n: u32) -> usize {
+        let call = CALLS.fetch_add(1, SeqCst) + 1;
+        if call == 1 {
+            STARTED.wait();
+            RESUME.wait();
+        }
+        call + n as usize
+    }
+
+    #[test]
+    fn a_value_computed_before_a_reset_is_returned_but_not_stored() {
+        let first = std::thread::spawn(|| slow(0));
+        STARTED.wait();
+        slow::reset(0).unwrap();
+        RESUME.wait();
+        assert_eq!(first.join().unwrap(), 1, "its caller gets what it computed");
+        assert_eq!(slow(0), 2, "the reset is not undone by the run it overlapped");
+        assert_eq!(slow(0), 2);
+    }
+}
+
 mod reset {
     use super::*;
     instance!(C);

@@ -35,9 +35,11 @@ pub fn run(args: TokenStream, item: TokenStream) -> TokenStream {
     let context = Context {
         in_impl: true,
         trait_impl: block.trait_.is_some(),
-        generic_impl: block.generics.params.iter().any(|param| {
-            !matches!(param, syn::GenericParam::Const(_))
-        }),
+        generic_impl: block
+            .generics
+            .params
+            .iter()
+            .any(|param| !matches!(param, syn::GenericParam::Const(_))),
     };
     let mut moved = Vec::new();
     let mut paths = Vec::new();

@@ -133,6 +133,7 @@ impl Entry {
         };
         tally.body_done(timer);
         let stored = encode::<S, R, C>(tally, &self.key, codec, self.format(), &storing, &result);
+        let stored = unless_reset(leader.as_ref(), stored);
         match lease {
             Some(lease) => {
                 let finished = lease.finish_blocking(stored.as_deref(), storing.lifetime());
@@ -175,6 +176,7 @@ impl Entry {
         };
         tally.body_done(timer);
         let stored = encode::<S, R, C>(tally, &self.key, codec, self.format(), &storing, &result);
+        let stored = unless_reset(leader.as_ref(), stored);
         match lease {
             Some(lease) => {
                 let finish = lease.finish_async(stored.as_deref(), storing.lifetime());
@@ -334,6 +336,12 @@ where
             None
         }
     }
+}
+
+/// `stored`, unless the key was reset in this process while its function ran: what the
+/// function computed predates the reset, so its callers get it and the cache does not.
+fn unless_reset(leader: Option<&Leader>, stored: Option<Arc<[u8]>>) -> Option<Arc<[u8]>> {
+    stored.filter(|_| !leader.is_some_and(Leader::was_reset))
 }
 
 /// Counts the store a fleet lease's finish made of `stored`, or its failure (which the

@@ -107,7 +107,7 @@ impl<C, K> Read<'_, C, K> {
         K: Keep<V>,
     {
         let values = near.serving()?;
-        let found = self.kept(values, |bytes| {
+        let found = self.kept(&values, |bytes| {
             if let Some(on_hit) = on_hit.take() {
                 on_hit(bytes);
             }

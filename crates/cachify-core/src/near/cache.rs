@@ -4,6 +4,8 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use arc_swap::{ArcSwap, Guard};
+
 use super::coherence::{Coherence, Ticket};
 use super::config::NearCache;
 use super::source::{Invalidations, NearSource, TrackingHandle};
@@ -21,7 +23,10 @@ pub(crate) struct Near {
 
 /// What the tracking tasks and the instance share.
 struct Shared {
-    values: MemoryClient,
+    /// Swapped whole for an empty store by a flush: constant time on the thread that
+    /// handles the push (the one that drives every Redis connection of the process).
+    values: ArcSwap<MemoryClient>,
+    options: NearCache,
     coherence: Coherence,
 }
 
@@ -51,7 +56,8 @@ impl Near {
         prefix: &str,
     ) -> Result<Self, Error> {
         let shared = Arc::new(Shared {
-            values: MemoryClient::with_valid_capacity(options.capacity()),
+            values: ArcSwap::from_pointee(MemoryClient::with_valid_capacity(options.capacity())),
+            options,
             coherence: Coherence::new(),
         });
         let tracking = source.start_tracking(prefix, options.interval(), shared.clone())?;
@@ -64,9 +70,9 @@ impl Near {
 
     /// The values, when they may be served: `None` while tracking is down.
     #[inline]
-    pub(crate) fn serving(&self) -> Option<&MemoryClient> {
+    pub(crate) fn serving(&self) -> Option<Guard<Arc<MemoryClient>>> {
         let shared = &*self.shared;
-        shared.coherence.is_tracking().then_some(&shared.values)
+        shared.coherence.is_tracking().then(|| shared.values.load())
     }
 
     /// Where reads go through to.
@@ -91,16 +97,15 @@ impl Near {
         (sent, ttl): (Instant, Option<Duration>),
     ) {
         let shared = &*self.shared;
-        if !shared.coherence.holds(&ticket) {
-            return;
-        }
         // A lifetime beyond what the clock can represent is taken as none.
         let deadline = ttl.and_then(|ttl| sent.checked_add(ttl));
-        shared.values.fill(key, bytes, decoded, deadline);
-        // An invalidation that came in while the value went in may have missed it.
-        if !shared.coherence.holds(&ticket) {
-            shared.values.forget(key);
-        }
+        // The check runs under the key's shard lock, which an invalidation takes after
+        // counting itself: either the check sees the count, or the removal follows the
+        // insert. A store swapped out meanwhile takes the value with it.
+        let values = shared.values.load();
+        values.fill_if(key, bytes, decoded, deadline, || {
+            shared.coherence.holds(&ticket)
+        });
     }
 
     /// Forgets `key` after this instance wrote or deleted it: its own next read goes to
@@ -116,7 +121,7 @@ impl Near {
 
     /// Its state now.
     pub(crate) fn status(&self) -> NearCacheStatus {
-        let (entries, bytes) = self.shared.values.usage();
+        let (entries, bytes) = self.shared.values.load().usage();
         NearCacheStatus {
             tracking: self.shared.coherence.is_tracking(),
             entries,
@@ -126,8 +131,20 @@ impl Near {
 }
 
 impl Shared {
+    /// Empties the near cache in constant time: the full store is dropped on a thread
+    /// of its own, not on the caller's (a Redis connection driver, or a user's task).
     fn forget_all(&self) {
-        self.values.clear();
+        let empty = MemoryClient::with_valid_capacity(self.options.capacity());
+        let full = self.values.swap(Arc::new(empty));
+        if full.is_empty() {
+            return;
+        }
+        let dropped = std::thread::Builder::new()
+            .name("cachify-near-flush".into())
+            .spawn(move || drop(full));
+        if let Err(error) = dropped {
+            tracing::debug!(target: crate::events::TARGET, %error, "dropping a flushed near cache where it was flushed");
+        }
     }
 }
 
@@ -147,7 +164,7 @@ impl Invalidations for Shared {
         for key in keys {
             self.coherence.invalidated(key);
             if let Ok(key) = std::str::from_utf8(key) {
-                self.values.forget(key);
+                self.values.load().forget(key);
             }
         }
     }

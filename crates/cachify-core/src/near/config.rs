@@ -74,6 +74,15 @@ impl NearCache {
     /// ```
     pub const DEFAULT_CHECK_INTERVAL: Duration = Duration::from_secs(1);
 
+    /// The shortest check interval the builder takes.
+    ///
+    /// ```
+    /// # use cachify_core as cachify;
+    /// use std::time::Duration;
+    /// assert_eq!(cachify::NearCache::MIN_CHECK_INTERVAL, Duration::from_millis(10));
+    /// ```
+    pub const MIN_CHECK_INTERVAL: Duration = Duration::from_millis(10);
+
     /// The default options.
     ///
     /// ```
@@ -110,7 +119,8 @@ impl NearCache {
     /// Pings each tracking connection this often; one that does not answer within the
     /// response timeout ([`RedisOptions::response_timeout`](crate::RedisOptions::response_timeout))
     /// is taken as lost: the near cache is flushed and bypassed until tracking is back.
-    /// Zero is refused when the builder takes it.
+    /// An interval below [`MIN_CHECK_INTERVAL`](Self::MIN_CHECK_INTERVAL) is refused when
+    /// the builder takes it.
     ///
     /// ```
     /// # use cachify_core as cachify;
@@ -153,14 +163,21 @@ impl NearCache {
         self.check_interval
     }
 
-    /// The options, or [`Error::InvalidOption`] for a zero bound or interval.
-    pub(crate) fn validate(mut self) -> Result<Self, Error> {
-        self.capacity = self.capacity.validate()?;
-        if self.check_interval.is_zero() {
-            return Err(Error::InvalidOption {
-                option: "near_cache.check_interval",
-                reason: "must be above zero",
-            });
+    /// The options, or [`Error::InvalidOption`] for a zero bound or an interval below
+    /// [`MIN_CHECK_INTERVAL`](Self::MIN_CHECK_INTERVAL).
+    pub(crate) fn validate(self) -> Result<Self, Error> {
+        let refuse = |option, reason| Err(Error::InvalidOption { option, reason });
+        if self.entry_limit() == Some(0) {
+            return refuse("near_cache.max_entries", "must be above zero");
+        }
+        if self.byte_limit() == Some(0) {
+            return refuse("near_cache.max_bytes", "must be above zero");
+        }
+        if self.check_interval < Self::MIN_CHECK_INTERVAL {
+            return refuse(
+                "near_cache.check_interval",
+                "must be at least 10 ms: each check is a round trip on every tracking connection",
+            );
         }
         Ok(self)
     }

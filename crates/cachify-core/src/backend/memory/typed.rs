@@ -25,16 +25,20 @@ impl MemoryClient {
     }
 
     /// Stores a cached value (evictable) with the value it decodes to, if known, living
-    /// until `deadline`.
-    pub(crate) fn fill(
+    /// until `deadline`, if `still_valid()`, asked under the key's shard lock (which
+    /// [`forget`](Self::forget) takes too).
+    pub(crate) fn fill_if(
         &self,
         key: &str,
         bytes: &[u8],
         decoded: Option<Decoded>,
         deadline: Option<Instant>,
+        still_valid: impl FnOnce() -> bool,
     ) {
         self.store.write(key, |shard, now| {
-            shard.insert_cached(key, bytes, decoded, deadline, now);
+            if still_valid() {
+                shard.insert_cached(key, bytes, decoded, deadline, now);
+            }
         });
     }
 
