@@ -1,0 +1,767 @@
+// The near cache (`CachifyBuilder::near_cache`), written once against `backend()` and
+// included by the cached binaries. On memory only the builder's refusal applies (the other
+// tests return at once there); on Redis and Cluster: hits served in the process, and kept
+// coherent with the server through writes, resets and expiries from anywhere, a FLUSHALL,
+// killed tracking connections and a restarted server. Tests that flush, kill connections
+// or restart servers run on servers of their own.
+
+mod near_cache {
+    use std::sync::atomic::{AtomicU64, Ordering::SeqCst};
+    use std::sync::LazyLock;
+    use std::time::{Duration, Instant};
+
+    use cachify::{cached, codec, Cachify, Error, NearCache, Stats};
+
+    use super::backend;
+    use crate::support::deployment::Deployment;
+    use crate::support::Backend;
+
+    /// How long an event that should come at once may take on a loaded machine.
+    const PATIENCE: Duration = Duration::from_secs(10);
+
+    /// Whether this binary's backend can take a near cache: the other tests return at
+    /// once on memory.
+    fn on_redis() -> bool {
+        backend() != Backend::Memory
+    }
+
+    fn near_instance(test: &str, near: NearCache) -> Cachify {
+        backend()
+            .builder(test)
+            .near_cache(near)
+            .expect("a Redis backend takes a near cache")
+            .build()
+    }
+
+    /// An instance without a near cache on `cachify`'s keys, over connections of its own:
+    /// what another process would do.
+    fn elsewhere(cachify: &Cachify) -> Cachify {
+        backend()
+            .builder("elsewhere")
+            .prefix(cachify.prefix())
+            .build()
+    }
+
+    /// Writes `value` under `key` of `cachify` as `#[cached]` stores it.
+    fn write<T: serde::Serialize>(cachify: &Cachify, key: &str, value: &T) {
+        let bytes = codec::encode(value).unwrap();
+        let stored = cachify.sync_client().set(&cachify.cache_key(key), &bytes, None, false);
+        stored.expect("the backend stores");
+    }
+
+    fn tracking(cachify: &Cachify) -> bool {
+        cachify.near_cache_status().expect("a near cache").tracking
+    }
+
+    /// Returns once `done` holds; fails the test after [`PATIENCE`].
+    fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+        let deadline = Instant::now() + PATIENCE;
+        while !done() {
+            assert!(Instant::now() < deadline, "{what}: not within {PATIENCE:?}");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+
+    /// Calls `call` until one call is a near hit (the fill after a miss races with the
+    /// invalidation of the miss's own store, so it may take a few); that call's value.
+    fn until_near_hit<T>(mut call: impl FnMut() -> T, stats: impl Fn() -> Stats) -> T {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            let before = stats().near_hits;
+            let value = call();
+            if stats().near_hits > before {
+                return value;
+            }
+            assert!(Instant::now() < deadline, "no near hit within {PATIENCE:?}");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+
+    mod builder {
+        use super::*;
+
+        #[test]
+        fn a_near_cache_needs_a_redis_backend() {
+            let refused = Cachify::builder().near_cache(NearCache::new());
+            assert!(matches!(refused, Err(Error::InvalidOption { .. })));
+            let memory = Cachify::builder().sync_client(cachify::MemoryClient::new());
+            let refused = memory.near_cache(NearCache::new());
+            assert!(matches!(refused, Err(Error::InvalidOption { .. })));
+            let taken = backend().builder("near-builder").near_cache(NearCache::new());
+            assert_eq!(taken.is_ok(), on_redis(), "{backend:?}", backend = backend());
+        }
+
+        #[test]
+        fn zero_bounds_and_a_zero_check_interval_are_refused() {
+            let zeros = [
+                NearCache::new().max_entries(0),
+                NearCache::new().max_bytes(0),
+                NearCache::new().check_interval(Duration::ZERO),
+            ];
+            for near in zeros {
+                let refused = backend().builder("near-zero").near_cache(near);
+                assert!(
+                    matches!(refused, Err(Error::InvalidOption { .. })),
+                    "{near:?}"
+                );
+            }
+        }
+
+        #[test]
+        fn an_instance_without_a_near_cache_reports_none() {
+            assert!(backend().instance("near-none").near_cache_status().is_none());
+        }
+    }
+
+    mod hits {
+        use super::*;
+
+        static C: LazyLock<Cachify> =
+            LazyLock::new(|| near_instance("near-hits", NearCache::new()));
+
+        #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+        struct Profile {
+            id: u64,
+            name: String,
+            tags: Vec<String>,
+        }
+
+        static TEXT_RUNS: AtomicU64 = AtomicU64::new(0);
+        static LIST_RUNS: AtomicU64 = AtomicU64::new(0);
+        static PROFILE_RUNS: AtomicU64 = AtomicU64::new(0);
+
+        #[cached(key = "text-{n}", cachify = C)]
+        fn text(n: u64) -> String {
+            TEXT_RUNS.fetch_add(1, SeqCst);
+            format!("text {n}")
+        }
+
+        #[cached(key = "list-{n}", cachify = C)]
+        fn list(n: u64) -> Vec<u64> {
+            LIST_RUNS.fetch_add(1, SeqCst);
+            (0..n).collect()
+        }
+
+        #[cached(key = "profile-{id}", cachify = C)]
+        async fn profile(id: u64) -> Profile {
+            PROFILE_RUNS.fetch_add(1, SeqCst);
+            Profile {
+                id,
+                name: format!("user {id}"),
+                tags: vec!["a".into(), "b".into()],
+            }
+        }
+
+        #[test]
+        fn repeats_are_near_hits_of_the_stored_value() {
+            if !on_redis() {
+                return;
+            }
+            let first = text(1);
+            assert_eq!(TEXT_RUNS.load(SeqCst), 1);
+            let stored = C.sync_client().get(&C.cache_key("text-1")).unwrap();
+            assert_eq!(stored, Some(codec::encode(&first).unwrap()), "stored as encoded");
+            assert_eq!(until_near_hit(|| text(1), text::stats), "text 1");
+            let before = text::stats();
+            for _ in 0..100 {
+                assert_eq!(text(1), "text 1");
+            }
+            let repeats = text::stats().since(&before);
+            assert_eq!((repeats.hits, repeats.misses), (100, 0));
+            // At most one invalidation (of the miss's own store) may still be on its way.
+            assert!(repeats.near_hits >= 98, "{repeats:?}");
+            assert!(C.stats().near_hits >= repeats.near_hits, "counted per instance");
+            assert_eq!(TEXT_RUNS.load(SeqCst), 1, "the body ran once");
+            let status = C.near_cache_status().unwrap();
+            assert!(status.tracking && status.entries >= 1 && status.bytes > 0);
+        }
+
+        #[test]
+        fn a_near_hit_returns_a_clone_the_caller_may_change() {
+            if !on_redis() {
+                return;
+            }
+            let mut hit = until_near_hit(|| list(5), list::stats);
+            assert_eq!(hit, [0, 1, 2, 3, 4]);
+            hit.push(99);
+            hit[0] = 7;
+            let before = list::stats().near_hits;
+            assert_eq!(list(5), [0, 1, 2, 3, 4]);
+            assert!(list::stats().near_hits > before, "still a near hit");
+            assert_eq!(LIST_RUNS.load(SeqCst), 1);
+        }
+
+        #[tokio::test]
+        async fn async_repeats_are_near_hits_of_a_struct() {
+            if !on_redis() {
+                return;
+            }
+            let first = profile(3).await;
+            let deadline = Instant::now() + PATIENCE;
+            loop {
+                let before = profile::stats().near_hits;
+                assert_eq!(profile(3).await, first);
+                if profile::stats().near_hits > before {
+                    break;
+                }
+                assert!(Instant::now() < deadline, "no near hit within {PATIENCE:?}");
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+            let before = profile::stats();
+            for _ in 0..100 {
+                assert_eq!(profile(3).await.tags, ["a", "b"]);
+            }
+            let repeats = profile::stats().since(&before);
+            assert_eq!(repeats.hits, 100);
+            assert!(repeats.near_hits >= 98, "{repeats:?}");
+            assert_eq!(PROFILE_RUNS.load(SeqCst), 1);
+        }
+    }
+
+    mod own_writes {
+        use super::*;
+
+        static C: LazyLock<Cachify> =
+            LazyLock::new(|| near_instance("near-own", NearCache::new()));
+        static RUNS: AtomicU64 = AtomicU64::new(0);
+
+        /// A new value at each run: 1, 2, 3, ...
+        #[cached(key = "run-{n}", cachify = C)]
+        fn run(n: u64) -> u64 {
+            let _ = n;
+            RUNS.fetch_add(1, SeqCst) + 1
+        }
+
+        #[cached(key = "async-run-{n}", cachify = C)]
+        async fn async_run(n: u64) -> u64 {
+            let _ = n;
+            RUNS.fetch_add(1, SeqCst) + 1
+        }
+
+        #[test]
+        fn an_own_reset_invalidates_the_near_copy_at_once() {
+            if !on_redis() {
+                return;
+            }
+            let first = until_near_hit(|| run(1), run::stats);
+            for _ in 0..20 {
+                let runs = RUNS.load(SeqCst);
+                run::reset(1).unwrap();
+                let next = run(1);
+                assert_eq!(RUNS.load(SeqCst), runs + 1, "the call after a reset runs");
+                assert!(next > first);
+                // The store after that miss is served, from the server then near.
+                assert_eq!(until_near_hit(|| run(1), run::stats), next);
+                assert_eq!(RUNS.load(SeqCst), runs + 1);
+            }
+        }
+
+        #[tokio::test]
+        async fn an_own_async_reset_invalidates_the_near_copy_at_once() {
+            if !on_redis() {
+                return;
+            }
+            assert_eq!(async_run(1).await, async_run(1).await);
+            for _ in 0..20 {
+                let old = async_run(1).await;
+                async_run::reset(1).await.unwrap();
+                assert_ne!(async_run(1).await, old, "the call after a reset runs");
+            }
+        }
+
+        #[test]
+        fn clearing_the_instance_flushes_the_near_cache() {
+            if !on_redis() {
+                return;
+            }
+            let old = until_near_hit(|| run(2), run::stats);
+            C.delete_matching("run-*").unwrap();
+            assert_ne!(run(2), old, "the call after delete_matching runs");
+        }
+    }
+
+    mod other_writers {
+        use super::*;
+
+        static C: LazyLock<Cachify> =
+            LazyLock::new(|| near_instance("near-others", NearCache::new()));
+        static OTHER: LazyLock<Cachify> = LazyLock::new(|| elsewhere(&C));
+        static RUNS: AtomicU64 = AtomicU64::new(0);
+
+        #[cached(key = "k-{n}", cachify = C)]
+        fn read(n: u64) -> u64 {
+            let _ = n;
+            RUNS.fetch_add(1, SeqCst) + 1
+        }
+
+        /// The same keys, written by the other instance.
+        #[cached(key = "k-{n}", cachify = OTHER)]
+        fn written_elsewhere(n: u64) -> u64 {
+            1_000_000 + n
+        }
+
+        /// Calls `read(n)` until it returns `expected` (once the invalidation arrived).
+        fn until_read(n: u64, expected: u64) {
+            wait_until(&format!("read({n}) returns {expected}"), || {
+                read(n) == expected
+            });
+        }
+
+        /// The node of `cachify`'s deployment that holds `key` (0 on a single server).
+        fn owner(key: &str) -> usize {
+            let Backend::RedisCluster = backend() else {
+                return 0;
+            };
+            let nodes = &crate::support::redis::cluster().nodes;
+            let owners: Vec<usize> = (0..nodes.len())
+                .filter(|&node| {
+                    let reply = crate::support::redis::command(nodes[node].port(), &["EXISTS", key]);
+                    !reply.unwrap().starts_with("-MOVED")
+                })
+                .collect();
+            assert_eq!(owners.len(), 1, "{key}: {owners:?}");
+            owners[0]
+        }
+
+        #[test]
+        fn another_connections_writes_deletes_and_resets_reach_the_near_copies() {
+            if !on_redis() {
+                return;
+            }
+            let keys: Vec<u64> = (0..12).collect();
+            let mut owners: Vec<usize> = keys.iter().map(|n| owner(&C.cache_key(&format!("k-{n}")))).collect();
+            owners.sort();
+            owners.dedup();
+            if backend() == Backend::RedisCluster {
+                assert_eq!(owners.len(), 3, "the keys live on every master");
+            }
+            for &n in &keys {
+                until_near_hit(|| read(n), read::stats);
+            }
+            let runs = RUNS.load(SeqCst);
+
+            // A write: seen, and not computed here.
+            for &n in &keys {
+                write(&OTHER, &format!("k-{n}"), &(500 + n));
+            }
+            for &n in &keys {
+                until_read(n, 500 + n);
+            }
+            assert_eq!(RUNS.load(SeqCst), runs, "the written values were read");
+            for &n in &keys {
+                assert_eq!(until_near_hit(|| read(n), read::stats), 500 + n, "near again");
+            }
+
+            // A reset and a store by the other instance's own function.
+            for &n in &keys {
+                written_elsewhere::reset(n).unwrap();
+                assert_eq!(written_elsewhere(n), 1_000_000 + n);
+            }
+            for &n in &keys {
+                until_read(n, 1_000_000 + n);
+            }
+            assert_eq!(RUNS.load(SeqCst), runs);
+
+            // A delete: the next read after it arrives runs the body.
+            let key = OTHER.cache_key("k-0");
+            OTHER.sync_client().delete(&[&key]).unwrap();
+            wait_until("read(0) runs after the delete", || {
+                read(0);
+                RUNS.load(SeqCst) > runs
+            });
+            assert_eq!(read(0), RUNS.load(SeqCst), "its own value is served");
+        }
+    }
+
+    mod expiry {
+        use super::*;
+
+        static C: LazyLock<Cachify> =
+            LazyLock::new(|| near_instance("near-ttl", NearCache::new()));
+        static OTHER: LazyLock<Cachify> = LazyLock::new(|| elsewhere(&C));
+        static RUNS: AtomicU64 = AtomicU64::new(0);
+
+        #[cached(key = "short-{n}", cachify = C, ttl = 1)]
+        fn short(n: u64) -> u64 {
+            let _ = n;
+            RUNS.fetch_add(1, SeqCst) + 1
+        }
+
+        #[test]
+        fn a_near_copy_does_not_outlive_its_key_on_the_server() {
+            if !on_redis() {
+                return;
+            }
+            let key = C.cache_key("short-1");
+            let first = until_near_hit(|| short(1), short::stats);
+            assert_eq!(RUNS.load(SeqCst), 1, "served near before it expires");
+            let ttl = OTHER.sync_client().remaining_ttl(&key).unwrap();
+            assert!(ttl.is_some_and(|ttl| ttl <= Duration::from_secs(1)), "{ttl:?}");
+            wait_until("the key expires on the server", || {
+                OTHER.sync_client().get(&key).unwrap().is_none()
+            });
+            assert_ne!(short(1), first, "the call after the expiry is a miss");
+            assert_eq!(RUNS.load(SeqCst), 2);
+        }
+    }
+
+    mod eviction {
+        use super::*;
+
+        const MAX_ENTRIES: usize = 32;
+        const MAX_BYTES: usize = 16 << 10;
+        const VALUE_LEN: usize = 1 << 10;
+
+        static BY_ENTRIES: LazyLock<Cachify> = LazyLock::new(|| {
+            near_instance("near-entries", NearCache::new().max_entries(MAX_ENTRIES))
+        });
+        static BY_BYTES: LazyLock<Cachify> =
+            LazyLock::new(|| near_instance("near-bytes", NearCache::new().max_bytes(MAX_BYTES)));
+
+        #[cached(key = "small-{n}", cachify = BY_ENTRIES)]
+        fn small(n: u64) -> u64 {
+            n
+        }
+
+        #[cached(key = "large-{n}", cachify = BY_BYTES)]
+        fn large(n: u64) -> String {
+            format!("{n:0>width$}", width = VALUE_LEN)
+        }
+
+        /// Reads `keys` distinct keys three times each (a miss, a fill, a near hit), checking
+        /// the bounds after every call; the most entries held at once.
+        fn flood<T: PartialEq + std::fmt::Debug>(
+            cachify: &Cachify,
+            keys: u64,
+            call: impl Fn(u64) -> T,
+            bounds: (usize, usize),
+        ) -> usize {
+            let mut most = 0;
+            for n in 0..keys {
+                let value = call(n);
+                for _ in 0..2 {
+                    assert_eq!(call(n), value);
+                    let status = cachify.near_cache_status().unwrap();
+                    assert!(status.entries <= bounds.0, "key {n}: {status:?}");
+                    assert!(status.bytes <= bounds.1, "key {n}: {status:?}");
+                    most = most.max(status.entries);
+                }
+            }
+            most
+        }
+
+        #[test]
+        fn a_flood_of_distinct_keys_keeps_the_entry_bound() {
+            if !on_redis() {
+                return;
+            }
+            let keys = 10 * MAX_ENTRIES as u64;
+            let most = flood(&BY_ENTRIES, keys, small, (MAX_ENTRIES, usize::MAX));
+            assert!(most > MAX_ENTRIES / 2, "the near cache filled up: {most}");
+            assert!(small::stats().near_hits > 0);
+        }
+
+        #[test]
+        fn a_flood_of_large_values_keeps_the_byte_bound() {
+            if !on_redis() {
+                return;
+            }
+            let keys = 10 * (MAX_BYTES / VALUE_LEN) as u64;
+            let most = flood(&BY_BYTES, keys, large, (usize::MAX, MAX_BYTES));
+            assert!(most >= 2, "the near cache held values: {most}");
+            assert!(large::stats().near_hits > 0);
+        }
+    }
+
+    /// A near instance and a writer on a deployment of the test's own.
+    struct OwnDeployment {
+        deployment: Deployment,
+        near: Cachify,
+        writer: Cachify,
+    }
+
+    impl OwnDeployment {
+        fn start(test: &str) -> OwnDeployment {
+            let deployment = Deployment::start(backend()).expect("a Redis backend");
+            let near = deployment
+                .builder(test)
+                .near_cache(NearCache::new())
+                .unwrap()
+                .build();
+            let writer = deployment.builder_with_prefix(near.prefix()).build();
+            OwnDeployment {
+                deployment,
+                near,
+                writer,
+            }
+        }
+    }
+
+    mod flushall {
+        use super::*;
+
+        static OWN: LazyLock<OwnDeployment> = LazyLock::new(|| OwnDeployment::start("flush"));
+        static C: LazyLock<Cachify> = LazyLock::new(|| OWN.near.clone());
+        static RUNS: AtomicU64 = AtomicU64::new(0);
+
+        #[cached(key = "f-{n}", cachify = C)]
+        fn value(n: u64) -> u64 {
+            let _ = n;
+            RUNS.fetch_add(1, SeqCst) + 1
+        }
+
+        #[test]
+        fn a_flushall_empties_the_near_cache() {
+            if !on_redis() {
+                return;
+            }
+            for n in 0..8 {
+                until_near_hit(|| value(n), value::stats);
+            }
+            let runs = RUNS.load(SeqCst);
+            for reply in OWN.deployment.on_every_node(&["FLUSHALL"]) {
+                assert!(reply.starts_with("+OK"), "{reply}");
+            }
+            for n in 0..8 {
+                wait_until("the call after the flush runs", || {
+                    let before = RUNS.load(SeqCst);
+                    value(n);
+                    RUNS.load(SeqCst) > before
+                });
+            }
+            assert_eq!(RUNS.load(SeqCst), runs + 8, "each key ran once more");
+            until_near_hit(|| value(0), value::stats);
+        }
+    }
+
+    /// The ids of the tracking connections a node serves: clients with tracking on
+    /// (`t` in their flags), and the clients their invalidations are redirected to.
+    fn tracking_connections(client_list: &str) -> Vec<String> {
+        let mut ids = Vec::new();
+        for line in client_list.lines() {
+            let field = |name: &str| {
+                line.split_whitespace()
+                    .find_map(|pair| pair.strip_prefix(name)?.strip_prefix('='))
+                    .unwrap_or("")
+                    .to_owned()
+            };
+            if field("flags").contains('t') {
+                ids.push(field("id"));
+                let redirect = field("redir");
+                if !redirect.is_empty() && redirect != "-1" && redirect != "0" {
+                    ids.push(redirect);
+                }
+            }
+        }
+        ids.sort();
+        ids.dedup();
+        ids
+    }
+
+    mod killed_tracking {
+        use super::*;
+
+        static OWN: LazyLock<OwnDeployment> = LazyLock::new(|| OwnDeployment::start("kill"));
+        static C: LazyLock<Cachify> = LazyLock::new(|| OWN.near.clone());
+        static RUNS: AtomicU64 = AtomicU64::new(0);
+
+        #[cached(key = "v-{n}", cachify = C)]
+        fn value(n: u64) -> u64 {
+            let _ = n;
+            RUNS.fetch_add(1, SeqCst) + 1
+        }
+
+        /// Connections to each node opened now, that outlive a `maxclients` of 1.
+        fn admin_connections() -> Vec<redis::Connection> {
+            let nodes = OWN.deployment.nodes();
+            nodes
+                .iter()
+                .map(|node| redis::Client::open(node.url()).unwrap().get_connection().unwrap())
+                .collect()
+        }
+
+        fn set_maxclients(admins: &mut [redis::Connection], limit: &str) {
+            for admin in admins {
+                let reply: String = redis::cmd("CONFIG")
+                    .arg("SET")
+                    .arg("maxclients")
+                    .arg(limit)
+                    .query(admin)
+                    .unwrap();
+                assert_eq!(reply, "OK");
+            }
+        }
+
+        /// `CLIENT KILL ID` of every tracking connection of every node; how many.
+        fn kill_tracking(admins: &mut [redis::Connection]) -> usize {
+            let mut killed = 0;
+            for admin in admins {
+                let list: String = redis::cmd("CLIENT").arg("LIST").query(admin).unwrap();
+                for id in tracking_connections(&list) {
+                    let count: i64 = redis::cmd("CLIENT")
+                        .arg("KILL")
+                        .arg("ID")
+                        .arg(&id)
+                        .query(admin)
+                        .unwrap();
+                    killed += count as usize;
+                }
+            }
+            killed
+        }
+
+        /// The tracking connections are killed and can't come back (the servers refuse
+        /// new connections): the near cache is flushed and bypassed, a write by another
+        /// connection is seen by the very next read; once they are back, near hits resume
+        /// and another write is seen.
+        #[test]
+        fn a_killed_tracking_connection_empties_and_bypasses_the_near_cache_until_it_is_back() {
+            if !on_redis() {
+                return;
+            }
+            let writer = &OWN.writer;
+            write(writer, "v-warm", &0u64); // its connections are open before the limit
+            let mut admins = admin_connections();
+            wait_until("tracking is up", || tracking(&C));
+            let first = until_near_hit(|| value(1), value::stats);
+            let runs = RUNS.load(SeqCst);
+
+            set_maxclients(&mut admins, "1");
+            let killed = kill_tracking(&mut admins);
+            let nodes = OWN.deployment.nodes().len();
+            assert!(killed >= nodes, "one tracking connection per node at least: {killed}");
+            wait_until("the near cache notices", || !tracking(&C));
+            let status = C.near_cache_status().unwrap();
+            assert_eq!(status.entries, 0, "flushed: {status:?}");
+
+            let near_hits = value::stats().near_hits;
+            for version in 700..710u64 {
+                write(writer, "v-1", &version);
+                assert_eq!(value(1), version, "the next read sees the write");
+            }
+            assert_eq!(value::stats().near_hits, near_hits, "bypassed while down");
+            assert_eq!(RUNS.load(SeqCst), runs);
+            assert!(!tracking(&C), "still refused");
+
+            set_maxclients(&mut admins, "10000");
+            wait_until("tracking is back", || tracking(&C));
+            assert_eq!(until_near_hit(|| value(1), value::stats), 709);
+            write(writer, "v-1", &first);
+            wait_until("the write after the recovery is seen", || value(1) == first);
+            assert_eq!(RUNS.load(SeqCst), runs, "no value was computed here");
+        }
+
+        static KILL_ALL: LazyLock<OwnDeployment> =
+            LazyLock::new(|| OwnDeployment::start("kill-all"));
+        static ALL: LazyLock<Cachify> = LazyLock::new(|| KILL_ALL.near.clone());
+
+        /// Only the writer writes: a read that fails or finds nothing stores nothing (a
+        /// store after a failed read could overwrite the writer's value).
+        #[cached(key = "w-{n}", cachify = ALL)]
+        fn versioned(n: u64) -> Result<u64, String> {
+            Err(format!("w-{n} is written elsewhere"))
+        }
+
+        /// `CLIENT KILL TYPE normal` (every client connection but the killer's) while a
+        /// thread reads: after a write made once the kill is done, the values read only
+        /// move forward, the write is read within the patience, and near hits resume.
+        #[test]
+        fn killing_every_normal_connection_mid_run_serves_no_stale_value() {
+            if !on_redis() {
+                return;
+            }
+            write(&KILL_ALL.writer, "w-1", &1u64);
+            wait_until("tracking is up", || tracking(&ALL));
+            assert_eq!(until_near_hit(|| versioned(1), versioned::stats), Ok(1));
+            let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+            let reader = std::thread::spawn({
+                let stop = stop.clone();
+                move || {
+                    let (mut reads, mut newest) = (0u64, 1);
+                    while !stop.load(SeqCst) {
+                        // Err: the read failed while the connections came back.
+                        if let Ok(read) = versioned(1) {
+                            assert!((newest..=2).contains(&read), "{read} after {newest}");
+                            newest = read;
+                            reads += 1;
+                        }
+                    }
+                    reads
+                }
+            });
+            let kill = ["CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes"];
+            for reply in KILL_ALL.deployment.on_every_node(&kill) {
+                assert!(reply.starts_with(':'), "{reply}");
+            }
+            let written = Instant::now();
+            wait_until("the writer reconnects", || {
+                let bytes = codec::encode(&2u64).unwrap();
+                let key = KILL_ALL.writer.cache_key("w-1");
+                KILL_ALL.writer.sync_client().set(&key, &bytes, None, false).is_ok()
+            });
+            wait_until("the write is read", || versioned(1) == Ok(2));
+            eprintln!("{:?}: the write after CLIENT KILL was read after {:?}", backend(), written.elapsed());
+            for _ in 0..1_000 {
+                assert_eq!(versioned(1), Ok(2), "never the old value again");
+            }
+            wait_until("tracking is back", || tracking(&ALL));
+            assert_eq!(until_near_hit(|| versioned(1), versioned::stats), Ok(2));
+            stop.store(true, SeqCst);
+            assert!(reader.join().unwrap() > 0);
+        }
+    }
+
+    mod restarted_server {
+        use super::*;
+
+        static OWN: LazyLock<OwnDeployment> =
+            LazyLock::new(|| OwnDeployment::start("restart"));
+        static C: LazyLock<Cachify> = LazyLock::new(|| OWN.near.clone());
+        static RUNS: AtomicU64 = AtomicU64::new(0);
+
+        #[cached(key = "r-{n}", cachify = C)]
+        fn value(n: u64) -> u64 {
+            let _ = n;
+            RUNS.fetch_add(1, SeqCst) + 1
+        }
+
+        /// A server killed and started again (empty) on its port: while it is down the
+        /// near cache is bypassed (the calls run their body), after it the old value is
+        /// never served, and near hits resume. A cluster's node restarted empty leaves
+        /// the cluster, so this runs on a single server.
+        #[test]
+        fn a_restarted_server_serves_no_stale_value_and_near_hits_resume() {
+            if backend() != Backend::Redis {
+                return;
+            }
+            let Deployment::Server(server) = &OWN.deployment else {
+                unreachable!("a single server");
+            };
+            wait_until("tracking is up", || tracking(&C));
+            let old = until_near_hit(|| value(1), value::stats);
+
+            server.kill();
+            wait_until("the near cache notices", || !tracking(&C));
+            assert_eq!(C.near_cache_status().unwrap().entries, 0);
+            let runs = RUNS.load(SeqCst);
+            assert_ne!(value(1), old, "the body runs while the server is down");
+            assert_eq!(RUNS.load(SeqCst), runs + 1);
+
+            server.restart();
+            wait_until("the writer reconnects", || {
+                let bytes = codec::encode(&4_242u64).unwrap();
+                let key = OWN.writer.cache_key("r-1");
+                OWN.writer.sync_client().set(&key, &bytes, None, false).is_ok()
+            });
+            wait_until("the written value is read", || {
+                let read = value(1);
+                assert_ne!(read, old, "the value from before the restart");
+                read == 4_242
+            });
+            wait_until("tracking is back", || tracking(&C));
+            assert_eq!(until_near_hit(|| value(1), value::stats), 4_242);
+            write(&OWN.writer, "r-1", &4_343u64);
+            wait_until("the write after the restart is seen", || value(1) == 4_343);
+        }
+    }
+}
