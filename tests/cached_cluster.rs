@@ -16,3 +16,4 @@ include!("suites/fleet_flight.rs");
 include!("suites/refresh.rs");
 include!("suites/stats.rs");
 include!("suites/near_cache.rs");
+include!("suites/near_cache_faults.rs");
