@@ -223,6 +223,8 @@ mod near_cache {
         static C: LazyLock<Cachify> =
             LazyLock::new(|| near_instance("near-own", NearCache::new()));
         static RUNS: AtomicU64 = AtomicU64::new(0);
+        static ASYNC_RUNS: AtomicU64 = AtomicU64::new(0);
+        static CLEARED_RUNS: AtomicU64 = AtomicU64::new(0);
 
         /// A new value at each run: 1, 2, 3, ...
         #[cached(key = "run-{n}", cachify = C)]
@@ -234,7 +236,13 @@ mod near_cache {
         #[cached(key = "async-run-{n}", cachify = C)]
         async fn async_run(n: u64) -> u64 {
             let _ = n;
-            RUNS.fetch_add(1, SeqCst) + 1
+            ASYNC_RUNS.fetch_add(1, SeqCst) + 1
+        }
+
+        #[cached(key = "cleared-{n}", cachify = C)]
+        fn cleared(n: u64) -> u64 {
+            let _ = n;
+            CLEARED_RUNS.fetch_add(1, SeqCst) + 1
         }
 
         #[test]
@@ -260,22 +268,38 @@ mod near_cache {
             if !on_redis() {
                 return;
             }
-            assert_eq!(async_run(1).await, async_run(1).await);
             for _ in 0..20 {
-                let old = async_run(1).await;
+                let deadline = Instant::now() + PATIENCE;
+                let old = loop {
+                    let before = async_run::stats().near_hits;
+                    let value = async_run(1).await;
+                    if async_run::stats().near_hits > before {
+                        break value;
+                    }
+                    assert!(Instant::now() < deadline, "no near hit within {PATIENCE:?}");
+                    tokio::time::sleep(Duration::from_millis(1)).await;
+                };
+                let runs = ASYNC_RUNS.load(SeqCst);
                 async_run::reset(1).await.unwrap();
                 assert_ne!(async_run(1).await, old, "the call after a reset runs");
+                assert_eq!(ASYNC_RUNS.load(SeqCst), runs + 1);
             }
         }
 
         #[test]
-        fn clearing_the_instance_flushes_the_near_cache() {
+        fn deleting_by_pattern_invalidates_the_near_copies_at_once() {
             if !on_redis() {
                 return;
             }
-            let old = until_near_hit(|| run(2), run::stats);
-            C.delete_matching("run-*").unwrap();
-            assert_ne!(run(2), old, "the call after delete_matching runs");
+            for n in 0..4 {
+                until_near_hit(|| cleared(n), cleared::stats);
+            }
+            let runs = CLEARED_RUNS.load(SeqCst);
+            assert_eq!(C.delete_matching("cleared-*").unwrap(), 4);
+            for n in 0..4 {
+                cleared(n);
+            }
+            assert_eq!(CLEARED_RUNS.load(SeqCst), runs + 4, "each call after it runs");
         }
     }
 
