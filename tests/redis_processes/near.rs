@@ -3,12 +3,14 @@
 //! The writer (A) bumps a version counter `truth:{k}` of one of 8 keys, resets `k`'s
 //! cached value and, every other time, computes and stores it again (its body reads the
 //! counter); it notes when each reset returned. The reader (B) calls the same cached
-//! function in a tight loop, through its near cache, and notes per key the versions it
-//! returned and when it last started a read that returned each. Only A computes values
-//! (B's body declines), so a stored value is never older than the last reset: what B
-//! returns is up to the near cache. The keys take turns at being quiet for a while, so
-//! that a stale near copy would outlive its reset by far. Two kinds of violation:
-//! - B returns a lower version of a key than it returned before (monotonic reads);
+//! function in a tight loop on two threads, through its near cache, and notes per key
+//! the versions it returned and when it last started a read that returned each. Only A
+//! computes values (B's body declines), so a stored value is never older than the last
+//! reset: what B returns is up to the near cache. Each key is written in short windows
+//! and quiet in between, so that a near copy left stale would outlive its reset by far.
+//! Two kinds of violation:
+//! - a thread of B returns a lower version of a key than it returned before (monotonic
+//!   reads);
 //! - B starts a read more than [`SETTLED`] after A's reset of version `n` returned, and
 //!   gets a version below `n`.
 //!
@@ -29,14 +31,23 @@ use super::{PREFIX, ROLE};
 
 const NODES: &str = "CACHIFY_CHILD_NODES";
 const KEYS: u64 = 8;
+/// B's reader threads: more reads in flight when an invalidation comes.
+const READERS: u64 = 2;
 /// How long A writes.
 const RUN: Duration = Duration::from_secs(4);
 /// How long B goes on reading after A stopped: a stale copy left at the end shows.
 const TAIL: Duration = Duration::from_millis(500);
-/// Half the keys are quiet for this long in turn.
-const QUIET: Duration = Duration::from_millis(300);
+/// Each key is written during [`ACTIVE`] of every [`CYCLE`], the keys' windows staggered
+/// so that one at least is active at any time, and quiet for the rest: a near copy left
+/// stale by its last reset shows for the last `CYCLE - ACTIVE - SETTLED`.
+const CYCLE: Duration = Duration::from_millis(400);
+const ACTIVE: Duration = Duration::from_millis(60);
+/// At the end of its window an even key is only reset, not stored again: a copy left
+/// stale by the reset is not invalidated by a later store. (Odd keys are near hits while
+/// they are quiet, when their last write was a store.)
+const CLOSING: Duration = Duration::from_millis(15);
 /// After a reset returned, B's reads get its version or a newer one: far above an
-/// invalidation's way (under a millisecond), below [`QUIET`].
+/// invalidation's way (under a millisecond), below `CYCLE - ACTIVE`.
 const SETTLED: Duration = Duration::from_millis(200);
 
 /// Whether `role` is one of this module's.
@@ -158,8 +169,10 @@ fn write_and_reset() {
     let mut resets = Vec::new();
     let started = Instant::now();
     while started.elapsed() < RUN {
-        let turn = (started.elapsed().as_millis() / QUIET.as_millis()) as u64;
-        let k = 2 * random.below(KEYS / 2) + turn % 2;
+        let k = random.below(KEYS);
+        let Some(left) = window_left(k, started.elapsed()) else {
+            continue;
+        };
         let n: u64 = {
             let mut raw = RAW.lock().unwrap();
             redis::cmd("INCR")
@@ -169,7 +182,8 @@ fn write_and_reset() {
         };
         version::reset(k).unwrap();
         resets.push((k, n, now_micros()));
-        if random.below(2) == 0 {
+        let closing = k % 2 == 0 && left <= CLOSING;
+        if !closing && random.below(2) == 0 {
             assert!(version(k) >= n, "A's own reads are fresh");
         }
     }
@@ -180,36 +194,82 @@ fn write_and_reset() {
     writeln!(out, "near-writer-done resets={}", resets.len()).unwrap();
 }
 
-fn read_until_stopped(stop: &AtomicBool) {
+/// What one reader thread saw.
+#[derive(Default)]
+struct Observations {
+    /// (key, version) -> when the last read returning it started.
+    last_start: HashMap<(u64, u64), u64>,
+    reads: u64,
+    absent: u64,
+    /// Reads that returned a lower version than this thread returned before.
+    backwards: u64,
+}
+
+impl Observations {
+    fn merge(mut self, other: Observations) -> Observations {
+        for (seen, at) in other.last_start {
+            let last = self.last_start.entry(seen).or_default();
+            *last = (*last).max(at);
+        }
+        self.reads += other.reads;
+        self.absent += other.absent;
+        self.backwards += other.backwards;
+        self
+    }
+}
+
+/// Reads the keys in turn until `stop`, from `first` on.
+fn observe(stop: &AtomicBool, first: u64) -> Observations {
+    let mut seen = Observations::default();
     let mut newest = [0u64; KEYS as usize];
-    // (key, version) -> when the last read returning it started.
-    let mut last_start: HashMap<(u64, u64), u64> = HashMap::new();
-    let (mut reads, mut absent, mut backwards) = (0u64, 0u64, 0u64);
-    let mut k = 0;
+    let mut k = first;
     while !stop.load(SeqCst) {
         k = (k + 1) % KEYS;
         let started = now_micros();
-        reads += 1;
+        seen.reads += 1;
         match observed(k) {
             Ok(version) => {
                 if version < newest[k as usize] {
-                    backwards += 1;
+                    seen.backwards += 1;
                 }
                 newest[k as usize] = newest[k as usize].max(version);
-                last_start.insert((k, version), started);
+                seen.last_start.insert((k, version), started);
             }
-            Err(_) => absent += 1,
+            Err(_) => seen.absent += 1,
         }
     }
+    seen
+}
+
+/// B's part: [`READERS`] threads read until told to stop, each checking that its own
+/// reads never go backwards; then B reports what they saw.
+/// What is left of `k`'s active window at `elapsed`, or `None` while it is quiet.
+fn window_left(k: u64, elapsed: Duration) -> Option<Duration> {
+    let cycle = CYCLE.as_millis() as u64;
+    let offset = k * cycle / KEYS;
+    let into = (elapsed.as_millis() as u64 + cycle - offset) % cycle;
+    ACTIVE
+        .checked_sub(Duration::from_millis(into))
+        .filter(|left| !left.is_zero())
+}
+
+fn read_until_stopped(stop: &AtomicBool) {
+    let seen = std::thread::scope(|scope| {
+        let readers: Vec<_> = (0..READERS)
+            .map(|reader| scope.spawn(move || observe(stop, reader * KEYS / READERS)))
+            .collect();
+        let seen = readers.into_iter().map(|reader| reader.join().unwrap());
+        seen.fold(Observations::default(), Observations::merge)
+    });
     let stats = observed::stats();
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-    for ((k, version), at) in &last_start {
+    for ((k, version), at) in &seen.last_start {
         writeln!(out, "near-seen {k} {version} {at}").unwrap();
     }
     writeln!(
         out,
-        "near-reader-done reads={reads} near_hits={} absent={absent} backwards={backwards}",
-        stats.near_hits
+        "near-reader-done reads={} near_hits={} absent={} backwards={}",
+        seen.reads, stats.near_hits, seen.absent, seen.backwards
     )
     .unwrap();
 }
