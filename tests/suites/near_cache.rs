@@ -217,6 +217,75 @@ mod near_cache {
         }
     }
 
+    mod shapes {
+        use super::*;
+
+        static C: LazyLock<Cachify> =
+            LazyLock::new(|| near_instance("near-shapes", NearCache::new()));
+        static NONE_RUNS: AtomicU64 = AtomicU64::new(0);
+        static OPAQUE_RUNS: AtomicU64 = AtomicU64::new(0);
+        static FRESH_RUNS: AtomicU64 = AtomicU64::new(0);
+
+        #[cached(key = "none-{n}", cachify = C)]
+        fn nothing(n: u64) -> Option<u64> {
+            let _ = n;
+            NONE_RUNS.fetch_add(1, SeqCst);
+            None
+        }
+
+        /// Not `Clone`: a near hit decodes its bytes, still without a round trip.
+        #[derive(Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+        struct Opaque(String);
+
+        #[cached(key = "opaque-{n}", cachify = C)]
+        fn opaque(n: u64) -> Opaque {
+            OPAQUE_RUNS.fetch_add(1, SeqCst);
+            Opaque(format!("opaque {n}"))
+        }
+
+        #[cached(key = "fresh-{n}", cachify = C, ttl = 60, refresh = 1)]
+        fn fresh(n: u64) -> u64 {
+            let _ = n;
+            FRESH_RUNS.fetch_add(1, SeqCst) + 1
+        }
+
+        #[test]
+        fn none_is_a_near_hit_too() {
+            if !on_redis() {
+                return;
+            }
+            assert_eq!(until_near_hit(|| nothing(1), nothing::stats), None);
+            assert_eq!(NONE_RUNS.load(SeqCst), 1);
+        }
+
+        #[test]
+        fn a_value_that_is_not_clone_is_a_near_hit_too() {
+            if !on_redis() {
+                return;
+            }
+            let hit = until_near_hit(|| opaque(1), opaque::stats);
+            assert_eq!(hit, Opaque("opaque 1".into()));
+            assert_eq!(OPAQUE_RUNS.load(SeqCst), 1);
+        }
+
+        /// A near hit on a value due for a refresh starts the refresh, and the refreshed
+        /// value replaces the near copy.
+        #[test]
+        fn a_due_near_hit_is_refreshed() {
+            if !on_redis() {
+                return;
+            }
+            assert_eq!(until_near_hit(|| fresh(1), fresh::stats), 1);
+            let stored = Instant::now();
+            // Waiting for an age, not for an event: the value is due after 1 s.
+            std::thread::sleep(Duration::from_millis(1_100).saturating_sub(stored.elapsed()));
+            assert_eq!(fresh(1), 1, "a due hit returns the old value");
+            wait_until("the refreshed value is served", || fresh(1) == 2);
+            assert_eq!(fresh::stats().refreshes, 1);
+            assert_eq!(until_near_hit(|| fresh(1), fresh::stats), 2);
+        }
+    }
+
     mod own_writes {
         use super::*;
 
