@@ -106,6 +106,18 @@ mod near_cache {
             }
         }
 
+        /// A client given after the Redis backend replaces it: a near cache tracking the
+        /// Redis backend would not see that client's writes, so there is none.
+        #[test]
+        fn a_client_given_after_the_redis_backend_drops_the_near_cache() {
+            if !on_redis() {
+                return;
+            }
+            let near = backend().builder("near-replaced").near_cache(NearCache::new());
+            let replaced = near.unwrap().sync_client(cachify::MemoryClient::new()).build();
+            assert!(replaced.near_cache_status().is_none());
+        }
+
         #[test]
         fn an_instance_without_a_near_cache_reports_none() {
             assert!(backend().instance("near-none").near_cache_status().is_none());
@@ -369,6 +381,92 @@ mod near_cache {
                 cleared(n);
             }
             assert_eq!(CLEARED_RUNS.load(SeqCst), runs + 4, "each call after it runs");
+        }
+    }
+
+    /// Threads of one process: after this instance's reset of a key returned, no thread
+    /// reads the value from before it, however reads and fills overlap the reset.
+    mod own_resets_under_contention {
+        use super::*;
+        use std::sync::atomic::AtomicBool;
+
+        const KEYS: usize = 4;
+        const READERS: usize = 3;
+        const RUN: Duration = Duration::from_millis(1_500);
+
+        static C: LazyLock<Cachify> =
+            LazyLock::new(|| near_instance("near-contended", NearCache::new()));
+        /// Each key's version; the writer bumps it before each reset.
+        static TRUTH: [AtomicU64; KEYS] = [const { AtomicU64::new(0) }; KEYS];
+        /// Each key's version whose reset has returned.
+        static SETTLED: [AtomicU64; KEYS] = [const { AtomicU64::new(0) }; KEYS];
+
+        /// The writer's function: the current version.
+        #[cached(key = "contended-{k}", cachify = C)]
+        fn version(k: usize) -> u64 {
+            TRUTH[k].load(SeqCst)
+        }
+
+        /// The readers' function on the same keys: it computes nothing, so that only the
+        /// writer stores (a reader storing a version it read before a reset would be the
+        /// cache-aside race, not the near cache's).
+        #[cached(key = "contended-{k}", cachify = C)]
+        fn observed(k: usize) -> Result<u64, String> {
+            Err(format!("contended-{k} is computed by the writer"))
+        }
+
+        #[test]
+        fn no_thread_reads_a_value_from_before_a_reset_that_returned() {
+            if !on_redis() {
+                return;
+            }
+            let stop = AtomicBool::new(false);
+            let (resets, reads, stale) = std::thread::scope(|scope| {
+                let readers: Vec<_> = (0..READERS)
+                    .map(|reader| {
+                        let stop = &stop;
+                        scope.spawn(move || {
+                            let (mut reads, mut stale) = (0u64, 0u64);
+                            let mut k = reader;
+                            while !stop.load(SeqCst) {
+                                k = (k + 1) % KEYS;
+                                let settled = SETTLED[k].load(SeqCst);
+                                if let Ok(read) = observed(k) {
+                                    stale += u64::from(read < settled);
+                                }
+                                reads += 1;
+                            }
+                            (reads, stale)
+                        })
+                    })
+                    .collect();
+                let started = Instant::now();
+                let mut resets = 0;
+                while started.elapsed() < RUN {
+                    let k = resets % KEYS;
+                    let n = TRUTH[k].fetch_add(1, SeqCst) + 1;
+                    version::reset(k).unwrap();
+                    SETTLED[k].store(n, SeqCst);
+                    if resets % 3 != 0 {
+                        assert!(version(k) >= n, "the writer's own read");
+                    }
+                    resets += 1;
+                }
+                stop.store(true, SeqCst);
+                let (reads, stale) = readers
+                    .into_iter()
+                    .map(|reader| reader.join().unwrap())
+                    .fold((0, 0), |(reads, stale), (r, s)| (reads + r, stale + s));
+                (resets, reads, stale)
+            });
+            let near_hits = observed::stats().near_hits;
+            eprintln!(
+                "{:?}: {resets} resets, {reads} reads ({near_hits} near hits), {stale} read(s) \
+                 of a value from before a reset that had returned",
+                backend()
+            );
+            assert_eq!(stale, 0);
+            assert!(near_hits > 0, "the reads were served near too");
         }
     }
 
