@@ -16,4 +16,5 @@ include!("suites/fleet_flight.rs");
 include!("suites/refresh.rs");
 include!("suites/stats.rs");
 include!("suites/near_cache.rs");
+include!("suites/near_cache_coherence.rs");
 include!("suites/near_cache_faults.rs");

@@ -16,6 +16,7 @@ include!("suites/fleet_flight.rs");
 include!("suites/refresh.rs");
 include!("suites/stats.rs");
 include!("suites/near_cache.rs");
+include!("suites/near_cache_coherence.rs");
 include!("suites/near_cache_faults.rs");
 
 /// The memory backend's glob matcher against Redis's own `SCAN ... MATCH`: random keys
