@@ -298,6 +298,41 @@ mod near_cache {
         }
     }
 
+    mod extremes {
+        use super::*;
+
+        static C: LazyLock<Cachify> = LazyLock::new(|| {
+            let near = NearCache::new()
+                .max_entries(usize::MAX)
+                .max_bytes(usize::MAX)
+                .check_interval(Duration::MAX);
+            near_instance("near-extremes", near)
+        });
+        static RUNS: AtomicU64 = AtomicU64::new(0);
+
+        #[cached(key = "e-{n}", cachify = C)]
+        async fn value(n: u64) -> u64 {
+            RUNS.fetch_add(1, SeqCst);
+            n
+        }
+
+        /// The largest bounds and a check interval of `Duration::MAX` (the pings never
+        /// come) are taken, and serve.
+        #[tokio::test]
+        async fn the_largest_bounds_and_interval_serve() {
+            if !on_redis() {
+                return;
+            }
+            let deadline = Instant::now() + PATIENCE;
+            while value::stats().near_hits == 0 {
+                assert_eq!(value(1).await, 1);
+                assert!(Instant::now() < deadline, "no near hit within {PATIENCE:?}");
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+            assert_eq!(RUNS.load(SeqCst), 1);
+        }
+    }
+
     mod eviction {
         use super::*;
 
