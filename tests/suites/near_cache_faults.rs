@@ -384,4 +384,75 @@ mod near_cache_faults {
             assert_eq!(until_near_hit(|| value(1), value::stats), 1);
         }
     }
+
+    /// A master handed over to its replica by the sentinels (`SENTINEL FAILOVER`: the old
+    /// master lives on as a replica): writes on the new master reach the near copies,
+    /// and no value from before them is read once one was. On a single server's binary.
+    mod failover {
+        use super::*;
+        use crate::support::sentinel::{SentinelSet, MASTER_NAME};
+
+        static SET: LazyLock<SentinelSet> = LazyLock::new(SentinelSet::start);
+
+        fn on_sentinels(prefix: &str) -> cachify::CachifyBuilder {
+            let urls = SET.urls();
+            let urls: Vec<&str> = urls.iter().map(String::as_str).collect();
+            let builder = Cachify::builder().prefix(prefix);
+            builder.redis_sentinel(&urls, MASTER_NAME).expect("the sentinels name the master")
+        }
+
+        static C: LazyLock<Cachify> = LazyLock::new(|| {
+            let prefix = crate::support::unique_prefix("near-failover");
+            on_sentinels(&prefix).near_cache(NearCache::new()).unwrap().build()
+        });
+        static WRITER: LazyLock<Cachify> = LazyLock::new(|| on_sentinels(C.prefix()).build());
+
+        /// Only the writer writes.
+        #[cached(key = "s-{n}", cachify = C)]
+        fn value(n: u64) -> Result<u64, String> {
+            Err(format!("s-{n} is written elsewhere"))
+        }
+
+        fn write_until_it_works(version: u64) {
+            wait_until("the writer writes on the master", || {
+                let key = WRITER.cache_key("s-1");
+                let bytes = codec::encode(&version).unwrap();
+                WRITER.sync_client().set(&key, &bytes, None, false).is_ok()
+            });
+        }
+
+        #[test]
+        fn writes_after_a_failover_reach_the_near_copies() {
+            if backend() != Backend::Redis {
+                return;
+            }
+            write(&WRITER, "s-1", &1u64);
+            wait_until("tracking is up", || tracking(&C));
+            assert_eq!(until_near_hit(|| value(1), value::stats), Ok(1));
+
+            let sentinel = SET.sentinels[0].port();
+            let reply = crate::support::redis::command(sentinel, &["SENTINEL", "FAILOVER", MASTER_NAME]);
+            assert!(reply.unwrap().starts_with("+OK"));
+            SET.wait_for_failover();
+            let failed_over = Instant::now();
+            write_until_it_works(2);
+            let mut newest = 1;
+            wait_until("the write on the new master is read", || {
+                let read = value(1);
+                if let Ok(read) = read {
+                    assert!(read >= newest, "{read} after {newest}");
+                    newest = read;
+                }
+                read == Ok(2)
+            });
+            eprintln!(
+                "the first write after the failover was read {:?} after the sentinels named the new master",
+                failed_over.elapsed()
+            );
+            wait_until("tracking is up on the new master", || tracking(&C));
+            assert_eq!(until_near_hit(|| value(1), value::stats), Ok(2));
+            write_until_it_works(3);
+            wait_until("a later write is read", || value(1) == Ok(3));
+        }
+    }
 }
