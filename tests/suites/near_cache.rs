@@ -3,7 +3,7 @@
 // tests return at once there); on Redis and Cluster: hits served in the process, and kept
 // coherent with the server (`near_cache_coherence.rs`: writes, resets and expiries from
 // anywhere; `near_cache_faults.rs`: FLUSHALL, killed tracking connections, a restarted or
-// hung server); bounded. This file holds the helpers the other two use.
+// hung server, a failover); bounded. This file holds the helpers the other two use.
 
 mod near_cache {
     use std::sync::atomic::{AtomicU64, Ordering::SeqCst};

@@ -1,8 +1,8 @@
 // The near cache under faults, written once against `backend()` and included by the cached
 // binaries after `near_cache.rs` (whose helpers it uses): a FLUSHALL, killed tracking
-// connections, a restarted or hung server, a dropped instance. Each test runs on servers of
-// its own, since it flushes, kills connections of or restarts them; on memory the tests
-// return at once.
+// connections, a restarted or hung server, a Sentinel failover, a dropped instance. Each
+// test runs on servers of its own, since it flushes, kills connections of or restarts
+// them; on memory the tests return at once.
 
 mod near_cache_faults {
     use std::sync::atomic::{AtomicU64, Ordering::SeqCst};
