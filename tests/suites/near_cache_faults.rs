@@ -118,6 +118,13 @@ mod near_cache_faults {
             RUNS.fetch_add(1, SeqCst) + 1
         }
 
+        /// The same keys, read from async code.
+        #[cached(key = "v-{n}", cachify = C)]
+        async fn value_async(n: u64) -> u64 {
+            let _ = n;
+            RUNS.fetch_add(1, SeqCst) + 1
+        }
+
         /// Connections to each node opened now, that outlive a `maxclients` of 1.
         fn admin_connections() -> Vec<redis::Connection> {
             let nodes = OWN.deployment.nodes();
@@ -167,10 +174,17 @@ mod near_cache_faults {
                 return;
             }
             let writer = &OWN.writer;
-            write(writer, "v-warm", &0u64); // its connections are open before the limit
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
             let mut admins = admin_connections();
             wait_until("tracking is up", || tracking(&C));
             let first = until_near_hit(|| value(1), value::stats);
+            // Every connection the test uses is open before the limit.
+            let key = writer.cache_key("v-1");
+            writer.sync_client().get(&key).unwrap();
+            runtime.block_on(value_async(2)); // a read through, from this runtime
             let runs = RUNS.load(SeqCst);
 
             set_maxclients(&mut admins, "1");
@@ -181,12 +195,15 @@ mod near_cache_faults {
             let status = C.near_cache_status().unwrap();
             assert_eq!(status.entries, 0, "flushed: {status:?}");
 
-            let near_hits = value::stats().near_hits;
+            let near_hits = (value::stats().near_hits, value_async::stats().near_hits);
             for version in 700..710u64 {
                 write(writer, "v-1", &version);
                 assert_eq!(value(1), version, "the next read sees the write");
+                let read = runtime.block_on(value_async(1));
+                assert_eq!(read, version, "the next async read too");
             }
-            assert_eq!(value::stats().near_hits, near_hits, "bypassed while down");
+            let near_hits_after = (value::stats().near_hits, value_async::stats().near_hits);
+            assert_eq!(near_hits_after, near_hits, "bypassed while down");
             assert_eq!(RUNS.load(SeqCst), runs);
             assert!(!tracking(&C), "still refused");
 
