@@ -389,6 +389,30 @@ mod near_cache {
             assert!(small::stats().near_hits > 0);
         }
 
+        static HUGE_RUNS: AtomicU64 = AtomicU64::new(0);
+
+        #[cached(key = "huge-{n}", cachify = BY_BYTES)]
+        fn huge(n: u64) -> String {
+            HUGE_RUNS.fetch_add(1, SeqCst);
+            format!("{n:0>width$}", width = 2 * MAX_BYTES)
+        }
+
+        /// A value larger than the whole bound is served from the server, never near.
+        #[test]
+        fn a_value_larger_than_the_byte_bound_is_served_from_the_server() {
+            if !on_redis() {
+                return;
+            }
+            for _ in 0..20 {
+                assert_eq!(huge(1).len(), 2 * MAX_BYTES);
+                let status = BY_BYTES.near_cache_status().unwrap();
+                assert!(status.bytes <= MAX_BYTES, "{status:?}");
+            }
+            let stats = huge::stats();
+            assert_eq!((stats.hits, stats.near_hits), (19, 0), "{stats:?}");
+            assert_eq!(HUGE_RUNS.load(SeqCst), 1);
+        }
+
         #[test]
         fn a_flood_of_large_values_keeps_the_byte_bound() {
             if !on_redis() {

@@ -282,6 +282,38 @@ mod near_cache_coherence {
         }
     }
 
+    /// An empty prefix: tracking covers every key of the server.
+    mod empty_prefix {
+        use super::*;
+
+        static C: LazyLock<Cachify> = LazyLock::new(|| {
+            let builder = backend().builder("near-unprefixed").prefix("");
+            builder.near_cache(NearCache::new()).unwrap().build()
+        });
+        static OTHER: LazyLock<Cachify> = LazyLock::new(|| elsewhere(&C));
+        static RUNS: AtomicU64 = AtomicU64::new(0);
+
+        #[cached(key = "near-unprefixed-{n}-{pid}", cachify = C)]
+        fn read(n: u64, pid: u32) -> u64 {
+            let _ = (n, pid);
+            RUNS.fetch_add(1, SeqCst) + 1
+        }
+
+        #[test]
+        fn another_connections_write_reaches_a_near_copy_without_a_prefix() {
+            if !on_redis() {
+                return;
+            }
+            let pid = std::process::id();
+            assert_eq!(C.prefix(), "");
+            assert_eq!(until_near_hit(|| read(1, pid), read::stats), 1);
+            write(&OTHER, &format!("near-unprefixed-1-{pid}"), &77u64);
+            wait_until("the write is read", || read(1, pid) == 77);
+            assert_eq!(until_near_hit(|| read(1, pid), read::stats), 77);
+            assert_eq!(RUNS.load(SeqCst), 1);
+        }
+    }
+
     mod expiry {
         use super::*;
 
