@@ -15,3 +15,6 @@ include!("suites/invalidation.rs");
 include!("suites/fleet_flight.rs");
 include!("suites/refresh.rs");
 include!("suites/stats.rs");
+include!("suites/near_cache.rs");
+include!("suites/near_cache_coherence.rs");
+include!("suites/near_cache_faults.rs");

@@ -15,6 +15,10 @@ include!("suites/invalidation.rs");
 include!("suites/fleet_flight.rs");
 include!("suites/refresh.rs");
 include!("suites/stats.rs");
+include!("suites/near_cache.rs");
+include!("suites/near_cache_coherence.rs");
+include!("suites/near_cache_faults.rs");
+
 
 /// The memory backend keeps each value decoded beside its bytes: hits of a `Clone` type
 /// clone it instead of decoding again; other types, and `enc_dec` functions, decode on

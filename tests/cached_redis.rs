@@ -15,6 +15,9 @@ include!("suites/invalidation.rs");
 include!("suites/fleet_flight.rs");
 include!("suites/refresh.rs");
 include!("suites/stats.rs");
+include!("suites/near_cache.rs");
+include!("suites/near_cache_coherence.rs");
+include!("suites/near_cache_faults.rs");
 
 /// The memory backend's glob matcher against Redis's own `SCAN ... MATCH`: random keys
 /// and patterns over the metacharacters and bytes of 0x80 and above (UTF-8 of `é`, `ß`,

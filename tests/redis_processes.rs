@@ -1,6 +1,7 @@
 //! Several OS processes sharing one Redis: mutual exclusion, the pool bound, fencing
 //! tokens across hand-offs, the leases of a holder killed with SIGKILL, guards dropped as
-//! `main` ends, and fleet-wide single-flight ([`fleet`]).
+//! `main` ends, fleet-wide single-flight ([`fleet`]) and the near cache's coherence
+//! ([`near`]).
 //!
 //! The children are this test binary itself, re-executed with `CACHIFY_CHILD` set: it
 //! then runs only `child_process`, which plays the role the variable names.
@@ -9,6 +10,8 @@
 mod failed_acquires;
 #[path = "redis_processes/fleet.rs"]
 mod fleet;
+#[path = "redis_processes/near.rs"]
+mod near;
 mod support;
 
 use std::io::{BufRead, BufReader};
@@ -69,6 +72,9 @@ fn child_process() {
     }
     if failed_acquires::is_role(&role) {
         return failed_acquires::child(&role);
+    }
+    if near::is_role(&role) {
+        return near::child(&role);
     }
     let cachify = Cachify::builder()
         .redis(&std::env::var(URL).unwrap())

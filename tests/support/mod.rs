@@ -8,6 +8,7 @@
 
 #![allow(dead_code)]
 
+pub mod deployment;
 pub mod down;
 pub mod examples;
 pub mod logs;
