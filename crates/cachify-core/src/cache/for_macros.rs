@@ -270,9 +270,8 @@ impl Entry {
     /// Deletes the entry through the async backend (`f::reset(..).await`).
     pub async fn reset_async(&self) -> Result<(), Error> {
         self.cachify.cache_flights().reset(&self.key);
-        let deleted = self.cachify.async_client().delete(&[&self.key]).await;
-        self.cachify.wrote(&self.key);
-        deleted?;
+        let _wrote = self.cachify.wrote_on_drop(&self.key);
+        self.cachify.async_client().delete(&[&self.key]).await?;
         Ok(())
     }
 }

@@ -82,6 +82,7 @@ impl Entry {
 
     /// The async twin of [`Entry::store_sync`].
     async fn store_async(&self, tally: Tally<'_>, bytes: &[u8], storing: &Storing) -> bool {
+        let _wrote = self.cachify.wrote_on_drop(&self.key);
         let stored = self
             .cachify
             .async_client()

@@ -158,6 +158,18 @@ impl Default for Config {
     }
 }
 
+/// Calls [`Cachify::wrote`] when dropped (see [`Cachify::wrote_on_drop`]).
+pub(crate) struct WroteOnDrop<'a> {
+    cachify: &'a Cachify,
+    key: &'a str,
+}
+
+impl Drop for WroteOnDrop<'_> {
+    fn drop(&mut self) {
+        self.cachify.wrote(self.key);
+    }
+}
+
 impl Cachify {
     /// Starts configuring an instance; every option has py-cachify's default.
     ///
@@ -405,6 +417,13 @@ impl Cachify {
         }
         #[cfg(not(feature = "redis"))]
         let _ = key;
+    }
+
+    /// [`wrote`](Self::wrote) when the returned guard drops: around an async write, so
+    /// that a future dropped while its write is in flight (it may have reached the
+    /// server) still forgets the near copy.
+    pub(crate) fn wrote_on_drop<'a>(&'a self, key: &'a str) -> WroteOnDrop<'a> {
+        WroteOnDrop { cachify: self, key }
     }
 
     /// After this instance deleted cached values by pattern: the near cache forgets
