@@ -13,7 +13,7 @@ pub use cachify_core::{pool, AsyncPoolSlot, Pool, PoolSlot};
 #[cfg(feature = "redis-cluster")]
 pub use cachify_core::RedisClusterClient;
 #[cfg(feature = "redis")]
-pub use cachify_core::{RedisClient, RedisOptions};
+pub use cachify_core::{NearCache, NearCacheStatus, RedisClient, RedisOptions};
 
 #[cfg(feature = "macros")]
 pub use cachify_macros::{cached, companions, lock, once, pooled};
@@ -32,6 +32,9 @@ mod guide {
     struct Caching;
     #[doc = include_str!("../docs/src/backends.md")]
     struct Backends;
+    #[cfg(feature = "redis")]
+    #[doc = include_str!("../docs/src/near-cache.md")]
+    struct NearCache;
     #[doc = include_str!("../docs/src/initialization.md")]
     struct Initialization;
     #[doc = include_str!("../docs/src/pools.md")]

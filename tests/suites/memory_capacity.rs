@@ -33,9 +33,10 @@ fn a_flood_of_distinct_keys_keeps_the_store_within_capacity() {
 
 #[test]
 fn a_byte_bound_holds_keys_and_values_within_it() {
-    // Each entry is charged a 10-byte key twice, a 90-byte value and the bookkeeping
-    // the store spends on it: what it costs in memory, not only its payload.
-    let weight = MemoryCapacity::ENTRY_OVERHEAD + 2 * 10 + 90;
+    // Each entry is charged a 10-byte key twice, a 90-byte value twice (its bytes and
+    // its decoded copy) and the bookkeeping the store spends on it: what it costs in
+    // memory, not only its payload.
+    let weight = MemoryCapacity::ENTRY_OVERHEAD + 2 * 10 + 2 * 90;
     let fits = 100 * 1_000 / weight;
     let client = MemoryClient::with_capacity(MemoryCapacity::unbounded().max_bytes(100_000)).unwrap();
     for i in 0..100_000 {

@@ -28,6 +28,10 @@ pub use crate::lock::for_macros as lock;
 /// What `#[cached]` expands to.
 pub use crate::cache::for_macros as cache;
 
+/// Test hooks of the near cache's tracking connections.
+#[cfg(feature = "redis")]
+pub use crate::backend::redis::tracking::probe as near_tracking;
+
 #[cfg(test)]
 mod tests {
     #[test]

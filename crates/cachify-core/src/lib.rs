@@ -16,16 +16,16 @@ pub mod instance;
 mod lock;
 
 mod cache;
+mod decoded;
 mod detached;
 mod events;
 mod expiry;
 mod flight;
 mod wait;
 
-mod pool;
 #[cfg(feature = "redis")]
-#[allow(dead_code, unused_imports)] // until the engine and the backends use it
 mod near;
+mod pool;
 mod stats;
 #[cfg(feature = "metrics")]
 mod stats_metrics;
@@ -45,7 +45,7 @@ pub use detached::{flush_releases, flush_releases_async};
 pub use error::{BackendError, Error};
 pub use instance::{init_cachify, try_init_cachify, Cachify, CachifyBuilder};
 #[cfg(feature = "redis")]
-pub use near::NearCache;
+pub use near::{NearCache, NearCacheStatus};
 pub use stats::Stats;
 
 /// The attribute for implementing [`AsyncClient`] on a custom backend, re-exported so

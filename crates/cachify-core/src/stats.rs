@@ -50,6 +50,8 @@ pub struct Stats {
     /// failed, a stored value that does not decode, a result that does not encode. The
     /// call still returned the function's result.
     pub errors: u64,
+    /// Hits served by the near cache, without a round trip (counted in `hits` too).
+    pub near_hits: u64,
     /// Values written to the cache after a miss.
     pub stores: u64,
     /// Background refreshes started (`#[cached(refresh = ..)]`), whatever their outcome.
@@ -101,6 +103,7 @@ impl Stats {
             Event::Hit => &mut self.hits,
             Event::Miss => &mut self.misses,
             Event::Error => &mut self.errors,
+            Event::NearHit => &mut self.near_hits,
             Event::Store => &mut self.stores,
             Event::Refresh => &mut self.refreshes,
             Event::LockAcquired => &mut self.lock_acquisitions,
@@ -128,6 +131,7 @@ pub(crate) enum Event {
     Hit,
     Miss,
     Error,
+    NearHit,
     Store,
     Refresh,
     LockAcquired,
@@ -139,11 +143,12 @@ pub(crate) enum Event {
 }
 
 impl Event {
-    pub(crate) const COUNT: usize = 11;
+    pub(crate) const COUNT: usize = 12;
     pub(crate) const ALL: [Event; Event::COUNT] = [
         Event::Hit,
         Event::Miss,
         Event::Error,
+        Event::NearHit,
         Event::Store,
         Event::Refresh,
         Event::LockAcquired,

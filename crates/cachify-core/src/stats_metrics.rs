@@ -11,6 +11,7 @@
 //! | `cachify_cache_hits` | counter | `Stats::hits` |
 //! | `cachify_cache_misses` | counter | `Stats::misses` |
 //! | `cachify_cache_errors` | counter | `Stats::errors` |
+//! | `cachify_cache_near_hits` | counter | `Stats::near_hits` |
 //! | `cachify_cache_stores` | counter | `Stats::stores` |
 //! | `cachify_cache_refreshes` | counter | `Stats::refreshes` |
 //! | `cachify_lock_acquisitions` | counter | `Stats::lock_acquisitions` |
@@ -112,6 +113,7 @@ fn counter_name(event: Event) -> &'static str {
         Event::Hit => "cachify_cache_hits",
         Event::Miss => "cachify_cache_misses",
         Event::Error => "cachify_cache_errors",
+        Event::NearHit => "cachify_cache_near_hits",
         Event::Store => "cachify_cache_stores",
         Event::Refresh => "cachify_cache_refreshes",
         Event::LockAcquired => "cachify_lock_acquisitions",

@@ -398,7 +398,7 @@ impl FleetLease<Blocking> {
             }),
             None => self.claim.release(),
         };
-        log_failure(self.claim.claim().ticket().key(), outcome)
+        self.finished(stored.is_some(), outcome)
     }
 }
 
@@ -426,7 +426,19 @@ impl FleetLease<Async> {
             }
             None => self.claim.release().await,
         };
-        log_failure(self.claim.claim().ticket().key(), outcome)
+        self.finished(stored.is_some(), outcome)
+    }
+}
+
+impl<S: Side> FleetLease<S> {
+    /// What a finish did: a value stored (or perhaps stored, when the store failed) is
+    /// a write of this instance's; a failure is logged. Whether it succeeded.
+    fn finished(&self, stored: bool, outcome: Result<(), Error>) -> bool {
+        let ticket = self.claim.claim().ticket();
+        if stored {
+            ticket.cachify().wrote(ticket.key());
+        }
+        log_failure(ticket.key(), outcome)
     }
 }
 

@@ -13,7 +13,9 @@
 use std::future::Future;
 use std::marker::PhantomData;
 
+pub use super::keep::{keep_of, Keep, KeepOf, Kept, NotKept, ViaBytes, ViaClone};
 pub use super::key_part::{Direct, DirectKey, KeyPart, ViaDisplay};
+use super::read::Read;
 use super::refresh::{self, Refresh};
 use super::storing::Options;
 pub use super::value::{
@@ -21,7 +23,6 @@ pub use super::value::{
     ValueCodec,
 };
 pub use super::Entry;
-use super::{read_async_then, read_sync};
 use crate::error::Error;
 use crate::events;
 use crate::expiry::Expiry;
@@ -33,7 +34,7 @@ pub use crate::instance::selector::Source;
 
 /// One `#[cached]` attribute's options, built by the generated code on every call.
 #[derive(Debug)]
-pub struct CacheSpec<'a, C> {
+pub struct CacheSpec<'a, C, K = NotKept> {
     /// The instance.
     pub source: Source<'a>,
     /// `ttl`.
@@ -46,9 +47,12 @@ pub struct CacheSpec<'a, C> {
     pub codec: C,
     /// The function's counters.
     pub stats: &'static FnStats,
+    /// Whether decoded values are kept beside their bytes: [`Kept`] when the stored type
+    /// is `Clone + Send + Sync + 'static` (picked by [`keep_of`]), else [`NotKept`].
+    pub keep: K,
 }
 
-impl<C> CacheSpec<'_, C> {
+impl<C, K> CacheSpec<'_, C, K> {
     /// The entry for the key `render` writes. Panics when the global instance is used
     /// before `cachify::init_cachify()`.
     pub fn entry(&self, render: impl FnOnce(&mut String)) -> Entry {
@@ -64,7 +68,7 @@ impl<C> CacheSpec<'_, C> {
     }
 }
 
-impl<C: Clone> CacheSpec<'_, C> {
+impl<C: Clone, K> CacheSpec<'_, C, K> {
     /// The refresh to start for a hit on `stored`: `None` when it is not due, or a refresh
     /// or a miss of the key already runs.
     fn due_refresh(&self, cachify: &Cachify, key: &str, stored: &[u8]) -> Option<Refresh<C>> {
@@ -103,27 +107,29 @@ pub struct Miss<S> {
 
 /// Looks the key up on the sync backend. Panics when the global instance is used before
 /// `cachify::init_cachify()`.
-pub fn lookup_sync<S, R, C>(
-    spec: &CacheSpec<'_, C>,
+pub fn lookup_sync<S, R, C, K>(
+    spec: &CacheSpec<'_, C, K>,
     render: impl FnOnce(&mut String),
 ) -> Lookup<S, R>
 where
     S: Shape<R>,
     C: ValueCodec<S::Value>,
+    K: Keep<S::Value>,
 {
     lookup_sync_then(spec, render, |_, _, _| {})
 }
 
 /// [`lookup_sync`] for a function with `refresh`: a hit on a value due for a refresh
 /// starts `call()` on cachify's refresh pool, unless a refresh of the key already runs.
-pub fn lookup_sync_refreshing<S, R, C, F>(
-    spec: &CacheSpec<'_, C>,
+pub fn lookup_sync_refreshing<S, R, C, K, F>(
+    spec: &CacheSpec<'_, C, K>,
     render: impl FnOnce(&mut String),
     call: impl FnOnce() -> F,
 ) -> Lookup<S, R>
 where
     S: Shape<R>,
     C: ValueCodec<S::Value> + Clone + Send + 'static,
+    K: Keep<S::Value>,
     F: FnOnce() -> R + Send + 'static,
 {
     lookup_sync_then(spec, render, |cachify, key, stored| {
@@ -134,25 +140,32 @@ where
 }
 
 /// [`lookup_sync`], calling `on_hit` with the stored bytes of a hit.
-fn lookup_sync_then<S, R, C>(
-    spec: &CacheSpec<'_, C>,
+fn lookup_sync_then<S, R, C, K>(
+    spec: &CacheSpec<'_, C, K>,
     render: impl FnOnce(&mut String),
     on_hit: impl FnOnce(&Cachify, &str, &[u8]),
 ) -> Lookup<S, R>
 where
     S: Shape<R>,
     C: ValueCodec<S::Value>,
+    K: Keep<S::Value>,
 {
     let found = spec.source.with_buffers(|cachify, key, value| {
         key.push_str(cachify.prefix());
         render(key);
         cachify.layout().push_postfix(Operation::Cached, key);
         let tally = cachify.tally(Some(spec.stats));
-        match read_sync::<S, R, C>(tally, cachify, key, &spec.codec, value) {
+        let read = Read {
+            tally,
+            cachify,
+            key,
+            codec: &spec.codec,
+            keep: &spec.keep,
+        };
+        match read.sync(value, |stored| on_hit(cachify, key, stored)) {
             Some(hit) => {
                 events::cache_hit(tally, cachify.prefix(), key);
-                on_hit(cachify, key, value);
-                Lookup::Hit(hit)
+                Lookup::Hit(S::from_value(hit))
             }
             None => {
                 events::cache_miss(tally, cachify.prefix(), key);
@@ -181,10 +194,11 @@ impl Entry {
     }
 
     /// Looks the entry up on the async backend.
-    pub async fn lookup_async<S, R, C>(self, spec: &CacheSpec<'_, C>) -> Lookup<S, R>
+    pub async fn lookup_async<S, R, C, K>(self, spec: &CacheSpec<'_, C, K>) -> Lookup<S, R>
     where
         S: Shape<R>,
         C: ValueCodec<S::Value>,
+        K: Keep<S::Value>,
     {
         self.lookup_async_then(spec, |_, _, _| {}).await
     }
@@ -194,14 +208,15 @@ impl Entry {
     /// [`DueRefresh::start_async`], once this future is done: the arguments are cloned
     /// into the refresh after the await, so they need not be `Sync` for the caller's
     /// future to be `Send`.
-    pub async fn lookup_async_refreshing<S, R, C>(
+    pub async fn lookup_async_refreshing<S, R, C, K>(
         self,
-        spec: &CacheSpec<'_, C>,
+        spec: &CacheSpec<'_, C, K>,
         due: &mut DueRefresh<S, R, C>,
     ) -> Lookup<S, R>
     where
         S: Shape<R>,
         C: ValueCodec<S::Value> + Clone + Send + Sync + 'static,
+        K: Keep<S::Value>,
     {
         self.lookup_async_then(spec, |cachify, key, stored| {
             due.refresh = spec.due_refresh(cachify, key, stored);
@@ -210,22 +225,29 @@ impl Entry {
     }
 
     /// [`Entry::lookup_async`], calling `on_hit` with the stored bytes of a hit.
-    async fn lookup_async_then<S, R, C>(
+    async fn lookup_async_then<S, R, C, K>(
         self,
-        spec: &CacheSpec<'_, C>,
+        spec: &CacheSpec<'_, C, K>,
         on_hit: impl FnOnce(&Cachify, &str, &[u8]),
     ) -> Lookup<S, R>
     where
         S: Shape<R>,
         C: ValueCodec<S::Value>,
+        K: Keep<S::Value>,
     {
         let on_hit = |stored: &[u8]| on_hit(&self.cachify, &self.key, stored);
         let tally = self.cachify.tally(Some(spec.stats));
-        let read = read_async_then::<S, R, C>(tally, &self.cachify, &self.key, &spec.codec, on_hit);
-        match read.await {
+        let read = Read {
+            tally,
+            cachify: &self.cachify,
+            key: &self.key,
+            codec: &spec.codec,
+            keep: &spec.keep,
+        };
+        match read.async_(on_hit).await {
             Some(hit) => {
                 events::cache_hit(tally, self.cachify.prefix(), &self.key);
-                Lookup::Hit(hit)
+                Lookup::Hit(S::from_value(hit))
             }
             None => {
                 events::cache_miss(tally, self.cachify.prefix(), &self.key);
@@ -239,14 +261,18 @@ impl Entry {
     pub fn reset_sync(&self) -> Result<(), Error> {
         // Before the delete: a refresh that checks after it would store its old value.
         self.cachify.cache_flights().reset(&self.key);
-        self.cachify.sync_client().delete(&[&self.key])?;
+        let deleted = self.cachify.sync_client().delete(&[&self.key]);
+        self.cachify.wrote(&self.key);
+        deleted?;
         Ok(())
     }
 
     /// Deletes the entry through the async backend (`f::reset(..).await`).
     pub async fn reset_async(&self) -> Result<(), Error> {
         self.cachify.cache_flights().reset(&self.key);
-        self.cachify.async_client().delete(&[&self.key]).await?;
+        let deleted = self.cachify.async_client().delete(&[&self.key]).await;
+        self.cachify.wrote(&self.key);
+        deleted?;
         Ok(())
     }
 }
@@ -306,7 +332,7 @@ impl<S> Miss<S> {
 
     /// Runs `body` as this key's leader (or alone), or waits for the running leader's
     /// value.
-    pub fn run_sync<R, C>(self, spec: &CacheSpec<'_, C>, body: impl FnOnce() -> R) -> R
+    pub fn run_sync<R, C, K>(self, spec: &CacheSpec<'_, C, K>, body: impl FnOnce() -> R) -> R
     where
         S: Shape<R>,
         C: ValueCodec<S::Value>,
@@ -320,7 +346,11 @@ impl<S> Miss<S> {
 
     /// Runs `body` as this key's leader (or alone), or waits for the running leader's
     /// value.
-    pub async fn run_async<R, C>(self, spec: &CacheSpec<'_, C>, body: impl Future<Output = R>) -> R
+    pub async fn run_async<R, C, K>(
+        self,
+        spec: &CacheSpec<'_, C, K>,
+        body: impl Future<Output = R>,
+    ) -> R
     where
         S: Shape<R>,
         C: ValueCodec<S::Value>,

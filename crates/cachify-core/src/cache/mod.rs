@@ -27,7 +27,9 @@
 
 mod fleet;
 pub mod for_macros;
+mod keep;
 mod key_part;
+mod read;
 mod refresh;
 mod stamp;
 mod storing;
@@ -90,6 +92,8 @@ impl Entry {
 
     /// Counts a store, or logs and counts its failure (the call fails open).
     fn stored<T>(&self, tally: Tally<'_>, outcome: Result<T, crate::error::BackendError>) -> bool {
+        // Even a failed write may have reached the server.
+        self.cachify.wrote(&self.key);
         match outcome {
             Ok(_) => {
                 tally.count(Event::Store);
@@ -256,7 +260,7 @@ impl Entry {
     {
         match claimed {
             Claimed::Found(bytes) => {
-                match decode::<S, R, C>(tally, &self.key, codec, self.format(), &bytes) {
+                match decode::<S, R, C>(tally, &self.key, codec, &self.cachify, &bytes) {
                     Some(value) => {
                         leader.finish(Some(Arc::from(bytes)));
                         Turn::Found(value)
@@ -282,7 +286,7 @@ impl Entry {
         match outcome {
             // A value that does not decode here will not decode for anyone: run alone.
             Outcome::Stored(bytes) => Some(
-                decode::<S, R, C>(tally, &self.key, codec, self.format(), &bytes)
+                decode::<S, R, C>(tally, &self.key, codec, &self.cachify, &bytes)
                     .map_or(Turn::RunAlone, Turn::Found),
             ),
             Outcome::NotStored => Some(Turn::RunAlone),
@@ -291,82 +295,20 @@ impl Entry {
     }
 }
 
-fn read_sync<S, R, C>(
-    tally: Tally<'_>,
-    cachify: &Cachify,
-    key: &str,
-    codec: &C,
-    buf: &mut Vec<u8>,
-) -> Option<R>
-where
-    S: Shape<R>,
-    C: ValueCodec<S::Value>,
-{
-    match cachify.sync_client().get_into(key, buf) {
-        Ok(true) => decode::<S, R, C>(tally, key, codec, cachify.layout().format(), buf),
-        Ok(false) => None,
-        Err(error) => {
-            tally.count(Event::Error);
-            tracing::warn!(target: crate::events::TARGET, storage_key = %key, %error, "cache read failed; running the function");
-            None
-        }
-    }
-}
-
-/// Reads and decodes `key` on the async side, calling `on_hit` with the stored bytes of
-/// a value found; a read that fails is logged and is a miss.
-async fn read_async_then<S, R, C>(
-    tally: Tally<'_>,
-    cachify: &Cachify,
-    key: &str,
-    codec: &C,
-    on_hit: impl FnOnce(&[u8]),
-) -> Option<R>
-where
-    S: Shape<R>,
-    C: ValueCodec<S::Value>,
-{
-    match cachify.async_client().get(key).await {
-        Ok(Some(bytes)) => {
-            let format = cachify.layout().format();
-            decode::<S, R, C>(tally, key, codec, format, &bytes).inspect(|_| on_hit(&bytes))
-        }
-        Ok(None) => None,
-        Err(error) => {
-            tally.count(Event::Error);
-            tracing::warn!(target: crate::events::TARGET, storage_key = %key, %error, "cache read failed; running the function");
-            None
-        }
-    }
-}
-
+/// `bytes` stored under `key` decoded into a result; `None` (logged and counted) when
+/// they do not decode.
 fn decode<S, R, C>(
     tally: Tally<'_>,
     key: &str,
     codec: &C,
-    format: Format,
+    cachify: &Cachify,
     bytes: &[u8],
 ) -> Option<R>
 where
     S: Shape<R>,
     C: ValueCodec<S::Value>,
 {
-    let payload = stamp::payload(bytes);
-    // A value that merely ends like a stamp (the user's bytes) decodes whole.
-    let decoded = codec
-        .decode(payload, format)
-        .or_else(|error| match payload.len() {
-            len if len == bytes.len() => Err(error),
-            _ => codec.decode(bytes, format),
-        });
-    match decoded {
-        Ok(value) => Some(S::from_value(value)),
-        Err(error) => {
-            tally.count(Event::Error);
-            tracing::warn!(target: crate::events::TARGET, storage_key = %key, %error, "stored value does not decode; recomputing it");
-            None
-        }
-    }
+    read::decode(tally, key, codec, cachify, bytes).map(S::from_value)
 }
 
 /// The bytes to store for `result`, or `None` when it is not cacheable (or does not

@@ -5,7 +5,9 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::{global, Cachify, Config, Inner, Layout, SingleFlight, MIN_LOCK_POLL_INTERVAL};
+use super::{
+    global, Cachify, Config, DecodedStore, Inner, Layout, SingleFlight, MIN_LOCK_POLL_INTERVAL,
+};
 use crate::backend::{AsyncClient, MemoryCapacity, MemoryClient, SyncClient};
 use crate::error::Error;
 use crate::flight::Flights;
@@ -42,7 +44,15 @@ pub struct CachifyBuilder {
     sync_client: Option<Arc<dyn SyncClient>>,
     async_client: Option<Arc<dyn AsyncClient>>,
     shared_memory: Option<MemoryClient>,
+    /// The clients given, when they are memory stores.
+    sync_memory: Option<MemoryClient>,
+    async_memory: Option<MemoryClient>,
     memory_capacity: MemoryCapacity,
+    /// The Redis backend given through a Redis method, which a near cache can sit on.
+    #[cfg(feature = "redis")]
+    pub(super) near_source: Option<Arc<dyn crate::near::NearSource>>,
+    #[cfg(feature = "redis")]
+    pub(super) near_cache: Option<crate::near::NearCache>,
     /// Whether [`prefix`](Self::prefix) was called: `Layout::PyCachify` defaults to
     /// py-cachify's prefix instead.
     prefix_given: bool,
@@ -186,8 +196,11 @@ impl CachifyBuilder {
     /// # Ok::<(), cachify::BackendError>(())
     /// ```
     pub fn sync_client(mut self, client: impl SyncClient) -> Self {
-        self.shared_memory = as_memory(&client).or(self.shared_memory);
+        self.sync_memory = as_memory(&client);
+        self.shared_memory = self.sync_memory.clone().or(self.shared_memory);
         self.sync_client = Some(Arc::new(client));
+        #[cfg(feature = "redis")]
+        self.forget_near_source();
         self
     }
 
@@ -208,8 +221,11 @@ impl CachifyBuilder {
     /// # }
     /// ```
     pub fn async_client(mut self, client: impl AsyncClient) -> Self {
-        self.shared_memory = as_memory(&client).or(self.shared_memory);
+        self.async_memory = as_memory(&client);
+        self.shared_memory = self.async_memory.clone().or(self.shared_memory);
         self.async_client = Some(Arc::new(client));
+        #[cfg(feature = "redis")]
+        self.forget_near_source();
         self
     }
 
@@ -229,7 +245,9 @@ impl CachifyBuilder {
         }
         let memory = self
             .shared_memory
+            .clone()
             .unwrap_or_else(|| MemoryClient::with_valid_capacity(self.memory_capacity));
+        let decoded = self.decoded_store(&memory);
         let sync_client = self.sync_client.unwrap_or_else(|| Arc::new(memory.clone()));
         let async_client = self.async_client.unwrap_or_else(|| Arc::new(memory));
         Cachify {
@@ -239,6 +257,7 @@ impl CachifyBuilder {
                 async_client,
                 cache_flights: Flights::default(),
                 counters: Counters::new(),
+                decoded,
             }),
         }
     }
@@ -277,6 +296,22 @@ impl CachifyBuilder {
         let cachify = self.build();
         global::set_if_unset(&cachify)?;
         Ok(cachify)
+    }
+
+    /// Where the instance keeps decoded values: its near cache, or the memory store both
+    /// sides share (`memory` serves the sides given no client).
+    fn decoded_store(&self, memory: &MemoryClient) -> Option<DecodedStore> {
+        #[cfg(feature = "redis")]
+        if let Some(near) = self.start_near_cache(&self.config.prefix) {
+            return Some(near);
+        }
+        let side = |given: bool, memory_given: &Option<MemoryClient>| match given {
+            true => memory_given.clone(),
+            false => Some(memory.clone()),
+        };
+        let sync = side(self.sync_client.is_some(), &self.sync_memory);
+        let async_ = side(self.async_client.is_some(), &self.async_memory);
+        DecodedStore::of_memory(sync.as_ref(), async_.as_ref())
     }
 
     /// A client given for one side only, when it is not a [`MemoryClient`], leaves the

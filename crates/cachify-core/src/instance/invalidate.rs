@@ -68,7 +68,9 @@ impl Cachify {
     pub fn delete_matching(&self, pattern: &str) -> Result<u64, Error> {
         let storage_pattern = self.cache_pattern(pattern)?;
         let selection = self.selection(&storage_pattern);
-        Ok(self.sync_client().delete_matching(&selection)?)
+        let deleted = self.sync_client().delete_matching(&selection);
+        self.wrote_many();
+        Ok(deleted?)
     }
 
     /// [`delete_matching`](Self::delete_matching) for async code, on the async client.
@@ -90,7 +92,9 @@ impl Cachify {
     pub async fn delete_matching_async(&self, pattern: &str) -> Result<u64, Error> {
         let storage_pattern = self.cache_pattern(pattern)?;
         let selection = self.selection(&storage_pattern);
-        Ok(self.async_client().delete_matching(&selection).await?)
+        let deleted = self.async_client().delete_matching(&selection).await;
+        self.wrote_many();
+        Ok(deleted?)
     }
 
     /// The glob of storage keys for `pattern`: the prefix escaped, the pattern, and the

@@ -23,6 +23,7 @@
 //! ```
 
 mod builder;
+mod decoded_store;
 mod global;
 mod invalidate;
 mod layout;
@@ -36,6 +37,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use builder::CachifyBuilder;
+pub(crate) use decoded_store::DecodedStore;
 pub use layout::{Layout, Operation};
 pub(crate) use selector::Selector;
 pub use single_flight::{SingleFlight, DEFAULT_FLEET_LEASE, DEFAULT_FLEET_WAIT};
@@ -128,6 +130,7 @@ struct Inner {
     async_client: Arc<dyn AsyncClient>,
     cache_flights: Flights,
     counters: Counters,
+    decoded: Option<DecodedStore>,
 }
 
 #[derive(Debug, Clone)]
@@ -377,6 +380,52 @@ impl Cachify {
     /// that made the call).
     pub(crate) fn tally(&self, function: Option<&'static FnStats>) -> Tally<'_> {
         Tally::new(function, &self.inner.counters, self.prefix())
+    }
+
+    /// Where `#[cached]` reads find decoded values, if anywhere.
+    #[inline]
+    pub(crate) fn decoded_store(&self) -> Option<&DecodedStore> {
+        self.inner.decoded.as_ref()
+    }
+
+    /// The near cache, if the instance has one.
+    #[cfg(feature = "redis")]
+    pub(crate) fn near(&self) -> Option<&crate::near::Near> {
+        self.decoded_store()?.near()
+    }
+
+    /// After this instance wrote or deleted the cached value of `key`: its near copy goes
+    /// at once, so this process's next read goes to the server without waiting for the
+    /// server's invalidation; reads in flight keep nothing they read before.
+    #[inline]
+    pub(crate) fn wrote(&self, key: &str) {
+        #[cfg(feature = "redis")]
+        if let Some(near) = self.near() {
+            near.invalidate(key);
+        }
+        #[cfg(not(feature = "redis"))]
+        let _ = key;
+    }
+
+    /// After this instance deleted cached values by pattern: the near cache forgets
+    /// everything.
+    pub(crate) fn wrote_many(&self) {
+        #[cfg(feature = "redis")]
+        if let Some(near) = self.near() {
+            near.flush();
+        }
+    }
+
+    /// The state of the near cache (see [`CachifyBuilder::near_cache`]); `None` when the
+    /// instance has none.
+    ///
+    /// ```
+    /// # use cachify_core as cachify;
+    /// assert!(cachify::Cachify::builder().build().near_cache_status().is_none());
+    /// ```
+    #[cfg(feature = "redis")]
+    pub fn near_cache_status(&self) -> Option<crate::near::NearCacheStatus> {
+        Some(self.near()?.status())
     }
 
     /// The `#[cached]` computations in progress on this instance (single-flight).

@@ -13,8 +13,13 @@
 //!   value, in the same round trip).
 //! - It is bounded by entries and bytes, like a [`MemoryClient`](crate::MemoryClient).
 
+mod cache;
+mod coherence;
 mod config;
 mod source;
 
+pub(crate) use cache::Near;
+pub use cache::NearCacheStatus;
+pub(crate) use coherence::Ticket;
 pub use config::NearCache;
 pub(crate) use source::{Invalidations, NearSource, TrackingHandle, ValueWithTtl};

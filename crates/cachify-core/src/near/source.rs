@@ -40,12 +40,17 @@ pub(crate) trait NearSource: Send + Sync + 'static {
     async fn get_with_ttl(&self, key: &str) -> Result<Option<ValueWithTtl>, BackendError>;
 
     /// Starts tracking every key under `prefix` (on every master of a cluster, following
-    /// its topology), reporting to `sink` until the handle is dropped. Errors only for
-    /// what can never work (a server without RESP3 is reported later, through
-    /// [`Invalidations::tracking_lost`] and a warning, like any other refusal).
+    /// its topology), reporting to `sink` until the handle is dropped; each tracking
+    /// connection is pinged every `check_interval`. Errors only for what can never work
+    /// (a server without RESP3 is reported later, through [`Invalidations::tracking_lost`]
+    /// and a warning, like any other refusal).
+    ///
+    /// The tracking tasks hold `sink` weakly, so a sink that owns the handle makes no
+    /// cycle: keep the sink alive as long as the handle, tracking ends with either.
     fn start_tracking(
         &self,
         prefix: &str,
+        check_interval: Duration,
         sink: Arc<dyn Invalidations>,
     ) -> Result<TrackingHandle, Error>;
 }

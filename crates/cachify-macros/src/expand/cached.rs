@@ -78,21 +78,21 @@ fn wrapper_body(target: &Target) -> TokenStream {
         let call = refresh::call(target);
         (
             quote_spanned!(output.span=>
-                ::cachify::__private::cache::lookup_sync_refreshing::<_, #ret, _, _>(
+                ::cachify::__private::cache::lookup_sync_refreshing::<_, #ret, _, _, _>(
                     &#spec, #render, #call,
                 )
             ),
             quote_spanned!(output.span=>
-                #entry.lookup_async_refreshing::<_, #ret, _>(&#spec, &mut #due).await
+                #entry.lookup_async_refreshing::<_, #ret, _, _>(&#spec, &mut #due).await
             ),
             quote!(#due.start_async(#call);),
         )
     } else {
         (
             quote_spanned!(output.span=>
-                ::cachify::__private::cache::lookup_sync::<_, #ret, _>(&#spec, #render)
+                ::cachify::__private::cache::lookup_sync::<_, #ret, _, _>(&#spec, #render)
             ),
-            quote_spanned!(output.span=> #entry.lookup_async::<_, #ret, _>(&#spec).await),
+            quote_spanned!(output.span=> #entry.lookup_async::<_, #ret, _, _>(&#spec).await),
             TokenStream::new(),
         )
     };
@@ -133,7 +133,7 @@ fn wrapper_body(target: &Target) -> TokenStream {
     };
     quote! {
         #[allow(unused_imports)]
-        use ::cachify::__private::cache::AnyShape as _;
+        use ::cachify::__private::cache::{AnyShape as _, ViaBytes as _, ViaClone as _};
         let #shape = #shape_value;
         let #spec = #spec_value;
         #lookup
@@ -162,6 +162,7 @@ fn spec_tokens(target: &Target, shape: &syn::Ident) -> TokenStream {
             refresh: #refresh,
             codec: #codec,
             stats: #counters,
+            keep: (&::cachify::__private::cache::keep_of::<_, #ret>(&#shape)).policy(),
         }
     }
 }

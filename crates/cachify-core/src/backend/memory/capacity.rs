@@ -58,26 +58,28 @@ impl MemoryCapacity {
 
     /// The bytes each cached value is charged against [`max_bytes`](Self::max_bytes)
     /// besides its key (counted twice: the map and the eviction queue each hold a copy)
-    /// and its value: what the store spends on it, so that `max_bytes` bounds the memory
-    /// resident, not only the payload. Measured by `benches/eviction.rs`: 343 bytes
-    /// resident per entry of a 13-byte key and a 100-byte value.
+    /// and its value (counted twice too: the bytes, and the decoded copy that typed reads
+    /// keep beside them, taken to be of the same size): what the store spends on it, so
+    /// that `max_bytes` bounds the memory resident, not only the payload. Measured by
+    /// `benches/eviction.rs`: 367 bytes resident per entry of a 13-byte key and a 100-byte
+    /// value, before any decoded copy.
     ///
     /// ```
     /// # use cachify_core as cachify;
     /// use cachify::MemoryCapacity;
     /// // 1 000 values of 100 bytes under 16-byte keys:
-    /// let bytes = 1_000 * (MemoryCapacity::ENTRY_OVERHEAD + 2 * 16 + 100);
+    /// let bytes = 1_000 * (MemoryCapacity::ENTRY_OVERHEAD + 2 * 16 + 2 * 100);
     /// let capacity = MemoryCapacity::unbounded().max_bytes(bytes);
     /// # let _ = capacity;
     /// ```
-    pub const ENTRY_OVERHEAD: usize = 217;
+    pub const ENTRY_OVERHEAD: usize = 241;
 
     /// What a cached value under `key_len` bytes of key with `value_len` bytes is
     /// charged against the byte bound.
     pub(super) const fn weight_of(key_len: usize, value_len: usize) -> usize {
         Self::ENTRY_OVERHEAD
             .saturating_add(key_len.saturating_mul(2))
-            .saturating_add(value_len)
+            .saturating_add(value_len.saturating_mul(2))
     }
 
     /// No bound at all, as py-cachify's memory backend: the store holds every value until
@@ -198,6 +200,14 @@ impl Budget {
     pub(super) fn release(&self, weight: usize) {
         self.entries.fetch_sub(1, Ordering::Relaxed);
         self.bytes.fetch_sub(weight, Ordering::Relaxed);
+    }
+
+    /// The entries and bytes held now.
+    pub(super) fn usage(&self) -> (usize, usize) {
+        (
+            self.entries.load(Ordering::Relaxed),
+            self.bytes.load(Ordering::Relaxed),
+        )
     }
 
     pub(super) fn is_over(&self) -> bool {

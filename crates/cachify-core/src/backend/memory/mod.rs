@@ -29,6 +29,7 @@ mod reaper;
 mod scan;
 mod sieve;
 mod store;
+mod typed;
 
 use std::fmt;
 use std::sync::Arc;
@@ -216,7 +217,7 @@ impl SyncClient for MemoryClient {
         Ok(self.store.write(key, |shard, now| {
             let deadline = deadline_after(now, ttl);
             if !nx {
-                shard.insert_cached(key, value, deadline, now);
+                shard.insert_cached(key, value, None, deadline, now);
             } else if shard.live(key, now).is_some() {
                 return false;
             } else {

@@ -20,6 +20,7 @@ use parking_lot::Mutex;
 
 use crate::backend::slot_table::SlotTable;
 use crate::backend::ReleaseHub;
+use crate::decoded::{Decoded, DecodedSlot};
 use crate::error::BackendError;
 
 use super::capacity::{Budget, MemoryCapacity};
@@ -74,6 +75,8 @@ pub(super) struct Entry {
     visited: AtomicBool,
     /// Its place in its shard's eviction queue; [`UNQUEUED`] when pinned or unbounded.
     slot: Slot,
+    /// The value decoded by its first typed read (cached values only).
+    pub(super) decoded: DecodedSlot,
 }
 
 #[derive(Clone)]
@@ -91,7 +94,25 @@ impl Entry {
             deadline,
             visited: AtomicBool::new(false),
             slot: UNQUEUED,
+            decoded: DecodedSlot::new(),
         }
+    }
+
+    /// A cached value, in eviction queue slot `slot`, with what it decodes to if known.
+    fn with_decoded(
+        bytes: &[u8],
+        decoded: Option<Decoded>,
+        deadline: Option<Instant>,
+        slot: Slot,
+    ) -> Self {
+        let entry = Self {
+            slot,
+            ..Self::pinned(Value::Bytes(bytes.into()), deadline)
+        };
+        if let Some(decoded) = decoded {
+            let _fresh = entry.decoded.set(decoded);
+        }
+        entry
     }
 
     pub(super) fn is_live(&self, now: Instant) -> bool {
@@ -167,11 +188,13 @@ impl Writing<'_> {
         &mut self,
         key: &str,
         bytes: &[u8],
+        decoded: Option<Decoded>,
         deadline: Option<Instant>,
         now: Instant,
     ) {
         let Some(budget) = self.budget else {
-            return self.insert(key, Value::Bytes(bytes.into()), deadline);
+            self.queue_deadline(key, deadline);
+            return self.put(key, Entry::with_decoded(bytes, decoded, deadline, UNQUEUED));
         };
         let weight = MemoryCapacity::weight_of(key.len(), bytes.len());
         if !budget.admits(weight) {
@@ -196,10 +219,7 @@ impl Writing<'_> {
         self.make_room(now);
         self.queue_deadline(key, deadline);
         let slot = self.shard.sieve.push(key);
-        let entry = Entry {
-            slot,
-            ..Entry::pinned(Value::Bytes(bytes.into()), deadline)
-        };
+        let entry = Entry::with_decoded(bytes, decoded, deadline, slot);
         // The old entry was unqueued above; the map's replacement is the only change.
         self.entries.insert(key.to_owned(), entry);
     }
@@ -310,6 +330,15 @@ impl Store {
 
     pub(super) fn len(&self) -> usize {
         self.entries.len()
+    }
+
+    /// The cached values held and the bytes they are charged (in an unbounded store,
+    /// every entry, uncharged).
+    pub(super) fn usage(&self) -> (usize, usize) {
+        match &self.budget {
+            Some(budget) => budget.usage(),
+            None => (self.len(), 0),
+        }
     }
 
     pub(super) fn keys(&self) -> Vec<String> {

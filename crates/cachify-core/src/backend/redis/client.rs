@@ -27,6 +27,7 @@ use super::scan;
 use crate::backend::{AsyncClient, MissClaim, ReleaseWatch, SyncClient};
 use crate::error::BackendError;
 use crate::glob::KeySelection;
+use crate::near::ValueWithTtl;
 
 /// How sync calls reach the server.
 #[allow(
@@ -134,6 +135,23 @@ impl Core {
                 }
             });
         }
+    }
+
+    /// A near cache's read: `GET` and `PTTL` of `key` in one round trip, from a sync
+    /// caller (see [`commands::get_with_ttl`]).
+    pub(super) fn get_with_ttl_blocking(
+        self: &Arc<Self>,
+        key: &str,
+    ) -> Result<Option<ValueWithTtl>, BackendError> {
+        self.run_blocking(commands::get_with_ttl(key))
+    }
+
+    /// The async twin of [`get_with_ttl_blocking`](Self::get_with_ttl_blocking).
+    pub(super) async fn get_with_ttl(
+        self: &Arc<Self>,
+        key: &str,
+    ) -> Result<Option<ValueWithTtl>, BackendError> {
+        self.run(commands::get_with_ttl(key)).await
     }
 
     /// Runs `call` on the calling thread.

@@ -16,6 +16,7 @@ use super::releases::channel;
 use super::scripts;
 use crate::backend::hash_tag::same_slot_sibling;
 use crate::backend::MissClaim;
+use crate::near::ValueWithTtl;
 
 /// The longest ttl sent to Redis, about 142 000 years: the server's clock in
 /// milliseconds (about 2^41 today) plus this stays below 2^53, so `PX`, `PEXPIRE` and the
@@ -49,6 +50,8 @@ enum Request {
         evalsha: Cmd,
         source: &'static str,
     },
+    /// Reads sent together in one round trip, answered as one array of their replies.
+    Reads(redis::Pipeline),
 }
 
 /// `EVAL source` with the arguments of `evalsha` after its hash.
@@ -81,6 +84,9 @@ impl<'k, T> Call<'k, T> {
     /// right after it on the same connection (one pipeline, one round trip), and when
     /// fewer replicas answer in time, `undo` runs on that connection and the call fails.
     pub(crate) fn acknowledged(mut self, acks: ReplicaAcks, undo: Call<'k, bool>) -> Self {
+        if matches!(self.request, Request::Reads(_)) {
+            return self; // reads write nothing to acknowledge
+        }
         let mut wait = redis::cmd("WAIT");
         // Beyond what Redis represents: as good as forever (`WAIT n 0` is forever too).
         let millis = ttl_millis(Some(acks.timeout)).unwrap_or(MAX_TTL_MILLIS);
@@ -108,6 +114,7 @@ impl<'k, T> Call<'k, T> {
         }
         let value = match &self.request {
             Request::Command(cmd) => cmd.query(conn)?,
+            Request::Reads(pipeline) => pipeline.query(conn)?,
             Request::Script { evalsha, source } => {
                 let reply = evalsha.query(conn);
                 if is_noscript(&reply) {
@@ -141,6 +148,7 @@ impl<'k, T> Call<'k, T> {
         }
         let value = match &self.request {
             Request::Command(cmd) => cmd.query_async(conn).await?,
+            Request::Reads(pipeline) => pipeline.query_async(conn).await?,
             Request::Script { evalsha, source } => {
                 let reply = evalsha.query_async(conn).await;
                 if is_noscript(&reply) {
@@ -160,6 +168,13 @@ impl<T> Call<'_, T> {
         let mut pipeline = redis::pipe();
         match &self.request {
             Request::Command(cmd) => pipeline.add_command(cmd.clone()),
+            // Never acknowledged (see `acknowledged`): sent as they are.
+            Request::Reads(reads) => {
+                for cmd in reads.cmd_iter() {
+                    pipeline.add_command(cmd.clone());
+                }
+                &mut pipeline
+            }
             Request::Script { evalsha, source } if eval => {
                 pipeline.add_command(eval_of(evalsha, source))
             }
@@ -358,6 +373,29 @@ pub(crate) fn expire_if_equals<'k>(
     script(&scripts::EXTEND, key, &[expected, ttl_arg(ttl).as_bytes()])
 }
 
+/// `GET key` and `PTTL key` in one round trip: the value and its remaining lifetime
+/// (`None`: it never expires), or `None` when the key is missing (nil, or -2: it expired
+/// between the two).
+pub(crate) fn get_with_ttl(key: &str) -> Call<'_, Option<ValueWithTtl>> {
+    let mut reads = redis::pipe();
+    reads.cmd("GET").arg(key).cmd("PTTL").arg(key);
+    Call {
+        key,
+        request: Request::Reads(reads),
+        reply: value_with_ttl,
+        retry_safe: true,
+        acknowledged: None,
+    }
+}
+
+fn value_with_ttl(reply: Value) -> RedisResult<Option<ValueWithTtl>> {
+    let (value, pttl): (Option<Vec<u8>>, i64) = redis::from_redis_value(reply)?;
+    Ok(match (value, pttl) {
+        (None, _) | (_, -2) => None,
+        (Some(value), pttl) => Some((value, u64::try_from(pttl).ok().map(Duration::from_millis))),
+    })
+}
+
 /// `PTTL key`: `None` when the key is missing (-2) or never expires (-1).
 pub(crate) fn remaining_ttl(key: &str) -> Call<'_, Option<Duration>> {
     let mut cmd = redis::cmd("PTTL");
@@ -533,6 +571,27 @@ mod tests {
         assert_eq!(miss_claim(forever).unwrap(), MissClaim::Busy(None));
         assert!(miss_claim(Value::Nil).is_err());
         assert!(miss_claim(Value::Array(vec![Value::Int(9)])).is_err());
+    }
+
+    #[test]
+    fn a_value_with_ttl_reads_both_replies_and_absence_either_way() {
+        let reply = |value: Value, pttl: i64| Value::Array(vec![value, Value::Int(pttl)]);
+        let value = || Value::BulkString(b"v".to_vec());
+        assert_eq!(
+            value_with_ttl(reply(value(), 1_500)).unwrap(),
+            Some((b"v".to_vec(), Some(Duration::from_millis(1_500))))
+        );
+        assert_eq!(
+            value_with_ttl(reply(value(), -1)).unwrap(),
+            Some((b"v".to_vec(), None))
+        );
+        assert_eq!(
+            value_with_ttl(reply(value(), -2)).unwrap(),
+            None,
+            "expired meanwhile"
+        );
+        assert_eq!(value_with_ttl(reply(Value::Nil, -2)).unwrap(), None);
+        assert!(value_with_ttl(Value::Nil).is_err());
     }
 
     #[test]

@@ -28,7 +28,8 @@
 //! clients and both sides (`blocking` connections for sync calls, `connection` for async
 //! ones); `scripts` holds the Lua; `releases` the pub/sub wake-ups; `runtime` the private
 //! runtime; `options` every timeout and size; `tls` the certificates of `rediss://`;
-//! `sentinel` a Sentinel-managed master followed across failovers.
+//! `sentinel` a Sentinel-managed master followed across failovers; `tracking` the near
+//! cache's reads and tracking connections.
 //!
 //! # Examples
 //!
@@ -63,6 +64,7 @@ mod scripts;
 #[cfg(feature = "sentinel")]
 mod sentinel;
 mod tls;
+pub(crate) mod tracking;
 
 use std::fmt;
 use std::sync::Arc;

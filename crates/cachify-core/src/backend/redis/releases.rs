@@ -166,6 +166,12 @@ impl Releases {
         self.state.nodes.first()
     }
 
+    /// The nodes it was opened with (RESP3 clients): the server of a standalone client,
+    /// the seed nodes of a cluster.
+    pub(crate) fn nodes(&self) -> &[redis::Client] {
+        &self.state.nodes
+    }
+
     /// A watch on `key` that sees every release published after this returns; with
     /// `subscribe` false (the server is known not to answer) it only polls.
     pub(crate) async fn watch(&self, key: &str, subscribe: bool) -> ReleaseWatch {
@@ -246,7 +252,7 @@ fn is_denied(error: &RedisError) -> bool {
 }
 
 /// `client` with RESP3: subscriptions and their messages share one connection.
-fn resp3(client: &redis::Client) -> Result<redis::Client, BackendError> {
+pub(super) fn resp3(client: &redis::Client) -> Result<redis::Client, BackendError> {
     let info = client.get_connection_info().clone();
     let settings = info
         .redis_settings()

@@ -171,7 +171,7 @@ fn refuse_tls(sentinels: &[&str], options: &RedisOptions) -> Result<(), Error> {
 
 impl Sentinel {
     /// Asks the sentinels for the master.
-    async fn master(&self) -> Result<redis::Client, BackendError> {
+    pub(super) async fn master(&self) -> Result<redis::Client, BackendError> {
         let mut client = self.client.lock().await;
         match tokio::time::timeout(self.patience, client.async_get_client()).await {
             Ok(Ok(master)) => Ok(master),
