@@ -22,6 +22,7 @@
 #[path = "../tests/support/redis.rs"]
 mod server;
 
+use std::collections::BTreeMap;
 use std::hint::black_box;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{LazyLock, OnceLock};
@@ -74,6 +75,11 @@ fn redis_instance(prefix: &str, near: bool) -> Cachify {
 static NEAR: LazyLock<Cachify> = LazyLock::new(|| redis_instance("near:", true));
 static FAR: LazyLock<Cachify> = LazyLock::new(|| redis_instance("far:", false));
 /// The memory backend.
+/// A near cache on the prefix of [`WATCHED`], never called: its tracking connection gets
+/// the invalidations of `WATCHED`'s writes, so a miss on `WATCHED` pays what the server
+/// and this process spend on them, without the near cache's read path.
+static WATCHER: LazyLock<Cachify> = LazyLock::new(|| redis_instance("watched:", true));
+static WATCHED: LazyLock<Cachify> = LazyLock::new(|| redis_instance("watched:", false));
 static MEMORY: LazyLock<Cachify> = LazyLock::new(|| Cachify::builder().prefix("mem:").build());
 
 fn string_value(n: u64) -> String {
@@ -123,6 +129,11 @@ fn near_miss(n: u64) -> u64 {
 
 #[cached(key = "miss-{n}", cachify = FAR, ttl = 60)]
 fn far_miss(n: u64) -> u64 {
+    n
+}
+
+#[cached(key = "miss-{n}", cachify = WATCHED, ttl = 60)]
+fn watched_miss(n: u64) -> u64 {
     n
 }
 
@@ -440,6 +451,174 @@ fn interleaved_ratios(runtime: &tokio::runtime::Runtime, raw: &mut Raw) {
     println!("ratios: write (reset + storing miss) with near cache / without: sync {write_sync:.3}, async {write_async:.3} (goal <= 1.1)");
 }
 
+/// The server's command counters (`INFO commandstats`): command name → calls.
+fn command_counts(connection: &mut redis::Connection) -> BTreeMap<String, u64> {
+    let info: String = redis::cmd("INFO")
+        .arg("commandstats")
+        .query(connection)
+        .expect("INFO");
+    info.lines()
+        .filter_map(|line| {
+            let (name, stats) = line.strip_prefix("cmdstat_")?.split_once(':')?;
+            let calls = stats.strip_prefix("calls=")?.split(',').next()?;
+            Some((name.to_owned(), calls.parse().ok()?))
+        })
+        .collect()
+}
+
+/// CPU time (ns) of each thread of process `pid`, summed by thread name.
+fn cpu_by_thread(pid: &str) -> BTreeMap<String, u64> {
+    let mut by_name = BTreeMap::new();
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return by_name;
+    };
+    for task in tasks.flatten() {
+        let path = task.path();
+        let name = std::fs::read_to_string(path.join("comm")).unwrap_or_default();
+        let ran = std::fs::read_to_string(path.join("schedstat")).unwrap_or_default();
+        let ran: u64 = ran
+            .split(' ')
+            .next()
+            .and_then(|ns| ns.parse().ok())
+            .unwrap_or(0);
+        *by_name.entry(name.trim().to_owned()).or_insert(0) += ran;
+    }
+    by_name
+}
+
+/// `after - before` per call, divided by `unit`, for the entries that moved.
+fn per_call(
+    before: &BTreeMap<String, u64>,
+    after: &BTreeMap<String, u64>,
+    calls: u64,
+    unit: f64,
+) -> String {
+    after
+        .iter()
+        .filter(|(name, _)| name.as_str() != "info")
+        .filter_map(|(name, now)| {
+            let moved = now.saturating_sub(before.get(name).copied().unwrap_or(0));
+            let each = moved as f64 / calls as f64 / unit;
+            (each >= 0.01).then(|| format!("{name} {each:.2}"))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The invalidation pushes a tracking connection on `prefix` (BCAST, as the near
+/// cache's) receives per call of `call`, and the keys of the first one's.
+fn invalidations_per_call(
+    runtime: &tokio::runtime::Runtime,
+    prefix: &str,
+    call: &dyn Fn(),
+) -> String {
+    const CALLS: u64 = 100;
+    let (pushes, received) = std::sync::mpsc::channel::<redis::PushInfo>();
+    let url = format!("{}/?protocol=resp3", URL.get().expect("the server runs"));
+    let config = AsyncConnectionConfig::new().set_push_sender(pushes);
+    let mut tracking = runtime.block_on(async {
+        let client = redis::Client::open(url).expect("a URL");
+        let mut tracking = client
+            .get_multiplexed_async_connection_with_config(&config)
+            .await
+            .expect("a RESP3 connection");
+        redis::cmd("CLIENT")
+            .arg("TRACKING")
+            .arg("ON")
+            .arg("BCAST")
+            .arg("PREFIX")
+            .arg(prefix)
+            .exec_async(&mut tracking)
+            .await
+            .expect("CLIENT TRACKING");
+        tracking
+    });
+    (0..CALLS).for_each(|_| call());
+    // Replies come in order after the pushes sent before them.
+    runtime.block_on(async {
+        redis::cmd("PING")
+            .exec_async(&mut tracking)
+            .await
+            .expect("PING")
+    });
+    let pushes: Vec<_> = received
+        .try_iter()
+        .filter(|push| push.kind == redis::PushKind::Invalidate)
+        .collect();
+    let keys = |push: &redis::PushInfo| -> Vec<String> {
+        redis::from_redis_value_ref::<Vec<Vec<String>>>(&redis::Value::Array(push.data.clone()))
+            .map(|keys| keys.concat())
+            .unwrap_or_default()
+    };
+    let key_count: usize = pushes.iter().map(|push| keys(push).len()).sum();
+    format!(
+        "{:.2} pushes, {:.2} keys per call; the first: {:?}",
+        pushes.len() as f64 / CALLS as f64,
+        key_count as f64 / CALLS as f64,
+        pushes.first().map(keys).unwrap_or_default()
+    )
+}
+
+/// Where a miss and a write go, with and without the near cache: the commands the
+/// server ran per call (those of scripts included), the wall time, and the CPU time of
+/// the server and of each of this process's threads per call. CPU time (from
+/// `/proc/*/task/*/schedstat`) moves less with the machine's load than wall time does.
+fn where_calls_go(runtime: &tokio::runtime::Runtime, raw: &mut Raw, server_pid: &str) {
+    const CALLS: u64 = 1000;
+    let cases: [(&str, &dyn Fn()); 9] = [
+        ("miss sync, with near cache", &|| {
+            near_miss(next_key());
+        }),
+        ("miss sync, without", &|| {
+            far_miss(next_key());
+        }),
+        ("miss sync, without, its prefix tracked", &|| {
+            watched_miss(next_key());
+        }),
+        ("miss async, with near cache", &|| {
+            runtime.block_on(near_miss_async(next_key()));
+        }),
+        ("miss async, without", &|| {
+            runtime.block_on(far_miss_async(next_key()));
+        }),
+        ("write sync, with near cache", &|| {
+            near_write(next_key() % KEYS)
+        }),
+        ("write sync, without", &|| far_write(next_key() % KEYS)),
+        ("write async, with near cache", &|| {
+            runtime.block_on(near_write_async(next_key() % KEYS))
+        }),
+        ("write async, without", &|| {
+            runtime.block_on(far_write_async(next_key() % KEYS))
+        }),
+    ];
+    LazyLock::force(&WATCHER);
+    let me = std::process::id().to_string();
+    for (name, call) in cases {
+        let commands = command_counts(&mut raw.sync);
+        let (server, client) = (cpu_by_thread(server_pid), cpu_by_thread(&me));
+        let start = Instant::now();
+        (0..CALLS).for_each(|_| call());
+        let wall = start.elapsed() / CALLS as u32;
+        let (server_after, client_after) = (cpu_by_thread(server_pid), cpu_by_thread(&me));
+        let commands = per_call(&commands, &command_counts(&mut raw.sync), CALLS, 1.0);
+        let server = server_after.values().sum::<u64>() - server.values().sum::<u64>();
+        println!(
+            "per call: {name}: wall {wall:.1?}; redis-server CPU {:.1} µs; this process's CPU (µs) by thread: {}; commands: {commands}",
+            server as f64 / CALLS as f64 / 1e3,
+            per_call(&client, &client_after, CALLS, 1e3),
+        );
+    }
+    let miss = || {
+        far_miss(next_key());
+    };
+    let write = || far_write(next_key() % KEYS);
+    for (name, call) in [("miss", &miss as &dyn Fn()), ("write", &write)] {
+        let pushes = invalidations_per_call(runtime, "far:", call);
+        println!("invalidations of a tracking connection on the prefix, per {name}: {pushes}");
+    }
+}
+
 fn benches(c: &mut Criterion) {
     if !installed() {
         eprintln!("benches/near_cache.rs: redis-server is not installed; skipping");
@@ -452,6 +631,7 @@ fn benches(c: &mut Criterion) {
     setup(&runtime, &mut raw);
     near_hit(c, &runtime, &mut raw);
     miss_and_write(c, &runtime);
+    where_calls_go(&runtime, &mut raw, &server::server_pid(server.port()));
     interleaved_ratios(&runtime, &mut raw);
     server.kill();
 }
