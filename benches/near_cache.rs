@@ -29,7 +29,7 @@ use std::sync::{LazyLock, OnceLock};
 use std::time::{Duration, Instant};
 
 use cachify::{cached, Cachify, NearCache};
-use criterion::{criterion_group, criterion_main, Criterion};
+use criterion::{criterion_group, Criterion};
 use redis::caching::CacheConfig;
 use redis::AsyncConnectionConfig;
 
@@ -643,4 +643,39 @@ criterion_group! {
         .measurement_time(Duration::from_secs(2));
     targets = benches
 }
-criterion_main!(near_benches);
+
+/// With `CACHIFY_NEAR_CALLS=<n>`, only starts the server, warms the keys and makes `n`
+/// sync hits of `fn(u64) -> u64`: near hits, or memory hits with
+/// `CACHIFY_NEAR_CALLS_OF=memory`. Under callgrind, two runs with different `n` give the
+/// instructions of one hit (see docs/src/performance.md).
+fn calls_only() -> bool {
+    let Ok(calls) = std::env::var("CACHIFY_NEAR_CALLS") else {
+        return false;
+    };
+    let calls: u64 = calls.parse().expect("CACHIFY_NEAR_CALLS is a number");
+    let server = server::RedisServer::start(false);
+    URL.set(server.url()).expect("set once");
+    for _ in 0..3 {
+        (0..KEYS).for_each(|n| {
+            near_u64(n);
+            memory_u64(n);
+        });
+    }
+    let before = NEAR.stats();
+    match std::env::var("CACHIFY_NEAR_CALLS_OF").as_deref() {
+        Ok("memory") => time_sync(calls, memory_u64),
+        _ => time_sync(calls, near_u64),
+    };
+    let during = NEAR.stats().since(&before);
+    println!("{} near hits, {} misses", during.near_hits, during.misses);
+    server.kill();
+    true
+}
+
+fn main() {
+    if calls_only() {
+        return;
+    }
+    near_benches();
+    Criterion::default().configure_from_args().final_summary();
+}
