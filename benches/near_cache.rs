@@ -645,8 +645,9 @@ criterion_group! {
 }
 
 /// With `CACHIFY_NEAR_CALLS=<n>`, only starts the server, warms the keys and makes `n`
-/// sync hits of `fn(u64) -> u64`: near hits, or memory hits with
-/// `CACHIFY_NEAR_CALLS_OF=memory`. Under callgrind, two runs with different `n` give the
+/// hits: near hits of the sync `fn(u64) -> u64`, or with `CACHIFY_NEAR_CALLS_OF=memory`
+/// memory hits of it, `async` near hits of the async one, `string` near hits of the
+/// sync `fn(u64) -> String`. Under callgrind, two runs with different `n` give the
 /// instructions of one hit (see docs/src/performance.md).
 fn calls_only() -> bool {
     let Ok(calls) = std::env::var("CACHIFY_NEAR_CALLS") else {
@@ -655,15 +656,20 @@ fn calls_only() -> bool {
     let calls: u64 = calls.parse().expect("CACHIFY_NEAR_CALLS is a number");
     let server = server::RedisServer::start(false);
     URL.set(server.url()).expect("set once");
+    let runtime = current_thread();
     for _ in 0..3 {
         (0..KEYS).for_each(|n| {
             near_u64(n);
+            near_string(n);
             memory_u64(n);
+            runtime.block_on(near_u64_async(n));
         });
     }
     let before = NEAR.stats();
     match std::env::var("CACHIFY_NEAR_CALLS_OF").as_deref() {
         Ok("memory") => time_sync(calls, memory_u64),
+        Ok("async") => time_async(&runtime, calls, near_u64_async),
+        Ok("string") => time_sync(calls, near_string),
         _ => time_sync(calls, near_u64),
     };
     let during = NEAR.stats().since(&before);
