@@ -19,7 +19,7 @@ use super::read::Read;
 use super::refresh::{self, Refresh};
 use super::storing::Options;
 pub use super::value::{
-    enc_dec, enc_dec_for, shaped, AnyShape, EncDec, OkOnly, Plain, Serde, Shape, ShapeOf,
+    enc_dec, enc_dec_for, shaped, shaped_now, AnyShape, EncDec, OkOnly, Plain, Serde, Shape, ShapeOf,
     ValueCodec,
 };
 pub use super::Entry;
@@ -177,6 +177,80 @@ where
         }
     });
     found.unwrap_or_else(|error| panic!("{error}"))
+}
+
+impl<C, K> CacheSpec<'_, C, K> {
+    /// An async lookup's first step, without I/O or allocation: the decoded store's
+    /// answer (the memory backend's hit or miss, a near cache's hit), or the entry to look
+    /// up through the backend ([`Entry::lookup_async`]). Panics when the global instance
+    /// is used before `cachify::init_cachify()`.
+    pub fn lookup_now<S, R>(&self, render: impl FnOnce(&mut String)) -> Result<Lookup<S, R>, Entry>
+    where
+        S: Shape<R>,
+        C: ValueCodec<S::Value>,
+        K: Keep<S::Value>,
+    {
+        self.lookup_now_then(render, |_, _, _| {})
+    }
+
+    /// [`CacheSpec::lookup_now`] for a function with `refresh`: a hit on a value due for a
+    /// refresh also reserves it in `due` (see [`Entry::lookup_async_refreshing`]).
+    pub fn lookup_now_refreshing<S, R>(
+        &self,
+        render: impl FnOnce(&mut String),
+        due: &mut DueRefresh<S, R, C>,
+    ) -> Result<Lookup<S, R>, Entry>
+    where
+        S: Shape<R>,
+        C: ValueCodec<S::Value> + Clone + Send + Sync + 'static,
+        K: Keep<S::Value>,
+    {
+        self.lookup_now_then(render, |cachify, key, stored| {
+            due.refresh = self.due_refresh(cachify, key, stored);
+        })
+    }
+
+    /// [`CacheSpec::lookup_now`], calling `on_hit` with the stored bytes of a hit.
+    fn lookup_now_then<S, R>(
+        &self,
+        render: impl FnOnce(&mut String),
+        on_hit: impl FnOnce(&Cachify, &str, &[u8]),
+    ) -> Result<Lookup<S, R>, Entry>
+    where
+        S: Shape<R>,
+        C: ValueCodec<S::Value>,
+        K: Keep<S::Value>,
+    {
+        let found = self.source.with_buffers(|cachify, key, _| {
+            key.push_str(cachify.prefix());
+            render(key);
+            cachify.layout().push_postfix(Operation::Cached, key);
+            let entry = |key: &str| Entry {
+                cachify: cachify.clone(),
+                key: key.to_owned(),
+            };
+            let tally = cachify.tally(Some(self.stats));
+            let read = Read {
+                tally,
+                cachify,
+                key,
+                codec: &self.codec,
+                keep: &self.keep,
+            };
+            match read.now(|stored| on_hit(cachify, key, stored)) {
+                Some(Some(hit)) => {
+                    events::cache_hit(tally, cachify.prefix(), key);
+                    Ok(Lookup::Hit(S::from_value(hit)))
+                }
+                Some(None) => {
+                    events::cache_miss(tally, cachify.prefix(), key);
+                    Ok(Lookup::Miss(Miss::new(entry(key))))
+                }
+                None => Err(entry(key)),
+            }
+        });
+        found.unwrap_or_else(|error| panic!("{error}"))
+    }
 }
 
 impl Entry {

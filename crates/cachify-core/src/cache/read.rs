@@ -75,6 +75,21 @@ impl<C, K> Read<'_, C, K> {
         }
     }
 
+    /// What the decoded store answers without I/O: a hit; a miss, when the store is the
+    /// backend itself (memory); `None` when only the backend can tell (no decoded store,
+    /// or a near cache that lacks the value or is not serving).
+    pub(super) fn now<V>(&self, on_hit: impl FnOnce(&[u8])) -> Option<Option<V>>
+    where
+        C: ValueCodec<V>,
+        K: Keep<V>,
+    {
+        match self.cachify.decoded_store()? {
+            DecodedStore::Memory(memory) => Some(self.kept(memory, on_hit).flatten()),
+            #[cfg(feature = "redis")]
+            DecodedStore::Near(near) => self.near_hit(near, &mut Some(on_hit)).map(Some),
+        }
+    }
+
     /// The value in `store`'s entry: `None` when there is none, `Some(None)` when it
     /// does not decode.
     fn kept<V>(&self, store: &MemoryClient, on_hit: impl FnOnce(&[u8])) -> Option<Option<V>>

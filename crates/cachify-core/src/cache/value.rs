@@ -122,6 +122,14 @@ pub fn shaped<S, R>(
     lookup
 }
 
+/// [`shaped`] for [`CacheSpec::lookup_now`](super::for_macros::CacheSpec::lookup_now).
+pub fn shaped_now<S, R>(
+    _shape: &S,
+    lookup: Result<super::for_macros::Lookup<S, R>, super::Entry>,
+) -> Result<super::for_macros::Lookup<S, R>, super::Entry> {
+    lookup
+}
+
 /// [`enc_dec`] for the value `shape` stores, so closures need no annotations.
 ///
 /// ```

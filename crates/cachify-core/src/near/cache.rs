@@ -42,7 +42,7 @@ struct Shared {
 pub struct NearCacheStatus {
     /// Whether every tracking connection is up: only then are near copies served.
     pub tracking: bool,
-    /// How many values it holds.
+    /// How many values it holds and may serve (0 while tracking is down).
     pub entries: usize,
     /// The bytes they are charged (see [`NearCache::max_bytes`]).
     pub bytes: usize,
@@ -121,9 +121,14 @@ impl Near {
 
     /// Its state now.
     pub(crate) fn status(&self) -> NearCacheStatus {
-        let (entries, bytes) = self.shared.values.load().usage();
+        let tracking = self.shared.coherence.is_tracking();
+        // While tracking is down nothing is served, and what was held is being dropped.
+        let (entries, bytes) = match tracking {
+            true => self.shared.values.load().usage(),
+            false => (0, 0),
+        };
         NearCacheStatus {
-            tracking: self.shared.coherence.is_tracking(),
+            tracking,
             entries,
             bytes,
         }

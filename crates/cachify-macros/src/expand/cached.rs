@@ -74,7 +74,7 @@ fn wrapper_body(target: &Target) -> TokenStream {
     let (due, found) = (private_ident("due"), private_ident("found"));
     // With refresh, an async lookup reserves a due refresh, started after its await:
     // the arguments are cloned then, never borrowed across the await.
-    let (lookup_sync, lookup_async, start_async) = if refresh::enabled(&target.args) {
+    let (lookup_sync, lookup_async, start_async, lookup_now) = if refresh::enabled(&target.args) {
         let call = refresh::call(target);
         (
             quote_spanned!(output.span=>
@@ -86,6 +86,9 @@ fn wrapper_body(target: &Target) -> TokenStream {
                 #entry.lookup_async_refreshing::<_, #ret, _, _>(&#spec, &mut #due).await
             ),
             quote!(#due.start_async(#call);),
+            quote_spanned!(output.span=>
+                #spec.lookup_now_refreshing::<_, #ret>(#render, &mut #due)
+            ),
         )
     } else {
         (
@@ -94,6 +97,7 @@ fn wrapper_body(target: &Target) -> TokenStream {
             ),
             quote_spanned!(output.span=> #entry.lookup_async::<_, #ret, _, _>(&#spec).await),
             TokenStream::new(),
+            quote_spanned!(output.span=> #spec.lookup_now::<_, #ret>(#render)),
         )
     };
     let lookup_sync = quote_spanned!(output.span=>
@@ -109,10 +113,15 @@ fn wrapper_body(target: &Target) -> TokenStream {
         } else {
             quote!(let mut #due = ::cachify::__private::cache::DueRefresh::default();)
         };
+        // The decoded store answers first, with no I/O and no allocation; only what it
+        // cannot tell is looked up through the backend, from an entry that owns its key.
+        let now = private_ident("now");
         quote! {
-            let #entry = #spec.entry(#render);
             #due_slot
-            let #found = #lookup_async;
+            let #found = match ::cachify::__private::cache::shaped_now(&#shape, #lookup_now) {
+                ::core::result::Result::Ok(#now) => #now,
+                ::core::result::Result::Err(#entry) => #lookup_async,
+            };
             #start_async
             match #found {
                 ::cachify::__private::cache::Lookup::Hit(#value) => #value,
