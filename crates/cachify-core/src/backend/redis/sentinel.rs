@@ -227,6 +227,16 @@ impl Core {
         });
     }
 
+    /// The address of the master every connection goes to, for a Sentinel-managed
+    /// client. `move_to` changes it and moves the connections in one step without an
+    /// await, on the private runtime (a current-thread one): a task there never sees
+    /// the new address before the connections moved.
+    pub(crate) fn sentinel_master(&self) -> Option<String> {
+        let sentinel = self.sentinel.get()?;
+        let master = sentinel.master.lock().clone();
+        Some(master)
+    }
+
     /// Moves every connection to `master` unless they are there already.
     fn move_to(&self, sentinel: &Sentinel, master: &redis::Client) {
         let address = address_of(master);
@@ -269,7 +279,8 @@ impl Drop for Asked<'_> {
     }
 }
 
-fn address_of(client: &redis::Client) -> String {
+/// How a master's address is compared: `host:port`.
+pub(super) fn address_of(client: &redis::Client) -> String {
     client.get_connection_info().addr().to_string()
 }
 

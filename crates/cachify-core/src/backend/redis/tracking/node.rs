@@ -46,29 +46,74 @@ impl Target {
 
     /// Whether the connection still answers (bounded by its response timeout), and for
     /// a Sentinel-managed master, whether its server still is the master: a demoted one
-    /// may keep the connection open.
-    async fn check(&self, connection: &mut MultiplexedConnection) -> Result<(), Failure> {
+    /// may keep the connection open. An error *reply* (`NOPERM`: an ACL user without
+    /// `+ping`) proves the connection alive: [`Checked::Refused`].
+    async fn check(&self, connection: &mut MultiplexedConnection) -> Result<Checked, Failure> {
         match self {
             Self::Server(_) => {
                 let ping: Result<(), RedisError> = redis::cmd("PING").query_async(connection).await;
-                ping.map_err(|error| failure("PING failed", &error))
+                checked("PING", ping)
             }
             #[cfg(feature = "sentinel")]
             Self::Sentinel(_) => {
                 let role: Result<Value, RedisError> =
                     redis::cmd("ROLE").query_async(connection).await;
-                let role = role.map_err(|error| failure("ROLE failed", &error))?;
                 match role {
-                    Value::Array(fields)
+                    Ok(Value::Array(fields))
                         if fields.first() == Some(&Value::BulkString(b"master".to_vec())) =>
                     {
-                        Ok(())
+                        Ok(Checked::Alive)
                     }
-                    _ => Err(Failure::Io("the master is no longer the master".to_owned())),
+                    Ok(_) => Err(Failure::Io("the master is no longer the master".to_owned())),
+                    Err(error) => checked::<Value>("ROLE", Err(error)),
                 }
             }
         }
     }
+
+    /// For a Sentinel-managed master: `Ok` once the client's data connections go to
+    /// `master` (the server this session tracks), so that a read-through never fills
+    /// from a server whose writes this session does not see (a demoted master keeps
+    /// answering reads as a lagging replica). Until then, asks the client to follow the
+    /// sentinels. `Err` when its data connections went to another master.
+    fn serves_reads(&self, master: &str) -> Result<(), Failure> {
+        match self {
+            Self::Server(_) => Ok(()),
+            #[cfg(feature = "sentinel")]
+            Self::Sentinel(core) => match core.sentinel_master() {
+                Some(data) if data == master => Ok(()),
+                data => {
+                    core.follow_master();
+                    Err(Failure::Io(format!(
+                        "the data connections go to {}, tracking to {master}",
+                        data.as_deref().unwrap_or("no master")
+                    )))
+                }
+            },
+        }
+    }
+}
+
+/// What a check proved.
+enum Checked {
+    /// It was answered.
+    Alive,
+    /// It was refused, which proves the connection alive too.
+    Refused(String),
+}
+
+/// A check's reply: any reply, an error reply included, proves the connection alive;
+/// only a lost, closed or silent connection fails it.
+fn checked<T>(what: &str, reply: Result<T, RedisError>) -> Result<Checked, Failure> {
+    match reply {
+        Ok(_) => Ok(Checked::Alive),
+        Err(error) if is_unreachable(&error) => Err(Failure::Io(format!("{what} failed: {error}"))),
+        Err(error) => Ok(Checked::Refused(format!("{what} refused: {error}"))),
+    }
+}
+
+fn is_unreachable(error: &RedisError) -> bool {
+    error.is_io_error() || error.is_timeout() || error.is_connection_dropped()
 }
 
 /// Tracks `node` (its name in `readiness`) until the task is aborted.
@@ -123,8 +168,7 @@ impl std::fmt::Display for Failure {
 fn failure(what: &str, error: &RedisError) -> Failure {
     const TRANSIENT: [&str; 5] = ["LOADING", "BUSY", "TRYAGAIN", "CLUSTERDOWN", "MASTERDOWN"];
     let message = format!("{what}: {error}");
-    let unreachable = error.is_io_error() || error.is_timeout() || error.is_connection_dropped();
-    if unreachable || error.code().is_some_and(|code| TRANSIENT.contains(&code)) {
+    if is_unreachable(error) || error.code().is_some_and(|code| TRANSIENT.contains(&code)) {
         Failure::Io(message)
     } else {
         Failure::Refused(message)
@@ -147,21 +191,33 @@ impl Session<'_> {
             Ok(client) => client,
             Err(failure) => return failure,
         };
+        let master = client.get_connection_info().addr().to_string();
         let mut connection = match self.connect(&client, &closed).await {
             Ok(connection) => connection,
             Err(failure) => return failure,
         };
-        if !self.readiness.up(self.node, self.id) {
-            return Failure::Io("the connection was closed".to_owned());
-        }
-        *backoff = MIN_BACKOFF;
+        // Up only once reads go where the pushes come from; checked every interval.
+        let mut up = false;
         loop {
+            match (up, target.serves_reads(&master)) {
+                (false, Ok(())) => {
+                    if !self.readiness.up(self.node, self.id) {
+                        return Failure::Io("the connection was closed".to_owned());
+                    }
+                    up = true;
+                    *backoff = MIN_BACKOFF;
+                }
+                (true, Err(failure)) => return failure,
+                (false, Err(_)) | (true, Ok(())) => {}
+            }
             tokio::select! {
                 () = closed.notified() => return Failure::Io("the connection was closed".to_owned()),
                 () = tokio::time::sleep(self.settings.check_interval) => {}
             }
-            if let Err(failure) = target.check(&mut connection).await {
-                return failure;
+            match target.check(&mut connection).await {
+                Ok(Checked::Alive) => {}
+                Ok(Checked::Refused(why)) => self.readiness.check_refused(self.node, &why),
+                Err(failure) => return failure,
             }
         }
     }
