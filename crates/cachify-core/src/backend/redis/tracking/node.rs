@@ -323,4 +323,16 @@ mod tests {
         let io = RedisError::from(std::io::Error::from(std::io::ErrorKind::ConnectionReset));
         assert!(matches!(failure("t", &io), Failure::Io(_)));
     }
+
+    #[test]
+    fn any_reply_to_a_check_proves_the_connection_alive() {
+        let refused = checked::<()>("PING", Err(server_error("NOPERM")));
+        assert!(matches!(refused, Ok(Checked::Refused(_))));
+        assert!(matches!(checked("PING", Ok(())), Ok(Checked::Alive)));
+        let io = RedisError::from(std::io::Error::from(std::io::ErrorKind::TimedOut));
+        assert!(matches!(
+            checked::<()>("PING", Err(io)),
+            Err(Failure::Io(_))
+        ));
+    }
 }
