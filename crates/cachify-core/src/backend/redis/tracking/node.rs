@@ -10,13 +10,16 @@ use redis::{AsyncConnectionConfig, PushInfo, PushKind, RedisError, Value};
 use tokio::sync::Notify;
 
 #[cfg(feature = "sentinel")]
-use super::super::releases::resp3;
+use super::super::{releases::resp3, sentinel::address_of};
 use super::readiness::{Loss, Readiness};
 use super::Settings;
 
 /// The first wait before connecting again; it doubles up to [`MAX_BACKOFF`].
 const MIN_BACKOFF: Duration = Duration::from_millis(50);
 const MAX_BACKOFF: Duration = Duration::from_secs(2);
+/// How many check intervals a session waits for the client's data connections to
+/// follow the master it tracks (Sentinel) before it asks the sentinels again.
+const MAX_WAITS: u32 = 3;
 
 /// Where a node's tracking connection goes.
 pub(super) enum Target {
@@ -72,17 +75,21 @@ impl Target {
     }
 
     /// For a Sentinel-managed master: `Ok` once the client's data connections go to
-    /// `master` (the server this session tracks), so that a read-through never fills
-    /// from a server whose writes this session does not see (a demoted master keeps
-    /// answering reads as a lagging replica). Until then, asks the client to follow the
-    /// sentinels. `Err` when its data connections went to another master.
-    fn serves_reads(&self, master: &str) -> Result<(), Failure> {
+    /// `tracked`'s server (the one this session tracks), so that a read-through never
+    /// fills from a server whose writes this session does not see (a demoted master
+    /// keeps answering reads as a lagging replica). Until then, asks the client to
+    /// follow the sentinels. `Err` when its data connections go to another master.
+    #[cfg_attr(
+        not(feature = "sentinel"),
+        allow(unused_variables, reason = "only a Sentinel target compares")
+    )]
+    fn serves_reads(&self, tracked: &redis::Client) -> Result<(), Failure> {
         match self {
             Self::Server(_) => Ok(()),
             #[cfg(feature = "sentinel")]
-            Self::Sentinel(core) => match core.sentinel_master() {
-                Some(data) if data == master => Ok(()),
-                data => {
+            Self::Sentinel(core) => match (core.sentinel_master(), address_of(tracked)) {
+                (Some(data), master) if data == master => Ok(()),
+                (data, master) => {
                     core.follow_master();
                     Err(Failure::Io(format!(
                         "the data connections go to {}, tracking to {master}",
@@ -191,15 +198,15 @@ impl Session<'_> {
             Ok(client) => client,
             Err(failure) => return failure,
         };
-        let master = client.get_connection_info().addr().to_string();
         let mut connection = match self.connect(&client, &closed).await {
             Ok(connection) => connection,
             Err(failure) => return failure,
         };
         // Up only once reads go where the pushes come from; checked every interval.
         let mut up = false;
+        let mut waits = 0;
         loop {
-            match (up, target.serves_reads(&master)) {
+            match (up, target.serves_reads(&client)) {
                 (false, Ok(())) => {
                     if !self.readiness.up(self.node, self.id) {
                         return Failure::Io("the connection was closed".to_owned());
@@ -208,7 +215,10 @@ impl Session<'_> {
                     *backoff = MIN_BACKOFF;
                 }
                 (true, Err(failure)) => return failure,
-                (false, Err(_)) | (true, Ok(())) => {}
+                // The sentinels may have answered the client otherwise: ask them again.
+                (false, Err(failure)) if waits == MAX_WAITS => return failure,
+                (false, Err(_)) => waits += 1,
+                (true, Ok(())) => {}
             }
             tokio::select! {
                 () = closed.notified() => return Failure::Io("the connection was closed".to_owned()),
