@@ -99,6 +99,16 @@ impl Target {
             },
         }
     }
+
+    /// Resolves when the client's data connections move to another master: at once
+    /// compared again, rather than at the next check. Never for a fixed server.
+    async fn data_moved(&self) {
+        match self {
+            Self::Server(_) => std::future::pending().await,
+            #[cfg(feature = "sentinel")]
+            Self::Sentinel(core) => core.sentinel_moved().await,
+        }
+    }
 }
 
 /// What a check proved.
@@ -220,8 +230,12 @@ impl Session<'_> {
                 (false, Err(_)) => waits += 1,
                 (true, Ok(())) => {}
             }
+            // ordering: `move_to` moves the data connections and wakes `data_moved`
+            // without an await, on this (current-thread) runtime, so no move falls
+            // between the comparison above and the wait below.
             tokio::select! {
                 () = closed.notified() => return Failure::Io("the connection was closed".to_owned()),
+                () = target.data_moved() => continue,
                 () = tokio::time::sleep(self.settings.check_interval) => {}
             }
             match target.check(&mut connection).await {
