@@ -501,6 +501,82 @@ mod near_tracking {
         }
     }
 
+    /// A graceful failover leaves the demoted master answering reads, as a replica of
+    /// the promoted one: tracking follows the sentinels at once, and must not be ready
+    /// while the client's reads still go to the old master.
+    #[test]
+    fn on_sentinel_tracking_is_ready_only_once_reads_go_to_the_tracked_master() {
+        let set = SentinelSet::start();
+        let urls = set.urls();
+        let urls: Vec<&str> = urls.iter().map(String::as_str).collect();
+        let client = RedisClient::open_sentinel(&urls, MASTER_NAME, RedisOptions::new()).unwrap();
+        let probe = NearProbe::redis(&client);
+        let tracked = probe.track("near-demoted:", CHECK).unwrap();
+        expect(&tracked, Event::Ready, |_| false);
+        let runtime = tokio::runtime::Runtime::new().expect("a runtime");
+        // Connections to the master are open on both sides.
+        probe.get_with_ttl_blocking("near-demoted:k").unwrap();
+        runtime
+            .block_on(probe.get_with_ttl("near-demoted:k"))
+            .unwrap();
+
+        let sentinel = set.sentinels[0].port();
+        let reply = command(sentinel, &["SENTINEL", "FAILOVER", MASTER_NAME]).unwrap();
+        assert!(reply.starts_with("+OK"), "{reply}");
+        set.wait_for_failover();
+        let promoted = set.replica.port();
+        let deadline = Instant::now() + LONG;
+        while !has_tracking_client(promoted) {
+            assert!(
+                Instant::now() < deadline,
+                "tracking did not follow the sentinels"
+            );
+            std::thread::sleep(CHECK / 4);
+        }
+        // The old master's session was reported lost before this one connected: the
+        // last Ready from now on is this session's.
+        let mut last = None;
+        while let Some(event) = tracked.next_event(Duration::ZERO) {
+            last = Some(event);
+        }
+        if last != Some(Event::Ready) {
+            expect(&tracked, Event::Ready, |_| true);
+        }
+
+        let before = pttl_calls(promoted);
+        probe
+            .get_with_ttl_blocking("near-demoted:k")
+            .expect("a sync read");
+        runtime
+            .block_on(probe.get_with_ttl("near-demoted:k"))
+            .expect("an async read");
+        assert_eq!(
+            pttl_calls(promoted),
+            before + 2,
+            "a read went to the demoted master"
+        );
+    }
+
+    fn has_tracking_client(port: u16) -> bool {
+        let list = command(port, &["CLIENT", "LIST"]).unwrap();
+        list.lines().any(|line| {
+            line.split(' ').any(|field| {
+                field
+                    .strip_prefix("flags=")
+                    .is_some_and(|f| f.contains('t'))
+            })
+        })
+    }
+
+    /// How many `PTTL`s the server at `port` ran: one per near cache read.
+    fn pttl_calls(port: u16) -> u64 {
+        let stats = command(port, &["INFO", "commandstats"]).unwrap();
+        let pttl = stats.lines().find(|line| line.starts_with("cmdstat_pttl:"));
+        let calls =
+            pttl.and_then(|line| line.split(',').next()?.strip_prefix("cmdstat_pttl:calls="));
+        calls.and_then(|calls| calls.parse().ok()).unwrap_or(0)
+    }
+
     #[test]
     fn on_sentinel_tracking_follows_the_master_across_a_failover() {
         let set = SentinelSet::start_failing_over();

@@ -304,40 +304,78 @@ mod near_tracking {
         }
     }
 
-    #[test]
-    fn a_refused_tracking_is_a_loss_and_the_documented_acl_rules_suffice() {
-        let deployment = Deployment::own();
-        let ports = deployment.ports();
-        // The rules of the backends chapter: the prefix's keys, no channel at all.
-        let acl = |rule: &str| {
-            for port in &ports {
-                let rules = ["on", ">pw", "resetkeys", "~near-acl:*", "resetchannels"];
-                let commands = ["-@all", "+ping", "+cluster|slots", rule];
-                let mut args = vec!["ACL", "SETUSER", "near"];
-                args.extend(rules.iter().chain(&commands));
-                let reply = servers::command(*port, &args).unwrap();
-                assert!(reply.starts_with("+OK"), "{reply}");
-            }
-        };
-        acl("-client|tracking");
+    /// Gives the user `near` (password `pw`) the prefix's keys and `commands` on every
+    /// node of `deployment`.
+    fn acl_user(deployment: &Deployment, commands: &[&str]) {
+        for port in deployment.ports() {
+            let rules = ["on", ">pw", "resetkeys", "~near-acl:*", "resetchannels", "-@all"];
+            let mut args = vec!["ACL", "SETUSER", "near"];
+            args.extend(rules.iter().chain(commands));
+            let reply = servers::command(port, &args).unwrap();
+            assert!(reply.starts_with("+OK"), "{reply}");
+        }
+    }
+
+    /// A near probe of `deployment` as the user `near`.
+    fn probe_as_acl_user(deployment: &Deployment) -> NearProbe {
         let urls: Vec<String> = deployment
             .urls()
             .iter()
             .map(|url| url.replace("redis://", "redis://near:pw@"))
             .collect();
-        let probe = if deployment.is_cluster() {
+        if deployment.is_cluster() {
             let urls: Vec<&str> = urls.iter().map(String::as_str).collect();
             NearProbe::cluster(&RedisClusterClient::open(&urls).unwrap())
         } else {
             NearProbe::redis(&RedisClient::open(&urls[0]).unwrap())
-        };
-        let tracked = probe.track("near-acl:", CHECK).unwrap();
+        }
+    }
+
+    #[test]
+    fn a_refused_tracking_is_a_loss_and_the_documented_acl_rules_suffice() {
+        let deployment = Deployment::own();
+        // The rules of the backends chapter: the prefix's keys, no channel at all.
+        let acl = |rule: &str| acl_user(&deployment, &["+ping", "+cluster|slots", rule]);
+        acl("-client|tracking");
+        let tracked = probe_as_acl_user(&deployment)
+            .track("near-acl:", CHECK)
+            .unwrap();
         assert_eq!(tracked.next_event(PATIENCE), Some(Event::Lost));
         acl("+client|tracking");
         // Each node reports its refusal once.
         let before = tracked.wait_for(PATIENCE, |event| *event == Event::Ready);
         let before = before.expect("tracking is ready once allowed");
         assert!(before.iter().all(|event| *event == Event::Lost), "{before:?}");
+    }
+
+    #[test]
+    fn a_refused_ping_proves_the_connection_alive_and_tracking_stays_up() {
+        let deployment = Deployment::own();
+        acl_user(&deployment, &["+client|tracking", "+cluster|slots"]);
+        let tracked = probe_as_acl_user(&deployment)
+            .track("near-acl:", CHECK)
+            .unwrap();
+        expect(&tracked, Event::Ready);
+        // Several checks of every node are refused...
+        let deadline = std::time::Instant::now() + PATIENCE;
+        for port in deployment.ports() {
+            while refused_pings(port) < 3 {
+                assert!(std::time::Instant::now() < deadline, "no refused PING on {port}");
+                std::thread::sleep(CHECK / 4);
+            }
+        }
+        // ...and not one loss came before the next write's invalidation, on every node.
+        for port in deployment.ports() {
+            expect_invalidated(&tracked, &key_on(port, "near-acl:"));
+        }
+    }
+
+    /// How many `PING`s the server at `port` refused (`rejected_calls`).
+    fn refused_pings(port: u16) -> u64 {
+        let stats = servers::command(port, &["INFO", "commandstats"]).unwrap();
+        let ping = stats.lines().find(|line| line.starts_with("cmdstat_ping:"));
+        let rejected = ping.and_then(|line| line.split(',').find_map(|f| f.strip_prefix("rejected_calls=")));
+        rejected.and_then(|count| count.trim().parse().ok()).unwrap_or(0)
     }
 
     #[test]

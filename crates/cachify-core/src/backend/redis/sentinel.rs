@@ -45,6 +45,9 @@ pub(crate) struct Sentinel {
     asked_at: Mutex<Option<Instant>>,
     /// How long one question may take: the sentinel, then the master's `ROLE`.
     patience: Duration,
+    /// Woken whenever the connections moved (or tried to): near cache tracking compares
+    /// the master it tracks at once.
+    moved: tokio::sync::Notify,
 }
 
 impl RedisClient {
@@ -132,6 +135,7 @@ impl RedisClient {
             master: Mutex::new(String::new()),
             asking: AtomicBool::new(false),
             asked_at: Mutex::new(None),
+            moved: tokio::sync::Notify::new(),
             patience: options
                 .connect_timeout
                 .saturating_add(options.response_timeout)
@@ -227,6 +231,24 @@ impl Core {
         });
     }
 
+    /// The address of the master every connection goes to, for a Sentinel-managed
+    /// client. `move_to` changes it and moves the connections in one step without an
+    /// await, on the private runtime (a current-thread one): a task there never sees
+    /// the new address before the connections moved.
+    pub(crate) fn sentinel_master(&self) -> Option<String> {
+        let sentinel = self.sentinel.get()?;
+        let master = sentinel.master.lock().clone();
+        Some(master)
+    }
+
+    /// Waits until the connections move to another master (never without sentinels).
+    pub(crate) async fn sentinel_moved(&self) {
+        match self.sentinel.get() {
+            Some(sentinel) => sentinel.moved.notified().await,
+            None => std::future::pending().await,
+        }
+    }
+
     /// Moves every connection to `master` unless they are there already.
     fn move_to(&self, sentinel: &Sentinel, master: &redis::Client) {
         let address = address_of(master);
@@ -257,6 +279,7 @@ impl Core {
                 tracing::warn!(target: crate::events::TARGET, %error, "cannot follow the redis master");
             }
         }
+        sentinel.moved.notify_waiters();
     }
 }
 
@@ -269,7 +292,8 @@ impl Drop for Asked<'_> {
     }
 }
 
-fn address_of(client: &redis::Client) -> String {
+/// How a master's address is compared: `host:port`.
+pub(super) fn address_of(client: &redis::Client) -> String {
     client.get_connection_info().addr().to_string()
 }
 

@@ -8,6 +8,13 @@
 //! nodes that left are dropped, new ones are made, and tracking is ready again once
 //! the new set tracks. Each node's connection is made from a seed node's settings
 //! (credentials, TLS) with the master's address.
+//!
+//! A master that is not tracked yet is only seen at the next `CLUSTER SLOTS` read: a
+//! node that keys are migrated to before it serves a slot (reads reach it through
+//! `ASK`), or a replica promoted while the old master's connection stays up. redis-rs
+//! follows `MOVED` and `ASK` by itself and tells nobody, so there is no earlier signal:
+//! a copy filled from such a node can be stale until that read (see the backends
+//! chapter).
 
 use std::collections::hash_map::{Entry, HashMap};
 use std::sync::Arc;
@@ -95,7 +102,9 @@ fn track(
 ) -> Option<AbortOnDrop> {
     let Some(client) = node_client(seed, master) else {
         tracing::warn!(target: crate::events::TARGET, node = %master,
-            "CLUSTER SLOTS names a master that cannot be addressed: the near cache is bypassed");
+            "CLUSTER SLOTS names a master without a usable address (set its \
+             cluster-announce-ip): near cache tracking stays off, and the near cache \
+             bypassed, until the masters change");
         return None;
     };
     let task = node::track(

@@ -15,7 +15,10 @@
 //!   a connection closes, a `PING` (every check interval) is not answered within the
 //!   response timeout, tracking is refused, or a cluster's masters change. Each node
 //!   then connects again, backing off from 50 ms to 2 s (see `node`), and tracking is
-//!   reported ready again once every node is back (see `readiness`).
+//!   reported ready again once every node is back (see `readiness`). Any reply to the
+//!   check, an error reply included, proves the connection alive.
+//! - On a Sentinel-managed master, a node tracks only while the client's data
+//!   connections go to the master it tracks: reads and pushes come from one server.
 //! - Every task runs on the private I/O runtime, never the caller's; dropping the
 //!   handle aborts them, which drops (closes) their connections.
 

@@ -10,13 +10,16 @@ use redis::{AsyncConnectionConfig, PushInfo, PushKind, RedisError, Value};
 use tokio::sync::Notify;
 
 #[cfg(feature = "sentinel")]
-use super::super::releases::resp3;
+use super::super::{releases::resp3, sentinel::address_of};
 use super::readiness::{Loss, Readiness};
 use super::Settings;
 
 /// The first wait before connecting again; it doubles up to [`MAX_BACKOFF`].
 const MIN_BACKOFF: Duration = Duration::from_millis(50);
 const MAX_BACKOFF: Duration = Duration::from_secs(2);
+/// How many check intervals a session waits for the client's data connections to
+/// follow the master it tracks (Sentinel) before it asks the sentinels again.
+const MAX_WAITS: u32 = 3;
 
 /// Where a node's tracking connection goes.
 pub(super) enum Target {
@@ -46,29 +49,88 @@ impl Target {
 
     /// Whether the connection still answers (bounded by its response timeout), and for
     /// a Sentinel-managed master, whether its server still is the master: a demoted one
-    /// may keep the connection open.
-    async fn check(&self, connection: &mut MultiplexedConnection) -> Result<(), Failure> {
+    /// may keep the connection open. An error *reply* (`NOPERM`: an ACL user without
+    /// `+ping`) proves the connection alive: [`Checked::Refused`].
+    async fn check(&self, connection: &mut MultiplexedConnection) -> Result<Checked, Failure> {
         match self {
             Self::Server(_) => {
                 let ping: Result<(), RedisError> = redis::cmd("PING").query_async(connection).await;
-                ping.map_err(|error| failure("PING failed", &error))
+                checked("PING", ping)
             }
             #[cfg(feature = "sentinel")]
             Self::Sentinel(_) => {
                 let role: Result<Value, RedisError> =
                     redis::cmd("ROLE").query_async(connection).await;
-                let role = role.map_err(|error| failure("ROLE failed", &error))?;
                 match role {
-                    Value::Array(fields)
+                    Ok(Value::Array(fields))
                         if fields.first() == Some(&Value::BulkString(b"master".to_vec())) =>
                     {
-                        Ok(())
+                        Ok(Checked::Alive)
                     }
-                    _ => Err(Failure::Io("the master is no longer the master".to_owned())),
+                    Ok(_) => Err(Failure::Io("the master is no longer the master".to_owned())),
+                    Err(error) => checked::<Value>("ROLE", Err(error)),
                 }
             }
         }
     }
+
+    /// For a Sentinel-managed master: `Ok` once the client's data connections go to
+    /// `tracked`'s server (the one this session tracks), so that a read-through never
+    /// fills from a server whose writes this session does not see (a demoted master
+    /// keeps answering reads as a lagging replica). Until then, asks the client to
+    /// follow the sentinels. `Err` when its data connections go to another master.
+    #[cfg_attr(
+        not(feature = "sentinel"),
+        allow(unused_variables, reason = "only a Sentinel target compares")
+    )]
+    fn serves_reads(&self, tracked: &redis::Client) -> Result<(), Failure> {
+        match self {
+            Self::Server(_) => Ok(()),
+            #[cfg(feature = "sentinel")]
+            Self::Sentinel(core) => match (core.sentinel_master(), address_of(tracked)) {
+                (Some(data), master) if data == master => Ok(()),
+                (data, master) => {
+                    core.follow_master();
+                    Err(Failure::Io(format!(
+                        "the data connections go to {}, tracking to {master}",
+                        data.as_deref().unwrap_or("no master")
+                    )))
+                }
+            },
+        }
+    }
+
+    /// Resolves when the client's data connections move to another master: at once
+    /// compared again, rather than at the next check. Never for a fixed server.
+    async fn data_moved(&self) {
+        match self {
+            Self::Server(_) => std::future::pending().await,
+            #[cfg(feature = "sentinel")]
+            Self::Sentinel(core) => core.sentinel_moved().await,
+        }
+    }
+}
+
+/// What a check proved.
+enum Checked {
+    /// It was answered.
+    Alive,
+    /// It was refused, which proves the connection alive too.
+    Refused(String),
+}
+
+/// A check's reply: any reply, an error reply included, proves the connection alive;
+/// only a lost, closed or silent connection fails it.
+fn checked<T>(what: &str, reply: Result<T, RedisError>) -> Result<Checked, Failure> {
+    match reply {
+        Ok(_) => Ok(Checked::Alive),
+        Err(error) if is_unreachable(&error) => Err(Failure::Io(format!("{what} failed: {error}"))),
+        Err(error) => Ok(Checked::Refused(format!("{what} refused: {error}"))),
+    }
+}
+
+fn is_unreachable(error: &RedisError) -> bool {
+    error.is_io_error() || error.is_timeout() || error.is_connection_dropped()
 }
 
 /// Tracks `node` (its name in `readiness`) until the task is aborted.
@@ -123,8 +185,7 @@ impl std::fmt::Display for Failure {
 fn failure(what: &str, error: &RedisError) -> Failure {
     const TRANSIENT: [&str; 5] = ["LOADING", "BUSY", "TRYAGAIN", "CLUSTERDOWN", "MASTERDOWN"];
     let message = format!("{what}: {error}");
-    let unreachable = error.is_io_error() || error.is_timeout() || error.is_connection_dropped();
-    if unreachable || error.code().is_some_and(|code| TRANSIENT.contains(&code)) {
+    if is_unreachable(error) || error.code().is_some_and(|code| TRANSIENT.contains(&code)) {
         Failure::Io(message)
     } else {
         Failure::Refused(message)
@@ -151,17 +212,36 @@ impl Session<'_> {
             Ok(connection) => connection,
             Err(failure) => return failure,
         };
-        if !self.readiness.up(self.node, self.id) {
-            return Failure::Io("the connection was closed".to_owned());
-        }
-        *backoff = MIN_BACKOFF;
+        // Up only once reads go where the pushes come from; checked every interval.
+        let mut up = false;
+        let mut waits = 0;
         loop {
+            match (up, target.serves_reads(&client)) {
+                (false, Ok(())) => {
+                    if !self.readiness.up(self.node, self.id) {
+                        return Failure::Io("the connection was closed".to_owned());
+                    }
+                    up = true;
+                    *backoff = MIN_BACKOFF;
+                }
+                (true, Err(failure)) => return failure,
+                // The sentinels may have answered the client otherwise: ask them again.
+                (false, Err(failure)) if waits == MAX_WAITS => return failure,
+                (false, Err(_)) => waits += 1,
+                (true, Ok(())) => {}
+            }
+            // ordering: `move_to` moves the data connections and wakes `data_moved`
+            // without an await, on this (current-thread) runtime, so no move falls
+            // between the comparison above and the wait below.
             tokio::select! {
                 () = closed.notified() => return Failure::Io("the connection was closed".to_owned()),
+                () = target.data_moved() => continue,
                 () = tokio::time::sleep(self.settings.check_interval) => {}
             }
-            if let Err(failure) = target.check(&mut connection).await {
-                return failure;
+            match target.check(&mut connection).await {
+                Ok(Checked::Alive) => {}
+                Ok(Checked::Refused(why)) => self.readiness.check_refused(self.node, &why),
+                Err(failure) => return failure,
             }
         }
     }
@@ -266,5 +346,17 @@ mod tests {
         ));
         let io = RedisError::from(std::io::Error::from(std::io::ErrorKind::ConnectionReset));
         assert!(matches!(failure("t", &io), Failure::Io(_)));
+    }
+
+    #[test]
+    fn any_reply_to_a_check_proves_the_connection_alive() {
+        let refused = checked::<()>("PING", Err(server_error("NOPERM")));
+        assert!(matches!(refused, Ok(Checked::Refused(_))));
+        assert!(matches!(checked("PING", Ok(())), Ok(Checked::Alive)));
+        let io = RedisError::from(std::io::Error::from(std::io::ErrorKind::TimedOut));
+        assert!(matches!(
+            checked::<()>("PING", Err(io)),
+            Err(Failure::Io(_))
+        ));
     }
 }

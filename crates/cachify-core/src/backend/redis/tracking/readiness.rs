@@ -32,6 +32,8 @@ struct State {
     ready: bool,
     /// A refusal was logged as a warning: later ones are logged at debug level.
     refusal_warned: bool,
+    /// A refused check was logged as a warning: later ones are logged at debug level.
+    check_refusal_warned: bool,
 }
 
 #[derive(Default)]
@@ -155,6 +157,21 @@ impl Readiness {
         }
     }
 
+    /// A check of `node`'s connection was refused (an ACL without `+ping`): the reply
+    /// proves the connection alive (a silent one still times out), so tracking goes on;
+    /// warned about once.
+    pub(super) fn check_refused(&self, node: &Arc<str>, why: &dyn Display) {
+        let first = !std::mem::replace(&mut self.state.lock().check_refusal_warned, true);
+        if first {
+            tracing::warn!(target: crate::events::TARGET, node = %node, reason = %why,
+                "redis refused the near cache's liveness check: its error reply proves the \
+                 connection alive, so tracking goes on (allow `+ping`, and `+role` with \
+                 Sentinel, where a demoted master is otherwise noticed when reads move)");
+        } else {
+            tracing::debug!(target: crate::events::TARGET, node = %node, reason = %why, "near cache tracking check refused");
+        }
+    }
+
     fn report_lost(&self, state: &mut State, why: &str) {
         let was_ready = std::mem::replace(&mut state.ready, false);
         if let Some(sink) = self.sink() {
@@ -257,5 +274,26 @@ mod tests {
             ["ready", "lost", "ready", "lost", "ready"],
             "a node left: those that remain track every key"
         );
+    }
+
+    #[test]
+    fn a_master_removed_while_ready_comes_back_ready() {
+        let (transitions, readiness, a, b) = fixture();
+        readiness.up(&a, readiness.session());
+        readiness.up(&b, readiness.session());
+        readiness.set_nodes(std::slice::from_ref(&a));
+        assert_eq!(
+            *transitions.0.lock(),
+            ["ready", "lost", "ready"],
+            "a scale-in: the remaining masters track every key, and nobody else will come up"
+        );
+    }
+
+    #[test]
+    fn a_node_that_never_came_up_removed_while_not_ready_makes_tracking_ready() {
+        let (transitions, readiness, a, _b) = fixture();
+        readiness.up(&a, readiness.session());
+        readiness.set_nodes(std::slice::from_ref(&a));
+        assert_eq!(*transitions.0.lock(), ["ready"]);
     }
 }
