@@ -19,7 +19,6 @@ include!("suites/near_cache.rs");
 include!("suites/near_cache_coherence.rs");
 include!("suites/near_cache_faults.rs");
 
-
 /// The memory backend keeps each value decoded beside its bytes: hits of a `Clone` type
 /// clone it instead of decoding again; other types, and `enc_dec` functions, decode on
 /// every hit.

@@ -19,8 +19,8 @@ use super::read::Read;
 use super::refresh::{self, Refresh};
 use super::storing::Options;
 pub use super::value::{
-    enc_dec, enc_dec_for, shaped, shaped_now, AnyShape, EncDec, OkOnly, Plain, Serde, Shape, ShapeOf,
-    ValueCodec,
+    enc_dec, enc_dec_for, shaped, shaped_now, AnyShape, EncDec, OkOnly, Plain, Serde, Shape,
+    ShapeOf, ValueCodec,
 };
 pub use super::Entry;
 use crate::error::Error;
