@@ -203,6 +203,7 @@ impl Budget {
     }
 
     /// The entries and bytes held now.
+    #[cfg(feature = "redis")]
     pub(super) fn usage(&self) -> (usize, usize) {
         (
             self.entries.load(Ordering::Relaxed),

@@ -334,6 +334,7 @@ impl Store {
 
     /// The cached values held and the bytes they are charged (in an unbounded store,
     /// every entry, uncharged).
+    #[cfg(feature = "redis")]
     pub(super) fn usage(&self) -> (usize, usize) {
         match &self.budget {
             Some(budget) => budget.usage(),

@@ -2,11 +2,14 @@
 //! a hit clones the value decoded once instead of copying and decoding the bytes; and a
 //! near cache fills entries with the value already decoded.
 
+#[cfg(feature = "redis")]
 use std::time::Instant;
 
 use super::store::Value;
 use super::MemoryClient;
-use crate::decoded::{Decoded, DecodedSlot};
+#[cfg(feature = "redis")]
+use crate::decoded::Decoded;
+use crate::decoded::DecodedSlot;
 
 impl MemoryClient {
     /// Runs `read` on the live cached value of `key`, its bytes and its decoded slot;
@@ -24,6 +27,15 @@ impl MemoryClient {
             .flatten()
     }
 
+    /// Whether `other` is a handle on the same store.
+    pub(crate) fn same_store(&self, other: &MemoryClient) -> bool {
+        std::sync::Arc::ptr_eq(&self.store, &other.store)
+    }
+}
+
+/// What only a near cache uses: fills checked against its coherence, removals, usage.
+#[cfg(feature = "redis")]
+impl MemoryClient {
     /// Stores a cached value (evictable) with the value it decodes to, if known, living
     /// until `deadline`, if `still_valid()`, asked under the key's shard lock (which
     /// [`forget`](Self::forget) takes too).
@@ -45,11 +57,6 @@ impl MemoryClient {
     /// Removes the entry of `key`, if any.
     pub(crate) fn forget(&self, key: &str) {
         self.store.write(key, |shard, now| shard.remove(key, now));
-    }
-
-    /// Whether `other` is a handle on the same store.
-    pub(crate) fn same_store(&self, other: &MemoryClient) -> bool {
-        std::sync::Arc::ptr_eq(&self.store, &other.store)
     }
 
     /// How many cached values the store holds, and the bytes they are charged.
