@@ -91,6 +91,16 @@ const CASES: &[Case] = &[
         ],
     },
     Case {
+        name: "near_cache",
+        redis: true,
+        expect: &[
+            "price(7) = 1001 cents, lookups: 1",
+            "served from the process: true",
+            "after another process's reset: 1002 cents, lookups: 2",
+            "near cache: tracking=true entries=",
+        ],
+    },
+    Case {
         name: "redis",
         redis: true,
         expect: &["cached: hello from redis", "admitted: true true false; size 2"],
@@ -201,6 +211,7 @@ cases!(
     once,
     pooled,
     tracing,
+    near_cache,
     redis,
     repository,
     worker
