@@ -73,13 +73,20 @@ fn main() -> Result<(), cachify::Error> {
     });
     price::reset(7)?;
 
-    let first = price(7); // a miss: computed and stored in Redis
+    // A miss: computed and stored in Redis.
+    let first = price(7);
     // The next call reads it from Redis and keeps it near; then calls are served from
     // the process (once the server's report of this process's own store has come by).
-    wait_until("a near hit", || price(7) == first && NEAR.stats().near_hits > 0);
+    wait_until("a near hit", || {
+        price(7) == first && NEAR.stats().near_hits > 0
+    });
     let near = price(7);
     assert_eq!(near, first);
-    println!("price(7) = {} cents, lookups: {}", near.cents, LOOKUPS.load(Ordering::Relaxed));
+    println!(
+        "price(7) = {} cents, lookups: {}",
+        near.cents,
+        LOOKUPS.load(Ordering::Relaxed)
+    );
     println!("served from the process: {}", NEAR.stats().near_hits > 0);
 
     // Another process resets the key: the server tells this one, which drops its copy.
