@@ -99,7 +99,12 @@ impl Entry {
     }
 
     /// A cached value, in eviction queue slot `slot`, with what it decodes to if known.
-    fn with_decoded(bytes: &[u8], decoded: Option<Decoded>, deadline: Option<Instant>, slot: Slot) -> Self {
+    fn with_decoded(
+        bytes: &[u8],
+        decoded: Option<Decoded>,
+        deadline: Option<Instant>,
+        slot: Slot,
+    ) -> Self {
         let entry = Self {
             slot,
             ..Self::pinned(Value::Bytes(bytes.into()), deadline)
@@ -118,6 +123,7 @@ impl Entry {
     /// passed writes, so readers of a hot key share its cache line instead of bouncing it.
     // ordering: Relaxed; the mark orders nothing, and a mark lost to a race with the
     // hand only makes that entry a candidate one round early.
+    #[inline]
     pub(super) fn touch(&self) {
         if !self.visited.load(Ordering::Relaxed) {
             self.visited.store(true, Ordering::Relaxed);
@@ -400,6 +406,7 @@ impl Store {
     /// Runs `read` on the entry of `key` if it is live, marking it visited. The clock
     /// is read only for entries that can expire: on the hit path of a never-expiring
     /// entry it would be the most expensive step.
+    #[inline]
     pub(super) fn read<R>(&self, key: &str, read: impl FnOnce(&Entry) -> R) -> Option<R> {
         let entries = self.entries.pin();
         let entry = entries.get(key)?;
