@@ -158,10 +158,7 @@ where
 {
     let found = spec.source.with_buffers(|cachify, key, value| {
         let prefix = cachify.prefix();
-        // An empty prefix (the default) costs no copy.
-        if !prefix.is_empty() {
-            key.push_str(prefix);
-        }
+        key.push_str(prefix);
         render(key);
         cachify.layout().push_postfix(Operation::Cached, key);
         let tally = cachify.tally(Some(spec.stats));
