@@ -28,7 +28,7 @@ use crate::events;
 use crate::expiry::Expiry;
 use crate::glob;
 use crate::instance::{Cachify, Operation};
-use crate::stats::FnStats;
+use crate::stats::{FnStats, Tally};
 
 pub use crate::instance::selector::Source;
 
@@ -101,12 +101,16 @@ pub enum Lookup<S, R> {
 /// A miss, ready to run the function once for its key.
 #[derive(Debug)]
 pub struct Miss<S> {
-    entry: Entry,
+    /// Boxed, so that a [`Lookup`] of a small value is returned in registers: the hit
+    /// path then never writes its result to memory and reads it back (one allocation
+    /// more per miss, which allocates its key anyway).
+    entry: Box<Entry>,
     shape: PhantomData<fn() -> S>,
 }
 
 /// Looks the key up on the sync backend. Panics when the global instance is used before
 /// `cachify::init_cachify()`.
+#[inline]
 pub fn lookup_sync<S, R, C, K>(
     spec: &CacheSpec<'_, C, K>,
     render: impl FnOnce(&mut String),
@@ -140,6 +144,8 @@ where
 }
 
 /// [`lookup_sync`], calling `on_hit` with the stored bytes of a hit.
+// `#[inline]`, with the miss and the failure out of line: the hit is what must be short.
+#[inline]
 fn lookup_sync_then<S, R, C, K>(
     spec: &CacheSpec<'_, C, K>,
     render: impl FnOnce(&mut String),
@@ -151,7 +157,8 @@ where
     K: Keep<S::Value>,
 {
     let found = spec.source.with_buffers(|cachify, key, value| {
-        key.push_str(cachify.prefix());
+        let prefix = cachify.prefix();
+        key.push_str(prefix);
         render(key);
         cachify.layout().push_postfix(Operation::Cached, key);
         let tally = cachify.tally(Some(spec.stats));
@@ -164,19 +171,23 @@ where
         };
         match read.sync(value, |stored| on_hit(cachify, key, stored)) {
             Some(hit) => {
-                events::cache_hit(tally, cachify.prefix(), key);
+                events::cache_hit(tally, prefix, key);
                 Lookup::Hit(S::from_value(hit))
             }
-            None => {
-                events::cache_miss(tally, cachify.prefix(), key);
-                Lookup::Miss(Miss::new(Entry {
-                    cachify: cachify.clone(),
-                    key: key.clone(),
-                }))
-            }
+            None => Lookup::Miss(Miss::sync(tally, cachify, key)),
         }
     });
-    found.unwrap_or_else(|error| panic!("{error}"))
+    match found {
+        Ok(found) => found,
+        Err(error) => not_initialized(&error),
+    }
+}
+
+/// The global instance was used before `cachify::init_cachify()`.
+#[cold]
+#[inline(never)]
+fn not_initialized(error: &Error) -> ! {
+    panic!("{error}")
 }
 
 impl<C, K> CacheSpec<'_, C, K> {
@@ -398,9 +409,20 @@ fn template_pattern(literal: &str, has_placeholders: bool) -> String {
 impl<S> Miss<S> {
     fn new(entry: Entry) -> Self {
         Self {
-            entry,
+            entry: Box::new(entry),
             shape: PhantomData,
         }
+    }
+
+    /// A sync lookup's miss of `key` (counted and logged here), out of the hit's way.
+    #[cold]
+    #[inline(never)]
+    fn sync(tally: Tally<'_>, cachify: &Cachify, key: &str) -> Self {
+        events::cache_miss(tally, cachify.prefix(), key);
+        Self::new(Entry {
+            cachify: cachify.clone(),
+            key: key.to_owned(),
+        })
     }
 
     /// Runs `body` as this key's leader (or alone), or waits for the running leader's
@@ -413,8 +435,7 @@ impl<S> Miss<S> {
         let storing = spec
             .options()
             .storing(self.entry.cachify.default_cache_ttl());
-        self.entry
-            .run_sync::<S, R, C>(spec.stats, &spec.codec, storing, body)
+        (*self.entry).run_sync::<S, R, C>(spec.stats, &spec.codec, storing, body)
     }
 
     /// Runs `body` as this key's leader (or alone), or waits for the running leader's
@@ -431,7 +452,7 @@ impl<S> Miss<S> {
         let storing = spec
             .options()
             .storing(self.entry.cachify.default_cache_ttl());
-        self.entry
+        (*self.entry)
             .run_async::<S, R, C>(spec.stats, &spec.codec, storing, body)
             .await
     }

@@ -28,11 +28,11 @@ pub struct Kept;
 impl<V: Clone + Send + Sync + 'static> Keep<V> for Kept {
     #[inline]
     fn kept(&self, slot: &DecodedSlot) -> Option<V> {
-        slot.get()?.downcast_ref::<V>().cloned()
+        slot.get()?.get()
     }
 
     fn copy(&self, value: &V) -> Option<Decoded> {
-        Some(Box::new(value.clone()))
+        Some(Decoded::of(value))
     }
 }
 

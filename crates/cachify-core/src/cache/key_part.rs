@@ -25,6 +25,8 @@ pub trait DirectKey {
 macro_rules! direct_integers {
     ($($int:ty),*) => {$(
         impl DirectKey for $int {
+            // `#[inline]` across crates: the generated code calls it on every hit.
+            #[inline]
             fn push_to(&self, buf: &mut String) {
                 buf.push_str(itoa::Buffer::new().format(*self));
             }
@@ -35,18 +37,21 @@ macro_rules! direct_integers {
 direct_integers!(u8, u16, u32, u64, u128, usize, i8, i16, i32, i64, i128, isize);
 
 impl DirectKey for str {
+    #[inline]
     fn push_to(&self, buf: &mut String) {
         buf.push_str(self);
     }
 }
 
 impl DirectKey for String {
+    #[inline]
     fn push_to(&self, buf: &mut String) {
         buf.push_str(self);
     }
 }
 
 impl<T: DirectKey + ?Sized> DirectKey for &T {
+    #[inline]
     fn push_to(&self, buf: &mut String) {
         (**self).push_to(buf);
     }

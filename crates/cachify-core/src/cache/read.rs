@@ -32,6 +32,7 @@ pub(super) struct Read<'a, C, K> {
 impl<C, K> Read<'_, C, K> {
     /// The value, from a sync caller (`buf` takes the bytes read from a backend);
     /// `on_hit` gets the stored bytes of a value found.
+    #[inline]
     pub(super) fn sync<V>(&self, buf: &mut Vec<u8>, on_hit: impl FnOnce(&[u8])) -> Option<V>
     where
         C: ValueCodec<V>,
@@ -92,6 +93,7 @@ impl<C, K> Read<'_, C, K> {
 
     /// The value in `store`'s entry: `None` when there is none, `Some(None)` when it
     /// does not decode.
+    #[inline]
     fn kept<V>(&self, store: &MemoryClient, on_hit: impl FnOnce(&[u8])) -> Option<Option<V>>
     where
         C: ValueCodec<V>,

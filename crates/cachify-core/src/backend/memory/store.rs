@@ -123,6 +123,7 @@ impl Entry {
     /// passed writes, so readers of a hot key share its cache line instead of bouncing it.
     // ordering: Relaxed; the mark orders nothing, and a mark lost to a race with the
     // hand only makes that entry a candidate one round early.
+    #[inline]
     pub(super) fn touch(&self) {
         if !self.visited.load(Ordering::Relaxed) {
             self.visited.store(true, Ordering::Relaxed);
@@ -406,6 +407,7 @@ impl Store {
     /// Runs `read` on the entry of `key` if it is live, marking it visited. The clock
     /// is read only for entries that can expire: on the hit path of a never-expiring
     /// entry it would be the most expensive step.
+    #[inline]
     pub(super) fn read<R>(&self, key: &str, read: impl FnOnce(&Entry) -> R) -> Option<R> {
         let entries = self.entries.pin();
         let entry = entries.get(key)?;

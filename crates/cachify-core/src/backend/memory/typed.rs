@@ -14,6 +14,7 @@ use crate::decoded::DecodedSlot;
 impl MemoryClient {
     /// Runs `read` on the live cached value of `key`, its bytes and its decoded slot;
     /// `None` when the key holds nothing live, or a pool.
+    #[inline]
     pub(crate) fn read_decoded<T>(
         &self,
         key: &str,
