@@ -91,6 +91,15 @@ impl Entry {
         self.stored(tally, stored)
     }
 
+    /// After taking back a store that a reset overtook: the near copy goes, a failure is
+    /// logged (the value then stays until its ttl).
+    fn undone(&self, undone: Result<bool, crate::error::BackendError>) {
+        self.cachify.wrote(&self.key);
+        if let Err(error) = undone {
+            tracing::warn!(target: crate::events::TARGET, storage_key = %self.key, %error, "cannot take back a value stored across a reset");
+        }
+    }
+
     /// Counts a store, or logs and counts its failure (the call fails open).
     fn stored<T>(&self, tally: Tally<'_>, outcome: Result<T, crate::error::BackendError>) -> bool {
         // Even a failed write may have reached the server.
@@ -146,6 +155,13 @@ impl Entry {
                 }
             }
         }
+        if let Some(bytes) = reset_meanwhile(leader.as_ref(), &stored) {
+            let undone = self
+                .cachify
+                .sync_client()
+                .delete_if_equals(&self.key, bytes);
+            self.undone(undone);
+        }
         if let Some(leader) = leader {
             leader.finish(stored);
         }
@@ -188,6 +204,14 @@ impl Entry {
                     self.store_async(tally, bytes, &storing).await;
                 }
             }
+        }
+        if let Some(bytes) = reset_meanwhile(leader.as_ref(), &stored) {
+            let _wrote = self.cachify.wrote_on_drop(&self.key);
+            let undone = self
+                .cachify
+                .async_client()
+                .delete_if_equals(&self.key, bytes);
+            self.undone(undone.await);
         }
         if let Some(leader) = leader {
             leader.finish(stored);
@@ -343,6 +367,13 @@ where
 /// function computed predates the reset, so its callers get it and the cache does not.
 fn unless_reset(leader: Option<&Leader>, stored: Option<Arc<[u8]>>) -> Option<Arc<[u8]>> {
     stored.filter(|_| !leader.is_some_and(Leader::was_reset))
+}
+
+/// The bytes the leader stored, when its key was reset while they were being stored: the
+/// reset may have reached the backend first, and the store must be taken back.
+fn reset_meanwhile<'a>(leader: Option<&Leader>, stored: &'a Option<Arc<[u8]>>) -> Option<&'a [u8]> {
+    let bytes = stored.as_deref()?;
+    leader?.was_reset().then_some(bytes)
 }
 
 /// Counts the store a fleet lease's finish made of `stored`, or its failure (which the

@@ -92,9 +92,8 @@ impl Cachify {
     pub async fn delete_matching_async(&self, pattern: &str) -> Result<u64, Error> {
         let storage_pattern = self.cache_pattern(pattern)?;
         let selection = self.selection(&storage_pattern);
-        let deleted = self.async_client().delete_matching(&selection).await;
-        self.wrote_many();
-        Ok(deleted?)
+        let _flush = self.wrote_many_on_drop();
+        Ok(self.async_client().delete_matching(&selection).await?)
     }
 
     /// The glob of storage keys for `pattern`: the prefix escaped, the pattern, and the

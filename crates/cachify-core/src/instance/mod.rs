@@ -164,6 +164,15 @@ pub(crate) struct WroteOnDrop<'a> {
     key: &'a str,
 }
 
+/// Calls [`Cachify::wrote_many`] when dropped.
+struct WroteManyOnDrop<'a>(&'a Cachify);
+
+impl Drop for WroteManyOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.wrote_many();
+    }
+}
+
 impl Drop for WroteOnDrop<'_> {
     fn drop(&mut self) {
         self.cachify.wrote(self.key);
@@ -424,6 +433,12 @@ impl Cachify {
     /// server) still forgets the near copy.
     pub(crate) fn wrote_on_drop<'a>(&'a self, key: &'a str) -> WroteOnDrop<'a> {
         WroteOnDrop { cachify: self, key }
+    }
+
+    /// [`wrote_many`](Self::wrote_many) when the returned guard drops: around an async
+    /// deletion by pattern, which a dropped future leaves partly done.
+    pub(crate) fn wrote_many_on_drop(&self) -> impl Drop + '_ {
+        WroteManyOnDrop(self)
     }
 
     /// After this instance deleted cached values by pattern: the near cache forgets

@@ -140,6 +140,8 @@ impl Shared {
     /// of its own, not on the caller's (a Redis connection driver, or a user's task).
     fn forget_all(&self) {
         let empty = MemoryClient::with_valid_capacity(self.options.capacity());
+        // Always a swap, even of an empty store: a fill that passed its check just before
+        // the flush may be inserting into the store being replaced.
         let full = self.values.swap(Arc::new(empty));
         if full.is_empty() {
             return;
