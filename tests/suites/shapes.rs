@@ -543,6 +543,16 @@ mod hostile_scopes {
             }
         }
 
+        pub struct Named<Item>(pub std::marker::PhantomData<Item>);
+
+        #[cachify::companions]
+        impl<Item: Row> Named<Item> {
+            #[cachify::cached(key = "named-{x}", cachify = super::C)]
+            pub fn all(&self, x: u8) -> Vec<Item> {
+                vec![Item::default(); usize::from(x)]
+            }
+        }
+
         pub struct Bare<T>(pub std::marker::PhantomData<T>);
 
         impl<T: Row> Bare<T> {
@@ -571,11 +581,12 @@ mod hostile_scopes {
 
     #[test]
     fn generic_stored_types_without_static_compile_and_hit() {
-        use generic_without_static::{rows, Bare, Table};
+        use generic_without_static::{rows, Bare, Named, Table};
         for _ in 0..2 {
             assert_eq!(rows::<u32>(2), vec![0, 0]);
             assert_eq!(Table::<u32>(std::marker::PhantomData).all(3), vec![0, 0, 0]);
             assert_eq!(Bare::<u32>(std::marker::PhantomData).all(1), vec![0]);
+            assert_eq!(Named::<u32>(std::marker::PhantomData).all(2), vec![0, 0]);
             assert!(Bare::<u32>::made(1).is_some());
         }
     }

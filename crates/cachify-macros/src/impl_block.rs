@@ -35,12 +35,14 @@ pub fn run(args: TokenStream, item: TokenStream) -> TokenStream {
     let context = Context {
         in_impl: true,
         trait_impl: block.trait_.is_some(),
-        generic_impl: block
-            .generics
-            .params
-            .iter()
-            .any(|param| !matches!(param, syn::GenericParam::Const(_))),
+        generic_self: block.generics.type_params().next().is_some(),
+        returns_impl_parameter: false,
     };
+    let impl_parameters: Vec<String> = block
+        .generics
+        .type_params()
+        .map(|param| param.ident.to_string())
+        .collect();
     let mut moved = Vec::new();
     let mut paths = Vec::new();
     for impl_item in &mut block.items {
@@ -52,6 +54,13 @@ pub fn run(args: TokenStream, item: TokenStream) -> TokenStream {
             vis: function.vis.clone(),
             sig: function.sig.clone(),
             block: Box::new(function.block.clone()),
+        };
+        let output = item.sig.output.to_token_stream();
+        let context = Context {
+            returns_impl_parameter: crate::expand::names_any(output, &|ident| {
+                impl_parameters.iter().any(|name| ident == name)
+            }),
+            ..context
         };
         if let Some(outer) = expand_layers(item, context, &mut moved, &mut paths) {
             *impl_item = ImplItem::Verbatim(outer);

@@ -11,7 +11,7 @@ use proc_macro2::TokenStream;
 use quote::{quote, quote_spanned, ToTokens};
 use syn::spanned::Spanned;
 
-use super::{expiry, private_ident, refresh, Expansion, Target};
+use super::{expiry, names_any, private_ident, refresh, Expansion, Target};
 use crate::args::Args;
 use crate::attribute::CompanionKind;
 use crate::companions::{call_inner, Companion, Placement};
@@ -198,22 +198,15 @@ fn keeps_bytes_only(target: &Target) -> bool {
         .type_params()
         .map(|param| param.ident.to_string())
         .collect();
+    let context = &target.context;
+    let names_self = crate::signature::mentions_self_type(output.clone());
     target.args.enc_dec.is_some()
         || names_any(output.clone(), &|ident| own.iter().any(|own| ident == own))
-        || crate::signature::mentions_self_type(output.clone())
-        || target.context.generic_impl
+        || context.returns_impl_parameter
+        || (names_self && (context.generic_self || !context.in_impl))
         || (target.sig.in_impl
-            && !target.context.in_impl
+            && !context.in_impl
             && names_any(output, &looks_like_a_type_parameter))
-}
-
-/// Whether an identifier in `tokens` satisfies `matches`.
-fn names_any(tokens: TokenStream, matches: &dyn Fn(&str) -> bool) -> bool {
-    tokens.into_iter().any(|token| match token {
-        proc_macro2::TokenTree::Ident(ident) => matches(&ident.to_string()),
-        proc_macro2::TokenTree::Group(group) => names_any(group.stream(), matches),
-        _ => false,
-    })
 }
 
 /// `T`, `K`, `T2`: one capital letter, then digits.

@@ -25,6 +25,15 @@ use crate::key_template::{KeyTemplate, Scope};
 use crate::signature::{combine, Analysed};
 use crate::stack::{self, Inner};
 
+/// Whether an identifier in `tokens` satisfies `matches`.
+pub fn names_any(tokens: TokenStream, matches: &dyn Fn(&str) -> bool) -> bool {
+    tokens.into_iter().any(|token| match token {
+        proc_macro2::TokenTree::Ident(ident) => matches(&ident.to_string()),
+        proc_macro2::TokenTree::Group(group) => names_any(group.stream(), matches),
+        _ => false,
+    })
+}
+
 /// What the surroundings tell an expansion.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Context {
@@ -32,8 +41,10 @@ pub struct Context {
     pub in_impl: bool,
     /// That block is a trait `impl`.
     pub trait_impl: bool,
-    /// That block has type or lifetime parameters.
-    pub generic_impl: bool,
+    /// That block has type parameters (so `Self` may name one).
+    pub generic_self: bool,
+    /// The function's return type names one of them.
+    pub returns_impl_parameter: bool,
 }
 
 /// One expanded function.
