@@ -450,7 +450,8 @@ mod failover {
 
 mod near_tracking {
     use cachify::__private::near_tracking::{Event, NearProbe, Tracked};
-    use cachify::{RedisClient, RedisClusterClient};
+    use cachify::backend::RedisClusterClient;
+    use cachify::RedisClient;
 
     use super::*;
 

@@ -7,7 +7,8 @@ mod near_tracking {
     use std::time::Duration;
 
     use cachify::__private::near_tracking::{Event, NearProbe, Tracked};
-    use cachify::{RedisClient, RedisClusterClient, RedisOptions};
+    use cachify::backend::RedisClusterClient;
+    use cachify::{RedisClient, RedisOptions};
 
     use super::support::redis::{self as servers, RedisCluster, RedisServer};
     use super::support::{unique_prefix, Backend};
