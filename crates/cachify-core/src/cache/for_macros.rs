@@ -2,7 +2,8 @@
 //! Not a public API.
 //!
 //! The generated function builds a [`CacheSpec`] from its options, looks its key up
-//! ([`lookup_sync`], or [`CacheSpec::entry`] then [`Entry::lookup_async`]), returns a
+//! ([`lookup_sync`], or [`CacheSpec::lookup_now`] then, for what only the backend can tell,
+//! [`Entry::lookup_async`]), returns a
 //! [`Lookup::Hit`], and on a [`Lookup::Miss`] hands its body to [`Miss::run_sync`] /
 //! [`Miss::run_async`]. Its `reset` companion deletes the [`Entry`]; its `clear`
 //! companion calls [`clear_sync`] / [`clear_async`]. With `refresh`, it looks up through
@@ -53,12 +54,6 @@ pub struct CacheSpec<'a, C, K = NotKept> {
 }
 
 impl<C, K> CacheSpec<'_, C, K> {
-    /// The entry for the key `render` writes. Panics when the global instance is used
-    /// before `cachify::init_cachify()`.
-    pub fn entry(&self, render: impl FnOnce(&mut String)) -> Entry {
-        Entry::new(self.source, render).unwrap_or_else(|error| panic!("{error}"))
-    }
-
     fn options(&self) -> Options {
         Options {
             ttl: self.ttl,

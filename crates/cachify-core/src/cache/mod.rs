@@ -77,11 +77,14 @@ impl Entry {
             .cachify
             .sync_client()
             .set(&self.key, bytes, storing.lifetime(), false);
+        // Even a failed write may have reached the server.
+        self.cachify.wrote(&self.key);
         self.stored(tally, stored)
     }
 
     /// The async twin of [`Entry::store_sync`].
     async fn store_async(&self, tally: Tally<'_>, bytes: &[u8], storing: &Storing) -> bool {
+        // After the write, or when the future is dropped while it may have been sent.
         let _wrote = self.cachify.wrote_on_drop(&self.key);
         let stored = self
             .cachify
@@ -102,8 +105,6 @@ impl Entry {
 
     /// Counts a store, or logs and counts its failure (the call fails open).
     fn stored<T>(&self, tally: Tally<'_>, outcome: Result<T, crate::error::BackendError>) -> bool {
-        // Even a failed write may have reached the server.
-        self.cachify.wrote(&self.key);
         match outcome {
             Ok(_) => {
                 tally.count(Event::Store);
